@@ -1,0 +1,52 @@
+# `make run` and `make test` set everything up on a fresh machine (Python 3.11+, git, apt).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The test suite needs poppler (pdftotext, pdfsig, pdffonts) as real outside validators.
+SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm
+
+.PHONY: run test lint format system-deps clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/diplomas init
+	$(BIN)/diplomas serve --host $(HOST) --port $(PORT)
+
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing poppler-utils (pdftotext, pdfsig) for the tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; \
+	fi
+
+test: $(VENV)/.installed-dev system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check diplomas tests bench
+	$(BIN)/ruff format --check diplomas tests bench
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format diplomas tests bench
+	$(BIN)/ruff check --fix diplomas tests bench
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/issue.py --n 200
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,98 @@
+"""Assemble the FastAPI app around an already-built service (nothing wired at import)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..config import Settings
+from ..core.errors import (
+    Conflict,
+    DiplomaError,
+    DocumentError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
+from ..service import DiplomaService
+from .routes import diplomas, pages, verify, wellknown
+
+# Pages carry no inline script or style, so the policy can forbid both.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _error(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _translate(exc: DiplomaError) -> JSONResponse:
+    if isinstance(exc, InvalidInput):
+        return _error(
+            422,
+            [
+                {"loc": ["body", p.field], "msg": p.message, "type": "value_error"}
+                for p in exc.problems
+            ],
+        )
+    if isinstance(exc, NotFound):
+        return _error(404, str(exc))
+    if isinstance(exc, Conflict):
+        return _error(409, str(exc))
+    if isinstance(exc, Unauthorized):
+        # The same words for every failure: a caller learns nothing about which part was wrong.
+        return _error(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, Forbidden):
+        return _error(403, str(exc))
+    if isinstance(exc, verify.UploadTooLarge):
+        return _error(413, str(exc))
+    if isinstance(exc, DocumentError):
+        return _error(422, str(exc))
+    return _error(500, "the service could not complete the request")
+
+
+def create_app(service: DiplomaService, settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="diplomas",
+        version=__version__,
+        summary="Issue signed PDF entrepreneurship diplomas and verify them.",
+    )
+    app.state.service = service
+    app.state.settings = settings
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DiplomaError)
+        return _translate(exc)
+
+    app.add_exception_handler(DiplomaError, on_error)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    for module in (diplomas, verify, wellknown, pages):
+        app.include_router(module.router)
+    app.mount(
+        "/static",
+        StaticFiles(directory=Path(__file__).resolve().parent / "static"),
+        name="static",
+    )
+    return app

@@ -1,0 +1,82 @@
+"""Admin routes: issue, read, list, download and revoke diplomas (scoped tokens)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from ...core.model import Diploma
+from ..deps import IssueToken, ReadToken, RevokeToken, ServiceDep
+from ..schemas import DiplomaIn, DiplomaOut, DiplomaPage, IssueOut, RevokeIn
+
+router = APIRouter(prefix="/api/v1/diplomas", tags=["diplomas"])
+
+
+def pdf_url(diploma: Diploma) -> str:
+    return f"{diploma.institution.public_url}/api/v1/diplomas/{diploma.id}/pdf"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": IssueOut, "description": "already issued for this external_id"}},
+)
+def issue_diploma(
+    body: DiplomaIn, service: ServiceDep, _: IssueToken, response: Response
+) -> IssueOut:
+    """Issue one diploma: signed record, signed PDF, QR code to the verify page."""
+    outcome = service.issue(body.model_dump(exclude_none=True))
+    if not outcome.created:
+        response.status_code = status.HTTP_200_OK
+    d = outcome.diploma
+    return IssueOut(
+        id=d.id,
+        serial=d.serial,
+        verify_url=d.verify_url,
+        pdf_url=pdf_url(d),
+        status=d.status.value,
+        created=outcome.created,
+    )
+
+
+@router.get("")
+def list_diplomas(
+    service: ServiceDep,
+    _: ReadToken,
+    q: Annotated[str, Query(max_length=100, description="Part of a name or serial.")] = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DiplomaPage:
+    items, total = service.search(q, offset, limit)
+    return DiplomaPage(
+        items=[DiplomaOut.of(d, pdf_url(d)) for d in items], total=total, offset=offset, limit=limit
+    )
+
+
+@router.get("/{diploma_id}")
+def get_diploma(diploma_id: str, service: ServiceDep, _: ReadToken) -> DiplomaOut:
+    d = service.get(diploma_id)
+    return DiplomaOut.of(d, pdf_url(d))
+
+
+@router.get(
+    "/{diploma_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def get_diploma_pdf(diploma_id: str, service: ServiceDep, _: ReadToken) -> Response:
+    d = service.get(diploma_id)
+    return Response(
+        service.pdf(d.id),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{d.serial}.pdf"'},
+    )
+
+
+@router.post("/{diploma_id}/revoke")
+def revoke_diploma(
+    diploma_id: str, body: RevokeIn, service: ServiceDep, _: RevokeToken
+) -> DiplomaOut:
+    d = service.revoke(diploma_id, body.reason)
+    return DiplomaOut.of(d, pdf_url(d))

@@ -1,0 +1,1 @@
+"""The command line: `diplomas init | serve | issue | revoke | verify | token | keys`."""

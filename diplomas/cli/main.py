@@ -1,0 +1,308 @@
+"""Typer commands: each parses its options, calls the service, prints the outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..config import Settings
+from ..core.errors import (
+    ConfigurationError,
+    DiplomaError,
+    Forbidden,
+    InvalidInput,
+    KeyStoreError,
+    NotFound,
+    Unauthorized,
+)
+from ..core.verification import Verdict, VerdictStatus
+
+app = typer.Typer(
+    name="diplomas",
+    help="Issue signed PDF entrepreneurship diplomas and verify them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+token_app = typer.Typer(help="API tokens for admins.", no_args_is_help=True)
+keys_app = typer.Typer(help="The institution's signing keys.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_NOT_GENUINE = 1
+EXIT_INVALID_INPUT = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFIG = 4
+
+
+@contextmanager
+def errors_to_exit() -> Iterator[None]:
+    """Turn the service's errors into a message on stderr and a distinct exit code."""
+    try:
+        yield
+    except InvalidInput as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red]: {problem.field}: {problem.message}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    except NotFound as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_NOT_FOUND) from None
+    except (ConfigurationError, KeyStoreError) as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except (Unauthorized, Forbidden, DiplomaError) as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _service() -> Any:
+    from ..bootstrap import build_service
+
+    return build_service(_settings())
+
+
+@app.command()
+def init(
+    name: Annotated[str | None, typer.Option(help="Institution name in Persian.")] = None,
+    name_en: Annotated[str | None, typer.Option(help="Institution name in English.")] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="Address employers reach; the QR code points here.")
+    ] = None,
+    serial_prefix: Annotated[str | None, typer.Option(help="Serial prefix, e.g. TBZMED.")] = None,
+) -> None:
+    """Create the instance (database, settings, keys) if missing; never overwrite keys."""
+    from ..bootstrap import init_instance
+
+    overrides = {
+        k: v
+        for k, v in {
+            "name": name,
+            "name_en": name_en,
+            "public_url": public_url,
+            "serial_prefix": serial_prefix,
+        }.items()
+        if v is not None
+    }
+    with errors_to_exit():
+        report = init_instance(_settings(), overrides)
+    for line in report:
+        out.print(line, highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API and the verification pages."""
+    import uvicorn
+
+    from ..bootstrap import build_app
+
+    with errors_to_exit():
+        if workers > 1:
+            os.environ.setdefault("DIPLOMAS_HOME", str(_settings().home))
+            uvicorn.run(
+                "diplomas.bootstrap:app_from_environment",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+            )
+        else:
+            uvicorn.run(build_app(_settings()), host=host, port=port)
+
+
+@app.command()
+def issue(
+    name: Annotated[str, typer.Option(help="Recipient's name in Persian.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the signed PDF.")],
+    name_en: Annotated[str | None, typer.Option(help="Recipient's name in Latin script.")] = None,
+    award: Annotated[str | None, typer.Option(help="Award title in Persian.")] = None,
+    award_en: Annotated[str | None, typer.Option(help="Award title in English.")] = None,
+    citation: Annotated[str | None, typer.Option(help="The venture or innovation.")] = None,
+    field: Annotated[str | None, typer.Option(help="Field of the award.")] = None,
+    issued_on: Annotated[
+        str | None, typer.Option(help="1405/09/05 or 2026-11-26; default today.")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="Recipient's email (private).")] = None,
+    national_id: Annotated[str | None, typer.Option(help="National code (hashed).")] = None,
+    external_id: Annotated[str | None, typer.Option(help="Your id; makes re-runs safe.")] = None,
+    template: Annotated[str | None, typer.Option(help="Design under templates/.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Issue one diploma and write its signed PDF."""
+    raw = {
+        k: v
+        for k, v in {
+            "name": name,
+            "name_en": name_en,
+            "award": award,
+            "award_en": award_en,
+            "citation": citation,
+            "field": field,
+            "issued_on": issued_on,
+            "email": email,
+            "national_id": national_id,
+            "external_id": external_id,
+            "template": template,
+        }.items()
+        if v is not None
+    }
+    with errors_to_exit():
+        outcome = _service().issue(raw)
+    write_atomic(out_file, outcome.pdf)
+    d = outcome.diploma
+    result = {
+        "id": d.id,
+        "serial": d.serial,
+        "verify_url": d.verify_url,
+        "file": str(out_file),
+        "created": outcome.created,
+    }
+    if as_json:
+        out.print_json(json.dumps(result, ensure_ascii=False))
+    else:
+        verb = "issued" if outcome.created else "already issued"
+        out.print(f"{verb} {d.serial} → {out_file}", highlight=False)
+        out.print(f"verify: {d.verify_url}", highlight=False)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@app.command()
+def revoke(
+    diploma_id: Annotated[str, typer.Argument(metavar="ID", help="The diploma's id.")],
+    reason: Annotated[str, typer.Option(help="Why; shown on the verify page.")],
+) -> None:
+    """Revoke a diploma; its page and every verifier then say so."""
+    with errors_to_exit():
+        d = _service().revoke(diploma_id, reason)
+    out.print(f"revoked {d.serial}: {d.revocation_reason}", highlight=False)
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    from ..api.schemas import VerdictOut
+
+    return VerdictOut.of(verdict).model_dump(mode="json")
+
+
+def print_verdict(verdict: Verdict) -> None:
+    colour = {"valid": "green", "revoked": "yellow"}.get(verdict.status.value, "red")
+    out.print(f"[bold {colour}]{verdict.status.value.upper()}[/]")
+    if verdict.claims:
+        c = verdict.claims
+        out.print(f"{c.serial}  {c.name}  {c.name_en}  {c.issued_on.isoformat()}", highlight=False)
+    table = Table("signature", "signer", "result", show_edge=False)
+    for s in verdict.signers:
+        table.add_row(s.kind, s.signer, "ok" if s.ok else "; ".join(s.reasons))
+    if verdict.signers:
+        out.print(table)
+    for reason in verdict.reasons:
+        out.print(f"- {reason}", highlight=False)
+
+
+@app.command()
+def verify(
+    pdf: Annotated[Path, typer.Argument(metavar="FILE.pdf", help="The diploma PDF.")],
+    trust: Annotated[
+        Path | None,
+        typer.Option(help="Trust bundle from `diplomas keys export` (offline, no database)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check a diploma PDF without a server. Exit code 0 only when it is genuine."""
+    from ..bootstrap import verify_offline
+
+    try:
+        data = pdf.read_bytes()
+    except OSError as exc:
+        err.print(f"[red]error[/red]: cannot read {pdf}: {exc.strerror}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    with errors_to_exit():
+        if trust is not None:
+            verdict = verify_offline(data, trust.read_bytes())
+        else:
+            verdict = _service().verify_pdf(data)
+    if as_json:
+        out.print_json(json.dumps(verdict_json(verdict), ensure_ascii=False))
+    else:
+        print_verdict(verdict)
+    if verdict.status is not VerdictStatus.VALID:
+        raise typer.Exit(EXIT_NOT_GENUINE)
+
+
+@token_app.command("create")
+def token_create(
+    scope: Annotated[str, typer.Option(help="Comma-separated: issue,revoke,read.")],
+    name: Annotated[str, typer.Option(help="Who or what the token is for.")] = "",
+) -> None:
+    """Create an API token; it is printed once, alone on the last line."""
+    with errors_to_exit():
+        record, token = _service().create_token(scope.split(","), name)
+    err.print(
+        f"token {record.token_id} with scopes {','.join(sorted(record.scopes))}; "
+        "store it now, it is not shown again:",
+        highlight=False,
+    )
+    sys.stdout.write(token + "\n")
+
+
+@keys_app.command("export")
+def keys_export(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the bundle here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the trust bundle (public keys, root certificates) for offline verifiers."""
+    from ..bootstrap import open_key_store
+
+    with errors_to_exit():
+        bundle = json.dumps(open_key_store(_settings()).export_bundle(), indent=2) + "\n"
+    if out_file is None:
+        sys.stdout.write(bundle)
+    else:
+        write_atomic(out_file, bundle.encode())
+        out.print(f"trust bundle written to {out_file}", highlight=False)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the record-signing keys with their validity."""
+    from ..bootstrap import open_key_store
+
+    with errors_to_exit():
+        ring = open_key_store(_settings()).keyring()
+    table = Table("key id", "valid from", "valid until", "compromised since")
+    for k in ring:
+        table.add_row(
+            k.key_id,
+            k.valid_from.isoformat(),
+            k.valid_until.isoformat() if k.valid_until else "",
+            k.compromised_since.isoformat() if k.compromised_since else "",
+        )
+    out.print(table)

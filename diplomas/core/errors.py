@@ -1,0 +1,65 @@
+"""One error tree for the whole service; the API and the CLI translate it at the edge.
+
+DiplomaError
+ ├── InvalidInput          a request or roster value was refused (carries FieldProblems)
+ ├── NotFound              no such diploma, token, key or template
+ ├── Conflict              the request clashes with stored state (already revoked, ...)
+ ├── Unauthorized          missing or wrong credentials
+ ├── Forbidden             valid credentials without the needed scope
+ ├── KeyStoreError         keys missing, unreadable or wrongly protected
+ ├── ConfigurationError    the instance is not initialised or its settings are wrong
+ └── DocumentError         an uploaded document cannot be read at all
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One refused value: which field, and why, in a sentence a person can act on."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class DiplomaError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+class InvalidInput(DiplomaError):
+    def __init__(self, problems: list[FieldProblem] | FieldProblem) -> None:
+        self.problems = [problems] if isinstance(problems, FieldProblem) else list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class NotFound(DiplomaError):
+    pass
+
+
+class Conflict(DiplomaError):
+    pass
+
+
+class Unauthorized(DiplomaError):
+    pass
+
+
+class Forbidden(DiplomaError):
+    pass
+
+
+class KeyStoreError(DiplomaError):
+    pass
+
+
+class ConfigurationError(DiplomaError):
+    pass
+
+
+class DocumentError(DiplomaError):
+    pass

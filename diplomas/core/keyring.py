@@ -1,0 +1,112 @@
+"""Record-signing keys as a ring: every signature names its key, keys carry validity.
+
+Keys rotate; a diploma signed with an older key keeps verifying as long as it was signed
+inside that key's validity window and before any compromise of the key.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import base58
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+_ED25519_MULTICODEC = b"\xed\x01"
+
+
+class RecordSigner(Protocol):
+    """Signs record bytes with one Ed25519 key; the private key never leaves the adapter."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def verification_method(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    """The public half of a record-signing key, with the window in which it may sign."""
+
+    key_id: str
+    public_key: bytes
+    controller: str
+    valid_from: datetime
+    valid_until: datetime | None = None
+    compromised_since: datetime | None = None
+
+    @property
+    def verification_method(self) -> str:
+        return f"{self.controller}#{self.key_id}"
+
+    @property
+    def public_key_multibase(self) -> str:
+        return "z" + base58.b58encode(_ED25519_MULTICODEC + self.public_key).decode()
+
+    def jwk(self) -> dict[str, str]:
+        x = base64.urlsafe_b64encode(self.public_key).rstrip(b"=").decode()
+        return {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": x,
+            "kid": self.key_id,
+            "use": "sig",
+            "alg": "EdDSA",
+        }
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, data)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def problem_at(self, signed_at: datetime) -> str | None:
+        """Why a signature made at `signed_at` must not be trusted, or None."""
+        if self.compromised_since is not None and signed_at >= self.compromised_since:
+            return (
+                f"key {self.key_id} is marked compromised since "
+                f"{self.compromised_since.isoformat()}, and the record was signed after that"
+            )
+        if signed_at < self.valid_from:
+            return f"the record was signed before key {self.key_id} became valid"
+        if self.valid_until is not None and signed_at >= self.valid_until:
+            return f"the record was signed after key {self.key_id} was retired"
+        return None
+
+
+def public_key_from_did_key(did: str) -> bytes | None:
+    """The Ed25519 key inside a `did:key:z6Mk...` identifier (fragment ignored)."""
+    if not did.startswith("did:key:z"):
+        return None
+    try:
+        raw = base58.b58decode(did.split("#", 1)[0][len("did:key:z") :])
+    except ValueError:
+        return None
+    if raw[:2] != _ED25519_MULTICODEC or len(raw) != 34:
+        return None
+    return raw[2:]
+
+
+class KeyRing:
+    """The record-signing keys that verification trusts, found by verification method."""
+
+    def __init__(self, keys: Iterable[RecordKey] = ()) -> None:
+        self._keys = {k.verification_method: k for k in keys}
+
+    def __iter__(self) -> Iterator[RecordKey]:
+        return iter(self._keys.values())
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def resolve(self, verification_method: str) -> RecordKey | None:
+        return self._keys.get(verification_method)

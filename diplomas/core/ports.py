@@ -1,0 +1,113 @@
+"""The ports the service needs from the edges. Each adapter package implements one;
+tests may swap in an in-memory twin where speed matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from .credential import PublicClaims
+from .keyring import KeyRing, RecordSigner
+from .model import Diploma, DiplomaRequest, Institution
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class PdfSignatureCheck:
+    """One PAdES signature in an uploaded PDF; `reasons` is empty when it is fully good:
+    intact, cryptographically valid, chained to a trusted root, covering the whole file."""
+
+    signer: str
+    reasons: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True)
+class PdfReport:
+    """What a PDF says about itself: its signatures and the record embedded in it."""
+
+    signatures: tuple[PdfSignatureCheck, ...]
+    record: bytes | None
+    problems: tuple[str, ...] = ()
+
+
+class PdfRenderer(Protocol):
+    def render(self, claims: PublicClaims, template: str) -> bytes:
+        """An unsigned one-page PDF of the diploma with its QR code."""
+        ...
+
+
+class PdfSigner(Protocol):
+    def sign(self, pdf: bytes, record: bytes) -> bytes:
+        """Embed the signed record as an attachment and add the PAdES signature."""
+        ...
+
+
+class PdfValidator(Protocol):
+    def inspect(self, pdf: bytes) -> PdfReport: ...
+
+
+class RecordKeys(Protocol):
+    """The record-signing side of a key store."""
+
+    def signer(self) -> RecordSigner: ...
+
+    def keyring(self) -> KeyRing: ...
+
+
+MakeRecord = Callable[[str, str], bytes]
+"""Given (diploma id, serial), return the canonical signed record bytes."""
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_id: str
+    name: str
+    secret_hash: str
+    scopes: frozenset[str]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class DiplomaRepository(Protocol):
+    def issue(
+        self,
+        institution: Institution,
+        request: DiplomaRequest,
+        key_id: str,
+        make_record: MakeRecord,
+        issued_at: datetime,
+    ) -> tuple[Diploma, bool]:
+        """Allocate id and serial, sign via `make_record` and store, in one transaction.
+
+        Returns (diploma, created). When `request.external_id` is already issued by this
+        institution, returns the stored diploma and False, issuing nothing.
+        """
+        ...
+
+    def get(self, diploma_id: str) -> Diploma | None: ...
+
+    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
+
+    def revoke(self, diploma_id: str, reason: str, at: datetime) -> Diploma: ...
+
+    def set_pdf_sha256(self, diploma_id: str, sha256: str) -> None: ...
+
+    def add_token(self, token: TokenRecord) -> None: ...
+
+    def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+
+class PdfStore(Protocol):
+    def put(self, diploma_id: str, pdf: bytes) -> None: ...
+
+    def get(self, diploma_id: str) -> bytes | None: ...

@@ -1,0 +1,64 @@
+"""Normalising Persian (and Latin) input before it is validated, signed and printed.
+
+Spreadsheets and keyboards mix Arabic and Persian code points for the same letters; a name
+typed on an Arabic layout must sign and print exactly like the same name on a Persian one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ZWNJ = "\u200c"
+
+# Arabic code points that Persian writes with its own letters.
+_LETTERS = str.maketrans({"\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9"})
+_ARABIC_INDIC_TO_PERSIAN = str.maketrans("٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹")
+_ANY_TO_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+_ASCII_TO_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+# Invisible characters that only hide or reorder text (bidi overrides can make a printed
+# name read differently from the stored one), so they are removed; ZWNJ is part of Persian
+# spelling and is kept.
+_INVISIBLE = re.compile("[\u200b\u200d-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACES = re.compile(r"[ \t\r\n\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ZWNJ_RUNS = re.compile(f"(?:\\s*{ZWNJ}\\s*)+")
+
+_PERSIAN_LETTER = re.compile(
+    "[\u0621-\u063a\u0641-\u064a\u067e\u0686\u0698\u06a9\u06af\u06cc\u0622]"
+)
+_LATIN_LETTER = re.compile("[A-Za-z\u00c0-\u024f]")
+_LATIN_NAME = re.compile(r"^[A-Za-z\u00c0-\u024f][A-Za-z\u00c0-\u024f .'\-]*$")
+
+
+def normalize(value: str) -> str:
+    """Return the canonical form of free text: NFC, Persian letters, tidy spacing."""
+    text = unicodedata.normalize("NFC", value)
+    text = text.translate(_LETTERS).translate(_ARABIC_INDIC_TO_PERSIAN)
+    text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub(" ", text)
+    text = _SPACES.sub(" ", text)
+    text = _ZWNJ_RUNS.sub(ZWNJ, text)
+    return text.strip(" " + ZWNJ)
+
+
+def ascii_digits(value: str) -> str:
+    """Digits from either Persian or Arabic-Indic script, as ASCII."""
+    return value.translate(_ANY_TO_ASCII_DIGITS)
+
+
+def persian_digits(value: str) -> str:
+    return value.translate(_ASCII_TO_PERSIAN_DIGITS)
+
+
+def has_persian_letters(value: str) -> bool:
+    return bool(_PERSIAN_LETTER.search(value))
+
+
+def has_latin_letters(value: str) -> bool:
+    return bool(_LATIN_LETTER.search(value))
+
+
+def is_latin_name(value: str) -> bool:
+    return bool(_LATIN_NAME.match(value))

@@ -1,0 +1,99 @@
+from datetime import date
+
+import pytest
+
+from diplomas.core.dates import format_gregorian, format_solar_hijri, parse_date
+from diplomas.core.errors import InvalidInput
+from diplomas.core.model import DEFAULT_AWARD_EN, parse_request
+from diplomas.core.text import ZWNJ, normalize
+
+TODAY = date(2026, 11, 26)
+
+
+def test_arabic_letters_become_persian() -> None:
+    assert normalize("علي كريمي") == "علی کریمی"
+    assert normalize("مصطفى") == "مصطفی"
+
+
+def test_zwnj_is_kept_and_tidied() -> None:
+    assert normalize("محمدی" + ZWNJ + "نژاد") == "محمدی\u200cنژاد"
+    assert normalize("محمدی " + ZWNJ + ZWNJ + " نژاد") == "محمدی\u200cنژاد"
+    assert normalize(ZWNJ + "علی" + ZWNJ) == "علی"
+
+
+def test_bidi_controls_and_spacing_are_removed() -> None:
+    assert normalize("  علی\u202e  رضایی\u200f\t") == "علی رضایی"
+
+
+def test_digits_in_either_script() -> None:
+    assert parse_date("۱۴۰۵/۰۹/۰۵") == date(2026, 11, 26)
+    assert parse_date("١٤٠٥/٠٩/٠٥") == date(2026, 11, 26)
+    assert parse_date("1405-9-5") == date(2026, 11, 26)
+    assert parse_date("2026-11-26") == date(2026, 11, 26)
+    assert normalize("تیم ٣") == "تیم ۳"
+
+
+def test_article_date_converts() -> None:
+    # 18 Dey 1401, the day the memorandum was signed, is 8 January 2023.
+    assert parse_date("1401/10/18") == date(2023, 1, 8)
+    assert format_solar_hijri(date(2023, 1, 8)) == "۱۸ دی ۱۴۰۱"
+    assert format_gregorian(date(2023, 1, 8)) == "8 January 2023"
+
+
+@pytest.mark.parametrize("bad", ["1405/13/01", "1405/12/31", "2026-02-30", "yesterday", "1405"])
+def test_bad_dates_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_date(bad)
+
+
+def test_request_is_normalised() -> None:
+    r = parse_request(
+        {"name": " علي  رضايي ", "name_en": "Ali Rezaei", "issued_on": "۱۴۰۵/۰۹/۰۱"}, today=TODAY
+    )
+    assert r.name == "علی رضایی"
+    assert r.issued_on == date(2026, 11, 22)
+    assert r.award_en == DEFAULT_AWARD_EN
+
+
+def problems(raw: dict[str, object]) -> dict[str, str]:
+    with pytest.raises(InvalidInput) as info:
+        parse_request(raw, today=TODAY)
+    return {p.field: p.message for p in info.value.problems}
+
+
+def test_every_problem_is_named_with_its_field() -> None:
+    found = problems(
+        {
+            "name": "",
+            "name_en": "علی",
+            "issued_on": "1405/13/01",
+            "email": "not-an-email",
+            "national_id": "1234567890",
+            "external_id": "a b",
+            "template": "../etc",
+            "colour": "red",
+        }
+    )
+    assert set(found) == {
+        "name",
+        "name_en",
+        "issued_on",
+        "email",
+        "national_id",
+        "external_id",
+        "template",
+        "colour",
+    }
+    assert "required" in found["name"]
+
+
+def test_too_long_and_wrong_script_are_refused() -> None:
+    assert "at most 70" in problems({"name": "ا" * 71})["name"]
+    assert "Persian script" in problems({"name": "Ali Rezaei"})["name"]
+    assert "future" in problems({"name": "علی", "issued_on": "2027-01-01"})["issued_on"]
+
+
+def test_valid_national_id_is_accepted() -> None:
+    # 0499370899 satisfies the mod-11 check digit.
+    r = parse_request({"name": "علی", "national_id": "۰۴۹۹۳۷۰۸۹۹"}, today=TODAY)
+    assert r.national_id == "0499370899"
