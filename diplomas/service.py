@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from .core.credential import claims_for, claims_from_credential, signed_record
+from .core.credential import PublicClaims, claims_for, claims_from_credential, signed_record
 from .core.errors import (
     ConfigurationError,
     FieldProblem,
@@ -62,12 +62,20 @@ class TemplateCatalog(Protocol):
         """Raise NotFound unless the template exists."""
         ...
 
+    def layout(self, claims: PublicClaims, template: str) -> object:
+        """Place every text on the page; InvalidInput if a value cannot be printed."""
+        ...
+
 
 @dataclass(frozen=True)
 class IssueOutcome:
     diploma: Diploma
     created: bool
     pdf: bytes
+
+
+def _widest_serial(institution: Institution) -> str:
+    return f"{institution.serial_prefix}-8888-888888"
 
 
 def _hash_secret(secret: str) -> str:
@@ -124,6 +132,12 @@ class DiplomaService:
         request = parse_request(raw, today=now.date())
         self.templates.ensure_template(request.template)
         institution = self.institution
+        # Lay the page out before anything is stored: a value that cannot be printed
+        # must be refused now, not discovered after its serial was committed.
+        self.templates.layout(
+            claims_for(institution, request, "0" * 22, _widest_serial(institution)),
+            request.template,
+        )
         signer = self.record_keys.signer()
 
         def make_record(diploma_id: str, serial: str) -> bytes:

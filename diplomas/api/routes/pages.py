@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -57,4 +58,4 @@ async def verify_upload_page(
         pdf = await read_upload(file, settings.max_upload_bytes)
     except DocumentError as exc:
         return _page(request, None, upload_error=str(exc))
-    return _page(request, service.verify_pdf(pdf), uploaded=True)
+    return _page(request, await run_in_threadpool(service.verify_pdf, pdf), uploaded=True)

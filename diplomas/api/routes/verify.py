@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from ...core.errors import DocumentError
 from ..deps import ServiceDep, SettingsDep
@@ -41,4 +42,5 @@ async def verify_upload(
 ) -> VerdictOut:
     """Check an uploaded PDF: its signatures, its embedded record, and the issuer's records."""
     pdf = await read_upload(file, settings.max_upload_bytes)
-    return VerdictOut.of(service.verify_pdf(pdf))
+    # CPU-bound, and pyHanko runs its own event loop: keep it off the server's loop.
+    return VerdictOut.of(await run_in_threadpool(service.verify_pdf, pdf))

@@ -1,0 +1,195 @@
+"""The trust bundle: everything an offline verifier needs, and nothing secret.
+
+    {
+      "format": "diplomas-trust-bundle", "version": 1,
+      "institution": {"did": ..., "name": ..., "name_en": ..., "public_url": ...},
+      "record_keys": [{"id": "<did>#<key id>", "type": "JsonWebKey", "controller": "<did>",
+                       "publicKeyJwk": {...Ed25519 JWK...}, "valid_from": "...Z",
+                       "valid_until": null, "compromised_since": null}, ...],
+      "root_certificates": ["-----BEGIN CERTIFICATE-----...", ...]
+    }
+
+`diplomas verify --trust bundle.json` builds its key ring and PDF trust roots from it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ..core.errors import KeyStoreError
+from ..core.keyring import KeyRing, RecordKey
+from ..core.model import Institution
+from ..core.proof import iso_utc, parse_iso_utc
+from .record import unb64url
+
+BUNDLE_FORMAT = "diplomas-trust-bundle"
+BUNDLE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrustBundle:
+    """An institution's public verification material, as read from a bundle file."""
+
+    did: str
+    name: str
+    name_en: str
+    public_url: str
+    record_keys: tuple[RecordKey, ...]
+    roots: tuple[x509.Certificate, ...]
+
+    def keyring(self) -> KeyRing:
+        return KeyRing(self.record_keys)
+
+    def trust_roots(self) -> list[x509.Certificate]:
+        return list(self.roots)
+
+
+def _when(moment: datetime | None) -> str | None:
+    return iso_utc(moment) if moment is not None else None
+
+
+def export_bundle(
+    institution: Institution, keys: Iterable[RecordKey], roots: Sequence[x509.Certificate]
+) -> dict[str, Any]:
+    """The JSON-able bundle for `institution`: every record key (retired and compromised
+    ones too, with their windows) and the root certificates."""
+    return {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "institution": {
+            "did": institution.did,
+            "name": institution.name,
+            "name_en": institution.name_en,
+            "public_url": institution.public_url,
+        },
+        "record_keys": [
+            {
+                "id": key.verification_method,
+                "type": "JsonWebKey",
+                "controller": key.controller,
+                "publicKeyJwk": key.jwk(),
+                "valid_from": iso_utc(key.valid_from),
+                "valid_until": _when(key.valid_until),
+                "compromised_since": _when(key.compromised_since),
+            }
+            for key in keys
+        ],
+        "root_certificates": [root.public_bytes(Encoding.PEM).decode("ascii") for root in roots],
+    }
+
+
+def _text(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
+    value = raw.get(key, None if required else "")
+    if not isinstance(value, str):
+        raise KeyStoreError(f"trust bundle: {where}{key} must be a string")
+    if required and not value:
+        raise KeyStoreError(f"trust bundle: {where}{key} must not be empty")
+    return value
+
+
+def _time(raw: Mapping[str, Any], key: str, where: str) -> datetime | None:
+    value = raw.get(key)
+    if value is None and key != "valid_from":
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        return parse_iso_utc(value)
+    except ValueError:
+        raise KeyStoreError(
+            f"trust bundle: {where}{key} must be a time with a time zone, like 2026-01-31T12:00:00Z"
+        ) from None
+
+
+def _record_key(raw: object, index: int) -> RecordKey:
+    where = f"record_keys[{index}]."
+    if not isinstance(raw, Mapping):
+        raise KeyStoreError(f"trust bundle: record_keys[{index}] must be an object")
+    method = _text(raw, "id", where)
+    controller = _text(raw, "controller", where)
+    jwk = raw.get("publicKeyJwk")
+    if not isinstance(jwk, Mapping) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise KeyStoreError(f"trust bundle: {where}publicKeyJwk must be an Ed25519 (OKP) JWK")
+    x = jwk.get("x")
+    try:
+        public_key = unb64url(x) if isinstance(x, str) else b""
+    except (ValueError, binascii.Error):
+        public_key = b""
+    if len(public_key) != 32:
+        raise KeyStoreError(f"trust bundle: {where}publicKeyJwk.x is not a 32-byte key")
+    prefix = controller + "#"
+    if not method.startswith(prefix) or len(method) == len(prefix):
+        raise KeyStoreError(f"trust bundle: {where}id must be the controller, '#', and a key id")
+    key_id = method[len(prefix) :]
+    if jwk.get("kid", key_id) != key_id:
+        raise KeyStoreError(f"trust bundle: {where}publicKeyJwk.kid differs from the key id")
+    valid_from = _time(raw, "valid_from", where)
+    assert valid_from is not None
+    return RecordKey(
+        key_id=key_id,
+        public_key=public_key,
+        controller=controller,
+        valid_from=valid_from,
+        valid_until=_time(raw, "valid_until", where),
+        compromised_since=_time(raw, "compromised_since", where),
+    )
+
+
+def _root(raw: object, index: int) -> x509.Certificate:
+    where = f"trust bundle: root_certificates[{index}]"
+    if not isinstance(raw, str):
+        raise KeyStoreError(f"{where} must be a PEM certificate string")
+    try:
+        certificate = x509.load_pem_x509_certificate(raw.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise KeyStoreError(f"{where} is not a PEM certificate") from exc
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.value.ca:
+        raise KeyStoreError(f"{where} is not a CA certificate")
+    return certificate
+
+
+def load_bundle(data: bytes) -> TrustBundle:
+    """Read and check a trust bundle; KeyStoreError says what is wrong with it."""
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KeyStoreError(f"the trust bundle is not valid JSON: {exc}") from exc
+    if not isinstance(document, Mapping) or document.get("format") != BUNDLE_FORMAT:
+        raise KeyStoreError(f"the file is not a trust bundle (format {BUNDLE_FORMAT!r} expected)")
+    if document.get("version") != BUNDLE_VERSION:
+        raise KeyStoreError(
+            f"the trust bundle has version {document.get('version')!r}; "
+            f"this program reads version {BUNDLE_VERSION}"
+        )
+    institution = document.get("institution")
+    if not isinstance(institution, Mapping):
+        raise KeyStoreError("trust bundle: institution must be an object")
+    keys, roots = document.get("record_keys"), document.get("root_certificates")
+    if not isinstance(keys, list) or not keys:
+        raise KeyStoreError("trust bundle: record_keys must be a non-empty list")
+    if not isinstance(roots, list) or not roots:
+        raise KeyStoreError("trust bundle: root_certificates must be a non-empty list")
+    record_keys = tuple(_record_key(k, i) for i, k in enumerate(keys))
+    methods = [k.verification_method for k in record_keys]
+    if len(set(methods)) != len(methods):
+        raise KeyStoreError("trust bundle: a record key is listed twice")
+    return TrustBundle(
+        did=_text(institution, "did", "institution."),
+        name=_text(institution, "name", "institution.", required=False),
+        name_en=_text(institution, "name_en", "institution.", required=False),
+        public_url=_text(institution, "public_url", "institution.", required=False),
+        record_keys=record_keys,
+        roots=tuple(_root(r, i) for i, r in enumerate(roots)),
+    )

@@ -1,0 +1,94 @@
+"""The in-memory twin of the file key store, for tests and throw-away instances.
+
+Same operations as `FileKeyStore`, no files, no passphrase: keys live as long as the object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..core.errors import KeyStoreError
+from ..core.keyring import KeyRing, RecordKey, RecordSigner
+from ..core.model import Institution
+from . import bundle, certs, sealed
+from .record import Ed25519RecordSigner, RecordKeyEntry, current_entry, new_key_id, utc_seconds
+
+if TYPE_CHECKING:
+    from ..pdfsign import PadesSigner
+
+
+class MemoryKeyStore:
+    """A complete key store (record key, root CA, document-signing certificate) in memory."""
+
+    def __init__(self, institution: Institution, now: datetime) -> None:
+        self.institution = institution
+        self._entries: list[RecordKeyEntry] = []
+        self._private: dict[str, Ed25519PrivateKey] = {}
+        self.rotate(now)
+        self._root_key = certs.new_ec_key()
+        self._root = certs.build_root_certificate(institution, self._root_key, now)
+        self._signing_key = certs.new_ec_key()
+        self._signing_cert = certs.build_document_signing_certificate(
+            institution, self._signing_key.public_key(), self._root, self._root_key, now
+        )
+        self._secret = os.urandom(32)
+        self._pdf_signer: PadesSigner | None = None
+
+    def signer(self) -> RecordSigner:
+        entry = current_entry(self._entries)
+        if entry is None:
+            raise KeyStoreError("no active record-signing key; rotate to create one")
+        return Ed25519RecordSigner(entry, self._private[entry.key_id])
+
+    def keyring(self) -> KeyRing:
+        return KeyRing(entry.record_key() for entry in self._entries)
+
+    def entries(self) -> tuple[RecordKeyEntry, ...]:
+        return tuple(self._entries)
+
+    def rotate(self, now: datetime) -> RecordKey:
+        key_id = new_key_id(now)
+        while key_id in self._private:
+            key_id = new_key_id(now)
+        private = Ed25519PrivateKey.generate()
+        entry = RecordKeyEntry(
+            key_id=key_id,
+            public_key=private.public_key().public_bytes_raw(),
+            controller=self.institution.did,
+            valid_from=utc_seconds(now),
+        )
+        self._entries.append(entry)
+        self._private[key_id] = private
+        return entry.record_key()
+
+    def trust_roots(self) -> list[x509.Certificate]:
+        return [self._root]
+
+    def document_signing_certificate(self) -> x509.Certificate:
+        return self._signing_cert
+
+    def pdf_signer(self) -> PadesSigner:
+        if self._pdf_signer is None:
+            from ..pdfsign import PadesSigner
+
+            self._pdf_signer = PadesSigner(
+                self._signing_key,
+                self._signing_cert,
+                [self._root],
+                signer_name=self.institution.name_en or self.institution.name,
+                reason=f"Diploma issued by {self.institution.name_en or self.institution.name}",
+                location=self.institution.public_url,
+            )
+        return self._pdf_signer
+
+    def national_id_hasher(self) -> Callable[[str], str]:
+        return sealed.national_id_hasher(self._secret)
+
+    def export_bundle(self) -> dict[str, Any]:
+        return bundle.export_bundle(self.institution, self.keyring(), self.trust_roots())

@@ -1,0 +1,205 @@
+"""Record-signing keys: their public metadata and the signer that holds a private half.
+
+The metadata of every key ever used (public key, controller, validity window, compromise)
+is kept apart from the private keys, so that building the verification ring never needs
+the passphrase. A key's status follows from its dates:
+
+    active        no valid_until, no compromised_since: may sign; the newest one does
+    retired       valid_until set: verifies what it signed before then, signs no more
+    compromised   compromised_since set: verifies only what it signed before then
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..core.errors import KeyStoreError
+from ..core.keyring import RecordKey
+from ..core.proof import iso_utc, parse_iso_utc
+
+METADATA_FORMAT = "diplomas-record-keys"
+METADATA_VERSION = 1
+
+
+def utc_seconds(moment: datetime) -> datetime:
+    """`moment` in UTC, cut to whole seconds (the precision of proof timestamps)."""
+    if moment.tzinfo is None:
+        raise ValueError("a time with a time zone is required")
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def new_key_id(now: datetime) -> str:
+    return f"rk-{utc_seconds(now):%Y%m%d}-{secrets.token_hex(3)}"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class RecordKeyEntry:
+    """One record-signing key as listed in the store's metadata."""
+
+    key_id: str
+    public_key: bytes
+    controller: str
+    valid_from: datetime
+    valid_until: datetime | None = None
+    compromised_since: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        if self.compromised_since is not None:
+            return "compromised"
+        if self.valid_until is not None:
+            return "retired"
+        return "active"
+
+    @property
+    def verification_method(self) -> str:
+        return f"{self.controller}#{self.key_id}"
+
+    @property
+    def file_name(self) -> str:
+        return f"record-key-{self.key_id}.pem"
+
+    def record_key(self) -> RecordKey:
+        return RecordKey(
+            key_id=self.key_id,
+            public_key=self.public_key,
+            controller=self.controller,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            compromised_since=self.compromised_since,
+        )
+
+    def retired_at(self, at: datetime) -> RecordKeyEntry:
+        return replace(self, valid_until=utc_seconds(at))
+
+    def compromised_at(self, since: datetime) -> RecordKeyEntry:
+        return replace(self, compromised_since=utc_seconds(since))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "controller": self.controller,
+            "public_key": b64url(self.public_key),
+            "private_key_file": self.file_name,
+            "valid_from": iso_utc(self.valid_from),
+            "valid_until": iso_utc(self.valid_until) if self.valid_until else None,
+            "compromised_since": (
+                iso_utc(self.compromised_since) if self.compromised_since else None
+            ),
+            "status": self.status,
+        }
+
+
+def current_entry(entries: Sequence[RecordKeyEntry]) -> RecordKeyEntry | None:
+    """The key that signs new records: the newest active one."""
+    active = [(e.valid_from, i, e) for i, e in enumerate(entries) if e.status == "active"]
+    return max(active)[2] if active else None
+
+
+def _time(raw: object, where: str, *, optional: bool) -> datetime | None:
+    if raw is None and optional:
+        return None
+    if not isinstance(raw, str):
+        raise KeyStoreError(f"{where} must be a time like 2026-01-31T12:00:00Z")
+    try:
+        return parse_iso_utc(raw)
+    except ValueError as exc:
+        raise KeyStoreError(f"{where} is not a time with a time zone: {raw!r}") from exc
+
+
+def entry_from_json(raw: object, where: str) -> RecordKeyEntry:
+    if not isinstance(raw, Mapping):
+        raise KeyStoreError(f"{where} must be a JSON object")
+    key_id, controller, public = raw.get("key_id"), raw.get("controller"), raw.get("public_key")
+    if not isinstance(key_id, str) or not key_id or "#" in key_id or "/" in key_id:
+        raise KeyStoreError(f"{where}.key_id must be a key id like rk-20260101-a1b2c3")
+    if not isinstance(controller, str) or not controller:
+        raise KeyStoreError(f"{where}.controller must be a DID")
+    try:
+        public_key = unb64url(public) if isinstance(public, str) else b""
+    except (ValueError, binascii.Error):
+        public_key = b""
+    if len(public_key) != 32:
+        raise KeyStoreError(f"{where}.public_key must be a base64url Ed25519 public key")
+    valid_from = _time(raw.get("valid_from"), f"{where}.valid_from", optional=False)
+    assert valid_from is not None
+    return RecordKeyEntry(
+        key_id=key_id,
+        public_key=public_key,
+        controller=controller,
+        valid_from=valid_from,
+        valid_until=_time(raw.get("valid_until"), f"{where}.valid_until", optional=True),
+        compromised_since=_time(
+            raw.get("compromised_since"), f"{where}.compromised_since", optional=True
+        ),
+    )
+
+
+def dump_metadata(entries: Sequence[RecordKeyEntry]) -> bytes:
+    document = {
+        "format": METADATA_FORMAT,
+        "version": METADATA_VERSION,
+        "keys": [e.to_json() for e in entries],
+    }
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def load_metadata(data: bytes, source: str) -> tuple[RecordKeyEntry, ...]:
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KeyStoreError(f"{source} is not valid JSON: {exc}") from exc
+    if not isinstance(document, Mapping) or document.get("format") != METADATA_FORMAT:
+        raise KeyStoreError(f"{source} is not a record-key list ({METADATA_FORMAT})")
+    if document.get("version") != METADATA_VERSION:
+        raise KeyStoreError(
+            f"{source} has version {document.get('version')!r}; "
+            f"this program reads version {METADATA_VERSION}"
+        )
+    keys = document.get("keys")
+    if not isinstance(keys, list):
+        raise KeyStoreError(f"{source}: keys must be a list")
+    entries = tuple(entry_from_json(k, f"{source}: keys[{i}]") for i, k in enumerate(keys))
+    ids = [e.key_id for e in entries]
+    if len(set(ids)) != len(ids):
+        raise KeyStoreError(f"{source} lists the same key id twice")
+    return entries
+
+
+class Ed25519RecordSigner:
+    """A `RecordSigner` over one Ed25519 private key."""
+
+    def __init__(self, entry: RecordKeyEntry, private_key: Ed25519PrivateKey) -> None:
+        self._entry = entry
+        self._private_key = private_key
+
+    @property
+    def key_id(self) -> str:
+        return self._entry.key_id
+
+    @property
+    def verification_method(self) -> str:
+        return self._entry.verification_method
+
+    def sign(self, data: bytes) -> bytes:
+        return self._private_key.sign(data)
+
+    def __repr__(self) -> str:
+        return f"Ed25519RecordSigner({self.verification_method!r})"

@@ -1,0 +1,372 @@
+"""The file key store: encrypted private keys and public metadata in one directory.
+
+    <directory>/                         0700
+      record-keys.json                   public metadata of every record key (ids, windows)
+      record-key-<key id>.pem            Ed25519 record-signing key, encrypted PKCS#8
+      root-ca.key.pem, root-ca.pem       the institution's root CA (ECDSA P-256)
+      document-signing.key.pem,          the certificate and key that sign PDFs
+      document-signing.pem
+      national-id-secret.json            HMAC secret for national ids, sealed (scrypt, AES-GCM)
+      .lock                              held (flock) while init or rotate change the store
+
+Every file is created 0600 with O_EXCL and never overwritten; only record-keys.json is
+replaced, atomically, when keys rotate. Private keys are decrypted lazily, once per
+store object, and kept in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from ..core.errors import KeyStoreError
+from ..core.keyring import KeyRing, RecordKey, RecordSigner
+from ..core.model import Institution
+from . import bundle, certs, sealed
+from ._files import (
+    ensure_private_dir,
+    locked,
+    read_private_file,
+    replace_file,
+    write_new_file,
+)
+from .record import (
+    Ed25519RecordSigner,
+    RecordKeyEntry,
+    current_entry,
+    dump_metadata,
+    load_metadata,
+    new_key_id,
+    utc_seconds,
+)
+
+if TYPE_CHECKING:
+    from ..pdfsign import PadesSigner
+
+METADATA_FILE = "record-keys.json"
+ROOT_KEY_FILE = "root-ca.key.pem"
+ROOT_CERT_FILE = "root-ca.pem"
+SIGNING_KEY_FILE = "document-signing.key.pem"
+SIGNING_CERT_FILE = "document-signing.pem"
+SECRET_FILE = "national-id-secret.json"  # noqa: S105 (a file name, not a secret)
+
+
+def _encrypt(key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey, passphrase: bytes) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+
+
+def _decrypt(path: Path, passphrase: bytes) -> PrivateKeyTypes:
+    try:
+        data = read_private_file(path)
+    except FileNotFoundError:
+        raise KeyStoreError(f"the private key {path} is missing") from None
+    try:
+        return serialization.load_pem_private_key(data, passphrase)
+    except TypeError:
+        raise KeyStoreError(f"{path} is not encrypted; a plain private key is refused") from None
+    except ValueError:
+        raise KeyStoreError(
+            f"the key passphrase does not open {path}: the passphrase is wrong "
+            f"(check DIPLOMAS_KEY_PASSPHRASE or the key-passphrase file) or the file is damaged"
+        ) from None
+
+
+def _decrypt_ed25519(path: Path, passphrase: bytes) -> Ed25519PrivateKey:
+    key = _decrypt(path, passphrase)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyStoreError(f"{path} does not hold an Ed25519 key")
+    return key
+
+
+def _decrypt_ec(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
+    key = _decrypt(path, passphrase)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise KeyStoreError(f"{path} does not hold an ECDSA key")
+    return key
+
+
+def _read_certificate(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except FileNotFoundError:
+        raise KeyStoreError(f"the certificate {path} is missing") from None
+    except ValueError as exc:
+        raise KeyStoreError(f"{path} is not a PEM certificate") from exc
+
+
+class FileKeyStore:
+    """An initialised key store in `directory` (see `init_key_store` to create one).
+
+    Opening it reads only public metadata; the passphrase is first needed, and checked,
+    when something is signed (or on `unlock()`).
+    """
+
+    def __init__(self, directory: Path, passphrase: bytes, institution: Institution) -> None:
+        self._dir = Path(directory)
+        self._passphrase = passphrase
+        self.institution = institution
+        if not (self._dir / METADATA_FILE).is_file():
+            raise KeyStoreError(
+                f"there is no key store in {self._dir} (no {METADATA_FILE}); "
+                f"run `diplomas init` first"
+            )
+        self._lock = threading.RLock()
+        self._metadata: tuple[tuple[int, int, int], tuple[RecordKeyEntry, ...]] | None = None
+        self._record_keys: dict[str, Ed25519PrivateKey] = {}
+        self._roots: list[x509.Certificate] | None = None
+        self._pdf_signer: PadesSigner | None = None
+        self._hasher: Callable[[str], str] | None = None
+
+    def __repr__(self) -> str:
+        return f"FileKeyStore({str(self._dir)!r})"
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    # -- record keys -------------------------------------------------------------------
+
+    def entries(self) -> tuple[RecordKeyEntry, ...]:
+        """Every record key in the metadata, oldest first (re-read when the file changes)."""
+        path = self._dir / METADATA_FILE
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            raise KeyStoreError(f"{path} is missing") from None
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        with self._lock:
+            if self._metadata is None or self._metadata[0] != stamp:
+                self._metadata = (stamp, load_metadata(read_private_file(path), str(path)))
+            return self._metadata[1]
+
+    def _private_record_key(self, entry: RecordKeyEntry) -> Ed25519PrivateKey:
+        with self._lock:
+            key = self._record_keys.get(entry.key_id)
+            if key is None:
+                key = _decrypt_ed25519(self._dir / entry.file_name, self._passphrase)
+                public = key.public_key().public_bytes_raw()
+                if public != entry.public_key:
+                    raise KeyStoreError(
+                        f"{entry.file_name} does not hold the key that {METADATA_FILE} "
+                        f"lists as {entry.key_id}"
+                    )
+                self._record_keys[entry.key_id] = key
+            return key
+
+    def signer(self) -> RecordSigner:
+        """The signer for the current record key (the newest active one)."""
+        entry = current_entry(self.entries())
+        if entry is None:
+            raise KeyStoreError("no active record-signing key; rotate to create one")
+        return Ed25519RecordSigner(entry, self._private_record_key(entry))
+
+    def keyring(self) -> KeyRing:
+        """Every record key, retired and compromised ones included, with its window."""
+        return KeyRing(entry.record_key() for entry in self.entries())
+
+    def rotate(self, now: datetime) -> RecordKey:
+        """Make a new record key the current one. Older keys keep verifying what they
+        signed (they get no end of validity unless retired)."""
+        with locked(self._dir), self._lock:
+            entries = self.entries()
+            entry, private = _new_record_entry(self.institution, now, {e.key_id for e in entries})
+            write_new_file(self._dir / entry.file_name, _encrypt(private, self._passphrase))
+            replace_file(self._dir / METADATA_FILE, dump_metadata((*entries, entry)))
+            self._record_keys[entry.key_id] = private
+            self._metadata = None
+        return entry.record_key()
+
+    # -- PDF signing ---------------------------------------------------------------------
+
+    def trust_roots(self) -> list[x509.Certificate]:
+        with self._lock:
+            if self._roots is None:
+                self._roots = [_read_certificate(self._dir / ROOT_CERT_FILE)]
+            return list(self._roots)
+
+    def document_signing_certificate(self) -> x509.Certificate:
+        return _read_certificate(self._dir / SIGNING_CERT_FILE)
+
+    def pdf_signer(self) -> PadesSigner:
+        """The PAdES signer over the document-signing key, built once and reused."""
+        with self._lock:
+            if self._pdf_signer is None:
+                from ..pdfsign import PadesSigner
+
+                key = _decrypt_ec(self._dir / SIGNING_KEY_FILE, self._passphrase)
+                certificate = self.document_signing_certificate()
+                roots = self.trust_roots()
+                _check_pair(key, certificate, roots[0])
+                self._pdf_signer = PadesSigner(
+                    key, certificate, roots, **_signature_details(self.institution)
+                )
+            return self._pdf_signer
+
+    # -- other secrets -------------------------------------------------------------------
+
+    def national_id_hasher(self) -> Callable[[str], str]:
+        """HMAC-SHA256 (hex) of a national id under the store's sealed secret."""
+        with self._lock:
+            if self._hasher is None:
+                path = self._dir / SECRET_FILE
+                try:
+                    data = read_private_file(path)
+                except FileNotFoundError:
+                    raise KeyStoreError(f"{path} is missing; run `diplomas init`") from None
+                self._hasher = sealed.national_id_hasher(
+                    sealed.unseal(data, self._passphrase, str(path))
+                )
+            return self._hasher
+
+    def unlock(self) -> None:
+        """Decrypt the current record key and the document-signing key now, so that a wrong
+        passphrase shows at start-up rather than at the first signature."""
+        self.signer()
+        self.pdf_signer()
+
+    def export_bundle(self) -> dict[str, Any]:
+        return bundle.export_bundle(self.institution, self.keyring(), self.trust_roots())
+
+
+def _signature_details(institution: Institution) -> dict[str, str]:
+    return {
+        "signer_name": institution.name_en or institution.name,
+        "reason": f"Diploma issued by {institution.name_en or institution.name}",
+        "location": institution.public_url,
+    }
+
+
+def _check_pair(
+    key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate, root: x509.Certificate
+) -> None:
+    if certificate.public_key() != key.public_key():
+        raise KeyStoreError(f"{SIGNING_CERT_FILE} does not belong to the key in {SIGNING_KEY_FILE}")
+    try:
+        certificate.verify_directly_issued_by(root)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise KeyStoreError(f"{SIGNING_CERT_FILE} was not issued by {ROOT_CERT_FILE}") from exc
+
+
+def _new_record_entry(
+    institution: Institution, now: datetime, taken: set[str]
+) -> tuple[RecordKeyEntry, Ed25519PrivateKey]:
+    key_id = new_key_id(now)
+    while key_id in taken:
+        key_id = new_key_id(now)
+    private = Ed25519PrivateKey.generate()
+    entry = RecordKeyEntry(
+        key_id=key_id,
+        public_key=private.public_key().public_bytes_raw(),
+        controller=institution.did,
+        valid_from=utc_seconds(now),
+    )
+    return entry, private
+
+
+def init_key_store(
+    directory: Path, passphrase: bytes, institution: Institution, now: datetime
+) -> FileKeyStore:
+    """Create whatever is missing in `directory` and open the store.
+
+    Existing keys are never replaced: a second run only loads them, and raises
+    KeyStoreError if `passphrase` does not open them.
+    """
+    directory = Path(directory)
+    utc_seconds(now)  # refuses a naive time before anything is written
+    ensure_private_dir(directory)
+    with locked(directory):
+        _check_passphrase(directory, passphrase)
+        _ensure_record_key(directory, passphrase, institution, now)
+        _ensure_certificates(directory, passphrase, institution, now)
+        if not (directory / SECRET_FILE).exists():
+            _write_once(directory / SECRET_FILE, sealed.seal(os.urandom(32), passphrase))
+    store = FileKeyStore(directory, passphrase, institution)
+    store.unlock()
+    return store
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    try:
+        write_new_file(path, data)
+    except FileExistsError:
+        raise KeyStoreError(f"{path} appeared while the key store was being created") from None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _check_passphrase(directory: Path, passphrase: bytes) -> None:
+    """Before adding anything, make sure `passphrase` opens the keys already there, so that
+    a half-made store never ends up with keys under two passphrases."""
+    metadata = directory / METADATA_FILE
+    if metadata.exists():
+        entries = load_metadata(read_private_file(metadata), str(metadata))
+        if entries:
+            _decrypt_ed25519(directory / entries[-1].file_name, passphrase)
+            return
+    for name in (SIGNING_KEY_FILE, ROOT_KEY_FILE):
+        if (directory / name).exists():
+            _decrypt_ec(directory / name, passphrase)
+            return
+    if (directory / SECRET_FILE).exists():
+        sealed.unseal(read_private_file(directory / SECRET_FILE), passphrase, SECRET_FILE)
+
+
+def _ensure_record_key(
+    directory: Path, passphrase: bytes, institution: Institution, now: datetime
+) -> None:
+    metadata = directory / METADATA_FILE
+    if metadata.exists():
+        return
+    entry, private = _new_record_entry(institution, now, set())
+    _write_once(directory / entry.file_name, _encrypt(private, passphrase))
+    _write_once(metadata, dump_metadata([entry]))
+
+
+def _ensure_certificates(
+    directory: Path, passphrase: bytes, institution: Institution, now: datetime
+) -> None:
+    root_key_path, root_cert_path = directory / ROOT_KEY_FILE, directory / ROOT_CERT_FILE
+    key_path, cert_path = directory / SIGNING_KEY_FILE, directory / SIGNING_CERT_FILE
+
+    root_key: ec.EllipticCurvePrivateKey | None = None
+    if not root_key_path.exists():
+        if root_cert_path.exists():
+            raise KeyStoreError(f"{root_cert_path} exists but its key {ROOT_KEY_FILE} is missing")
+        root_key = certs.new_ec_key()
+        _write_once(root_key_path, _encrypt(root_key, passphrase))
+    if not root_cert_path.exists():
+        root_key = root_key or _decrypt_ec(root_key_path, passphrase)
+        _write_once(root_cert_path, _pem(certs.build_root_certificate(institution, root_key, now)))
+
+    signing_key: ec.EllipticCurvePrivateKey | None = None
+    if not key_path.exists():
+        if cert_path.exists():
+            raise KeyStoreError(f"{cert_path} exists but its key {SIGNING_KEY_FILE} is missing")
+        signing_key = certs.new_ec_key()
+        _write_once(key_path, _encrypt(signing_key, passphrase))
+    if not cert_path.exists():
+        signing_key = signing_key or _decrypt_ec(key_path, passphrase)
+        root_key = root_key or _decrypt_ec(root_key_path, passphrase)
+        certificate = certs.build_document_signing_certificate(
+            institution, signing_key.public_key(), _read_certificate(root_cert_path), root_key, now
+        )
+        _write_once(cert_path, _pem(certificate))
+
+
+def _pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)

@@ -1,0 +1,9 @@
+"""PAdES signing and validation of diploma PDFs (pyHanko).
+
+`PadesSigner` implements the core's `PdfSigner` port, `PadesValidator` its `PdfValidator`.
+"""
+
+from .signer import FIELD_NAME, RECORD_FILE_NAME, RECORD_MIME_TYPE, PadesSigner
+from .validator import PadesValidator
+
+__all__ = ["FIELD_NAME", "RECORD_FILE_NAME", "RECORD_MIME_TYPE", "PadesSigner", "PadesValidator"]

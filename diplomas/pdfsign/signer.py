@@ -1,0 +1,228 @@
+"""PAdES B-B signing with pyHanko, prepared once and reused for every PDF.
+
+`PadesSigner.sign` embeds the signed record as `diploma-credential.json` and adds one
+invisible PAdES signature, in a single incremental update. Everything that does not
+depend on the document is prepared in the constructor: the certificates in asn1crypto
+form, the CMS signer, the signing-certificate-v2 attribute and a fixed size for the
+signature placeholder. What is left per call is parsing the PDF, writing the update,
+one SHA-256 over the file and one ECDSA signature.
+
+Where the time goes (one-page PDF, this machine): pyHanko with its defaults takes ~24 ms
+per signature, ~12 ms of it for a dry-run signature that only sizes the placeholder and
+~9 ms for asn1crypto rebuilding the constant signing-certificate-v2 attribute. With both
+avoided a signature takes ~3-5 ms: ~1.3 ms parsing the PDF and writing the update, ~1.5 ms
+assembling the CMS object, ~0.2 ms for the event loop pyHanko runs, 0.03 ms for ECDSA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from io import BytesIO
+from typing import Any
+
+from asn1crypto import algos as asn1_algos
+from asn1crypto import cms as asn1_cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils import embed
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign import fields, signers
+from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
+from pyhanko.sign.general import SigningError, as_signing_certificate_v2
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from ..core.errors import DocumentError
+from ._sync import outside_event_loop
+
+RECORD_FILE_NAME = "diploma-credential.json"
+RECORD_MIME_TYPE = "application/vc+ld+json"
+RECORD_DESCRIPTION = "Signed diploma record (W3C Verifiable Credential, Open Badges 3.0)"
+FIELD_NAME = "DiplomaSignature"
+DIGEST = "sha256"
+
+# Order of the P-256 group. Signatures are normalised to s <= n/2 ("low S", as in
+# Bitcoin's BIP 62), so that nobody can turn a valid signature into a second valid one
+# by replacing s with n - s; the validator insists on it.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+# The signature placeholder is sized once, from a real CMS object, plus this margin
+# (ECDSA signatures vary by a few bytes).
+_PLACEHOLDER_MARGIN = 64
+
+
+def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
+
+
+class _FixedAttribute(CMSAttributeProvider):
+    """A signed attribute whose value never changes, parsed once from its DER form."""
+
+    def __init__(self, attribute: asn1_cms.CMSAttribute) -> None:
+        self.attribute_type = attribute["type"].native
+        self._attribute = asn1_cms.CMSAttribute.load(attribute.dump())
+
+    async def build_attr_value(self, dry_run: bool = False) -> Any:
+        return self._attribute["values"][0]
+
+    async def get_attribute(self, dry_run: bool = False) -> asn1_cms.CMSAttribute:
+        return self._attribute
+
+
+class _PadesAttributes(SignedAttributeProviderSpec):
+    """The PAdES B-B signed attributes besides content type and message digest: only
+    signing-certificate-v2 (PAdES forbids the CMS signing-time attribute; the time goes
+    in the signature dictionary's /M)."""
+
+    def __init__(self, signing_cert: asn1_x509.Certificate) -> None:
+        value = as_signing_certificate_v2(signing_cert, DIGEST)
+        attribute = asn1_cms.CMSAttribute({"type": "signing_certificate_v2", "values": [value]})
+        self._providers = (_FixedAttribute(attribute),)
+
+    def signed_attr_providers(
+        self, data_digest: bytes, digest_algorithm: str
+    ) -> Iterable[CMSAttributeProvider]:
+        return self._providers
+
+
+class _EcdsaCmsSigner(signers.Signer):
+    """pyHanko CMS signer over an in-memory ECDSA key that is already loaded."""
+
+    def __init__(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        signing_cert: asn1_x509.Certificate,
+        others: Sequence[asn1_x509.Certificate],
+    ) -> None:
+        registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
+        for certificate in others:
+            registry.register(certificate)
+        super().__init__(
+            signing_cert=signing_cert,
+            cert_registry=registry,
+            signature_mechanism=asn1_algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+            embed_roots=False,  # verifiers bring their own roots
+        )
+        self._key = key
+        self.signed_attr_prov_spec = _PadesAttributes(signing_cert)
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        if digest_algorithm != DIGEST:
+            raise SigningError(f"this signer uses {DIGEST}, not {digest_algorithm}")
+        r, s = decode_dss_signature(self._key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return encode_dss_signature(r, min(s, P256_ORDER - s))
+
+
+class PadesSigner:
+    """Signs diploma PDFs with the institution's document-signing key (PAdES B-B).
+
+    `chain` holds the issuer certificates (the root, and intermediates if any); only the
+    non-self-signed ones are embedded in signatures, since verifiers supply the root.
+    Safe to share between threads, and callable from inside an event loop too (pyHanko
+    runs its own loop for each signature; see `_sync`).
+    """
+
+    def __init__(
+        self,
+        signing_key: ec.EllipticCurvePrivateKey,
+        signing_cert: x509.Certificate,
+        chain: Sequence[x509.Certificate] = (),
+        *,
+        signer_name: str = "",
+        reason: str = "",
+        location: str = "",
+        field_name: str = FIELD_NAME,
+    ) -> None:
+        if not isinstance(signing_key.curve, ec.SECP256R1):
+            raise ValueError("the document-signing key must be an ECDSA P-256 key")
+        if signing_cert.public_key() != signing_key.public_key():
+            raise ValueError("the signing certificate does not belong to the signing key")
+        self.certificate = signing_cert
+        self._field_name = field_name
+        self._signer_name, self._reason, self._location = signer_name, reason, location
+        others = [to_asn1(c) for c in chain if c != signing_cert]
+        self._cms_signer = _EcdsaCmsSigner(signing_key, to_asn1(signing_cert), others)
+        self._pdf_signer = self._pdf_signer_for(field_name)
+        self._bytes_reserved = self._placeholder_size()
+
+    def _pdf_signer_for(self, field_name: str) -> signers.PdfSigner:
+        metadata = signers.PdfSignatureMetadata(
+            field_name=field_name,
+            md_algorithm=DIGEST,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            name=self._signer_name or None,
+            reason=self._reason or None,
+            location=self._location or None,
+        )
+        return signers.PdfSigner(metadata, signer=self._cms_signer)
+
+    def _placeholder_size(self) -> int:
+        """Hex digits to reserve for the CMS object: measured once on a real signature."""
+        probe = outside_event_loop(
+            asyncio.run, self._cms_signer.async_sign(bytes(32), DIGEST, use_pades=True)
+        )
+        return 2 * (len(probe.dump()) + _PLACEHOLDER_MARGIN)
+
+    def sign(self, pdf: bytes, record: bytes) -> bytes:
+        """Embed `record` as `diploma-credential.json` and sign, in one incremental update."""
+        writer = _open(pdf)
+        embed_record(writer, record)
+        return self._write_signed(writer, self._pdf_signer)
+
+    def sign_additional(self, pdf: bytes) -> bytes:
+        """Add a further signature (a co-issuer's, say) as a new incremental update,
+        leaving earlier signatures valid."""
+        writer = _open(pdf)
+        taken = {name for name, _, _ in fields.enumerate_sig_fields(writer.prev)}
+        number = 2
+        while f"{self._field_name}{number}" in taken:
+            number += 1
+        return self._write_signed(writer, self._pdf_signer_for(f"{self._field_name}{number}"))
+
+    def _write_signed(
+        self, writer: IncrementalPdfFileWriter, pdf_signer: signers.PdfSigner
+    ) -> bytes:
+        try:
+            output = outside_event_loop(
+                pdf_signer.sign_pdf, writer, bytes_reserved=self._bytes_reserved
+            )
+        except (PdfError, SigningError) as exc:
+            raise DocumentError(f"the PDF cannot be signed: {exc}") from exc
+        result: bytes = output.getvalue()
+        return result
+
+
+def _open(pdf: bytes) -> IncrementalPdfFileWriter:
+    try:
+        return IncrementalPdfFileWriter(BytesIO(pdf))
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise DocumentError(f"the PDF to sign cannot be read: {exc}") from exc
+
+
+def embed_record(writer: IncrementalPdfFileWriter, record: bytes) -> None:
+    """Attach `record` to the document as `diploma-credential.json`."""
+    data = embed.EmbeddedFileObject.from_file_data(
+        writer,
+        data=record,
+        mime_type=RECORD_MIME_TYPE,
+        params=embed.EmbeddedFileParams(embed_size=True, embed_checksum=False),
+    )
+    embed.embed_file(
+        writer,
+        embed.FileSpec(
+            file_spec_string=RECORD_FILE_NAME,
+            file_name=RECORD_FILE_NAME,
+            embedded_data=data,
+            description=RECORD_DESCRIPTION,
+        ),
+    )

@@ -1,0 +1,531 @@
+"""What an uploaded PDF proves: its PAdES signatures, checked strictly, and the signed record.
+
+pyHanko does the cryptography (digest, signature, certificate path to the institution's
+roots, no network). On top of that every signature must pass checks that only make sense
+because this service made the PDF itself:
+
+* the /ByteRange is [0 a b c] and leaves out exactly the /Contents string, which must be
+  written the way our signer writes it: `<`, upper-case hex, zero padding, `>`. Hex
+  strings are case-insensitive and DER parsers ignore trailing bytes, so without this a
+  changed byte in the unsigned gap would go unnoticed;
+* the CMS envelope, which the signature does not cover, holds exactly what the signer
+  writes: strict DER (no length stretched over the padding), one signer identified by
+  the very bytes of its certificate's issuer name, SHA-256 with ECDSA, a low-s signature
+  value (so it cannot be swapped for its mirror image), no CRLs or unsigned attributes,
+  and only certificates that are on the validated path;
+* the last signature covers the whole file; an earlier one may be followed only by
+  further good signatures.
+
+The embedded `diploma-credential.json` is read from the revision that was signed, and
+the attachments must be the same in the final document. Signatures are checked at the
+signing time they claim (diplomas outlive the 5-year document-signing certificate), and
+a claimed time in the future is refused.
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+import struct
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from typing import Any
+
+from asn1crypto import algos as asn1_algos
+from asn1crypto import core as asn1_core
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.x509.oid import NameOID
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko_certvalidator import ValidationContext
+
+from ..core.ports import PdfReport, PdfSignatureCheck
+from ._sync import outside_event_loop
+from .signer import P256_ORDER, RECORD_FILE_NAME, to_asn1
+
+log = logging.getLogger(__name__)
+
+# What pyHanko and asn1crypto raise on malformed input. Caught only around calls that
+# parse the untrusted file, and turned into a sentence.
+_MALFORMED: tuple[type[BaseException], ...] = (
+    PdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    AssertionError,
+    LookupError,
+    NotImplementedError,
+    ArithmeticError,
+    RecursionError,
+    struct.error,
+    zlib.error,
+)
+
+MAX_RECORD_SIZE = 1024 * 1024
+_PADES = "/ETSI.CAdES.detached"
+_CLOCK_SKEW = timedelta(minutes=5)
+
+NOT_A_PDF = "the file is not a PDF"
+UNREADABLE = "the PDF is damaged and cannot be read"
+UNSIGNED = "the PDF carries no digital signature"
+NO_RECORD = f"the PDF's signed content holds no diploma record ({RECORD_FILE_NAME})"
+MODIFIED = "the document was modified after signing: its bytes no longer match the signature"
+
+
+@dataclass
+class _Checked:
+    """One signature while the report is being put together."""
+
+    embedded: EmbeddedPdfSignature
+    signer: str
+    reasons: list[str]
+    status: PdfSignatureStatus | None
+    covers_file: bool
+
+
+class PadesValidator:
+    """Inspects PDFs against the institution's root certificates (offline)."""
+
+    def __init__(
+        self,
+        trust_roots: Sequence[x509.Certificate],
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._roots = [to_asn1(root) for root in trust_roots]
+        self._now = now or (lambda: datetime.now(UTC))
+
+    def inspect(self, pdf: bytes) -> PdfReport:
+        if b"%PDF-" not in pdf[:1024]:
+            return PdfReport((), None, (NOT_A_PDF,))
+        try:
+            reader = PdfFileReader(BytesIO(pdf), strict=True)
+            if reader.encrypted:
+                return PdfReport((), None, ("the PDF is encrypted; diploma PDFs never are",))
+            found: list[EmbeddedPdfSignature] = list(reader.embedded_signatures)
+        except _MALFORMED as exc:
+            log.debug("unreadable PDF", exc_info=True)
+            return PdfReport((), None, (_with_detail(UNREADABLE, exc),))
+        if not found:
+            return PdfReport((), None, (UNSIGNED,))
+
+        now = self._now()
+        checked = [self._check(pdf, embedded, now) for embedded in found]
+        self._judge_coverage(pdf, reader, checked)
+        record, problems = _signed_record(reader, checked)
+        signatures = tuple(PdfSignatureCheck(c.signer, tuple(c.reasons)) for c in checked)
+        return PdfReport(signatures, record, tuple(problems))
+
+    # -- one signature ------------------------------------------------------------------
+
+    def _check(self, pdf: bytes, embedded: EmbeddedPdfSignature, now: datetime) -> _Checked:
+        signer = _signer_name(embedded)
+        reasons: list[str] = []
+        checked = _Checked(embedded, signer, reasons, None, covers_file=False)
+        try:
+            if embedded.sig_object_type != "/Sig":
+                reasons.append("it is a document time stamp, which this service does not use")
+                return checked
+            subfilter = embedded.sig_object.get("/SubFilter")
+            if subfilter != _PADES:
+                reasons.append(f"it is not a PAdES signature (its SubFilter is {subfilter})")
+            covered_end, der = _byte_range_reasons(pdf, embedded, reasons)
+            checked.covers_file = covered_end == len(pdf)
+            reasons.extend(_cms_reasons(embedded, der))
+
+            claimed = embedded.self_reported_timestamp
+            moment = now
+            if claimed is None:
+                reasons.append("the signature does not say when it was made")
+            elif claimed > now + _CLOCK_SKEW:
+                reasons.append(
+                    f"the signature claims to have been made in the future ({claimed.isoformat()})"
+                )
+            else:
+                moment = claimed
+            context = ValidationContext(
+                trust_roots=self._roots,
+                allow_fetching=False,
+                moment=moment,
+                revocation_mode="soft-fail",
+            )
+            status = outside_event_loop(
+                validate_pdf_signature, embedded, signer_validation_context=context
+            )
+        except _MALFORMED as exc:
+            log.debug("signature cannot be checked", exc_info=True)
+            reasons.append(_with_detail("the signature is damaged and cannot be checked", exc))
+            return checked
+        checked.status = status
+        try:
+            carried = _carried(embedded)
+        except _MALFORMED as exc:
+            reasons.append(_with_detail("the signature's certificates cannot be read", exc))
+            carried = []
+        reasons.extend(_status_reasons(status, signer, carried))
+        return checked
+
+    def _judge_coverage(
+        self, pdf: bytes, reader: PdfFileReader, checked: Sequence[_Checked]
+    ) -> None:
+        """Every byte must be vouched for: by the last signature directly, and for earlier
+        ones by the later signatures, if the updates in between only added signatures.
+        Judged from the last signature back, so that each one sees its successors' verdicts."""
+        for index in reversed(range(len(checked))):
+            item = checked[index]
+            if item.covers_file or item.status is None:
+                continue
+            later = checked[index + 1 :]
+            if later and _only_signatures_follow(item.status) and all(not c.reasons for c in later):
+                continue
+            if later or _later_revisions(reader, item.embedded):
+                item.reasons.append(
+                    "the document was changed after it was signed: a later incremental "
+                    "update is not covered by a valid signature"
+                )
+            else:
+                end = _covered_end(item.embedded)
+                added = len(pdf) - end if end is not None else None
+                item.reasons.append(
+                    f"{added} {'byte was' if added == 1 else 'bytes were'} added to the "
+                    f"file after it was signed"
+                    if added and added > 0
+                    else "the signature does not cover the whole file"
+                )
+
+
+def _with_detail(sentence: str, exc: BaseException) -> str:
+    detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    return f"{sentence} ({detail})"
+
+
+def _signer_name(embedded: EmbeddedPdfSignature) -> str:
+    """The signing certificate's subject in words: its common name and organisations."""
+    try:
+        certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
+        name = certificate.subject
+        common = [str(a.value) for a in name.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        orgs = [str(a.value) for a in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        parts = common + [o for o in orgs if o not in common]
+        return ", ".join(parts) if parts else name.rfc4514_string() or "unnamed signer"
+    except _MALFORMED:
+        return "unknown signer"
+
+
+def _covered_end(embedded: EmbeddedPdfSignature) -> int | None:
+    try:
+        values = [int(v) for v in embedded.byte_range]
+    except _MALFORMED:
+        return None
+    return values[2] + values[3] if len(values) == 4 else None
+
+
+def _byte_range_reasons(
+    pdf: bytes, embedded: EmbeddedPdfSignature, reasons: list[str]
+) -> tuple[int | None, bytes | None]:
+    """Check the /ByteRange and the unsigned gap; return the end of the covered bytes and
+    the CMS object's DER without its padding."""
+    raw = embedded.byte_range
+    if len(raw) != 4 or not all(isinstance(v, generic.NumberObject) for v in raw):
+        reasons.append("the signature's byte range is malformed")
+        return None, None
+    start, first_length, second_start, second_length = (int(v) for v in raw)
+    end = second_start + second_length
+    if start != 0 or first_length <= 0 or second_start <= first_length or second_length < 0:
+        reasons.append("the signature's byte range is malformed")
+        return None, None
+    if end > len(pdf):
+        reasons.append("the signature's byte range reaches past the end of the file")
+        return None, None
+    contents: bytes = embedded.pkcs7_content
+    canonical = b"<" + binascii.hexlify(contents).upper() + b">"
+    if pdf[first_length:second_start] != canonical:
+        reasons.append(
+            "the unsigned gap in the file is not exactly the signature value as the "
+            "signer writes it (it was tampered with)"
+        )
+    der_length = _der_length(contents)
+    if der_length is None:
+        reasons.append("the signature value is not a well-formed DER object")
+        return end, None
+    if any(contents[der_length:]):
+        reasons.append("the signature value carries extra data after its end")
+    return end, contents[:der_length]
+
+
+def _der_length(data: bytes) -> int | None:
+    """Length of the DER SEQUENCE at the start of `data`, header included."""
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    first = data[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return None
+    length = int.from_bytes(data[2 : 2 + count], "big")
+    if length < 0x80 or data[2] == 0:  # DER always uses the shortest length form
+        return None
+    total = 2 + count + length
+    return total if total <= len(data) else None
+
+
+_SHA256 = asn1_algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+_SHA256_WITH_NULL = asn1_algos.DigestAlgorithm(
+    {"algorithm": "sha256", "parameters": asn1_core.Null()}
+).dump()
+_ECDSA_WITH_SHA256 = asn1_algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}).dump()
+_ALTERED_CONTAINER = (
+    "the signature container holds data that this service's signer never writes (it was altered)"
+)
+
+
+def _cms_reasons(embedded: EmbeddedPdfSignature, der: bytes | None) -> list[str]:
+    """The CMS envelope around the signed attributes is not itself signed: insist that it
+    holds exactly what our signer writes, in canonical DER, with nothing that merely means
+    the same (a differently spelt issuer name, a longer length swallowing the padding)."""
+    reasons: list[str] = []
+    if der is not None and not _strict_der(der):
+        reasons.append("the signature container is not in canonical DER form (it was altered)")
+    signed_data = embedded.signed_data
+    signer_info = embedded.signer_info
+    digests = signed_data["digest_algorithms"]
+    encapsulated = signed_data["encap_content_info"]
+    sid = signer_info["sid"]
+    certificate = embedded.signer_cert
+    expected = (
+        signed_data["version"].native == "v1"
+        and len(signed_data["signer_infos"]) == 1
+        and len(digests) == 1
+        and digests[0].dump() == signer_info["digest_algorithm"].dump()
+        and signer_info["digest_algorithm"].dump() in (_SHA256, _SHA256_WITH_NULL)
+        and signer_info["signature_algorithm"].dump() == _ECDSA_WITH_SHA256
+        and encapsulated["content_type"].native == "data"
+        and encapsulated["content"].native is None
+        and signed_data["crls"].native is None
+        and signer_info["version"].native == "v1"
+        and signer_info["unsigned_attrs"].native is None
+        and sid.name == "issuer_and_serial_number"
+        and sid.chosen["issuer"].dump() == certificate.issuer.dump()
+        and sid.chosen["serial_number"].native == certificate.serial_number
+    )
+    if not expected:
+        reasons.append(_ALTERED_CONTAINER)
+    elif not _low_s_p256(signer_info["signature"].native, certificate):
+        reasons.append(
+            "the signature value is not in the form this service's signer writes (an "
+            "ECDSA P-256 signature with low s)"
+        )
+    return reasons
+
+
+def _strict_der(der: bytes) -> bool:
+    """Whether `der` is exactly one DER element whose constructed parts are exactly filled
+    by their children: no end-of-contents markers, no indefinite or non-minimal lengths,
+    no bytes left over inside any element (asn1crypto tolerates those)."""
+
+    def element(position: int, end: int, depth: int) -> int | None:
+        if depth > 40 or position + 2 > end:
+            return None
+        tag = der[position]
+        if tag == 0 or tag & 0x1F == 0x1F:  # end-of-contents, or a tag CMS never uses
+            return None
+        first = der[position + 1]
+        position += 2
+        if first < 0x80:
+            length = first
+        else:
+            count = first & 0x7F
+            if count == 0 or count > 4 or position + count > end or der[position] == 0:
+                return None
+            length = int.from_bytes(der[position : position + count], "big")
+            position += count
+            if length < 0x80:
+                return None
+        stop = position + length
+        if stop > end:
+            return None
+        if tag & 0x20:  # constructed: the children must fill it exactly
+            child: int | None = position
+            while child is not None and child < stop:
+                child = element(child, stop, depth + 1)
+            if child != stop:
+                return None
+        return stop
+
+    return element(0, len(der), 0) == len(der)
+
+
+def _low_s_p256(signature: bytes, certificate: asn1_x509.Certificate) -> bool:
+    if certificate.public_key.algorithm != "ec" or certificate.public_key.curve != (
+        "named",
+        "secp256r1",
+    ):
+        return False
+    try:
+        r, s = decode_dss_signature(signature)
+    except ValueError:
+        return False
+    return encode_dss_signature(r, s) == signature and 0 < s <= P256_ORDER // 2
+
+
+def _path_certificates(status: PdfSignatureStatus) -> set[bytes]:
+    path = status.validation_path
+    if path is None:
+        return set()
+    return {cert.dump() for cert in path.iter_certs(include_root=True)}
+
+
+_EXPIRED = "the signing certificate had expired when the signature was made"
+_OUT_OF_BOUNDS = "the signing certificate was not valid when the signature was made"
+_NOT_YET_VALID = "the signing certificate was not yet valid when the signature was made"
+_REVOKED = "the signing certificate is revoked"
+_CHAIN_RULES = "the signing certificate's chain breaks the rules for certificate use"
+_ALGORITHM = "the signature or its certificates use an algorithm that is not allowed"
+_TRUST_SENTENCES: dict[AdESSubIndic, str] = {
+    AdESIndeterminate.EXPIRED: _EXPIRED,
+    AdESIndeterminate.OUT_OF_BOUNDS_NO_POE: _OUT_OF_BOUNDS,
+    AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED: _OUT_OF_BOUNDS,
+    AdESIndeterminate.NOT_YET_VALID: _NOT_YET_VALID,
+    AdESFailure.NOT_YET_VALID: _NOT_YET_VALID,
+    AdESFailure.REVOKED: _REVOKED,
+    AdESIndeterminate.REVOKED_NO_POE: _REVOKED,
+    AdESIndeterminate.REVOKED_CA_NO_POE: "a certificate in the signer's chain is revoked",
+    AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE: _CHAIN_RULES,
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE: _ALGORITHM,
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE: _ALGORITHM,
+}
+
+
+def _status_reasons(status: PdfSignatureStatus, signer: str, carried: Sequence[bytes]) -> list[str]:
+    reasons: list[str] = []
+    if not status.intact:
+        reasons.append(MODIFIED)
+    elif not status.valid:
+        reasons.append(
+            "the signature value does not verify: it was altered or made with another key"
+        )
+    indication = status.trust_problem_indic
+    if indication is not None or (status.validation_path is None and reasons == []):
+        sentence = _TRUST_SENTENCES.get(indication) if indication is not None else None
+        reasons.append(
+            sentence
+            or (
+                f"signed by a certificate that does not chain to the institution's root "
+                f"(unknown signer: {signer})"
+            )
+        )
+    if status.validation_path is not None:
+        on_path = _path_certificates(status)
+        if any(cert not in on_path for cert in carried):
+            reasons.append(
+                "the signature carries certificates that are not part of its "
+                "chain of trust (they were altered or added)"
+            )
+    return reasons
+
+
+def _carried(embedded: EmbeddedPdfSignature) -> list[bytes]:
+    """DER of every certificate carried in the signature's CMS object."""
+    certificates = embedded.signed_data["certificates"]
+    out: list[bytes] = []
+    for choice in certificates:
+        if choice.name != "certificate":
+            out.append(b"")  # attribute certificates and the like: never on a path
+        else:
+            value: asn1_x509.Certificate = choice.chosen
+            out.append(value.dump())
+    return out
+
+
+def _later_revisions(reader: PdfFileReader, embedded: EmbeddedPdfSignature) -> bool:
+    revision: int = embedded.signed_revision
+    total: int = reader.xrefs.total_revisions
+    return total - 1 > revision
+
+
+def _only_signatures_follow(status: PdfSignatureStatus) -> bool:
+    level = status.modification_level
+    return bool(
+        status.docmdp_ok
+        and level is not None
+        and level.value <= ModificationLevel.FORM_FILLING.value
+    )
+
+
+# -- the embedded record ------------------------------------------------------------------
+
+
+def _get(dictionary: Any, key: str) -> Any:
+    """`dictionary[key]` with indirect references followed, or None."""
+    dictionary = dictionary.get_object()
+    return dictionary[key].get_object() if key in dictionary else None
+
+
+def _name_tree(node: Any, out: dict[str, Any], depth: int = 0) -> None:
+    if depth > 8 or len(out) > 1000:
+        raise ValueError("the attachment list is nested too deeply")
+    names = _get(node, "/Names")
+    if names is not None:
+        for i in range(0, len(names) - 1, 2):
+            out[str(names[i].get_object())] = names[i + 1].get_object()
+    for kid in _get(node, "/Kids") or ():
+        _name_tree(kid, out, depth + 1)
+
+
+def _attachments(root: Any) -> dict[str, bytes]:
+    """Every embedded file of the document catalog `root`: name to content."""
+    names = _get(root, "/Names")
+    tree = None if names is None else _get(names, "/EmbeddedFiles")
+    if tree is None:
+        return {}
+    specs: dict[str, Any] = {}
+    _name_tree(tree, specs)
+    files: dict[str, bytes] = {}
+    for name, spec in specs.items():
+        streams = _get(spec, "/EF")
+        stream = None if streams is None else (_get(streams, "/F") or _get(streams, "/UF"))
+        if stream is None:
+            continue
+        data: bytes = stream.data
+        if len(data) > MAX_RECORD_SIZE:
+            raise ValueError(f"the attachment {name} is larger than {MAX_RECORD_SIZE} bytes")
+        files[name] = data
+    return files
+
+
+def _signed_record(
+    reader: PdfFileReader, checked: Sequence[_Checked]
+) -> tuple[bytes | None, list[str]]:
+    """The record as it was in the first signed revision that holds one, and what is wrong
+    with the attachments since then."""
+    try:
+        final = _attachments(reader.root)
+        for item in checked:
+            revision = item.embedded.signed_revision
+            signed = _attachments(reader.get_historical_resolver(revision).root)
+            if RECORD_FILE_NAME in signed:
+                problems = []
+                if signed != final:
+                    problems.append("the PDF's attachments were changed after it was signed")
+                return signed[RECORD_FILE_NAME], problems
+    except _MALFORMED as exc:
+        log.debug("attachments unreadable", exc_info=True)
+        return None, [_with_detail("the PDF's attachments cannot be read", exc)]
+    return None, [NO_RECORD]

@@ -1,0 +1,65 @@
+"""`FilePdfStore`: signed PDFs as files named `<diploma id>.pdf` in one directory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from ..core.ids import is_diploma_id
+
+FILE_MODE = 0o640
+DIRECTORY_MODE = 0o750
+
+
+class FilePdfStore:
+    """Writes are atomic (temporary file in the same directory, fsync, rename), so a
+    reader sees the old PDF or the new one, never half of one. Only well-formed diploma
+    ids name files, so no id can reach outside the directory."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def path(self, diploma_id: str) -> Path:
+        if not is_diploma_id(diploma_id):
+            raise ValueError(f"{diploma_id!r} is not a diploma id")
+        return self.directory / f"{diploma_id}.pdf"
+
+    def put(self, diploma_id: str, pdf: bytes) -> None:
+        target = self.path(diploma_id)
+        self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{diploma_id}.",
+                                         suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(pdf)
+                out.flush()
+                if hasattr(os, "fchmod"):
+                    os.fchmod(out.fileno(), FILE_MODE)
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        _fsync_directory(self.directory)
+
+    def get(self, diploma_id: str) -> bytes | None:
+        if not is_diploma_id(diploma_id):
+            return None
+        try:
+            return (self.directory / f"{diploma_id}.pdf").read_bytes()
+        except FileNotFoundError:
+            return None
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,351 @@
+"""`SqlRepository`: the `DiplomaRepository` port on SQLite or PostgreSQL.
+
+Issuing is one transaction: look up the external id, take the next serial from
+`serial_counters` (insert-if-missing, then increment with RETURNING), sign, insert. A
+failure anywhere rolls all of it back, so a serial is consumed only by a stored diploma.
+On SQLite the transaction starts with BEGIN IMMEDIATE (see `engine`), so writers queue;
+on PostgreSQL the counter row lock does the queueing.
+
+The raw national id is never stored: only `national_id_hasher(national_id)`. Diplomas read
+back therefore carry `request.national_id == ""`, and so does the one `issue` returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, Engine, func, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..core.dates import solar_hijri_year
+from ..core.errors import ConfigurationError, Conflict, NotFound
+from ..core.ids import format_serial, new_diploma_id
+from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, Institution
+from ..core.ports import MakeRecord, TokenRecord
+from .engine import READ_ONLY
+from .tables import ApiTokenRow, DiplomaRow, SerialCounterRow
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _utc(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def _join_scopes(scopes: frozenset[str]) -> str:
+    for scope in scopes:
+        if not scope or "," in scope or scope != scope.strip():
+            raise ValueError(f"scope {scope!r} must be non-empty, without commas or spaces")
+    return ",".join(sorted(scopes))
+
+
+def _token(row: ApiTokenRow) -> TokenRecord:
+    return TokenRecord(
+        token_id=row.token_id,
+        name=row.name,
+        secret_hash=row.secret_hash,
+        scopes=frozenset(s for s in row.scopes.split(",") if s),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class SqlRepository:
+    """Diplomas and API tokens in a SQL database migrated by `diplomas.storage.migrate`.
+
+    `institutions` maps slugs to every institution whose diplomas may be read or issued;
+    `national_id_hasher` is the keyed hash (e.g. HMAC) stored instead of the national id.
+    """
+
+    def __init__(self, engine: Engine, institutions: Mapping[str, Institution],
+                 national_id_hasher: Callable[[str], str]) -> None:
+        self._engine = engine
+        self._reader = engine.execution_options(**READ_ONLY)
+        self._institutions = dict(institutions)
+        self._hash_national_id = national_id_hasher
+
+    # -- sessions -------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self._reader) as session, session.begin():
+            yield session
+
+    # -- diplomas -------------------------------------------------------------------------
+
+    def issue(self, institution: Institution, request: DiplomaRequest, key_id: str,
+              make_record: MakeRecord, issued_at: datetime) -> tuple[Diploma, bool]:
+        """Allocate id and serial, sign via `make_record` and store, in one transaction.
+
+        Returns (diploma, created). When `request.external_id` is already issued by this
+        institution, returns the stored diploma and False, issuing nothing; a concurrent
+        issuer of the same external id that loses the race gets the winner's diploma.
+        """
+        self._institution(institution.slug)
+        issued_at = _utc(issued_at, "issued_at")
+        try:
+            return self._issue_once(institution, request, key_id, make_record, issued_at)
+        except IntegrityError:
+            # Most likely a concurrent issuer stored the same external id first.
+            if request.external_id:
+                existing = self.get_by_external_id(institution.slug, request.external_id)
+                if existing is not None:
+                    return existing, False
+        # Otherwise (an id collision, say) try once more with a fresh id and serial.
+        return self._issue_once(institution, request, key_id, make_record, issued_at)
+
+    def _issue_once(self, institution: Institution, request: DiplomaRequest, key_id: str,
+                    make_record: MakeRecord, issued_at: datetime) -> tuple[Diploma, bool]:
+        with self._write() as session:
+            if request.external_id:
+                existing = session.scalars(
+                    select(DiplomaRow).where(DiplomaRow.institution == institution.slug,
+                                             DiplomaRow.external_id == request.external_id)
+                ).one_or_none()
+                if existing is not None:
+                    return self._diploma(existing), False
+            year = solar_hijri_year(request.issued_on)
+            number = self._next_number(session, institution.slug, year)
+            diploma_id = new_diploma_id()
+            serial = format_serial(institution.serial_prefix, year, number)
+            record = make_record(diploma_id, serial)
+            row = DiplomaRow(
+                id=diploma_id,
+                institution=institution.slug,
+                serial=serial,
+                name=request.name,
+                name_en=request.name_en,
+                award=request.award,
+                award_en=request.award_en,
+                citation=request.citation,
+                field=request.field,
+                issued_on=request.issued_on,
+                template=request.template,
+                email=request.email,
+                national_id_hash=(self._hash_national_id(request.national_id)
+                                  if request.national_id else None),
+                external_id=request.external_id or None,
+                co_issuers="",
+                key_id=key_id,
+                record=bytes(record),
+                status=DiplomaStatus.ISSUED.value,
+                revoked_at=None,
+                revocation_reason="",
+                issued_at=issued_at,
+                pdf_sha256="",
+                batch_id=None,
+            )
+            session.add(row)
+            session.flush()
+            return self._diploma(row), True
+
+    def _next_number(self, session: Session, institution: str, year: int) -> int:
+        """Take the next running number for (institution, year) inside the caller's
+        transaction; the counter row stays locked until it ends."""
+        values = {"institution": institution, "year": year, "next_number": 1}
+        keys = ["institution", "year"]
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(postgresql.insert(SerialCounterRow).values(values)
+                            .on_conflict_do_nothing(index_elements=keys))
+        else:
+            session.execute(sqlite.insert(SerialCounterRow).values(values)
+                            .on_conflict_do_nothing(index_elements=keys))
+        following = session.execute(
+            update(SerialCounterRow)
+            .where(SerialCounterRow.institution == institution, SerialCounterRow.year == year)
+            .values(next_number=SerialCounterRow.next_number + 1)
+            .returning(SerialCounterRow.next_number)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        return following - 1
+
+    def get(self, diploma_id: str) -> Diploma | None:
+        with self._read() as session:
+            row = session.get(DiplomaRow, diploma_id)
+            return None if row is None else self._diploma(row)
+
+    def get_by_serial(self, serial: str) -> Diploma | None:
+        """The diploma with this serial. Serials are unique per institution, and prefixes
+        differ between institutions; should two clash, the first by slug wins."""
+        with self._read() as session:
+            row = session.scalars(
+                select(DiplomaRow).where(DiplomaRow.serial == serial)
+                .order_by(DiplomaRow.institution).limit(1)
+            ).first()
+            return None if row is None else self._diploma(row)
+
+    def get_by_external_id(self, institution: str, external_id: str) -> Diploma | None:
+        with self._read() as session:
+            row = session.scalars(
+                select(DiplomaRow).where(DiplomaRow.institution == institution,
+                                         DiplomaRow.external_id == external_id)
+            ).one_or_none()
+            return None if row is None else self._diploma(row)
+
+    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
+        """Diplomas whose name, English name, serial or external id contains `query`
+        (case-insensitive), newest first, and how many match in all. An empty query
+        matches everything."""
+        if offset < 0 or limit < 0:
+            raise ValueError("offset and limit must not be negative")
+        needle = query.strip()
+        condition: ColumnElement[bool] = true()
+        if needle:
+            condition = or_(
+                DiplomaRow.name.icontains(needle, autoescape=True),
+                DiplomaRow.name_en.icontains(needle, autoescape=True),
+                DiplomaRow.serial.icontains(needle, autoescape=True),
+                DiplomaRow.external_id.icontains(needle, autoescape=True),
+            )
+        with self._read() as session:
+            total = session.scalar(select(func.count()).select_from(DiplomaRow).where(condition))
+            rows = session.scalars(
+                select(DiplomaRow).where(condition)
+                .order_by(DiplomaRow.issued_at.desc(), DiplomaRow.serial.desc(),
+                          DiplomaRow.id.desc())
+                .offset(offset).limit(limit)
+            ).all()
+            return [self._diploma(row) for row in rows], total or 0
+
+    def revoke(self, diploma_id: str, reason: str, at: datetime) -> Diploma:
+        """Mark the diploma revoked. Raises NotFound, or Conflict if it already is."""
+        at = _utc(at, "at")
+        with self._write() as session:
+            row = session.get(DiplomaRow, diploma_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no diploma with id {diploma_id}")
+            if row.status == DiplomaStatus.REVOKED.value:
+                when = row.revoked_at.date().isoformat() if row.revoked_at else "an unknown date"
+                raise Conflict(f"diploma {row.serial} is already revoked (on {when}: "
+                               f"{row.revocation_reason or 'no reason given'})")
+            row.status = DiplomaStatus.REVOKED.value
+            row.revoked_at = at
+            row.revocation_reason = reason
+            session.flush()
+            return self._diploma(row)
+
+    def set_pdf_sha256(self, diploma_id: str, sha256: str) -> None:
+        """Remember the SHA-256 (lowercase hex) of the signed PDF. Raises NotFound."""
+        if not _SHA256.match(sha256):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        with self._write() as session:
+            row = session.get(DiplomaRow, diploma_id)
+            if row is None:
+                raise NotFound(f"no diploma with id {diploma_id}")
+            row.pdf_sha256 = sha256
+
+    def _institution(self, slug: str, diploma_id: str | None = None) -> Institution:
+        try:
+            return self._institutions[slug]
+        except KeyError:
+            whose = f"diploma {diploma_id} was issued by" if diploma_id else "issuing for"
+            known = ", ".join(sorted(self._institutions)) or "none"
+            raise ConfigurationError(
+                f"{whose} institution {slug!r}, which is not configured (configured: {known})"
+            ) from None
+
+    def _diploma(self, row: DiplomaRow) -> Diploma:
+        return Diploma(
+            id=row.id,
+            serial=row.serial,
+            institution=self._institution(row.institution, row.id),
+            request=DiplomaRequest(
+                name=row.name,
+                issued_on=row.issued_on,
+                name_en=row.name_en,
+                award=row.award,
+                award_en=row.award_en,
+                citation=row.citation,
+                field=row.field,
+                email=row.email,
+                national_id="",
+                external_id=row.external_id or "",
+                template=row.template,
+            ),
+            issued_at=row.issued_at,
+            key_id=row.key_id,
+            record=bytes(row.record),
+            status=DiplomaStatus(row.status),
+            revoked_at=row.revoked_at,
+            revocation_reason=row.revocation_reason,
+            pdf_sha256=row.pdf_sha256,
+            co_issuers=tuple(self._institution(slug, row.id)
+                             for slug in row.co_issuers.split(",") if slug),
+        )
+
+    # -- API tokens -----------------------------------------------------------------------
+
+    def add_token(self, token: TokenRecord) -> None:
+        """Store a new token. Raises Conflict if its id is taken."""
+        row = ApiTokenRow(
+            token_id=token.token_id,
+            name=token.name,
+            secret_hash=token.secret_hash,
+            scopes=_join_scopes(token.scopes),
+            created_at=_utc(token.created_at, "created_at"),
+            revoked_at=None if token.revoked_at is None else _utc(token.revoked_at,
+                                                                  "revoked_at"),
+            last_used_at=None,
+        )
+        try:
+            with self._write() as session:
+                session.add(row)
+        except IntegrityError:
+            raise Conflict(f"a token with id {token.token_id} already exists") from None
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        with self._read() as session:
+            row = session.get(ApiTokenRow, token_id)
+            return None if row is None else _token(row)
+
+    def touch_token(self, token_id: str, at: datetime) -> None:
+        """Record that the token was used at `at`. Raises NotFound."""
+        at = _utc(at, "at")
+        with self._write() as session:
+            row = session.get(ApiTokenRow, token_id)
+            if row is None:
+                raise NotFound(f"no API token with id {token_id}")
+            row.last_used_at = at
+
+    def token_last_used(self, token_id: str) -> datetime | None:
+        """When the token was last used (None if never). Raises NotFound."""
+        with self._read() as session:
+            row = session.get(ApiTokenRow, token_id)
+            if row is None:
+                raise NotFound(f"no API token with id {token_id}")
+            return row.last_used_at
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, revoked ones included, oldest first."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(ApiTokenRow).order_by(ApiTokenRow.created_at, ApiTokenRow.token_id)
+            ).all()
+            return [_token(row) for row in rows]
+
+    def revoke_token(self, token_id: str, at: datetime) -> TokenRecord:
+        """Revoke the token. Raises NotFound, or Conflict if it already is revoked."""
+        at = _utc(at, "at")
+        with self._write() as session:
+            row = session.get(ApiTokenRow, token_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no API token with id {token_id}")
+            if row.revoked_at is not None:
+                raise Conflict(f"API token {token_id} is already revoked "
+                               f"(on {row.revoked_at.date().isoformat()})")
+            row.revoked_at = at
+            session.flush()
+            return _token(row)

@@ -1,0 +1,136 @@
+"""The database tables. The migrations in `migrations/versions` create exactly these; a test
+compares the two.
+
+Text columns that the core treats as optional hold '' when empty, except `external_id`,
+`national_id_hash` and `batch_id`, which hold NULL so that their unique and lookup indexes
+skip absent values. The raw national id is never stored, only its keyed hash.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC and always read back as UTC.
+
+    SQLite has no time zones: the value is stored as naive UTC and `UTC` re-attached on
+    the way out. PostgreSQL stores `timestamptz`. Naive datetimes are refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: pass tzinfo")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DiplomaRow(Base):
+    __tablename__ = "diplomas"
+    __table_args__ = (
+        UniqueConstraint("institution", "serial"),
+        UniqueConstraint("institution", "external_id"),
+        CheckConstraint("status IN ('issued', 'revoked')", name="status"),
+        Index(None, "serial"),
+        Index(None, "name"),
+        Index(None, "name_en"),
+        Index(None, "external_id"),
+        Index(None, "issued_at"),
+        Index(None, "national_id_hash"),
+        Index(None, "batch_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(22), primary_key=True)
+    institution: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200), default="")
+    award: Mapped[str] = mapped_column(String(200), default="")
+    award_en: Mapped[str] = mapped_column(String(200), default="")
+    citation: Mapped[str] = mapped_column(Text, default="")
+    field: Mapped[str] = mapped_column(String(200), default="")
+    issued_on: Mapped[date] = mapped_column(Date)
+    template: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    national_id_hash: Mapped[str | None] = mapped_column(String(128))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    co_issuers: Mapped[str] = mapped_column(String(400), default="")
+    """Comma-separated slugs of co-issuing institutions, in the order they sign."""
+    key_id: Mapped[str] = mapped_column(String(128))
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revocation_reason: Mapped[str] = mapped_column(Text, default="")
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
+    batch_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class SerialCounterRow(Base):
+    """The next running number to hand out per institution and Solar Hijri year."""
+
+    __tablename__ = "serial_counters"
+
+    institution: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_number: Mapped[int] = mapped_column(Integer)
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(256))
+    scopes: Mapped[str] = mapped_column(String(400))
+    """Comma-separated, sorted."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+metadata = Base.metadata

@@ -1,0 +1,134 @@
+"""Shared fixtures: a real instance on disk (SQLite file, or PostgreSQL when asked),
+the app over HTTP, and tokens with each scope."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from diplomas.bootstrap import build_service, init_instance
+from diplomas.config import Settings
+from diplomas.service import DiplomaService
+
+PG_URL = os.environ.get("DIPLOMAS_TEST_DATABASE_URL", "")
+PASSPHRASE = "correct horse battery staple"
+
+
+@dataclass
+class Instance:
+    settings: Settings
+    service: DiplomaService
+    tokens: dict[str, str]
+
+    def auth(self, scope: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[scope]}"}
+
+
+def _pg_schema_url() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    schema = "t_" + secrets.token_hex(6)
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def make_instance(tmp: Path, database_url: str = "", public_url: str = "") -> Instance:
+    settings = Settings(
+        home=tmp / "var",
+        keys_dir=tmp / "keys",
+        database_url=database_url,
+        key_passphrase=PASSPHRASE,  # type: ignore[arg-type]
+    )
+    overrides = {"public_url": public_url} if public_url else {}
+    init_instance(settings, overrides)
+    service = build_service(settings)
+    tokens = {}
+    for scope in ("issue", "revoke", "read"):
+        tokens[scope] = service.create_token([scope], f"test {scope}")[1]
+    tokens["all"] = service.create_token(["issue", "revoke", "read"], "test admin")[1]
+    return Instance(settings, service, tokens)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield ""
+    elif not PG_URL:
+        pytest.skip("DIPLOMAS_TEST_DATABASE_URL not set: PostgreSQL run skipped")
+    else:
+        yield from _pg_schema_url()
+
+
+@pytest.fixture
+def instance(tmp_path: Path, backend: str) -> Instance:
+    return make_instance(tmp_path, backend)
+
+
+@pytest.fixture
+def client(instance: Instance) -> Iterator[TestClient]:
+    from diplomas.api import create_app
+
+    with TestClient(create_app(instance.service, instance.settings)) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    instance: Instance
+    base_url: str
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, backend: str) -> Iterator[LiveServer]:
+    """A real uvicorn server on a free loopback port, spoken to over HTTP."""
+    from diplomas.api import create_app
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    inst = make_instance(tmp_path, backend, public_url=base)
+    config = uvicorn.Config(create_app(inst.service, inst.settings), host="127.0.0.1",
+                            port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(inst, base)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.base_url, timeout=30) as c:
+        yield c

@@ -1,0 +1,129 @@
+"""Templates as a designer meets them: found by name, checked on load, copied and edited."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pypdfium2
+import pytest
+from PIL import Image
+
+from diplomas.core.credential import PublicClaims
+from diplomas.core.errors import ConfigurationError, NotFound
+from diplomas.render import TemplateRenderer
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@pytest.fixture
+def workshop(tmp_path: Path) -> Path:
+    """A templates folder with the shared fonts and a copy of classic called `mine`."""
+    root = tmp_path / "templates"
+    shutil.copytree(TEMPLATES / "fonts", root / "fonts")
+    shutil.copytree(TEMPLATES / "classic", root / "mine")
+    return root
+
+
+def edit(root: Path, old: str, new: str) -> None:
+    toml = root / "mine" / "template.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert old in text, old
+    toml.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_every_shipped_template_loads(renderer: TemplateRenderer) -> None:
+    assert "classic" in renderer.names()
+    for name in renderer.names():
+        renderer.ensure_template(name)
+
+
+@pytest.mark.parametrize("name", ["nosuch", "Classic", "../classic", "fonts", "", "a/b"])
+def test_unknown_template_is_not_found(renderer: TemplateRenderer, claims: PublicClaims,
+                                       name: str) -> None:
+    with pytest.raises(NotFound, match="no diploma template named") as info:
+        renderer.render(claims, name)
+    assert "classic" in str(info.value)  # the message lists what is available
+    with pytest.raises(NotFound):
+        renderer.ensure_template(name)
+
+
+def test_missing_templates_folder_lists_none(tmp_path: Path) -> None:
+    renderer = TemplateRenderer(tmp_path / "absent")
+    assert renderer.names() == ()
+    with pytest.raises(NotFound, match="available: none"):
+        renderer.ensure_template("classic")
+
+
+def test_a_copied_template_renders(workshop: Path, claims: PublicClaims) -> None:
+    renderer = TemplateRenderer(workshop)
+    assert renderer.names() == ("mine",)
+    assert renderer.render(claims, "mine").startswith(b"%PDF-")
+
+
+def test_templates_are_loaded_once(renderer: TemplateRenderer) -> None:
+    assert renderer.template("classic") is renderer.template("classic")
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("[page]\n", "[page]\ncolour = \"red\"\n", "unknown key.*colour"),
+    ('text = "{name}"', 'text = "{fullname}"', r"unknown placeholder.*\{fullname\}"),
+    ('text = "{name}"', 'text = "{name"', "brace"),
+    ('ink = "#1b2a4a"', 'ink = "navy"', "colour `ink`"),
+    ('color = "gold"\nline_width = 2.2', 'color = "golden"\nline_width = 2.2',
+     "#rrggbb or a name"),
+    ('regular = "../fonts/Vazirmatn-Regular.ttf"',
+     'regular = "../../../../etc/passwd"', "outside the templates folder"),
+    ('regular = "../fonts/Vazirmatn-Regular.ttf"',
+     'regular = "../fonts/Missing.ttf"', "no file at"),
+    ("size = 30\ncolor = \"ink\"\nbackground", "size = 20\ncolor = \"ink\"\nbackground",
+     "between 30 and"),
+    ('font = "bold"', 'font = "black"', "`font` must be one of"),
+    ('style = "double"', 'style = "triple"', "must be one of double, single, none"),
+    ("width = 297", 'width = "297"', "`width` must be a number"),
+    ("[qr]\n", "[qrcode]\n", r"needs a \[qr\] table"),
+])
+def test_mistakes_in_the_toml_are_named(workshop: Path, old: str, new: str,
+                                         message: str) -> None:
+    edit(workshop, old, new)
+    with pytest.raises(ConfigurationError, match=message) as info:
+        TemplateRenderer(workshop).ensure_template("mine")
+    assert "mine/template.toml" in str(info.value)
+
+
+def test_invalid_toml_is_a_configuration_error(workshop: Path) -> None:
+    (workshop / "mine" / "template.toml").write_text("[page\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        TemplateRenderer(workshop).ensure_template("mine")
+
+
+def test_label_too_long_for_its_box_blames_the_template(workshop: Path,
+                                                        claims: PublicClaims) -> None:
+    edit(workshop, 'text = "Scan to verify"', 'text = "' + "Scan to verify " * 12 + '"')
+    with pytest.raises(ConfigurationError, match="too long"):
+        TemplateRenderer(workshop).render(claims, "mine")
+
+
+def test_logo_is_drawn_in_its_box(workshop: Path, claims: PublicClaims) -> None:
+    Image.new("RGB", (120, 120), (200, 30, 30)).save(workshop / "mine" / "logo.png")
+    # The logo takes the place of the emblem star above the institutions.
+    edit(workshop, '[[star]]\nx = 148.5\ny = 24\nsize = 13\ncolor = "gold"\nline_width = 0.8\n',
+         '[logo]\npath = "logo.png"\nx = 140\ny = 16\nwidth = 17\nheight = 15\n')
+    pdf = TemplateRenderer(workshop).render(claims, "mine")
+    assert b"/Subtype /Image" in pdf
+    dpi = 72
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        page = document[0].render(scale=dpi / 72).to_pil().convert("RGB")
+    finally:
+        document.close()
+    mm = dpi / 25.4
+    assert page.getpixel((int(148.5 * mm), int(23.5 * mm))) == (200, 30, 30)
+
+
+def test_logo_path_must_stay_inside_templates(workshop: Path, tmp_path: Path) -> None:
+    Image.new("RGB", (10, 10)).save(tmp_path / "outside.png")
+    edit(workshop, "[qr]\n", "[logo]\npath = \"../../outside.png\"\nx = 1\ny = 1\n"
+         "width = 5\nheight = 5\n\n[qr]\n")
+    with pytest.raises(ConfigurationError, match="outside the templates folder"):
+        TemplateRenderer(workshop).ensure_template("mine")
