@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diplomas.bootstrap import build_service, init_instance  # noqa: E402
-from diplomas.config import Settings  # noqa: E402
-from diplomas.core.credential import claims_from_credential  # noqa: E402
-from diplomas.core.verification import parse_record  # noqa: E402
+from diplomas.bootstrap import build_service, init_instance
+from diplomas.config import Settings
+from diplomas.core.credential import claims_from_credential
+from diplomas.core.verification import parse_record
 
 NAMES = ["زهرا محمدی‌نژاد", "علی رضایی", "مریم احمدی", "رضا کریمی", "سارا حسینی"]
 
@@ -42,9 +42,12 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(home=Path(tmp) / "var", keys_dir=Path(tmp) / "keys",
-                            database_url=args.database_url,
-                            key_passphrase="bench passphrase")  # type: ignore[arg-type]
+        settings = Settings(
+            home=Path(tmp) / "var",
+            keys_dir=Path(tmp) / "keys",
+            database_url=args.database_url,
+            key_passphrase="bench passphrase",
+        )  # type: ignore[arg-type]
         init_instance(settings, {})
         service = build_service(settings)
         service.issue({"name": "گرم کردن"})  # warm caches: fonts, keys, templates
@@ -52,8 +55,13 @@ def main() -> None:
         start = time.perf_counter()
         last = None
         for i in range(args.n):
-            last = service.issue({"name": NAMES[i % len(NAMES)], "name_en": "Bench Person",
-                                  "citation": "بنیان‌گذار شرکت دانش‌بنیان"})
+            last = service.issue(
+                {
+                    "name": NAMES[i % len(NAMES)],
+                    "name_en": "Bench Person",
+                    "citation": "بنیان‌گذار شرکت دانش‌بنیان",
+                }
+            )
         signed_s = time.perf_counter() - start
         assert last is not None
         claims = claims_from_credential(parse_record(last.diploma.record))

@@ -6,6 +6,7 @@ always share one configuration and one service.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,11 +30,11 @@ if TYPE_CHECKING:
 
 
 def _passphrase(settings: Settings) -> bytes:
-    from .keys import resolve_passphrase
+    from .keys.passphrase import resolve_passphrase, stretch_passphrase
 
     settings.check_production()
     env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-    return resolve_passphrase(settings.home, env)
+    return stretch_passphrase(settings.keys_dir, resolve_passphrase(settings.home, env))
 
 
 def open_key_store(settings: Settings, institution: Institution | None = None) -> FileKeyStore:
@@ -125,6 +126,9 @@ def build_service(settings: Settings) -> DiplomaService:
 def build_app(settings: Settings) -> FastAPI:
     from .api import create_app
 
+    # pyHanko logs a traceback for every tampered upload it is shown; the verdict already
+    # carries the reasons, and a public upload form must not let strangers fill the logs.
+    logging.getLogger("pyhanko").setLevel(logging.ERROR)
     if not settings.institution_file.exists():
         raise ConfigurationError(
             f"no instance at {settings.home}: run `diplomas init` first (or `make run`)"
@@ -145,4 +149,3 @@ def verify_offline(pdf: bytes, bundle: bytes) -> Verdict:
     trust = load_bundle(bundle)
     report = PadesValidator(trust.trust_roots()).inspect(pdf)
     return verdict_for_document(report, trust.keyring(), None)
-

@@ -111,8 +111,9 @@ def live_server(tmp_path: Path, backend: str) -> Iterator[LiveServer]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     inst = make_instance(tmp_path, backend, public_url=base)
-    config = uvicorn.Config(create_app(inst.service, inst.settings), host="127.0.0.1",
-                            port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(inst.service, inst.settings), host="127.0.0.1", port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

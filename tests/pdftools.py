@@ -19,7 +19,9 @@ def first_page_image(pdf: bytes, dpi: int = 150) -> Image:
 
 
 def decode_qr(image: Image) -> list[str]:
-    return [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
+    return [
+        r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
 
 
 def pdftotext(pdf: bytes) -> str:

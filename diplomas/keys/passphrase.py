@@ -8,6 +8,7 @@ not against someone who can read the whole home directory.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from pathlib import Path
 
@@ -47,3 +48,45 @@ def _read(path: Path) -> bytes:
     if not value:
         raise KeyStoreError(f"{path} is empty; delete it only if no keys were made with it")
     return value
+
+
+KDF_FILE = "kdf.json"
+# scrypt at these costs takes ~50 ms once per process; it turns even a short human
+# passphrase into a key that PKCS#8's own PBKDF2 (2,048 rounds in `cryptography`'s
+# BestAvailableEncryption) no longer has to protect on its own.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+
+
+def stretch_passphrase(keys_dir: Path, passphrase: bytes) -> bytes:
+    """The passphrase stretched with scrypt under this key store's own salt.
+
+    The salt and costs live in `keys_dir/kdf.json` (created once, never changed), so every
+    key in the store is encrypted under the stretched value.
+    """
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    path = keys_dir / KDF_FILE
+    if not path.exists():
+        keys_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        params = {
+            "kdf": "scrypt",
+            "n": SCRYPT_N,
+            "r": SCRYPT_R,
+            "p": SCRYPT_P,
+            "salt": base64.b64encode(secrets.token_bytes(16)).decode(),
+        }
+        # Another process may create it first: then use theirs.
+        with contextlib.suppress(FileExistsError):
+            write_new_file(path, json.dumps(params).encode())
+    try:
+        params = json.loads(read_private_file(path))
+        salt = base64.b64decode(params["salt"])
+        kdf = Scrypt(
+            salt=salt, length=32, n=int(params["n"]), r=int(params["r"]), p=int(params["p"])
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KeyStoreError(f"{path} is damaged ({exc}); restore it from the key backup") from None
+    return base64.b64encode(kdf.derive(passphrase))

@@ -59,15 +59,22 @@ class Rect:
     height: float
 
     def contains(self, other: Rect, tolerance: float = 0.01) -> bool:
-        return (other.x >= self.x - tolerance and other.y >= self.y - tolerance
-                and other.x + other.width <= self.x + self.width + tolerance
-                and other.y + other.height <= self.y + self.height + tolerance)
+        return (
+            other.x >= self.x - tolerance
+            and other.y >= self.y - tolerance
+            and other.x + other.width <= self.x + self.width + tolerance
+            and other.y + other.height <= self.y + self.height + tolerance
+        )
 
     def overlaps(self, other: Rect, tolerance: float = 0.01) -> bool:
         """Whether the two share more than an edge (boxes that touch do not overlap)."""
         t = tolerance
-        return (self.x < other.x + other.width - t and other.x < self.x + self.width - t
-                and self.y < other.y + other.height - t and other.y < self.y + self.height - t)
+        return (
+            self.x < other.x + other.width - t
+            and other.x < self.x + self.width - t
+            and self.y < other.y + other.height - t
+            and other.y < self.y + self.height - t
+        )
 
 
 @dataclass(frozen=True)
@@ -160,34 +167,48 @@ def lay_out(template: Template, claims: PublicClaims) -> Layout:
     values = page_values(claims)
     for box in template.boxes:
         place(box, values)
-    rules.extend(PlacedRule(r.x * mm, height - r.y * mm, r.width * mm, r.color,
-                            r.line_width, r.diamond) for r in template.rules)
+    rules.extend(
+        PlacedRule(r.x * mm, height - r.y * mm, r.width * mm, r.color, r.line_width, r.diamond)
+        for r in template.rules
+    )
 
-    for issuer, (x, width) in zip(claims.issuers,
-                                  template.issuers.columns(len(claims.issuers)), strict=True):
-        issuer_values = {"issuer_name": issuer.name, "issuer_name_en": issuer.name_en,
-                         "issuer_url": issuer.url}
+    for issuer, (x, width) in zip(
+        claims.issuers, template.issuers.columns(len(claims.issuers)), strict=True
+    ):
+        issuer_values = {
+            "issuer_name": issuer.name,
+            "issuer_name_en": issuer.name_en,
+            "issuer_url": issuer.url,
+        }
         for box in template.issuers.boxes:
             place(replace(box, x=x, width=width, y=template.issuers.y + box.y), issuer_values)
         rules.extend(_row_rules(template.issuers.rules, x, width, template.issuers.y, height))
 
     signatories = claims.signatories
-    for person, (x, width) in zip(signatories,
-                                  template.signatories.columns(len(signatories)), strict=True):
+    for person, (x, width) in zip(
+        signatories, template.signatories.columns(len(signatories)), strict=True
+    ):
         person_values = {
-            "signatory_name": person.name, "signatory_title": person.title,
-            "signatory_name_en": person.name_en, "signatory_title_en": person.title_en,
+            "signatory_name": person.name,
+            "signatory_title": person.title,
+            "signatory_name_en": person.name_en,
+            "signatory_title_en": person.title_en,
         }
         for box in template.signatories.boxes:
-            place(replace(box, x=x, width=width, y=template.signatories.y + box.y),
-                  person_values)
+            place(replace(box, x=x, width=width, y=template.signatories.y + box.y), person_values)
         rules.extend(
-            _row_rules(template.signatories.rules, x, width, template.signatories.y, height))
+            _row_rules(template.signatories.rules, x, width, template.signatories.y, height)
+        )
 
     if problems:
         raise InvalidInput(problems)
-    return Layout(template.width * mm, height, tuple(boxes), tuple(rules),
-                  _place_qr(template, claims.verify_url, height))
+    return Layout(
+        template.width * mm,
+        height,
+        tuple(boxes),
+        tuple(rules),
+        _place_qr(template, claims.verify_url, height),
+    )
 
 
 class _Unprintable(Exception):
@@ -204,9 +225,9 @@ def _problems(template: Template, box: TextBox, problem: _Unprintable) -> list[F
     if not fields:
         raise ConfigurationError(
             f"{template.folder / TEMPLATE_FILE}: [{box.where}] the text {problem.text!r} "
-            f"{problem.message}")
-    return [FieldProblem(f, f"{problem.message} (template {template.name!r})")
-            for f in fields]
+            f"{problem.message}"
+        )
+    return [FieldProblem(f, f"{problem.message} (template {template.name!r})") for f in fields]
 
 
 def _expand(box: TextBox, values: Mapping[str, str]) -> str | None:
@@ -220,19 +241,29 @@ def _place_box(box: TextBox, values: Mapping[str, str], page_height: float) -> P
     text = _expand(box, values)
     if text is None:
         return None
-    rect = Rect(box.x * mm, page_height - (box.y + box.height) * mm,
-                box.width * mm, box.height * mm)
+    rect = Rect(
+        box.x * mm, page_height - (box.y + box.height) * mm, box.width * mm, box.height * mm
+    )
     rtl = is_rtl(text)
     # Letter spacing would pull joined Persian letters apart.
     tracking = 0.0 if rtl else box.tracking
     try:
-        fitted = fit_text(text, box.font, width=rect.width, height=rect.height,
-                          size=box.size, min_size=box.min_size, max_lines=box.max_lines,
-                          leading=box.leading, tracking=tracking)
+        fitted = fit_text(
+            text,
+            box.font,
+            width=rect.width,
+            height=rect.height,
+            size=box.size,
+            min_size=box.min_size,
+            max_lines=box.max_lines,
+            leading=box.leading,
+            tracking=tracking,
+        )
     except TextDoesNotFit:
         raise _Unprintable(
-            text, f"is too long: it does not fit in {box.max_lines} line(s) even at "
-            f"{box.min_size:g} pt") from None
+            text,
+            f"is too long: it does not fit in {box.max_lines} line(s) even at {box.min_size:g} pt",
+        ) from None
 
     size = fitted.size
     font = box.font
@@ -257,8 +288,19 @@ def _place_box(box: TextBox, values: Mapping[str, str], page_height: float) -> P
             x = rect.x + rect.width - width
         else:
             x = rect.x + (rect.width - width) / 2
-        lines.append(PlacedLine(logical, glyphs, font, size, box.color, x,
-                                block_top - i * line_height - inset, width, tracking))
+        lines.append(
+            PlacedLine(
+                logical,
+                glyphs,
+                font,
+                size,
+                box.color,
+                x,
+                block_top - i * line_height - inset,
+                width,
+                tracking,
+            )
+        )
     return PlacedBox(box.where, box.fields, rect, tuple(lines))
 
 
@@ -279,20 +321,31 @@ def _drawable(glyphs: str, font: Font, text: str) -> str:
                 missing.add(char)
         out.append(char)
     if missing:
-        raise _Unprintable(text, "holds characters the template's font cannot print: "
-                           + " ".join(f"U+{ord(c):04X}" for c in sorted(missing)))
+        raise _Unprintable(
+            text,
+            "holds characters the template's font cannot print: "
+            + " ".join(f"U+{ord(c):04X}" for c in sorted(missing)),
+        )
     return "".join(out)
 
 
-def _row_rules(rules: tuple[Rule, ...], x: float, width: float, row_y: float,
-               page_height: float) -> list[PlacedRule]:
+def _row_rules(
+    rules: tuple[Rule, ...], x: float, width: float, row_y: float, page_height: float
+) -> list[PlacedRule]:
     placed = []
     for r in rules:
         # Narrow columns (four signatories) shorten the lines so that they stay apart.
         length = min(r.width, width * 0.85)
-        placed.append(PlacedRule((x + (width - length) / 2) * mm,
-                                 page_height - (row_y + r.y) * mm, length * mm, r.color,
-                                 r.line_width, r.diamond))
+        placed.append(
+            PlacedRule(
+                (x + (width - length) / 2) * mm,
+                page_height - (row_y + r.y) * mm,
+                length * mm,
+                r.color,
+                r.line_width,
+                r.diamond,
+            )
+        )
     return placed
 
 
@@ -303,7 +356,14 @@ def _place_qr(template: Template, url: str, page_height: float) -> PlacedQr:
     x = spec.x * mm
     y = page_height - (spec.y + spec.size) * mm
     quiet = qr.QUIET_ZONE * module
-    return PlacedQr(code, x, y, module,
-                    Rect(x - quiet, y - quiet, spec.size * mm + 2 * quiet,
-                         spec.size * mm + 2 * quiet),
-                    spec.color, spec.background, spec.frame, spec.frame_width)
+    return PlacedQr(
+        code,
+        x,
+        y,
+        module,
+        Rect(x - quiet, y - quiet, spec.size * mm + 2 * quiet, spec.size * mm + 2 * quiet),
+        spec.color,
+        spec.background,
+        spec.frame,
+        spec.frame_width,
+    )

@@ -19,23 +19,31 @@ from .layout import DIAMOND, Layout, PlacedQr, PlacedRule
 from .template import Border, Color, Logo, Star, Template
 
 
-def draw_page(template: Template, layout: Layout, claims: PublicClaims,
-              logo: ImageReader | None) -> bytes:
+def draw_page(
+    template: Template, layout: Layout, claims: PublicClaims, logo: ImageReader | None
+) -> bytes:
     """The one-page PDF of `layout`; `logo` is the template's logo, already read."""
     with embedding:
         return _draw(template, layout, claims, logo)
 
 
-def _draw(template: Template, layout: Layout, claims: PublicClaims,
-          logo: ImageReader | None) -> bytes:
+def _draw(
+    template: Template, layout: Layout, claims: PublicClaims, logo: ImageReader | None
+) -> bytes:
     buffer = io.BytesIO()
     # invariant: no creation time or random document id, so the same claims always give
     # the same bytes and a re-render can be compared with the stored PDF.
     # The initial font is named so that reportlab does not reference (unembedded)
     # Helvetica, which preflight checks and PDF/A validators flag.
-    canvas = Canvas(buffer, pagesize=(layout.width, layout.height), invariant=True,
-                    pageCompression=True, lang="fa",
-                    initialFontName=template.fonts[0].name, initialFontSize=10)
+    canvas = Canvas(
+        buffer,
+        pagesize=(layout.width, layout.height),
+        invariant=True,
+        pageCompression=True,
+        lang="fa",
+        initialFontName=template.fonts[0].name,
+        initialFontSize=10,
+    )
     canvas.setTitle(f"{claims.award} — {claims.name}")
     canvas.setSubject(f"{claims.award_en} {claims.serial}".strip())
     canvas.setAuthor(" / ".join(i.name_en or i.name for i in claims.issuers))
@@ -63,8 +71,7 @@ def _draw(template: Template, layout: Layout, claims: PublicClaims,
     return buffer.getvalue()
 
 
-def _border(canvas: Canvas, border: Border, width: float, height: float,
-            paper: Color) -> None:
+def _border(canvas: Canvas, border: Border, width: float, height: float, paper: Color) -> None:
     if border.style == "none":
         return
     outer = border.margin * mm
@@ -84,8 +91,16 @@ def _border(canvas: Canvas, border: Border, width: float, height: float,
                 _corner(canvas, cx, cy, size, border, paper, width, height)
 
 
-def _corner(canvas: Canvas, cx: float, cy: float, size: float, border: Border,
-            paper: Color, width: float, height: float) -> None:
+def _corner(
+    canvas: Canvas,
+    cx: float,
+    cy: float,
+    size: float,
+    border: Border,
+    paper: Color,
+    width: float,
+    height: float,
+) -> None:
     # Brackets that run from the medallion along both edges, just inside the inner line.
     inside = (border.gap + 1.6) * mm if border.style == "double" else 2.2 * mm
     sx = 1 if cx < width / 2 else -1
@@ -126,16 +141,29 @@ def _polygon(canvas: Canvas, points: list[float], *, stroke: bool, fill: bool) -
     canvas.drawPath(path, stroke=int(stroke), fill=int(fill))
 
 
-def _medallion(canvas: Canvas, cx: float, cy: float, radius: float, color: Color,
-               paper: Color, line_width: float, *, filled: bool = True) -> None:
+def _medallion(
+    canvas: Canvas,
+    cx: float,
+    cy: float,
+    radius: float,
+    color: Color,
+    paper: Color,
+    line_width: float,
+    *,
+    filled: bool = True,
+) -> None:
     """A khatam: an eight-pointed star, a smaller one turned inside it, and a centre dot
     (a ring when the star is only outlined)."""
     canvas.setLineWidth(line_width)
     canvas.setStrokeColorRGB(*color)
     canvas.setFillColorRGB(*paper)
     _polygon(canvas, _star_points(cx, cy, radius, math.pi / 2), stroke=True, fill=filled)
-    _polygon(canvas, _star_points(cx, cy, radius * 0.62, math.pi / 2 + math.pi / 8),
-             stroke=True, fill=False)
+    _polygon(
+        canvas,
+        _star_points(cx, cy, radius * 0.62, math.pi / 2 + math.pi / 8),
+        stroke=True,
+        fill=False,
+    )
     if filled:
         canvas.setFillColorRGB(*color)
         canvas.circle(cx, cy, radius * 0.17, stroke=0, fill=1)
@@ -148,14 +176,26 @@ def _star(canvas: Canvas, star: Star, page_height: float, paper: Color) -> None:
     if star.opacity < 1:
         canvas.setFillAlpha(star.opacity)
         canvas.setStrokeAlpha(star.opacity)
-    _medallion(canvas, star.x * mm, page_height - star.y * mm, star.size * mm / 2,
-               star.color, paper, star.line_width, filled=star.fill)
+    _medallion(
+        canvas,
+        star.x * mm,
+        page_height - star.y * mm,
+        star.size * mm / 2,
+        star.color,
+        paper,
+        star.line_width,
+        filled=star.fill,
+    )
     canvas.restoreState()
 
 
 def _diamond(canvas: Canvas, cx: float, cy: float, half: float) -> None:
-    _polygon(canvas, [cx - half, cy, cx, cy + half, cx + half, cy, cx, cy - half],
-             stroke=False, fill=True)
+    _polygon(
+        canvas,
+        [cx - half, cy, cx, cy + half, cx + half, cy, cx, cy - half],
+        stroke=False,
+        fill=True,
+    )
 
 
 def _rule(canvas: Canvas, rule: PlacedRule) -> None:
@@ -176,9 +216,16 @@ def _rule(canvas: Canvas, rule: PlacedRule) -> None:
 
 
 def _logo(canvas: Canvas, logo: Logo, image: ImageReader, page_height: float) -> None:
-    canvas.drawImage(image, logo.x * mm, page_height - (logo.y + logo.height) * mm,
-                     logo.width * mm, logo.height * mm, mask="auto",
-                     preserveAspectRatio=True, anchor="c")
+    canvas.drawImage(
+        image,
+        logo.x * mm,
+        page_height - (logo.y + logo.height) * mm,
+        logo.width * mm,
+        logo.height * mm,
+        mask="auto",
+        preserveAspectRatio=True,
+        anchor="c",
+    )
 
 
 def _qr(canvas: Canvas, placed: PlacedQr) -> None:
@@ -187,8 +234,9 @@ def _qr(canvas: Canvas, placed: PlacedQr) -> None:
     if placed.frame is not None:
         canvas.setStrokeColorRGB(*placed.frame)
         canvas.setLineWidth(placed.frame_width)
-    canvas.rect(quiet.x, quiet.y, quiet.width, quiet.height,
-                stroke=int(placed.frame is not None), fill=1)
+    canvas.rect(
+        quiet.x, quiet.y, quiet.width, quiet.height, stroke=int(placed.frame is not None), fill=1
+    )
     canvas.saveState()
     canvas.setFillColorRGB(*placed.color)
     # In module units from the top-left corner every coordinate is a small integer, so
@@ -196,8 +244,12 @@ def _qr(canvas: Canvas, placed: PlacedQr) -> None:
     # per-number float formatting, which took a third of the page's time.
     canvas.translate(placed.x, placed.y + placed.code.modules * placed.module)
     canvas.scale(placed.module, -placed.module)
-    canvas.addLiteral("\n".join(
-        f"{col} {row} {length} 1 re"
-        for row, runs in enumerate(placed.code.runs) for col, length in runs
-    ) + "\nf")
+    canvas.addLiteral(
+        "\n".join(
+            f"{col} {row} {length} 1 re"
+            for row, runs in enumerate(placed.code.runs)
+            for col, length in runs
+        )
+        + "\nf"
+    )
     canvas.restoreState()

@@ -32,10 +32,13 @@ class TemplateRenderer:
         """The templates available, sorted."""
         if not self.templates_dir.is_dir():
             return ()
-        return tuple(sorted(
-            p.name for p in self.templates_dir.iterdir()
-            if NAME.match(p.name) and (p / TEMPLATE_FILE).is_file()
-        ))
+        return tuple(
+            sorted(
+                p.name
+                for p in self.templates_dir.iterdir()
+                if NAME.match(p.name) and (p / TEMPLATE_FILE).is_file()
+            )
+        )
 
     def template(self, name: str) -> Template:
         """The loaded template; NotFound if there is none by that name,

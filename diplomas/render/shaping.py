@@ -30,12 +30,14 @@ _STAND_IN = "\u08a1"
 
 @cache
 def _reshaper() -> ArabicReshaper:
-    return ArabicReshaper(configuration={
-        # Keep the hamza of «زمینهٔ» and other marks: deleting them would change the words.
-        "delete_harakat": False,
-        # «عبدالله» is a name, not the word Allah; the ligature glyph would be wrong there.
-        "ARABIC LIGATURE ALLAH": False,
-    })
+    return ArabicReshaper(
+        configuration={
+            # Keep the hamza of «زمینهٔ» and other marks: deleting them would change the words.
+            "delete_harakat": False,
+            # «عبدالله» is a name, not the word Allah; the ligature glyph would be wrong there.
+            "ARABIC LIGATURE ALLAH": False,
+        }
+    )
 
 
 def is_rtl(text: str) -> bool:

@@ -32,14 +32,31 @@ BorderStyle = Literal["double", "single", "none"]
 Corners = Literal["star", "none"]
 
 PLACEHOLDER = re.compile(r"\{([a-z_]*)\}")
-PAGE_FIELDS = frozenset({
-    "name", "name_en", "award", "award_en", "citation", "field", "serial", "id",
-    "verify_url", "issued_on_fa", "issued_on_fa_numeric", "issued_on_en",
-})
+PAGE_FIELDS = frozenset(
+    {
+        "name",
+        "name_en",
+        "award",
+        "award_en",
+        "citation",
+        "field",
+        "serial",
+        "id",
+        "verify_url",
+        "issued_on_fa",
+        "issued_on_fa_numeric",
+        "issued_on_en",
+    }
+)
 ISSUER_FIELDS = frozenset({"issuer_name", "issuer_name_en", "issuer_url"})
-SIGNATORY_FIELDS = frozenset({
-    "signatory_name", "signatory_title", "signatory_name_en", "signatory_title_en",
-})
+SIGNATORY_FIELDS = frozenset(
+    {
+        "signatory_name",
+        "signatory_title",
+        "signatory_name_en",
+        "signatory_title_en",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -198,8 +215,9 @@ class _Table:
             raise self.error(f"needs `{key}`")
         return default
 
-    def number(self, key: str, default: float | None = None, *, low: float = 0.0,
-               high: float = 10_000.0) -> float:
+    def number(
+        self, key: str, default: float | None = None, *, low: float = 0.0, high: float = 10_000.0
+    ) -> float:
         value = self._pop(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(f"`{key}` must be a number")
@@ -308,7 +326,7 @@ class _Loader:
         colors = top.optional_table("colors")
         for key, value in colors.items() if colors else []:
             if not isinstance(value, str) or not _HEX.match(value):
-                raise top.error(f"colour `{key}` must be a string like \"#1c2b4a\"")
+                raise top.error(f'colour `{key}` must be a string like "#1c2b4a"')
             self.colors[key] = self._parse_color(top, key, value)
 
         fonts = top.table("fonts")
@@ -343,9 +361,20 @@ class _Loader:
         qr = self.qr(top.table("qr"))
         top.done()
         return Template(
-            name=self.name, folder=self.folder, title=title, width=width, height=height,
-            background=background, border=border, stars=stars, rules=rules, logo=logo,
-            boxes=boxes, issuers=issuers, signatories=signatories, qr=qr,
+            name=self.name,
+            folder=self.folder,
+            title=title,
+            width=width,
+            height=height,
+            background=background,
+            border=border,
+            stars=stars,
+            rules=rules,
+            logo=logo,
+            boxes=boxes,
+            issuers=issuers,
+            signatories=signatories,
+            qr=qr,
             fonts=tuple(self.fonts.values()),
         )
 
@@ -370,8 +399,11 @@ class _Loader:
 
     def star(self, t: _Table) -> Star:
         star = Star(
-            x=t.number("x"), y=t.number("y"), size=t.number("size", high=500),
-            color=self.color(t, "color", "#000000"), fill=t.flag("fill", True),
+            x=t.number("x"),
+            y=t.number("y"),
+            size=t.number("size", high=500),
+            color=self.color(t, "color", "#000000"),
+            fill=t.flag("fill", True),
             line_width=t.number("line_width", 0.6, high=20),
             opacity=t.number("opacity", 1.0, high=1.0),
         )
@@ -380,7 +412,8 @@ class _Loader:
 
     def rule(self, t: _Table, *, relative: bool) -> Rule:
         rule = Rule(
-            x=0.0 if relative else t.number("x"), y=t.number("y"),
+            x=0.0 if relative else t.number("x"),
+            y=t.number("y"),
             width=t.number("length" if relative else "width"),
             color=self.color(t, "color", "#000000"),
             line_width=t.number("line_width", 0.6, high=20),
@@ -390,8 +423,13 @@ class _Loader:
         return rule
 
     def logo(self, t: _Table) -> Logo:
-        logo = Logo(self.path(t, "path", t.text("path")), t.number("x"), t.number("y"),
-                    t.number("width", low=1), t.number("height", low=1))
+        logo = Logo(
+            self.path(t, "path", t.text("path")),
+            t.number("x"),
+            t.number("y"),
+            t.number("width", low=1),
+            t.number("height", low=1),
+        )
         t.done()
         return logo
 
@@ -400,8 +438,10 @@ class _Loader:
         fields = tuple(dict.fromkeys(PLACEHOLDER.findall(text)))
         unknown = [f for f in fields if f not in allowed]
         if unknown:
-            raise t.error(f"unknown placeholder(s) {', '.join('{' + f + '}' for f in unknown)}; "
-                          f"this box may use {', '.join(sorted(allowed))}")
+            raise t.error(
+                f"unknown placeholder(s) {', '.join('{' + f + '}' for f in unknown)}; "
+                f"this box may use {', '.join(sorted(allowed))}"
+            )
         rest = PLACEHOLDER.sub("", text)
         if "{" in rest or "}" in rest:
             raise t.error("`text` has a brace that is not a {placeholder}")
@@ -411,11 +451,15 @@ class _Loader:
         size = t.number("size", low=1, high=400)
         min_size = t.number("min_size", size, low=1, high=size)
         box = TextBox(
-            text=text, fields=fields,
-            x=0.0 if relative else t.number("x"), y=t.number("y"),
+            text=text,
+            fields=fields,
+            x=0.0 if relative else t.number("x"),
+            y=t.number("y"),
             width=0.0 if relative else t.number("width", low=1),
             height=t.number("height", low=1),
-            font=self.fonts[font_name], size=size, min_size=min_size,
+            font=self.fonts[font_name],
+            size=size,
+            min_size=min_size,
             color=self.color(t, "color", "#000000"),
             align=t.choice("align", ALIGNS),
             valign=t.choice("valign", VALIGNS),
@@ -430,7 +474,9 @@ class _Loader:
 
     def row(self, t: _Table, allowed: frozenset[str]) -> Row:
         row = Row(
-            x=t.number("x"), y=t.number("y"), width=t.number("width", low=1),
+            x=t.number("x"),
+            y=t.number("y"),
+            width=t.number("width", low=1),
             gap=t.number("gap", 0.0),
             boxes=tuple(self.box(b, allowed, relative=True) for b in t.tables("text")),
             rules=tuple(self.rule(r, relative=True) for r in t.tables("rule")),
@@ -440,7 +486,8 @@ class _Loader:
 
     def qr(self, t: _Table) -> QrSpec:
         spec = QrSpec(
-            x=t.number("x"), y=t.number("y"),
+            x=t.number("x"),
+            y=t.number("y"),
             size=t.number("size", low=MIN_QR_SIZE, high=500),
             color=self.color(t, "color", "#000000"),
             background=self.color(t, "background", "#ffffff"),

@@ -43,9 +43,13 @@ class _Measured:
         # Shaping maps each space to a space and never joins across one, so the shaped
         # paragraph splits into the shaped words, one shaping call per paragraph.
         self.paragraphs = [
-            [_Word(w, font.width(shaped, 1))
-             for w, shaped in zip(paragraph.split(" "), shape_word(paragraph).split(" "),
-                                  strict=True) if w]
+            [
+                _Word(w, font.width(shaped, 1))
+                for w, shaped in zip(
+                    paragraph.split(" "), shape_word(paragraph).split(" "), strict=True
+                )
+                if w
+            ]
             for paragraph in text.split("\n")
         ]
         self.space = font.width(" ", 1)
@@ -76,9 +80,18 @@ class _Measured:
 
 
 @lru_cache(maxsize=1024)
-def fit_text(text: str, font: Font, *, width: float, height: float, size: float,
-             min_size: float, max_lines: int, leading: float,
-             tracking: float = 0.0) -> FittedText:
+def fit_text(
+    text: str,
+    font: Font,
+    *,
+    width: float,
+    height: float,
+    size: float,
+    min_size: float,
+    max_lines: int,
+    leading: float,
+    tracking: float = 0.0,
+) -> FittedText:
     """Lay `text` out in a `width` x `height` box (points); TextDoesNotFit if impossible.
 
     One line is tried first, shrinking from `size` down to `min_size`; only then two
@@ -115,12 +128,29 @@ def fit_text(text: str, font: Font, *, width: float, height: float, size: float,
         # Round down to a tenth of a point: it still fits, and sizes read cleanly.
         final = max(min_size, math.floor(low * 10) / 10)
         return FittedText(final, tuple(attempt(final, count) or smallest))
-    return _broken(text, font, width=width, height=height, size=min_size,
-                   max_lines=max_lines, leading=leading, tracking=tracking)
+    return _broken(
+        text,
+        font,
+        width=width,
+        height=height,
+        size=min_size,
+        max_lines=max_lines,
+        leading=leading,
+        tracking=tracking,
+    )
 
 
-def _broken(text: str, font: Font, *, width: float, height: float, size: float,
-            max_lines: int, leading: float, tracking: float) -> FittedText:
+def _broken(
+    text: str,
+    font: Font,
+    *,
+    width: float,
+    height: float,
+    size: float,
+    max_lines: int,
+    leading: float,
+    tracking: float,
+) -> FittedText:
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
@@ -139,8 +169,11 @@ def _broken(text: str, font: Font, *, width: float, height: float, size: float,
                 line += char
         if line:
             lines.append(line)
-    if (len(lines) > max_lines or len(lines) * size * leading > height + 1e-6
-            or any(_width(line, font, size, tracking) > width for line in lines)):
+    if (
+        len(lines) > max_lines
+        or len(lines) * size * leading > height + 1e-6
+        or any(_width(line, font, size, tracking) > width for line in lines)
+    ):
         raise TextDoesNotFit(text)
     return FittedText(size, tuple(lines))
 

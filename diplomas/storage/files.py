@@ -29,8 +29,9 @@ class FilePdfStore:
     def put(self, diploma_id: str, pdf: bytes) -> None:
         target = self.path(diploma_id)
         self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{diploma_id}.",
-                                         suffix=".tmp")
+        fd, temporary = tempfile.mkstemp(
+            dir=self.directory, prefix=f".{diploma_id}.", suffix=".tmp"
+        )
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(pdf)

@@ -64,8 +64,12 @@ class SqlRepository:
     `national_id_hasher` is the keyed hash (e.g. HMAC) stored instead of the national id.
     """
 
-    def __init__(self, engine: Engine, institutions: Mapping[str, Institution],
-                 national_id_hasher: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        institutions: Mapping[str, Institution],
+        national_id_hasher: Callable[[str], str],
+    ) -> None:
         self._engine = engine
         self._reader = engine.execution_options(**READ_ONLY)
         self._institutions = dict(institutions)
@@ -86,8 +90,14 @@ class SqlRepository:
 
     # -- diplomas -------------------------------------------------------------------------
 
-    def issue(self, institution: Institution, request: DiplomaRequest, key_id: str,
-              make_record: MakeRecord, issued_at: datetime) -> tuple[Diploma, bool]:
+    def issue(
+        self,
+        institution: Institution,
+        request: DiplomaRequest,
+        key_id: str,
+        make_record: MakeRecord,
+        issued_at: datetime,
+    ) -> tuple[Diploma, bool]:
         """Allocate id and serial, sign via `make_record` and store, in one transaction.
 
         Returns (diploma, created). When `request.external_id` is already issued by this
@@ -107,13 +117,21 @@ class SqlRepository:
         # Otherwise (an id collision, say) try once more with a fresh id and serial.
         return self._issue_once(institution, request, key_id, make_record, issued_at)
 
-    def _issue_once(self, institution: Institution, request: DiplomaRequest, key_id: str,
-                    make_record: MakeRecord, issued_at: datetime) -> tuple[Diploma, bool]:
+    def _issue_once(
+        self,
+        institution: Institution,
+        request: DiplomaRequest,
+        key_id: str,
+        make_record: MakeRecord,
+        issued_at: datetime,
+    ) -> tuple[Diploma, bool]:
         with self._write() as session:
             if request.external_id:
                 existing = session.scalars(
-                    select(DiplomaRow).where(DiplomaRow.institution == institution.slug,
-                                             DiplomaRow.external_id == request.external_id)
+                    select(DiplomaRow).where(
+                        DiplomaRow.institution == institution.slug,
+                        DiplomaRow.external_id == request.external_id,
+                    )
                 ).one_or_none()
                 if existing is not None:
                     return self._diploma(existing), False
@@ -135,8 +153,9 @@ class SqlRepository:
                 issued_on=request.issued_on,
                 template=request.template,
                 email=request.email,
-                national_id_hash=(self._hash_national_id(request.national_id)
-                                  if request.national_id else None),
+                national_id_hash=(
+                    self._hash_national_id(request.national_id) if request.national_id else None
+                ),
                 external_id=request.external_id or None,
                 co_issuers="",
                 key_id=key_id,
@@ -158,11 +177,17 @@ class SqlRepository:
         values = {"institution": institution, "year": year, "next_number": 1}
         keys = ["institution", "year"]
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(postgresql.insert(SerialCounterRow).values(values)
-                            .on_conflict_do_nothing(index_elements=keys))
+            session.execute(
+                postgresql.insert(SerialCounterRow)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=keys)
+            )
         else:
-            session.execute(sqlite.insert(SerialCounterRow).values(values)
-                            .on_conflict_do_nothing(index_elements=keys))
+            session.execute(
+                sqlite.insert(SerialCounterRow)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=keys)
+            )
         following = session.execute(
             update(SerialCounterRow)
             .where(SerialCounterRow.institution == institution, SerialCounterRow.year == year)
@@ -182,16 +207,19 @@ class SqlRepository:
         differ between institutions; should two clash, the first by slug wins."""
         with self._read() as session:
             row = session.scalars(
-                select(DiplomaRow).where(DiplomaRow.serial == serial)
-                .order_by(DiplomaRow.institution).limit(1)
+                select(DiplomaRow)
+                .where(DiplomaRow.serial == serial)
+                .order_by(DiplomaRow.institution)
+                .limit(1)
             ).first()
             return None if row is None else self._diploma(row)
 
     def get_by_external_id(self, institution: str, external_id: str) -> Diploma | None:
         with self._read() as session:
             row = session.scalars(
-                select(DiplomaRow).where(DiplomaRow.institution == institution,
-                                         DiplomaRow.external_id == external_id)
+                select(DiplomaRow).where(
+                    DiplomaRow.institution == institution, DiplomaRow.external_id == external_id
+                )
             ).one_or_none()
             return None if row is None else self._diploma(row)
 
@@ -213,10 +241,13 @@ class SqlRepository:
         with self._read() as session:
             total = session.scalar(select(func.count()).select_from(DiplomaRow).where(condition))
             rows = session.scalars(
-                select(DiplomaRow).where(condition)
-                .order_by(DiplomaRow.issued_at.desc(), DiplomaRow.serial.desc(),
-                          DiplomaRow.id.desc())
-                .offset(offset).limit(limit)
+                select(DiplomaRow)
+                .where(condition)
+                .order_by(
+                    DiplomaRow.issued_at.desc(), DiplomaRow.serial.desc(), DiplomaRow.id.desc()
+                )
+                .offset(offset)
+                .limit(limit)
             ).all()
             return [self._diploma(row) for row in rows], total or 0
 
@@ -229,8 +260,10 @@ class SqlRepository:
                 raise NotFound(f"no diploma with id {diploma_id}")
             if row.status == DiplomaStatus.REVOKED.value:
                 when = row.revoked_at.date().isoformat() if row.revoked_at else "an unknown date"
-                raise Conflict(f"diploma {row.serial} is already revoked (on {when}: "
-                               f"{row.revocation_reason or 'no reason given'})")
+                raise Conflict(
+                    f"diploma {row.serial} is already revoked (on {when}: "
+                    f"{row.revocation_reason or 'no reason given'})"
+                )
             row.status = DiplomaStatus.REVOKED.value
             row.revoked_at = at
             row.revocation_reason = reason
@@ -282,8 +315,9 @@ class SqlRepository:
             revoked_at=row.revoked_at,
             revocation_reason=row.revocation_reason,
             pdf_sha256=row.pdf_sha256,
-            co_issuers=tuple(self._institution(slug, row.id)
-                             for slug in row.co_issuers.split(",") if slug),
+            co_issuers=tuple(
+                self._institution(slug, row.id) for slug in row.co_issuers.split(",") if slug
+            ),
         )
 
     # -- API tokens -----------------------------------------------------------------------
@@ -296,8 +330,7 @@ class SqlRepository:
             secret_hash=token.secret_hash,
             scopes=_join_scopes(token.scopes),
             created_at=_utc(token.created_at, "created_at"),
-            revoked_at=None if token.revoked_at is None else _utc(token.revoked_at,
-                                                                  "revoked_at"),
+            revoked_at=None if token.revoked_at is None else _utc(token.revoked_at, "revoked_at"),
             last_used_at=None,
         )
         try:
@@ -344,8 +377,10 @@ class SqlRepository:
             if row is None:
                 raise NotFound(f"no API token with id {token_id}")
             if row.revoked_at is not None:
-                raise Conflict(f"API token {token_id} is already revoked "
-                               f"(on {row.revoked_at.date().isoformat()})")
+                raise Conflict(
+                    f"API token {token_id} is already revoked "
+                    f"(on {row.revoked_at.date().isoformat()})"
+                )
             row.revoked_at = at
             session.flush()
             return _token(row)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-
 from conftest import Instance
+from fastapi.testclient import TestClient
 
 ZAHRA = {"name": "زهرا محمدی‌نژاد"}
 
@@ -41,8 +40,15 @@ def wrong_tokens(instance: Instance) -> dict[str, str | None]:
 
 
 @pytest.mark.parametrize(("method", "path", "scope", "body"), ROUTES)
-def test_auth_matrix(client: TestClient, instance: Instance, diploma_id: str, method: str,
-                     path: str, scope: str, body: dict[str, str] | None) -> None:
+def test_auth_matrix(
+    client: TestClient,
+    instance: Instance,
+    diploma_id: str,
+    method: str,
+    path: str,
+    scope: str,
+    body: dict[str, str] | None,
+) -> None:
     url = path.format(id=diploma_id)
     bodies = []
     for label, token in wrong_tokens(instance).items():
@@ -62,7 +68,9 @@ def test_auth_matrix(client: TestClient, instance: Instance, diploma_id: str, me
 
 
 def test_basic_scheme_is_refused(client: TestClient, instance: Instance) -> None:
-    r = client.get("/api/v1/diplomas", headers={"Authorization": f"Basic {instance.tokens['read']}"})
+    r = client.get(
+        "/api/v1/diplomas", headers={"Authorization": f"Basic {instance.tokens['read']}"}
+    )
     assert r.status_code == 401
 
 

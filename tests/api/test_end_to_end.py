@@ -5,9 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import httpx
-from pdftools import decode_qr, first_page_image, pdfsig, pdftotext
-
 from conftest import LiveServer
+from pdftools import decode_qr, first_page_image, pdfsig, pdftotext
 
 GENUINE = "این دیپلم معتبر است"
 REVOKED = "این دیپلم باطل شده است"
@@ -55,9 +54,11 @@ def test_scan_the_printed_qr_then_revoke(http: httpx.Client, live_server: LiveSe
     assert verdict["status"] == "valid" and verdict["reasons"] == []
     assert "email" not in str(verdict) and ZAHRA["email"] not in str(verdict)
 
-    r = http.post(f"/api/v1/diplomas/{issued['id']}/revoke",
-                  json={"reason": "اشتباه در نام دارنده"},
-                  headers=live_server.instance.auth("revoke"))
+    r = http.post(
+        f"/api/v1/diplomas/{issued['id']}/revoke",
+        json={"reason": "اشتباه در نام دارنده"},
+        headers=live_server.instance.auth("revoke"),
+    )
     assert r.status_code == 200 and r.json()["status"] == "revoked"
 
     page = http.get(urlparse(urls[0]).path)
@@ -69,8 +70,9 @@ def test_scan_the_printed_qr_then_revoke(http: httpx.Client, live_server: LiveSe
     assert upload["status"] == "revoked"
 
 
-def test_uploaded_genuine_copy_and_outside_tools(http: httpx.Client,
-                                                 live_server: LiveServer) -> None:
+def test_uploaded_genuine_copy_and_outside_tools(
+    http: httpx.Client, live_server: LiveServer
+) -> None:
     issued = issue(http, live_server, ZAHRA)
     pdf = download(http, live_server, issued["id"])
 
@@ -89,12 +91,43 @@ def test_uploaded_genuine_copy_and_outside_tools(http: httpx.Client,
     assert GENUINE in page.text
 
 
-def test_unknown_and_malformed_ids_answer_alike(http: httpx.Client,
-                                                live_server: LiveServer) -> None:
+def test_unknown_and_malformed_ids_answer_alike(
+    http: httpx.Client, live_server: LiveServer
+) -> None:
     for diploma_id in ("A" * 22, "short", "x" * 300, "%2E%2E"):
         r = http.get(f"/api/v1/verify/{diploma_id}")
         assert r.status_code == 200
-        assert r.json() == {"status": "unknown", "reasons": ["no diploma with this id was issued here"],
-                            "diploma": None, "revoked_at": None, "revocation_reason": "",
-                            "signers": []}
+        assert r.json() == {
+            "status": "unknown",
+            "reasons": ["no diploma with this id was issued here"],
+            "diploma": None,
+            "revoked_at": None,
+            "revocation_reason": "",
+            "signers": [],
+        }
         assert http.get(f"/v/{diploma_id}").status_code == 404
+
+
+def test_pyhanko_validator_trusts_an_issued_diploma(
+    live_server: LiveServer, http: httpx.Client
+) -> None:
+    """pyHanko's own validator, with only the institution root as trust anchor."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    from diplomas.bootstrap import open_key_store
+    from diplomas.pdfsign.signer import to_asn1
+
+    issued = issue(http, live_server, ZAHRA)
+    pdf = download(http, live_server, issued["id"])
+    roots = [to_asn1(r) for r in open_key_store(live_server.instance.settings).trust_roots()]
+    [signature] = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    status = validate_pdf_signature(
+        signature, ValidationContext(trust_roots=roots, allow_fetching=False)
+    )
+    assert status.intact and status.valid and status.trusted and status.bottom_line
+    assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE

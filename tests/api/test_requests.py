@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
 from conftest import Instance
+from fastapi.testclient import TestClient
 
 
 def test_invalid_request_names_field_and_reason(client: TestClient, instance: Instance) -> None:
-    r = client.post("/api/v1/diplomas", headers=instance.auth("issue"),
-                    json={"name": "Ali", "issued_on": "1405/13/40", "email": "x"})
+    r = client.post(
+        "/api/v1/diplomas",
+        headers=instance.auth("issue"),
+        json={"name": "Ali", "issued_on": "1405/13/40", "email": "x"},
+    )
     assert r.status_code == 422
     problems = {d["loc"][-1]: d["msg"] for d in r.json()["detail"]}
     assert set(problems) == {"name", "issued_on", "email"}
@@ -18,12 +20,14 @@ def test_invalid_request_names_field_and_reason(client: TestClient, instance: In
     r = client.post("/api/v1/diplomas", headers=instance.auth("issue"), json={"name_en": "Ali"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "name"]
 
-    r = client.post("/api/v1/diplomas", headers=instance.auth("issue"),
-                    json={"name": "علی", "colour": "red"})
+    r = client.post(
+        "/api/v1/diplomas", headers=instance.auth("issue"), json={"name": "علی", "colour": "red"}
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "colour"
 
-    r = client.post("/api/v1/diplomas", headers=instance.auth("issue"),
-                    json={"name": "علی", "template": "nope"})
+    r = client.post(
+        "/api/v1/diplomas", headers=instance.auth("issue"), json={"name": "علی", "template": "nope"}
+    )
     assert r.status_code == 404 and "nope" in r.json()["detail"]
 
     listing = client.get("/api/v1/diplomas", headers=instance.auth("read")).json()
@@ -40,8 +44,10 @@ def test_external_id_makes_issuing_idempotent(client: TestClient, instance: Inst
 
 def test_list_search_and_get(client: TestClient, instance: Instance) -> None:
     names = ["علی رضایی", "مریم احمدی", "رضا کریمی"]
-    ids = [client.post("/api/v1/diplomas", json={"name": n}, headers=instance.auth("issue"))
-           .json() for n in names]
+    ids = [
+        client.post("/api/v1/diplomas", json={"name": n}, headers=instance.auth("issue")).json()
+        for n in names
+    ]
     assert [i["serial"][-6:] for i in ids] == ["000001", "000002", "000003"]
     read = instance.auth("read")
     page = client.get("/api/v1/diplomas", params={"limit": 2}, headers=read).json()
@@ -63,8 +69,12 @@ def test_revoke_rules(client: TestClient, instance: Instance) -> None:
     assert client.post(url, json={"reason": "duplicate"}, headers=revoke).status_code == 200
     again = client.post(url, json={"reason": "again"}, headers=revoke)
     assert again.status_code == 409
-    assert client.post("/api/v1/diplomas/" + "C" * 22 + "/revoke", json={"reason": "x"},
-                       headers=revoke).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/diplomas/" + "C" * 22 + "/revoke", json={"reason": "x"}, headers=revoke
+        ).status_code
+        == 404
+    )
 
 
 def test_jwks_lists_record_keys(client: TestClient, instance: Instance) -> None:

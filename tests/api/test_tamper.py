@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from conftest import Instance, make_instance
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import Instance, make_instance
 
 
 @pytest.fixture(scope="module")

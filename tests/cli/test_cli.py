@@ -44,6 +44,14 @@ def test_init_protects_keys_and_never_overwrites(env: dict[str, str], tmp_path: 
     private = [b for n, b in before.items() if b"PRIVATE KEY" in b]
     assert len(private) >= 3  # record key, root key, document-signing key
     assert all(b"ENCRYPTED PRIVATE KEY" in b for b in private)
+    # The key files open only with the scrypt-stretched passphrase, not the raw one.
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    for blob in private:
+        with pytest.raises(ValueError):
+            load_pem_private_key(blob, env["DIPLOMAS_KEY_PASSPHRASE"].encode())
+        with pytest.raises(TypeError):
+            load_pem_private_key(blob, None)
     run(env, "init")
     assert key_files(keys) == before
     wrong = {**env, "DIPLOMAS_KEY_PASSPHRASE": "wrong"}
@@ -63,8 +71,19 @@ def test_issue_verify_revoke_export(env: dict[str, str], tmp_path: Path) -> None
     assert token.startswith("dpl_")
 
     pdf = tmp_path / "zahra.pdf"
-    out = run(env, "issue", "--name", "زهرا محمدی‌نژاد", "--name-en", "Zahra Mohammadinejad",
-              "--issued-on", "۱۴۰۵/۰۹/۰۵", "--out", str(pdf), "--json")
+    out = run(
+        env,
+        "issue",
+        "--name",
+        "زهرا محمدی‌نژاد",
+        "--name-en",
+        "Zahra Mohammadinejad",
+        "--issued-on",
+        "۱۴۰۵/۰۹/۰۵",
+        "--out",
+        str(pdf),
+        "--json",
+    )
     issued = json.loads(out)
     assert set(issued) >= {"id", "serial", "verify_url"} and pdf.read_bytes()[:5] == b"%PDF-"
     assert issued["serial"] == "TBZMED-1405-000001"
@@ -81,8 +100,10 @@ def test_issue_verify_revoke_export(env: dict[str, str], tmp_path: Path) -> None
 
     bundle = tmp_path / "trust.json"
     run(env, "keys", "export", "--out", str(bundle))
-    offline_env = {"DIPLOMAS_HOME": str(tmp_path / "nowhere"),
-                   "DIPLOMAS_KEYS_DIR": str(tmp_path / "nokeys")}
+    offline_env = {
+        "DIPLOMAS_HOME": str(tmp_path / "nowhere"),
+        "DIPLOMAS_KEYS_DIR": str(tmp_path / "nokeys"),
+    }
     offline = json.loads(run(offline_env, "verify", str(pdf), "--trust", str(bundle), "--json"))
     assert offline["status"] == "valid" and "offline" in offline["reasons"][0]
     run(offline_env, "verify", str(tampered), "--trust", str(bundle), code=1)
@@ -94,14 +115,18 @@ def test_issue_verify_revoke_export(env: dict[str, str], tmp_path: Path) -> None
 
 def test_bad_input_names_the_field(env: dict[str, str], tmp_path: Path) -> None:
     run(env, "init")
-    result = runner.invoke(app, ["issue", "--name", "Ali", "--issued-on", "1405/13/01",
-                                 "--out", str(tmp_path / "x.pdf")], env=env)
+    result = runner.invoke(
+        app,
+        ["issue", "--name", "Ali", "--issued-on", "1405/13/01", "--out", str(tmp_path / "x.pdf")],
+        env=env,
+    )
     assert result.exit_code == 2
     assert "name:" in result.output and "issued_on:" in result.output
     assert not (tmp_path / "x.pdf").exists()
 
 
 def test_commands_before_init_explain_what_to_do(env: dict[str, str], tmp_path: Path) -> None:
-    result = runner.invoke(app, ["issue", "--name", "علی", "--out", str(tmp_path / "x.pdf")],
-                           env=env)
+    result = runner.invoke(
+        app, ["issue", "--name", "علی", "--out", str(tmp_path / "x.pdf")], env=env
+    )
     assert result.exit_code == 4 and "diplomas init" in result.output

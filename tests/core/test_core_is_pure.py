@@ -7,8 +7,18 @@ from pathlib import Path
 
 import diplomas.core
 
-FORBIDDEN = {"fastapi", "starlette", "reportlab", "qrcode", "sqlalchemy", "pyhanko", "typer",
-             "uvicorn", "alembic", "psycopg"}
+FORBIDDEN = {
+    "fastapi",
+    "starlette",
+    "reportlab",
+    "qrcode",
+    "sqlalchemy",
+    "pyhanko",
+    "typer",
+    "uvicorn",
+    "alembic",
+    "psycopg",
+}
 CORE = Path(diplomas.core.__file__).parent
 
 
@@ -32,6 +42,7 @@ def test_importing_the_core_loads_no_edge_library() -> None:
         f"bad = sorted(n for n in sys.modules if n.split('.')[0] in {sorted(FORBIDDEN)!r})\n"
         "print(','.join(bad))\n"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert loaded == ""

@@ -30,15 +30,24 @@ VECTOR = Path(__file__).parents[3] / "shared" / "vectors" / "eddsa-jcs-2022" / "
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 UNI = Institution(
-    "tbzmed", "معاونت تحقیقات و فناوری دانشگاه علوم پزشکی تبریز",
-    "Vice-Chancellery for Research and Technology, TBZMED", "https://diplomas.tbzmed.ac.ir",
-    "TBZMED", (Signatory("دکتر پرویز شهابی", "معاون تحقیقات و فناوری", "Dr Parviz Shahabi",
-                         "Vice-Chancellor"),),
+    "tbzmed",
+    "معاونت تحقیقات و فناوری دانشگاه علوم پزشکی تبریز",
+    "Vice-Chancellery for Research and Technology, TBZMED",
+    "https://diplomas.tbzmed.ac.ir",
+    "TBZMED",
+    (
+        Signatory(
+            "دکتر پرویز شهابی", "معاون تحقیقات و فناوری", "Dr Parviz Shahabi", "Vice-Chancellor"
+        ),
+    ),
 )
 SAMT = Institution(
-    "samt", "سازمان صنعت، معدن و تجارت استان آذربایجان شرقی",
-    "East Azerbaijan Organization of Industry, Mine and Trade", "https://samt.example.ir",
-    "SAMT", (Signatory("مهندس صابر پرنیان", "رئیس سازمان", "Saber Parnian", "Head"),),
+    "samt",
+    "سازمان صنعت، معدن و تجارت استان آذربایجان شرقی",
+    "East Azerbaijan Organization of Industry, Mine and Trade",
+    "https://samt.example.ir",
+    "SAMT",
+    (Signatory("مهندس صابر پرنیان", "رئیس سازمان", "Saber Parnian", "Head"),),
 )
 
 
@@ -62,8 +71,12 @@ class MemorySigner:
 
 def record_for(signers: list[MemorySigner], co: tuple[Institution, ...] = ()) -> bytes:
     request = parse_request(
-        {"name": "زهرا محمدی‌نژاد", "name_en": "Zahra Mohammadinejad",
-         "citation": "بنیان‌گذار شرکت دانش‌بنیان", "field": "فناوری سلامت"},
+        {
+            "name": "زهرا محمدی‌نژاد",
+            "name_en": "Zahra Mohammadinejad",
+            "citation": "بنیان‌گذار شرکت دانش‌بنیان",
+            "field": "فناوری سلامت",
+        },
         today=date(2026, 11, 26),
     )
     claims = claims_for(UNI, request, "A" * 22, "TBZMED-1405-000001", co)
@@ -75,8 +88,10 @@ def test_w3c_eddsa_jcs_2022_vector_verifies() -> None:
     assert [p.reasons for p in check_proofs(doc, KeyRing(), allow_did_key=True)] == [()]
 
 
-@pytest.mark.parametrize("path", [("name",), ("credentialSubject", "alumniOf"),
-                                  ("proof", "created"), ("proof", "proofPurpose")])
+@pytest.mark.parametrize(
+    "path",
+    [("name",), ("credentialSubject", "alumniOf"), ("proof", "created"), ("proof", "proofPurpose")],
+)
 def test_w3c_vector_refused_after_any_change(path: tuple[str, ...]) -> None:
     doc = json.loads(VECTOR.read_text())
     target = doc
@@ -159,11 +174,18 @@ def test_claims_parse_back_exactly() -> None:
 
 
 def test_private_fields_never_enter_the_record() -> None:
-    request = parse_request({"name": "علی", "email": "ali@example.com",
-                             "national_id": "0499370899", "external_id": "row-7"},
-                            today=date(2026, 11, 26))
-    record = signed_record(claims_for(UNI, request, "B" * 22, "TBZMED-1405-000002"),
-                           [SIGNER], NOW).decode()
+    request = parse_request(
+        {
+            "name": "علی",
+            "email": "ali@example.com",
+            "national_id": "0499370899",
+            "external_id": "row-7",
+        },
+        today=date(2026, 11, 26),
+    )
+    record = signed_record(
+        claims_for(UNI, request, "B" * 22, "TBZMED-1405-000002"), [SIGNER], NOW
+    ).decode()
     for secret in ("ali@example.com", "0499370899", "row-7"):
         assert secret not in record
 
@@ -173,7 +195,8 @@ def test_verdicts_for_stored_records() -> None:
     assert verdict_for_stored(None, ring).status is VerdictStatus.UNKNOWN
     assert verdict_for_stored(StoredState(RECORD, DiplomaStatus.ISSUED), ring).genuine
     revoked = verdict_for_stored(
-        StoredState(RECORD, DiplomaStatus.REVOKED, NOW, "اشتباه در نام"), ring)
+        StoredState(RECORD, DiplomaStatus.REVOKED, NOW, "اشتباه در نام"), ring
+    )
     assert revoked.status is VerdictStatus.REVOKED and "اشتباه در نام" in revoked.reasons[0]
     forged = RECORD.replace("زهرا".encode(), "سارا".encode())
     v = verdict_for_stored(StoredState(forged, DiplomaStatus.ISSUED), ring)

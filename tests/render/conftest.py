@@ -17,8 +17,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 TBZMED = IssuerClaims(
     did="did:web:diplomas.tbzmed.ac.ir",
     name="معاونت تحقیقات و فناوری دانشگاه علوم پزشکی تبریز",
-    name_en="Vice-Chancellery for Research and Technology, "
-            "Tabriz University of Medical Sciences",
+    name_en="Vice-Chancellery for Research and Technology, Tabriz University of Medical Sciences",
     url="https://diplomas.tbzmed.ac.ir",
 )
 SMT = IssuerClaims(
@@ -27,10 +26,18 @@ SMT = IssuerClaims(
     name_en="East Azerbaijan Organization of Industry, Mine and Trade",
     url="https://diplomas.eazarsmt.ir",
 )
-SHAHABI = Signatory("دکتر پرویز شهابی", "معاون تحقیقات و فناوری", "Dr Parviz Shahabi",
-                    "Vice-Chancellor for Research and Technology")
-PARNIAN = Signatory("مهندس صابر پرنیان", "رئیس سازمان صنعت، معدن و تجارت",
-                    "Eng. Saber Parnian", "Head of the Industry, Mine and Trade Organization")
+SHAHABI = Signatory(
+    "دکتر پرویز شهابی",
+    "معاون تحقیقات و فناوری",
+    "Dr Parviz Shahabi",
+    "Vice-Chancellor for Research and Technology",
+)
+PARNIAN = Signatory(
+    "مهندس صابر پرنیان",
+    "رئیس سازمان صنعت، معدن و تجارت",
+    "Eng. Saber Parnian",
+    "Head of the Industry, Mine and Trade Organization",
+)
 DIPLOMA_ID = "8Zq3mXn2Wd7Lk5Pr9Tb4Hc"
 
 
@@ -44,7 +51,7 @@ def make_claims(**changes: object) -> PublicClaims:
         "award": "دیپلم کارآفرینی",
         "award_en": "Entrepreneurship Diploma",
         "citation": "به پاس تلاش‌های ارزشمند در تأسیس و توسعهٔ شرکت دانش‌بنیان «زیست‌فن آذر» "
-                    "و ایجاد ۱۲ فرصت شغلی در سال ۱۴۰۴",
+        "و ایجاد ۱۲ فرصت شغلی در سال ۱۴۰۴",
         "field": "فناوری‌های پزشکی",
         "issued_on": date(2026, 11, 26),
         "issuers": (TBZMED, SMT),
@@ -68,8 +75,11 @@ def longest_claims() -> PublicClaims:
         name_en=fill("Gholamreza Abdolhosseinzadeh ", "name_en"),
         award=fill("دیپلم برگزیدهٔ کارآفرینی فناورانه ", "award"),
         award_en=fill("Outstanding Technological Entrepreneurship ", "award_en"),
-        citation=fill("به پاس تلاش‌های ارزشمند در تأسیس و توسعهٔ شرکت دانش‌بنیان و ایجاد "
-                      "۱۲ فرصت شغلی پایدار در استان ", "citation"),
+        citation=fill(
+            "به پاس تلاش‌های ارزشمند در تأسیس و توسعهٔ شرکت دانش‌بنیان و ایجاد "
+            "۱۲ فرصت شغلی پایدار در استان ",
+            "citation",
+        ),
         field=fill("مهندسی پزشکی و تجهیزات آزمایشگاهی ", "field"),
     )
 
@@ -77,7 +87,6 @@ def longest_claims() -> PublicClaims:
 @pytest.fixture(scope="session")
 def renderer() -> TemplateRenderer:
     return TemplateRenderer(TEMPLATES)
-
 
 
 @pytest.fixture(scope="session")

@@ -43,8 +43,7 @@ def page_sizes(pdf: bytes) -> list[tuple[float, float]]:
 def pdftotext(pdf: bytes, *args: str) -> str:
     """poppler's text, NFKC-normalised (presentation forms back to letters) and without
     the bidi embedding marks poppler wraps right-to-left runs in."""
-    out = subprocess.run(["pdftotext", *args, "-", "-"], input=pdf, capture_output=True,
-                         check=True)
+    out = subprocess.run(["pdftotext", *args, "-", "-"], input=pdf, capture_output=True, check=True)
     return _BIDI_CONTROLS.sub("", unicodedata.normalize("NFKC", out.stdout.decode("utf-8")))
 
 
@@ -76,14 +75,16 @@ def latin_vs_persian_letters(text: str) -> tuple[int, int]:
 def pdffonts(pdf: bytes, folder: Path) -> list[dict[str, str]]:
     path = folder / "diploma.pdf"
     path.write_bytes(pdf)
-    out = subprocess.run(["pdffonts", str(path)], capture_output=True, check=True,
-                         text=True).stdout.splitlines()
+    out = subprocess.run(
+        ["pdffonts", str(path)], capture_output=True, check=True, text=True
+    ).stdout.splitlines()
     header, rule, *rows = out
     columns = [(m.start(), m.end()) for m in re.finditer(r"-+", rule)]
-    names = [header[a:b].strip() if i < len(columns) - 1 else header[a:].strip()
-             for i, (a, b) in enumerate(columns)]
-    return [{n: row[a:b].strip() for n, (a, b) in zip(names, columns, strict=True)}
-            for row in rows]
+    names = [
+        header[a:b].strip() if i < len(columns) - 1 else header[a:].strip()
+        for i, (a, b) in enumerate(columns)
+    ]
+    return [{n: row[a:b].strip() for n, (a, b) in zip(names, columns, strict=True)} for row in rows]
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +99,15 @@ def test_one_a4_landscape_page(pdf: bytes) -> None:
 
 def test_qr_code_scans_to_the_verify_url(pdf: bytes, claims: PublicClaims) -> None:
     image = first_page(pdf, dpi=200)
-    codes = [r.text for r in zxingcpp.read_barcodes(image)
-             if r.format == zxingcpp.BarcodeFormat.QRCode]
+    codes = [
+        r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
     assert codes == [claims.verify_url]
 
 
-def test_qr_code_scans_at_print_resolution_of_a_phone_photo(pdf: bytes,
-                                                            claims: PublicClaims) -> None:
+def test_qr_code_scans_at_print_resolution_of_a_phone_photo(
+    pdf: bytes, claims: PublicClaims
+) -> None:
     # A coarse greyscale raster, nearer to a phone photo of the paper than the 200 dpi one.
     image = first_page(pdf, dpi=100).convert("L")
     assert [r.text for r in zxingcpp.read_barcodes(image)] == [claims.verify_url]
@@ -128,14 +131,18 @@ def test_extracted_text_reads_in_logical_order(pdf: bytes, claims: PublicClaims)
 
 
 def test_solar_hijri_date_and_citation_read_in_logical_order(
-        renderer: TemplateRenderer, claims_with: Callable[..., PublicClaims]) -> None:
+    renderer: TemplateRenderer, claims_with: Callable[..., PublicClaims]
+) -> None:
     """pdftotext picks one reading direction for a whole page, by counting Latin against
     Persian letters, and sets lines that mix Persian with digits in that direction. On a
     page with more Persian than Latin letters, as a diploma with a citation has, the date
     and the digits in the citation come out in logical order. (Where English outweighs
     Persian, poppler reads «۱۴۰۵ آذر ۵»; the drawn page is the same either way.)"""
-    claims = claims_with(name_en="", citation=claims_with().citation + " با همکاری "
-                         "پژوهشگران دانشگاه و حمایت صندوق نوآوری و شکوفایی")
+    claims = claims_with(
+        name_en="",
+        citation=claims_with().citation + " با همکاری "
+        "پژوهشگران دانشگاه و حمایت صندوق نوآوری و شکوفایی",
+    )
     text = pdftotext(renderer.render(claims, "classic"))
     latin, persian = latin_vs_persian_letters(text)
     assert persian > latin
@@ -158,10 +165,12 @@ def test_co_issued_diploma_names_both_institutions(pdf: bytes, claims: PublicCla
         assert person.title_en in text
 
 
-def test_single_issuer_diploma(renderer: TemplateRenderer,
-                               claims_with: Callable[..., PublicClaims]) -> None:
-    claims = claims_with(issuers=claims_with().issuers[:1],
-                         signatories=claims_with().signatories[:1])
+def test_single_issuer_diploma(
+    renderer: TemplateRenderer, claims_with: Callable[..., PublicClaims]
+) -> None:
+    claims = claims_with(
+        issuers=claims_with().issuers[:1], signatories=claims_with().signatories[:1]
+    )
     text = pdftotext(renderer.render(claims, "classic"))
     assert claims.issuers[0].name_en in text
     assert "East Azerbaijan" not in text
@@ -178,8 +187,9 @@ def test_fonts_are_embedded_subsets(pdf: bytes, tmp_path: Path) -> None:
         assert "Vazirmatn" in font["name"], font
 
 
-def test_longest_values_render_and_extract(renderer: TemplateRenderer,
-                                           longest: PublicClaims) -> None:
+def test_longest_values_render_and_extract(
+    renderer: TemplateRenderer, longest: PublicClaims
+) -> None:
     pdf = renderer.render(longest, "classic")
     assert len(page_sizes(pdf)) == 1
     text = pdftotext(pdf)
@@ -193,15 +203,15 @@ def test_words_stay_on_the_page(renderer: TemplateRenderer, longest: PublicClaim
     assert page
     width, height = float(page.group(1)), float(page.group(2))
     words = re.findall(
-        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"', html)
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"', html
+    )
     assert len(words) > 50
     for box in words:
         x0, y0, x1, y1 = map(float, box)
         assert 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height, box
 
 
-def test_same_claims_give_the_same_bytes(renderer: TemplateRenderer,
-                                         claims: PublicClaims) -> None:
+def test_same_claims_give_the_same_bytes(renderer: TemplateRenderer, claims: PublicClaims) -> None:
     assert renderer.render(claims, "classic") == renderer.render(claims, "classic")
 
 
@@ -216,7 +226,8 @@ def test_document_metadata(pdf: bytes, claims: PublicClaims) -> None:
 
 
 def test_pages_rendered_on_many_threads_are_intact(
-        renderer: TemplateRenderer, claims_with: Callable[..., PublicClaims]) -> None:
+    renderer: TemplateRenderer, claims_with: Callable[..., PublicClaims]
+) -> None:
     # reportlab subsets fonts through one shared file cursor; the renderer serialises it.
     batch = [claims_with(serial=f"TBZMED-1405-{i:06d}") for i in range(24)]
     expected = [renderer.render(c, "classic") for c in batch]

@@ -29,8 +29,7 @@ def test_realistic_verify_url_fits_a_small_version() -> None:
 
 
 def test_runs_redraw_exactly_the_encoded_matrix() -> None:
-    reference = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0,
-                              mask_pattern=MASK_PATTERN)
+    reference = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=MASK_PATTERN)
     reference.add_data(REALISTIC_URL)
     reference.make(fit=True)
     code = encode(REALISTIC_URL)
@@ -52,7 +51,8 @@ def test_longest_url_of_version_10_is_accepted_and_one_more_byte_refused() -> No
 
 @pytest.mark.parametrize("template", TemplateRenderer(TEMPLATES).names())
 def test_printed_symbol_scans_with_level_m_fixed_mask_and_is_30_mm_wide(
-        renderer: TemplateRenderer, claims: PublicClaims, template: str) -> None:
+    renderer: TemplateRenderer, claims: PublicClaims, template: str
+) -> None:
     dpi = 200
     document = pypdfium2.PdfDocument(renderer.render(claims, template))
     try:
@@ -70,8 +70,9 @@ def test_printed_symbol_scans_with_level_m_fixed_mask_and_is_30_mm_wide(
     assert width_px / dpi * 25.4 >= 29.5
 
 
-def test_quiet_zone_is_four_modules_of_background(renderer: TemplateRenderer,
-                                                   claims: PublicClaims) -> None:
+def test_quiet_zone_is_four_modules_of_background(
+    renderer: TemplateRenderer, claims: PublicClaims
+) -> None:
     placed = renderer.layout(claims, "classic").qr
     side = placed.code.modules * placed.module
     assert placed.module * placed.code.modules == pytest.approx(30 * mm)

@@ -33,8 +33,7 @@ def test_name_with_zwnj_is_shaped_reversed_and_keeps_its_zwnj() -> None:
     assert "\ufbfc" in drawn and "\ufee7" in drawn
 
 
-@given(st.lists(st.text(alphabet=PERSIAN_LETTERS, min_size=1, max_size=9), min_size=1,
-                max_size=6))
+@given(st.lists(st.text(alphabet=PERSIAN_LETTERS, min_size=1, max_size=9), min_size=1, max_size=6))
 def test_any_persian_words_round_trip(words: list[str]) -> None:
     text = " ".join(words)
     assert logical(visual(text, True)) == unicodedata.normalize("NFKC", text)

@@ -39,8 +39,9 @@ def test_every_shipped_template_loads(renderer: TemplateRenderer) -> None:
 
 
 @pytest.mark.parametrize("name", ["nosuch", "Classic", "../classic", "fonts", "", "a/b"])
-def test_unknown_template_is_not_found(renderer: TemplateRenderer, claims: PublicClaims,
-                                       name: str) -> None:
+def test_unknown_template_is_not_found(
+    renderer: TemplateRenderer, claims: PublicClaims, name: str
+) -> None:
     with pytest.raises(NotFound, match="no diploma template named") as info:
         renderer.render(claims, name)
     assert "classic" in str(info.value)  # the message lists what is available
@@ -65,26 +66,40 @@ def test_templates_are_loaded_once(renderer: TemplateRenderer) -> None:
     assert renderer.template("classic") is renderer.template("classic")
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("[page]\n", "[page]\ncolour = \"red\"\n", "unknown key.*colour"),
-    ('text = "{name}"', 'text = "{fullname}"', r"unknown placeholder.*\{fullname\}"),
-    ('text = "{name}"', 'text = "{name"', "brace"),
-    ('ink = "#1b2a4a"', 'ink = "navy"', "colour `ink`"),
-    ('color = "gold"\nline_width = 2.2', 'color = "golden"\nline_width = 2.2',
-     "#rrggbb or a name"),
-    ('regular = "../fonts/Vazirmatn-Regular.ttf"',
-     'regular = "../../../../etc/passwd"', "outside the templates folder"),
-    ('regular = "../fonts/Vazirmatn-Regular.ttf"',
-     'regular = "../fonts/Missing.ttf"', "no file at"),
-    ("size = 30\ncolor = \"ink\"\nbackground", "size = 20\ncolor = \"ink\"\nbackground",
-     "between 30 and"),
-    ('font = "bold"', 'font = "black"', "`font` must be one of"),
-    ('style = "double"', 'style = "triple"', "must be one of double, single, none"),
-    ("width = 297", 'width = "297"', "`width` must be a number"),
-    ("[qr]\n", "[qrcode]\n", r"needs a \[qr\] table"),
-])
-def test_mistakes_in_the_toml_are_named(workshop: Path, old: str, new: str,
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("[page]\n", '[page]\ncolour = "red"\n', "unknown key.*colour"),
+        ('text = "{name}"', 'text = "{fullname}"', r"unknown placeholder.*\{fullname\}"),
+        ('text = "{name}"', 'text = "{name"', "brace"),
+        ('ink = "#1b2a4a"', 'ink = "navy"', "colour `ink`"),
+        (
+            'color = "gold"\nline_width = 2.2',
+            'color = "golden"\nline_width = 2.2',
+            "#rrggbb or a name",
+        ),
+        (
+            'regular = "../fonts/Vazirmatn-Regular.ttf"',
+            'regular = "../../../../etc/passwd"',
+            "outside the templates folder",
+        ),
+        (
+            'regular = "../fonts/Vazirmatn-Regular.ttf"',
+            'regular = "../fonts/Missing.ttf"',
+            "no file at",
+        ),
+        (
+            'size = 30\ncolor = "ink"\nbackground',
+            'size = 20\ncolor = "ink"\nbackground',
+            "between 30 and",
+        ),
+        ('font = "bold"', 'font = "black"', "`font` must be one of"),
+        ('style = "double"', 'style = "triple"', "must be one of double, single, none"),
+        ("width = 297", 'width = "297"', "`width` must be a number"),
+        ("[qr]\n", "[qrcode]\n", r"needs a \[qr\] table"),
+    ],
+)
+def test_mistakes_in_the_toml_are_named(workshop: Path, old: str, new: str, message: str) -> None:
     edit(workshop, old, new)
     with pytest.raises(ConfigurationError, match=message) as info:
         TemplateRenderer(workshop).ensure_template("mine")
@@ -97,8 +112,9 @@ def test_invalid_toml_is_a_configuration_error(workshop: Path) -> None:
         TemplateRenderer(workshop).ensure_template("mine")
 
 
-def test_label_too_long_for_its_box_blames_the_template(workshop: Path,
-                                                        claims: PublicClaims) -> None:
+def test_label_too_long_for_its_box_blames_the_template(
+    workshop: Path, claims: PublicClaims
+) -> None:
     edit(workshop, 'text = "Scan to verify"', 'text = "' + "Scan to verify " * 12 + '"')
     with pytest.raises(ConfigurationError, match="too long"):
         TemplateRenderer(workshop).render(claims, "mine")
@@ -107,8 +123,11 @@ def test_label_too_long_for_its_box_blames_the_template(workshop: Path,
 def test_logo_is_drawn_in_its_box(workshop: Path, claims: PublicClaims) -> None:
     Image.new("RGB", (120, 120), (200, 30, 30)).save(workshop / "mine" / "logo.png")
     # The logo takes the place of the emblem star above the institutions.
-    edit(workshop, '[[star]]\nx = 148.5\ny = 24\nsize = 13\ncolor = "gold"\nline_width = 0.8\n',
-         '[logo]\npath = "logo.png"\nx = 140\ny = 16\nwidth = 17\nheight = 15\n')
+    edit(
+        workshop,
+        '[[star]]\nx = 148.5\ny = 24\nsize = 13\ncolor = "gold"\nline_width = 0.8\n',
+        '[logo]\npath = "logo.png"\nx = 140\ny = 16\nwidth = 17\nheight = 15\n',
+    )
     pdf = TemplateRenderer(workshop).render(claims, "mine")
     assert b"/Subtype /Image" in pdf
     dpi = 72
@@ -123,7 +142,10 @@ def test_logo_is_drawn_in_its_box(workshop: Path, claims: PublicClaims) -> None:
 
 def test_logo_path_must_stay_inside_templates(workshop: Path, tmp_path: Path) -> None:
     Image.new("RGB", (10, 10)).save(tmp_path / "outside.png")
-    edit(workshop, "[qr]\n", "[logo]\npath = \"../../outside.png\"\nx = 1\ny = 1\n"
-         "width = 5\nheight = 5\n\n[qr]\n")
+    edit(
+        workshop,
+        "[qr]\n",
+        '[logo]\npath = "../../outside.png"\nx = 1\ny = 1\nwidth = 5\nheight = 5\n\n[qr]\n',
+    )
     with pytest.raises(ConfigurationError, match="outside the templates folder"):
         TemplateRenderer(workshop).ensure_template("mine")

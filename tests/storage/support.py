@@ -53,8 +53,14 @@ def request(name: str = "مریم احمدی", **fields: object) -> DiplomaReque
     return DiplomaRequest(name=name, **values)  # type: ignore[arg-type]
 
 
-def issue_many(url: str, worker: int, count: int, external_ids: bool,
-               barrier: Barrier, results: Queue[tuple[int, str, list[str]]]) -> None:
+def issue_many(
+    url: str,
+    worker: int,
+    count: int,
+    external_ids: bool,
+    barrier: Barrier,
+    results: Queue[tuple[int, str, list[str]]],
+) -> None:
     """Worker process: issue `count` diplomas as fast as possible after the barrier.
 
     With `external_ids`, every worker issues the same external ids, racing the others."""
@@ -65,8 +71,9 @@ def issue_many(url: str, worker: int, count: int, external_ids: bool,
         barrier.wait(timeout=60)
         for n in range(count):
             external_id = f"race-{n}" if external_ids else f"w{worker}-{n}"
-            diploma, _created = repo.issue(TBZ, request(external_id=external_id), "k1",
-                                           record_for, NOW)
+            diploma, _created = repo.issue(
+                TBZ, request(external_id=external_id), "k1", record_for, NOW
+            )
             serials.append(diploma.serial)
     except Exception as exc:
         results.put((worker, f"{type(exc).__name__}: {exc}", serials))

@@ -22,8 +22,7 @@ def run_workers(url: str, external_ids: bool) -> list[tuple[int, str, list[str]]
     barrier = context.Barrier(WORKERS)
     results = context.Queue()
     processes = [
-        context.Process(target=issue_many,
-                        args=(url, worker, EACH, external_ids, barrier, results))
+        context.Process(target=issue_many, args=(url, worker, EACH, external_ids, barrier, results))
         for worker in range(WORKERS)
     ]
     for process in processes:
@@ -45,7 +44,8 @@ def run_workers(url: str, external_ids: bool) -> list[tuple[int, str, list[str]]
 
 
 def test_concurrent_issuers_get_unique_contiguous_serials(
-        db_url: str, engine: Engine, repo: SqlRepository) -> None:
+    db_url: str, engine: Engine, repo: SqlRepository
+) -> None:
     outcomes = run_workers(db_url, external_ids=False)
 
     assert [error for _, error, _ in outcomes if error] == []
@@ -61,7 +61,8 @@ def test_concurrent_issuers_get_unique_contiguous_serials(
 
 
 def test_concurrent_issuers_of_the_same_external_ids_issue_each_once(
-        db_url: str, engine: Engine, repo: SqlRepository) -> None:
+    db_url: str, engine: Engine, repo: SqlRepository
+) -> None:
     outcomes = run_workers(db_url, external_ids=True)
 
     assert [error for _, error, _ in outcomes if error] == []
@@ -72,5 +73,4 @@ def test_concurrent_issuers_of_the_same_external_ids_issue_each_once(
         # Whoever won each race, every worker got the one stored diploma back.
         assert mine == [by_external_id[f"race-{n}"] for n in range(EACH)]
     # The losers' serials were rolled back with their transactions, leaving no gaps.
-    assert sorted(by_external_id.values()) == [f"TBZMED-1405-{n:06d}" for n in
-                                                range(1, EACH + 1)]
+    assert sorted(by_external_id.values()) == [f"TBZMED-1405-{n:06d}" for n in range(1, EACH + 1)]

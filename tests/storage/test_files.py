@@ -42,11 +42,23 @@ def test_files_are_not_world_readable(store: FilePdfStore) -> None:
     assert mode & 0o600 == 0o600
 
 
-@pytest.mark.parametrize("bad", ["../../etc/passwd", "/etc/passwd", "..", "", "a" * 21,
-                                 "a" * 23, "aaaaaaaaaaaaaaaaaaaa/x", "aaaaaaaaaaaaaaaaaaaaa.",
-                                 "aaaaaaaaaaaaaaaaaaaa\x00a"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "..",
+        "",
+        "a" * 21,
+        "a" * 23,
+        "aaaaaaaaaaaaaaaaaaaa/x",
+        "aaaaaaaaaaaaaaaaaaaaa.",
+        "aaaaaaaaaaaaaaaaaaaa\x00a",
+    ],
+)
 def test_ids_that_are_not_diploma_ids_never_reach_the_filesystem(
-        store: FilePdfStore, tmp_path: Path, bad: str) -> None:
+    store: FilePdfStore, tmp_path: Path, bad: str
+) -> None:
     assert store.get(bad) is None
     with pytest.raises(ValueError, match="not a diploma id"):
         store.put(bad, PDF)
@@ -54,7 +66,8 @@ def test_ids_that_are_not_diploma_ids_never_reach_the_filesystem(
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_litter(
-        store: FilePdfStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: FilePdfStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     diploma_id = new_diploma_id()
     store.put(diploma_id, PDF)
 

@@ -38,8 +38,13 @@ def test_implements_the_port(repo: SqlRepository) -> None:
 
 
 def test_issue_stores_and_returns_an_equal_diploma(repo: SqlRepository) -> None:
-    asked = request(citation="برای طرح نوآورانه", field="مهندسی پزشکی", email="m@example.org",
-                    external_id="crm:42", template="modern")
+    asked = request(
+        citation="برای طرح نوآورانه",
+        field="مهندسی پزشکی",
+        email="m@example.org",
+        external_id="crm:42",
+        template="modern",
+    )
     diploma, created = repo.issue(TBZ, asked, "record-2026", record_for, NOW)
 
     assert created
@@ -76,7 +81,8 @@ def test_the_raw_national_id_is_never_stored(repo: SqlRepository, engine: Engine
 def test_serials_count_per_institution_and_solar_hijri_year(repo: SqlRepository) -> None:
     def serial(institution: Institution, issued_on: date) -> str:
         return repo.issue(institution, request(issued_on=issued_on), "k1", record_for, NOW)[
-            0].serial
+            0
+        ].serial
 
     assert serial(TBZ, LAST_DAY_1404) == "TBZMED-1404-000001"
     assert serial(TBZ, LAST_DAY_1404) == "TBZMED-1404-000002"
@@ -87,16 +93,16 @@ def test_serials_count_per_institution_and_solar_hijri_year(repo: SqlRepository)
     assert serial(TBZ, FIRST_DAY_1405) == "TBZMED-1405-000003"
 
 
-def test_an_external_id_is_issued_once_per_institution(repo: SqlRepository,
-                                                       engine: Engine) -> None:
+def test_an_external_id_is_issued_once_per_institution(repo: SqlRepository, engine: Engine) -> None:
     first, created = repo.issue(TBZ, request(external_id="lms-7"), "k1", record_for, NOW)
     assert created
 
     def must_not_sign(_id: str, _serial: str) -> bytes:
         raise AssertionError("signed a second time")
 
-    again, created = repo.issue(TBZ, request("نام دیگر", external_id="lms-7"), "k2",
-                                must_not_sign, NOW + timedelta(days=1))
+    again, created = repo.issue(
+        TBZ, request("نام دیگر", external_id="lms-7"), "k2", must_not_sign, NOW + timedelta(days=1)
+    )
     assert not created
     assert again == first
 
@@ -114,8 +120,9 @@ def test_requests_without_external_id_are_never_deduplicated(repo: SqlRepository
     assert (a.serial, b.serial) == ("TBZMED-1405-000001", "TBZMED-1405-000002")
 
 
-def test_a_failed_signature_stores_nothing_and_consumes_no_serial(repo: SqlRepository,
-                                                                  engine: Engine) -> None:
+def test_a_failed_signature_stores_nothing_and_consumes_no_serial(
+    repo: SqlRepository, engine: Engine
+) -> None:
     seen: list[str] = []
 
     def failing(diploma_id: str, serial: str) -> bytes:
@@ -138,8 +145,9 @@ def test_a_failed_signature_stores_nothing_and_consumes_no_serial(repo: SqlRepos
     assert repo.issue(TBZ, request(), "k1", record_for, NOW)[0].serial == "TBZMED-1405-000002"
 
 
-def test_issuing_for_an_unconfigured_institution_is_refused(repo: SqlRepository,
-                                                           engine: Engine) -> None:
+def test_issuing_for_an_unconfigured_institution_is_refused(
+    repo: SqlRepository, engine: Engine
+) -> None:
     stranger = dataclasses.replace(TBZ, slug="stranger")
     with pytest.raises(ConfigurationError, match="'stranger'"):
         repo.issue(stranger, request(), "k1", record_for, NOW)
@@ -147,7 +155,8 @@ def test_issuing_for_an_unconfigured_institution_is_refused(repo: SqlRepository,
 
 
 def test_reading_a_diploma_of_an_unconfigured_institution_is_a_clear_error(
-        repo: SqlRepository, engine: Engine) -> None:
+    repo: SqlRepository, engine: Engine
+) -> None:
     diploma, _ = repo.issue(SUT, request(), "k1", record_for, NOW)
     only_tbz = SqlRepository(engine, {"tbzmed": TBZ}, hash_national_id)
     with pytest.raises(ConfigurationError, match=rf"{diploma.id} .*'sut'.*not configured"):
@@ -186,13 +195,21 @@ def test_set_pdf_sha256(repo: SqlRepository) -> None:
         repo.set_pdf_sha256(diploma.id, "not a digest")
 
 
-def test_search_matches_names_serials_and_external_ids_newest_first(
-        repo: SqlRepository) -> None:
-    people = [("مریم احمدی", "Maryam Ahmadi", "crm-1"), ("علی رضایی", "Ali Rezaei", "crm-2"),
-              ("زهرا کریمی", "Zahra Karimi", "lms-3"), ("رضا مرادی", "Reza Moradi", "")]
+def test_search_matches_names_serials_and_external_ids_newest_first(repo: SqlRepository) -> None:
+    people = [
+        ("مریم احمدی", "Maryam Ahmadi", "crm-1"),
+        ("علی رضایی", "Ali Rezaei", "crm-2"),
+        ("زهرا کریمی", "Zahra Karimi", "lms-3"),
+        ("رضا مرادی", "Reza Moradi", ""),
+    ]
     issued = [
-        repo.issue(TBZ, request(name, name_en=name_en, external_id=external_id), "k1",
-                   record_for, NOW + timedelta(minutes=i))[0]
+        repo.issue(
+            TBZ,
+            request(name, name_en=name_en, external_id=external_id),
+            "k1",
+            record_for,
+            NOW + timedelta(minutes=i),
+        )[0]
         for i, (name, name_en, external_id) in enumerate(people)
     ]
     newest_first = issued[::-1]
@@ -309,8 +326,7 @@ def test_empty_scopes_round_trip(repo: SqlRepository) -> None:
     assert stored is not None and stored.scopes == frozenset()
 
 
-def test_readers_do_not_wait_for_a_writer_on_sqlite(repo: SqlRepository,
-                                                    engine: Engine) -> None:
+def test_readers_do_not_wait_for_a_writer_on_sqlite(repo: SqlRepository, engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite locking only")
     diploma, _ = repo.issue(TBZ, request(), "k1", record_for, NOW)
@@ -325,12 +341,10 @@ def test_readers_do_not_wait_for_a_writer_on_sqlite(repo: SqlRepository,
 def test_unconfigured_co_issuers_are_reported(repo: SqlRepository, engine: Engine) -> None:
     diploma, _ = repo.issue(TBZ, request(), "k1", record_for, NOW)
     with engine.begin() as connection:
-        connection.execute(
-            update(DiplomaRow).values(co_issuers="sut,gone"))
+        connection.execute(update(DiplomaRow).values(co_issuers="sut,gone"))
     with pytest.raises(ConfigurationError, match="'gone'"):
         repo.get(diploma.id)
     with engine.begin() as connection:
-        connection.execute(
-            update(DiplomaRow).values(co_issuers="sut"))
+        connection.execute(update(DiplomaRow).values(co_issuers="sut"))
     stored = repo.get(diploma.id)
     assert stored is not None and stored.co_issuers == (INSTITUTIONS["sut"],)

@@ -29,16 +29,22 @@ requests = st.builds(
     external_id=texts,
     template=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True),
 )
-moments = st.datetimes(datetime(2000, 1, 1), datetime(2200, 1, 1),
-                       timezones=st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(
-                           lambda minutes: timedelta(minutes=minutes))))
+moments = st.datetimes(
+    datetime(2000, 1, 1),
+    datetime(2200, 1, 1),
+    timezones=st.builds(
+        timezone, st.integers(-14 * 60, 14 * 60).map(lambda minutes: timedelta(minutes=minutes))
+    ),
+)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(asked=requests, issued_at=moments, record=st.binary(max_size=2048))
-def test_issued_diplomas_come_back_unchanged(repo: SqlRepository, asked: DiplomaRequest,
-                                             issued_at: datetime, record: bytes) -> None:
+def test_issued_diplomas_come_back_unchanged(
+    repo: SqlRepository, asked: DiplomaRequest, issued_at: datetime, record: bytes
+) -> None:
     diploma, created = repo.issue(TBZ, asked, "k1", lambda _id, _serial: record, issued_at)
     stored = repo.get(diploma.id)
 

@@ -67,12 +67,15 @@ def test_sqlite_connections_are_tuned_for_concurrent_writers(tmp_path: Path) -> 
         engine.dispose()
 
 
-@pytest.mark.parametrize(("given", "driver"), [
-    ("postgresql://u@db/diplomas", "postgresql+psycopg"),
-    ("postgres://u@db/diplomas", "postgresql+psycopg"),
-    ("postgresql+psycopg://u@db/diplomas", "postgresql+psycopg"),
-    ("sqlite:///var/diplomas.db", "sqlite"),
-])
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("postgresql://u@db/diplomas", "postgresql+psycopg"),
+        ("postgres://u@db/diplomas", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@db/diplomas", "postgresql+psycopg"),
+        ("sqlite:///var/diplomas.db", "sqlite"),
+    ],
+)
 def test_database_url_points_postgresql_at_psycopg(given: str, driver: str) -> None:
     assert database_url(given).drivername == driver
 
@@ -85,9 +88,11 @@ def test_unsupported_databases_are_refused() -> None:
 def test_the_packaged_alembic_ini_works_from_the_command_line(db_url: str) -> None:
     ini = Path(diplomas.storage.__file__).parent / "alembic.ini"
     done = subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={db_url}",
-         "upgrade", "head"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={db_url}", "upgrade", "head"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     engine = make_engine(db_url)
@@ -102,8 +107,13 @@ def test_an_in_memory_database_is_migrated_through_its_engine() -> None:
     try:
         migrate_engine(engine)
         repo = SqlRepository(engine, INSTITUTIONS, hash_national_id)
-        diploma, _ = repo.issue(TBZ, DiplomaRequest("نام", date(2026, 5, 1)), "k1",
-                                record_for, datetime(2026, 5, 1, tzinfo=UTC))
+        diploma, _ = repo.issue(
+            TBZ,
+            DiplomaRequest("نام", date(2026, 5, 1)),
+            "k1",
+            record_for,
+            datetime(2026, 5, 1, tzinfo=UTC),
+        )
         assert repo.get(diploma.id) == diploma
     finally:
         engine.dispose()

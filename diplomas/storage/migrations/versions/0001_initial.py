@@ -51,8 +51,15 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("status IN ('issued', 'revoked')", name=op.f("ck_diplomas_status")),
     )
-    for column in ("serial", "name", "name_en", "external_id", "issued_at",
-                   "national_id_hash", "batch_id"):
+    for column in (
+        "serial",
+        "name",
+        "name_en",
+        "external_id",
+        "issued_at",
+        "national_id_hash",
+        "batch_id",
+    ):
         op.create_index(op.f(f"ix_diplomas_{column}"), "diplomas", [column])
 
     op.create_table(
