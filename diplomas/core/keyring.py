@@ -46,6 +46,15 @@ class RecordKey:
         return f"{self.controller}#{self.key_id}"
 
     @property
+    def status(self) -> str:
+        """`active` (may sign), `retired` (signs no more) or `compromised`."""
+        if self.compromised_since is not None:
+            return "compromised"
+        if self.valid_until is not None:
+            return "retired"
+        return "active"
+
+    @property
     def public_key_multibase(self) -> str:
         return "z" + base58.b58encode(_ED25519_MULTICODEC + self.public_key).decode()
 

@@ -10,13 +10,11 @@ Both stores implement the core's `RecordKeys` port and hand out a `PadesSigner`.
 from .bundle import TrustBundle, export_bundle, load_bundle
 from .memory import MemoryKeyStore
 from .passphrase import resolve_passphrase
-from .record import RecordKeyEntry
 from .store import FileKeyStore, init_key_store
 
 __all__ = [
     "FileKeyStore",
     "MemoryKeyStore",
-    "RecordKeyEntry",
     "TrustBundle",
     "export_bundle",
     "init_key_store",

@@ -17,7 +17,7 @@ from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, RecordSigner
 from ..core.model import Institution
 from . import bundle, certs, sealed
-from .record import Ed25519RecordSigner, RecordKeyEntry, current_entry, new_key_id, utc_seconds
+from .record import Ed25519RecordSigner, current_entry, new_key_id, utc_seconds
 
 if TYPE_CHECKING:
     from ..pdfsign import PadesSigner
@@ -28,7 +28,7 @@ class MemoryKeyStore:
 
     def __init__(self, institution: Institution, now: datetime) -> None:
         self.institution = institution
-        self._entries: list[RecordKeyEntry] = []
+        self._entries: list[RecordKey] = []
         self._private: dict[str, Ed25519PrivateKey] = {}
         self.rotate(now)
         self._root_key = certs.new_ec_key()
@@ -47,9 +47,9 @@ class MemoryKeyStore:
         return Ed25519RecordSigner(entry, self._private[entry.key_id])
 
     def keyring(self) -> KeyRing:
-        return KeyRing(entry.record_key() for entry in self._entries)
+        return KeyRing(entry for entry in self._entries)
 
-    def entries(self) -> tuple[RecordKeyEntry, ...]:
+    def entries(self) -> tuple[RecordKey, ...]:
         return tuple(self._entries)
 
     def rotate(self, now: datetime) -> RecordKey:
@@ -57,7 +57,7 @@ class MemoryKeyStore:
         while key_id in self._private:
             key_id = new_key_id(now)
         private = Ed25519PrivateKey.generate()
-        entry = RecordKeyEntry(
+        entry = RecordKey(
             key_id=key_id,
             public_key=private.public_key().public_bytes_raw(),
             controller=self.institution.did,
@@ -65,7 +65,7 @@ class MemoryKeyStore:
         )
         self._entries.append(entry)
         self._private[key_id] = private
-        return entry.record_key()
+        return entry
 
     def trust_roots(self) -> list[x509.Certificate]:
         return [self._root]

@@ -16,7 +16,6 @@ import binascii
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,65 +48,25 @@ def unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-@dataclass(frozen=True)
-class RecordKeyEntry:
-    """One record-signing key as listed in the store's metadata."""
-
-    key_id: str
-    public_key: bytes
-    controller: str
-    valid_from: datetime
-    valid_until: datetime | None = None
-    compromised_since: datetime | None = None
-
-    @property
-    def status(self) -> str:
-        if self.compromised_since is not None:
-            return "compromised"
-        if self.valid_until is not None:
-            return "retired"
-        return "active"
-
-    @property
-    def verification_method(self) -> str:
-        return f"{self.controller}#{self.key_id}"
-
-    @property
-    def file_name(self) -> str:
-        return f"record-key-{self.key_id}.pem"
-
-    def record_key(self) -> RecordKey:
-        return RecordKey(
-            key_id=self.key_id,
-            public_key=self.public_key,
-            controller=self.controller,
-            valid_from=self.valid_from,
-            valid_until=self.valid_until,
-            compromised_since=self.compromised_since,
-        )
-
-    def retired_at(self, at: datetime) -> RecordKeyEntry:
-        return replace(self, valid_until=utc_seconds(at))
-
-    def compromised_at(self, since: datetime) -> RecordKeyEntry:
-        return replace(self, compromised_since=utc_seconds(since))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id,
-            "controller": self.controller,
-            "public_key": b64url(self.public_key),
-            "private_key_file": self.file_name,
-            "valid_from": iso_utc(self.valid_from),
-            "valid_until": iso_utc(self.valid_until) if self.valid_until else None,
-            "compromised_since": (
-                iso_utc(self.compromised_since) if self.compromised_since else None
-            ),
-            "status": self.status,
-        }
+def key_file_name(key: RecordKey) -> str:
+    """The store's file holding the private half of `key`."""
+    return f"record-key-{key.key_id}.pem"
 
 
-def current_entry(entries: Sequence[RecordKeyEntry]) -> RecordKeyEntry | None:
+def key_to_json(key: RecordKey) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "controller": key.controller,
+        "public_key": b64url(key.public_key),
+        "private_key_file": key_file_name(key),
+        "valid_from": iso_utc(key.valid_from),
+        "valid_until": iso_utc(key.valid_until) if key.valid_until else None,
+        "compromised_since": iso_utc(key.compromised_since) if key.compromised_since else None,
+        "status": key.status,
+    }
+
+
+def current_entry(entries: Sequence[RecordKey]) -> RecordKey | None:
     """The key that signs new records: the newest active one."""
     active = [(e.valid_from, i, e) for i, e in enumerate(entries) if e.status == "active"]
     return max(active)[2] if active else None
@@ -124,7 +83,7 @@ def _time(raw: object, where: str, *, optional: bool) -> datetime | None:
         raise KeyStoreError(f"{where} is not a time with a time zone: {raw!r}") from exc
 
 
-def entry_from_json(raw: object, where: str) -> RecordKeyEntry:
+def entry_from_json(raw: object, where: str) -> RecordKey:
     if not isinstance(raw, Mapping):
         raise KeyStoreError(f"{where} must be a JSON object")
     key_id, controller, public = raw.get("key_id"), raw.get("controller"), raw.get("public_key")
@@ -140,7 +99,7 @@ def entry_from_json(raw: object, where: str) -> RecordKeyEntry:
         raise KeyStoreError(f"{where}.public_key must be a base64url Ed25519 public key")
     valid_from = _time(raw.get("valid_from"), f"{where}.valid_from", optional=False)
     assert valid_from is not None
-    return RecordKeyEntry(
+    return RecordKey(
         key_id=key_id,
         public_key=public_key,
         controller=controller,
@@ -152,16 +111,16 @@ def entry_from_json(raw: object, where: str) -> RecordKeyEntry:
     )
 
 
-def dump_metadata(entries: Sequence[RecordKeyEntry]) -> bytes:
+def dump_metadata(entries: Sequence[RecordKey]) -> bytes:
     document = {
         "format": METADATA_FORMAT,
         "version": METADATA_VERSION,
-        "keys": [e.to_json() for e in entries],
+        "keys": [key_to_json(e) for e in entries],
     }
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def load_metadata(data: bytes, source: str) -> tuple[RecordKeyEntry, ...]:
+def load_metadata(data: bytes, source: str) -> tuple[RecordKey, ...]:
     try:
         document = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -186,7 +145,7 @@ def load_metadata(data: bytes, source: str) -> tuple[RecordKeyEntry, ...]:
 class Ed25519RecordSigner:
     """A `RecordSigner` over one Ed25519 private key."""
 
-    def __init__(self, entry: RecordKeyEntry, private_key: Ed25519PrivateKey) -> None:
+    def __init__(self, entry: RecordKey, private_key: Ed25519PrivateKey) -> None:
         self._entry = entry
         self._private_key = private_key
 

@@ -43,9 +43,9 @@ from ._files import (
 )
 from .record import (
     Ed25519RecordSigner,
-    RecordKeyEntry,
     current_entry,
     dump_metadata,
+    key_file_name,
     load_metadata,
     new_key_id,
     utc_seconds,
@@ -126,7 +126,7 @@ class FileKeyStore:
                 f"run `diplomas init` first"
             )
         self._lock = threading.RLock()
-        self._metadata: tuple[tuple[int, int, int], tuple[RecordKeyEntry, ...]] | None = None
+        self._metadata: tuple[tuple[int, int, int], tuple[RecordKey, ...]] | None = None
         self._record_keys: dict[str, Ed25519PrivateKey] = {}
         self._roots: list[x509.Certificate] | None = None
         self._pdf_signer: PadesSigner | None = None
@@ -141,7 +141,7 @@ class FileKeyStore:
 
     # -- record keys -------------------------------------------------------------------
 
-    def entries(self) -> tuple[RecordKeyEntry, ...]:
+    def entries(self) -> tuple[RecordKey, ...]:
         """Every record key in the metadata, oldest first (re-read when the file changes)."""
         path = self._dir / METADATA_FILE
         try:
@@ -154,15 +154,15 @@ class FileKeyStore:
                 self._metadata = (stamp, load_metadata(read_private_file(path), str(path)))
             return self._metadata[1]
 
-    def _private_record_key(self, entry: RecordKeyEntry) -> Ed25519PrivateKey:
+    def _private_record_key(self, entry: RecordKey) -> Ed25519PrivateKey:
         with self._lock:
             key = self._record_keys.get(entry.key_id)
             if key is None:
-                key = _decrypt_ed25519(self._dir / entry.file_name, self._passphrase)
+                key = _decrypt_ed25519(self._dir / key_file_name(entry), self._passphrase)
                 public = key.public_key().public_bytes_raw()
                 if public != entry.public_key:
                     raise KeyStoreError(
-                        f"{entry.file_name} does not hold the key that {METADATA_FILE} "
+                        f"{key_file_name(entry)} does not hold the key that {METADATA_FILE} "
                         f"lists as {entry.key_id}"
                     )
                 self._record_keys[entry.key_id] = key
@@ -177,7 +177,7 @@ class FileKeyStore:
 
     def keyring(self) -> KeyRing:
         """Every record key, retired and compromised ones included, with its window."""
-        return KeyRing(entry.record_key() for entry in self.entries())
+        return KeyRing(entry for entry in self.entries())
 
     def rotate(self, now: datetime) -> RecordKey:
         """Make a new record key the current one. Older keys keep verifying what they
@@ -185,11 +185,11 @@ class FileKeyStore:
         with locked(self._dir), self._lock:
             entries = self.entries()
             entry, private = _new_record_entry(self.institution, now, {e.key_id for e in entries})
-            write_new_file(self._dir / entry.file_name, _encrypt(private, self._passphrase))
+            write_new_file(self._dir / key_file_name(entry), _encrypt(private, self._passphrase))
             replace_file(self._dir / METADATA_FILE, dump_metadata((*entries, entry)))
             self._record_keys[entry.key_id] = private
             self._metadata = None
-        return entry.record_key()
+        return entry
 
     # -- PDF signing ---------------------------------------------------------------------
 
@@ -264,12 +264,12 @@ def _check_pair(
 
 def _new_record_entry(
     institution: Institution, now: datetime, taken: set[str]
-) -> tuple[RecordKeyEntry, Ed25519PrivateKey]:
+) -> tuple[RecordKey, Ed25519PrivateKey]:
     key_id = new_key_id(now)
     while key_id in taken:
         key_id = new_key_id(now)
     private = Ed25519PrivateKey.generate()
-    entry = RecordKeyEntry(
+    entry = RecordKey(
         key_id=key_id,
         public_key=private.public_key().public_bytes_raw(),
         controller=institution.did,
@@ -316,7 +316,7 @@ def _check_passphrase(directory: Path, passphrase: bytes) -> None:
     if metadata.exists():
         entries = load_metadata(read_private_file(metadata), str(metadata))
         if entries:
-            _decrypt_ed25519(directory / entries[-1].file_name, passphrase)
+            _decrypt_ed25519(directory / key_file_name(entries[-1]), passphrase)
             return
     for name in (SIGNING_KEY_FILE, ROOT_KEY_FILE):
         if (directory / name).exists():
@@ -333,7 +333,7 @@ def _ensure_record_key(
     if metadata.exists():
         return
     entry, private = _new_record_entry(institution, now, set())
-    _write_once(directory / entry.file_name, _encrypt(private, passphrase))
+    _write_once(directory / key_file_name(entry), _encrypt(private, passphrase))
     _write_once(metadata, dump_metadata([entry]))
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,21 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from diplomas.core.errors import KeyStoreError
+from diplomas.core.keyring import RecordKey
 from diplomas.core.model import Institution
 from diplomas.keys import FileKeyStore, init_key_store
-from diplomas.keys.record import current_entry
+from diplomas.keys.record import current_entry, key_file_name, utc_seconds
 
 from .conftest import NOW, PASSPHRASE
+
+
+def _retire(key: RecordKey, at: datetime) -> RecordKey:
+    return replace(key, valid_until=utc_seconds(at))
+
+
+def _compromise(key: RecordKey, since: datetime) -> RecordKey:
+    return replace(key, compromised_since=utc_seconds(since))
+
 
 EXPECTED_FILES = {
     "record-keys.json",
@@ -146,9 +157,9 @@ def test_store_notices_rotation_by_another_process(
 def test_current_key_is_the_newest_active_one(store: FileKeyStore) -> None:
     store.rotate(NOW + timedelta(days=1))
     entries = store.entries()
-    retired = (entries[0], entries[1].retired_at(NOW + timedelta(days=2)))
+    retired = (entries[0], _retire(entries[1], NOW + timedelta(days=2)))
     assert current_entry(retired) == entries[0]
-    assert current_entry((entries[1].compromised_at(NOW),)) is None
+    assert current_entry((_compromise(entries[1], NOW),)) is None
 
 
 def test_root_certificate(store: FileKeyStore, institution: Institution) -> None:
@@ -220,7 +231,7 @@ def test_keys_readable_by_others_are_refused(
     store: FileKeyStore, key_dir: Path, institution: Institution
 ) -> None:
     entry = store.entries()[0]
-    os.chmod(key_dir / entry.file_name, 0o644)
+    os.chmod(key_dir / key_file_name(entry), 0o644)
     with pytest.raises(KeyStoreError, match="chmod 600"):
         FileKeyStore(key_dir, PASSPHRASE, institution).signer()
 
@@ -229,7 +240,7 @@ def test_swapped_record_key_file_is_refused(
     store: FileKeyStore, key_dir: Path, institution: Institution
 ) -> None:
     entry = store.entries()[0]
-    path = key_dir / entry.file_name
+    path = key_dir / key_file_name(entry)
     path.unlink()
     from diplomas.keys._files import write_new_file
     from diplomas.keys.store import _encrypt
