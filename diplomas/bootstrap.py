@@ -100,6 +100,7 @@ def build_service(settings: Settings) -> DiplomaService:
     from .pdfsign import PadesValidator
     from .render import TemplateRenderer
     from .service import DiplomaService
+    from .storage.batches import SqlBatchStore
     from .storage.engine import make_engine
     from .storage.files import FilePdfStore
     from .storage.repository import SqlRepository
@@ -120,6 +121,7 @@ def build_service(settings: Settings) -> DiplomaService:
         pdf_signer=store.pdf_signer(),
         pdf_validator=PadesValidator(store.trust_roots()),
         record_keys=store,
+        batches=SqlBatchStore(engine),
     )
 
 

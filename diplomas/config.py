@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     templates_dir: Path = REPO_TEMPLATES
     environment: Literal["development", "production"] = "development"
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_roster_bytes: int = 50 * 1024 * 1024
+    batch_workers: int = 1
+    """Worker processes for batches uploaded through the API (the CLI uses every core)."""
 
     @property
     def effective_database_url(self) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from .core.batch import Batch
 from .core.credential import PublicClaims, claims_for, claims_from_credential, signed_record
 from .core.errors import (
     ConfigurationError,
@@ -22,10 +23,11 @@ from .core.errors import (
     NotFound,
     Unauthorized,
 )
-from .core.ids import is_diploma_id
+from .core.ids import is_diploma_id, placeholder_id
 from .core.keyring import KeyRing, RecordKey
 from .core.model import Diploma, Institution, parse_request
 from .core.ports import (
+    BatchStore,
     DiplomaRepository,
     PdfRenderer,
     PdfSigner,
@@ -62,8 +64,8 @@ class TemplateCatalog(Protocol):
         """Raise NotFound unless the template exists."""
         ...
 
-    def layout(self, claims: PublicClaims, template: str) -> object:
-        """Place every text on the page; InvalidInput if a value cannot be printed."""
+    def check(self, claims: PublicClaims, template: str) -> None:
+        """InvalidInput naming the field if a value cannot be printed on the template."""
         ...
 
 
@@ -74,7 +76,17 @@ class IssueOutcome:
     pdf: bytes
 
 
-def _widest_serial(institution: Institution) -> str:
+def render_signed(renderer: PdfRenderer, signer: PdfSigner, record: bytes, template: str) -> bytes:
+    """The signed PDF of a stored record: the page printed from the record's own claims.
+
+    The one rendering path for single and bulk issuance alike.
+    """
+    claims = claims_from_credential(parse_record(record))
+    return signer.sign(renderer.render(claims, template), record)
+
+
+def widest_serial(institution: Institution) -> str:
+    """A serial as wide as any real one, for checking that a page will fit."""
     return f"{institution.serial_prefix}-8888-888888"
 
 
@@ -100,6 +112,7 @@ class DiplomaService:
         pdf_signer: PdfSigner,
         pdf_validator: PdfValidator,
         record_keys: RecordKeys,
+        batches: BatchStore,
         clock: Clock | None = None,
     ) -> None:
         if not institutions:
@@ -112,6 +125,7 @@ class DiplomaService:
         self.pdf_signer = pdf_signer
         self.pdf_validator = pdf_validator
         self.record_keys = record_keys
+        self.batches = batches
         self.clock = clock or SystemClock()
 
     @property
@@ -134,8 +148,8 @@ class DiplomaService:
         institution = self.institution
         # Lay the page out before anything is stored: a value that cannot be printed
         # must be refused now, not discovered after its serial was committed.
-        self.templates.layout(
-            claims_for(institution, request, "0" * 22, _widest_serial(institution)),
+        self.templates.check(
+            claims_for(institution, request, placeholder_id(), widest_serial(institution)),
             request.template,
         )
         signer = self.record_keys.signer()
@@ -153,9 +167,9 @@ class DiplomaService:
         return IssueOutcome(diploma, True, pdf)
 
     def _render_signed(self, diploma: Diploma) -> bytes:
-        claims = claims_from_credential(parse_record(diploma.record))
-        unsigned = self.renderer.render(claims, diploma.request.template)
-        pdf = self.pdf_signer.sign(unsigned, diploma.record)
+        pdf = render_signed(
+            self.renderer, self.pdf_signer, diploma.record, diploma.request.template
+        )
         self.pdf_store.put(diploma.id, pdf)
         self.repository.set_pdf_sha256(diploma.id, hashlib.sha256(pdf).hexdigest())
         return pdf
@@ -172,6 +186,12 @@ class DiplomaService:
         if diploma is None:
             raise NotFound("no diploma with this id")
         return diploma
+
+    def batch(self, batch_id: str) -> Batch:
+        found = self.batches.get(batch_id) if is_diploma_id(batch_id) else None
+        if found is None:
+            raise NotFound("no batch with this id")
+        return found
 
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
         return self.repository.search(normalize(query), offset, limit)

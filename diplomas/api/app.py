@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -21,7 +22,7 @@ from ..core.errors import (
     Unauthorized,
 )
 from ..service import DiplomaService
-from .routes import diplomas, pages, verify, wellknown
+from .routes import batches, diplomas, pages, verify, wellknown
 
 # Pages carry no inline script or style, so the policy can forbid both.
 SECURITY_HEADERS = {
@@ -65,13 +66,27 @@ def _translate(exc: DiplomaError) -> JSONResponse:
 
 
 def create_app(service: DiplomaService, settings: Settings) -> FastAPI:
+    from ..batches import BatchRunner
+    from .batch_queue import BatchQueue
+
+    queue = BatchQueue(BatchRunner(service, settings), settings.batch_workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        queue.resume_unfinished()
+        yield
+        queue.shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="diplomas",
         version=__version__,
         summary="Issue signed PDF entrepreneurship diplomas and verify them.",
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.batch_runner = queue.runner
+    app.state.batch_queue = queue
 
     async def on_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DiplomaError)
@@ -88,7 +103,7 @@ def create_app(service: DiplomaService, settings: Settings) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
-    for module in (diplomas, verify, wellknown, pages):
+    for module in (diplomas, batches, verify, wellknown, pages):
         app.include_router(module.router)
     app.mount(
         "/static",

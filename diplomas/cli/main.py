@@ -5,26 +5,22 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from ..config import Settings
-from ..core.errors import (
-    ConfigurationError,
-    DiplomaError,
-    Forbidden,
-    InvalidInput,
-    KeyStoreError,
-    NotFound,
-    Unauthorized,
-)
 from ..core.verification import Verdict, VerdictStatus
+from .console import (
+    EXIT_INVALID_INPUT,
+    EXIT_NOT_GENUINE,
+    err,
+    errors_to_exit,
+    load_service,
+    load_settings,
+    out,
+)
 
 app = typer.Typer(
     name="diplomas",
@@ -37,43 +33,9 @@ keys_app = typer.Typer(help="The institution's signing keys.", no_args_is_help=T
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
 
-out = Console()
-err = Console(stderr=True)
+from .batch import issue_batch  # noqa: E402
 
-EXIT_NOT_GENUINE = 1
-EXIT_INVALID_INPUT = 2
-EXIT_NOT_FOUND = 3
-EXIT_CONFIG = 4
-
-
-@contextmanager
-def errors_to_exit() -> Iterator[None]:
-    """Turn the service's errors into a message on stderr and a distinct exit code."""
-    try:
-        yield
-    except InvalidInput as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red]: {problem.field}: {problem.message}", highlight=False)
-        raise typer.Exit(EXIT_INVALID_INPUT) from None
-    except NotFound as exc:
-        err.print(f"[red]error[/red]: {exc}", highlight=False)
-        raise typer.Exit(EXIT_NOT_FOUND) from None
-    except (ConfigurationError, KeyStoreError) as exc:
-        err.print(f"[red]error[/red]: {exc}", highlight=False)
-        raise typer.Exit(EXIT_CONFIG) from None
-    except (Unauthorized, Forbidden, DiplomaError) as exc:
-        err.print(f"[red]error[/red]: {exc}", highlight=False)
-        raise typer.Exit(EXIT_INVALID_INPUT) from None
-
-
-def _settings() -> Settings:
-    return Settings()
-
-
-def _service() -> Any:
-    from ..bootstrap import build_service
-
-    return build_service(_settings())
+app.command("issue-batch")(issue_batch)
 
 
 @app.command()
@@ -99,7 +61,7 @@ def init(
         if v is not None
     }
     with errors_to_exit():
-        report = init_instance(_settings(), overrides)
+        report = init_instance(load_settings(), overrides)
     for line in report:
         out.print(line, highlight=False)
 
@@ -117,7 +79,7 @@ def serve(
 
     with errors_to_exit():
         if workers > 1:
-            os.environ.setdefault("DIPLOMAS_HOME", str(_settings().home))
+            os.environ.setdefault("DIPLOMAS_HOME", str(load_settings().home))
             uvicorn.run(
                 "diplomas.bootstrap:app_from_environment",
                 factory=True,
@@ -126,7 +88,7 @@ def serve(
                 workers=workers,
             )
         else:
-            uvicorn.run(build_app(_settings()), host=host, port=port)
+            uvicorn.run(build_app(load_settings()), host=host, port=port)
 
 
 @app.command()
@@ -166,7 +128,7 @@ def issue(
         if v is not None
     }
     with errors_to_exit():
-        outcome = _service().issue(raw)
+        outcome = load_service().issue(raw)
     write_atomic(out_file, outcome.pdf)
     d = outcome.diploma
     result = {
@@ -201,7 +163,7 @@ def revoke(
 ) -> None:
     """Revoke a diploma; its page and every verifier then say so."""
     with errors_to_exit():
-        d = _service().revoke(diploma_id, reason)
+        d = load_service().revoke(diploma_id, reason)
     out.print(f"revoked {d.serial}: {d.revocation_reason}", highlight=False)
 
 
@@ -247,7 +209,7 @@ def verify(
         if trust is not None:
             verdict = verify_offline(data, trust.read_bytes())
         else:
-            verdict = _service().verify_pdf(data)
+            verdict = load_service().verify_pdf(data)
     if as_json:
         out.print_json(json.dumps(verdict_json(verdict), ensure_ascii=False))
     else:
@@ -263,7 +225,7 @@ def token_create(
 ) -> None:
     """Create an API token; it is printed once, alone on the last line."""
     with errors_to_exit():
-        record, token = _service().create_token(scope.split(","), name)
+        record, token = load_service().create_token(scope.split(","), name)
     err.print(
         f"token {record.token_id} with scopes {','.join(sorted(record.scopes))}; "
         "store it now, it is not shown again:",
@@ -282,7 +244,7 @@ def keys_export(
     from ..bootstrap import open_key_store
 
     with errors_to_exit():
-        bundle = json.dumps(open_key_store(_settings()).export_bundle(), indent=2) + "\n"
+        bundle = json.dumps(open_key_store(load_settings()).export_bundle(), indent=2) + "\n"
     if out_file is None:
         sys.stdout.write(bundle)
     else:
@@ -296,7 +258,7 @@ def keys_list() -> None:
     from ..bootstrap import open_key_store
 
     with errors_to_exit():
-        ring = open_key_store(_settings()).keyring()
+        ring = open_key_store(load_settings()).keyring()
     table = Table("key id", "valid from", "valid until", "compromised since")
     for k in ring:
         table.add_row(

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
+from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, Institution
@@ -94,6 +96,19 @@ class DiplomaRepository(Protocol):
         """
         ...
 
+    def issue_many(
+        self,
+        institution: Institution,
+        items: Sequence[tuple[DiplomaRequest, str]],
+        key_id: str,
+        make_record: Callable[[DiplomaRequest, str, str], bytes],
+        issued_at: datetime,
+        batch_id: str | None = None,
+    ) -> list[tuple[Diploma, bool]]:
+        """Issue a chunk of (request, row identity) in one transaction, in order; rows
+        whose identity is stored already come back with created=False."""
+        ...
+
     def get(self, diploma_id: str) -> Diploma | None: ...
 
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
@@ -102,12 +117,28 @@ class DiplomaRepository(Protocol):
 
     def set_pdf_sha256(self, diploma_id: str, sha256: str) -> None: ...
 
+    def set_pdf_sha256_many(self, pairs: Sequence[tuple[str, str]]) -> None: ...
+
     def add_token(self, token: TokenRecord) -> None: ...
 
     def get_token(self, token_id: str) -> TokenRecord | None: ...
 
 
+class BatchStore(Protocol):
+    def save(self, batch: Batch) -> None: ...
+
+    def get(self, batch_id: str) -> Batch | None: ...
+
+    def unfinished(self) -> list[Batch]: ...
+
+    def touch(self, batch: Batch, at: datetime, **changes: object) -> Batch: ...
+
+
 class PdfStore(Protocol):
-    def put(self, diploma_id: str, pdf: bytes) -> None: ...
+    def put(self, diploma_id: str, pdf: bytes, *, durable: bool = True) -> None:
+        """Store atomically; durable=False leaves flushing to the caller."""
+        ...
+
+    def path(self, diploma_id: str) -> Path: ...
 
     def get(self, diploma_id: str) -> bytes | None: ...

@@ -1,13 +1,15 @@
-"""Diploma PDFs drawn with reportlab from declarative templates (`templates/<name>/`).
+"""Diploma PDFs drawn from declarative templates (`templates/<name>/`).
 
-TemplateRenderer(templates_dir)   the PdfRenderer port: render(claims, template) -> bytes
+TemplateRenderer(templates_dir)   the PdfRenderer port: render(claims, template) -> bytes,
+                                  check(claims, template) before anything is issued
   template.py   the TOML design, checked on load
-  layout.py     the claims placed in the design's boxes (pure geometry)
+  layout.py     the claims placed in the design's boxes (pure geometry), or only checked
   textfit.py    shrink-then-wrap fitting of text into a box
-  shaping.py    Persian shaping and bidi reordering for reportlab
-  qr.py         the verification QR code as runs of dark modules
-  page.py       drawing a layout onto the canvas
-  fonts.py      TrueType fonts registered once per process
+  shaping.py    Persian shaping and bidi reordering (PDF text is drawn unshaped)
+  qr.py         the verification QR code (the `qrcode` package) as runs of dark modules
+  page.py       drawing a layout on a reportlab canvas, the template's ornaments done once
+  fonts.py      TrueType fonts registered with reportlab once per process; the subset
+                every page shares is built once
 """
 
 from .layout import Layout

@@ -8,8 +8,10 @@ the bottom-left of the page; the template's millimetres from the top-left end he
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
 
 from reportlab.lib.units import mm
 
@@ -126,7 +128,7 @@ class Layout:
 
 def page_values(claims: PublicClaims) -> dict[str, str]:
     """The values a top-level text box may name as {placeholders}."""
-    day = claims.issued_on
+    issued_on_fa, issued_on_fa_numeric, issued_on_en = _dates(claims.issued_on)
     return {
         "name": claims.name,
         "name_en": claims.name_en,
@@ -137,10 +139,20 @@ def page_values(claims: PublicClaims) -> dict[str, str]:
         "serial": claims.serial,
         "id": claims.id,
         "verify_url": claims.verify_url,
-        "issued_on_fa": format_solar_hijri(day),
-        "issued_on_fa_numeric": persian_digits(format_solar_hijri_numeric(day)),
-        "issued_on_en": format_gregorian(day),
+        "issued_on_fa": issued_on_fa,
+        "issued_on_fa_numeric": issued_on_fa_numeric,
+        "issued_on_en": issued_on_en,
     }
+
+
+@lru_cache(maxsize=64)
+def _dates(day: date) -> tuple[str, str, str]:
+    """The issue date as the page prints it; a bulk run issues on one day."""
+    return (
+        format_solar_hijri(day),
+        persian_digits(format_solar_hijri_numeric(day)),
+        format_gregorian(day),
+    )
 
 
 def lay_out(template: Template, claims: PublicClaims) -> Layout:
@@ -148,14 +160,13 @@ def lay_out(template: Template, claims: PublicClaims) -> Layout:
 
     Raises InvalidInput naming the fields whose text does not fit its box even at the
     minimum size, or holds characters the font cannot draw; ConfigurationError when the
-    template's own text is at fault.
+    template's own text is at fault, or when the verification URL is too long for the QR
+    code.
     """
     height = template.height * mm
     problems: list[FieldProblem] = []
     boxes: list[PlacedBox] = []
-    rules: list[PlacedRule] = []
-
-    def place(box: TextBox, values: Mapping[str, str]) -> None:
+    for box, values in _filled_boxes(template, claims):
         try:
             placed = _place_box(box, values, height)
         except _Unprintable as exc:
@@ -163,45 +174,19 @@ def lay_out(template: Template, claims: PublicClaims) -> Layout:
         else:
             if placed is not None:
                 boxes.append(placed)
-
-    values = page_values(claims)
-    for box in template.boxes:
-        place(box, values)
-    rules.extend(
-        PlacedRule(r.x * mm, height - r.y * mm, r.width * mm, r.color, r.line_width, r.diamond)
-        for r in template.rules
-    )
-
-    for issuer, (x, width) in zip(
-        claims.issuers, template.issuers.columns(len(claims.issuers)), strict=True
-    ):
-        issuer_values = {
-            "issuer_name": issuer.name,
-            "issuer_name_en": issuer.name_en,
-            "issuer_url": issuer.url,
-        }
-        for box in template.issuers.boxes:
-            place(replace(box, x=x, width=width, y=template.issuers.y + box.y), issuer_values)
-        rules.extend(_row_rules(template.issuers.rules, x, width, template.issuers.y, height))
-
-    signatories = claims.signatories
-    for person, (x, width) in zip(
-        signatories, template.signatories.columns(len(signatories)), strict=True
-    ):
-        person_values = {
-            "signatory_name": person.name,
-            "signatory_title": person.title,
-            "signatory_name_en": person.name_en,
-            "signatory_title_en": person.title_en,
-        }
-        for box in template.signatories.boxes:
-            place(replace(box, x=x, width=width, y=template.signatories.y + box.y), person_values)
-        rules.extend(
-            _row_rules(template.signatories.rules, x, width, template.signatories.y, height)
-        )
-
     if problems:
         raise InvalidInput(problems)
+
+    rules = [
+        PlacedRule(r.x * mm, height - r.y * mm, r.width * mm, r.color, r.line_width, r.diamond)
+        for r in template.rules
+    ]
+    for row, count in (
+        (template.issuers, len(claims.issuers)),
+        (template.signatories, len(claims.signatories)),
+    ):
+        for x, width in row.columns(count):
+            rules.extend(_row_rules(row.rules, x, width, row.y, height))
     return Layout(
         template.width * mm,
         height,
@@ -209,6 +194,57 @@ def lay_out(template: Template, claims: PublicClaims) -> Layout:
         tuple(rules),
         _place_qr(template, claims.verify_url, height),
     )
+
+
+def check(template: Template, claims: PublicClaims) -> None:
+    """Raise exactly what `lay_out` would raise for `claims`, and nothing when it would
+    succeed, without placing anything or encoding the QR code.
+
+    Every box is fitted and its glyphs checked as `lay_out` does it (through the same
+    function, so the two cannot disagree); the QR code is only sized.
+    """
+    problems: list[FieldProblem] = []
+    for box, values in _filled_boxes(template, claims):
+        try:
+            _fit_box(box, values)
+        except _Unprintable as exc:
+            problems.extend(_problems(template, box, exc))
+    if problems:
+        raise InvalidInput(problems)
+    qr.version_for(claims.verify_url)
+
+
+def _filled_boxes(
+    template: Template, claims: PublicClaims
+) -> Iterator[tuple[TextBox, Mapping[str, str]]]:
+    """Every text box of the page with the values its placeholders take, in drawing
+    order: the page's own boxes, then each institution's and each signatory's column."""
+    values = page_values(claims)
+    for box in template.boxes:
+        yield box, values
+    for issuer, column in zip(
+        claims.issuers, template.issuers.boxes_in_columns(len(claims.issuers)), strict=True
+    ):
+        issuer_values = {
+            "issuer_name": issuer.name,
+            "issuer_name_en": issuer.name_en,
+            "issuer_url": issuer.url,
+        }
+        for box in column:
+            yield box, issuer_values
+    for person, column in zip(
+        claims.signatories,
+        template.signatories.boxes_in_columns(len(claims.signatories)),
+        strict=True,
+    ):
+        person_values = {
+            "signatory_name": person.name,
+            "signatory_title": person.title,
+            "signatory_name_en": person.name_en,
+            "signatory_title_en": person.title_en,
+        }
+        for box in column:
+            yield box, person_values
 
 
 class _Unprintable(Exception):
@@ -237,35 +273,94 @@ def _expand(box: TextBox, values: Mapping[str, str]) -> str | None:
     return text.upper() if box.upper else text
 
 
-def _place_box(box: TextBox, values: Mapping[str, str], page_height: float) -> PlacedBox | None:
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    """The logical text."""
+    glyphs: str
+    """What is drawn, left to right."""
+    advance: float
+    """Width of `glyphs` in thousandths of the font size, tracking aside."""
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    size: float
+    lines: tuple[_Line, ...]
+    tracking: float
+
+
+def _fit_box(box: TextBox, values: Mapping[str, str]) -> _Fitted | None:
+    """The box's text fitted and shaped, None when a placeholder is empty;
+    _Unprintable when it does not fit or the font lacks a glyph."""
     text = _expand(box, values)
     if text is None:
         return None
-    rect = Rect(
-        box.x * mm, page_height - (box.y + box.height) * mm, box.width * mm, box.height * mm
+    return _fit(
+        text,
+        box.font,
+        box.width,
+        box.height,
+        box.size,
+        box.min_size,
+        box.max_lines,
+        box.leading,
+        box.tracking,
     )
+
+
+@lru_cache(maxsize=2048)
+def _fit(
+    text: str,
+    font: Font,
+    width: float,
+    height: float,
+    size: float,
+    min_size: float,
+    max_lines: int,
+    leading: float,
+    tracking: float,
+) -> _Fitted:
+    """Fit, shape and measure `text` for a box of `width` x `height` mm.
+
+    Cached, keyed by value: labels, institutions, signatories and the date repeat on
+    every page of a bulk run, in `check()` as in `lay_out()`."""
     rtl = is_rtl(text)
     # Letter spacing would pull joined Persian letters apart.
-    tracking = 0.0 if rtl else box.tracking
+    tracking = 0.0 if rtl else tracking
     try:
         fitted = fit_text(
             text,
-            box.font,
-            width=rect.width,
-            height=rect.height,
-            size=box.size,
-            min_size=box.min_size,
-            max_lines=box.max_lines,
-            leading=box.leading,
+            font,
+            width=width * mm,
+            height=height * mm,
+            size=size,
+            min_size=min_size,
+            max_lines=max_lines,
+            leading=leading,
             tracking=tracking,
         )
     except TextDoesNotFit:
         raise _Unprintable(
             text,
-            f"is too long: it does not fit in {box.max_lines} line(s) even at {box.min_size:g} pt",
+            f"is too long: it does not fit in {max_lines} line(s) even at {min_size:g} pt",
         ) from None
+    lines = []
+    for logical in fitted.lines:
+        glyphs = _drawable(visual(logical, rtl), font, text)
+        lines.append(_Line(logical, glyphs, font.units(glyphs)))
+    return _Fitted(fitted.size, tuple(lines), tracking)
 
+
+def _place_box(box: TextBox, values: Mapping[str, str], page_height: float) -> PlacedBox | None:
+    fitted = _fit_box(box, values)
+    if fitted is None:
+        return None
+    rect = Rect(
+        box.x * mm, page_height - (box.y + box.height) * mm, box.width * mm, box.height * mm
+    )
     size = fitted.size
+    tracking = fitted.tracking
     font = box.font
     line_height = size * box.leading
     block = line_height * len(fitted.lines)
@@ -279,9 +374,9 @@ def _place_box(box: TextBox, values: Mapping[str, str], page_height: float) -> P
     inset = (line_height - (font.ascent + font.descent) * size) / 2 + font.ascent * size
 
     lines = []
-    for i, logical in enumerate(fitted.lines):
-        glyphs = _drawable(visual(logical, rtl), font, text)
-        width = font.width(glyphs, size) + tracking * max(len(glyphs) - 1, 0)
+    for i, line in enumerate(fitted.lines):
+        glyphs = line.glyphs
+        width = line.advance * size / 1000 + tracking * max(len(glyphs) - 1, 0)
         if box.align == "left":
             x = rect.x
         elif box.align == "right":
@@ -290,7 +385,7 @@ def _place_box(box: TextBox, values: Mapping[str, str], page_height: float) -> P
             x = rect.x + (rect.width - width) / 2
         lines.append(
             PlacedLine(
-                logical,
+                line.text,
                 glyphs,
                 font,
                 size,

@@ -1,35 +1,145 @@
 """Drawing a laid-out diploma onto a reportlab canvas: paper, frame, ornaments, text, QR.
 
 Every ornament is vector geometry, so the page stays sharp at any print size and small
-on disk; reportlab embeds only the glyphs each page uses from each font.
+on disk. reportlab writes the PDF; the fonts it embeds are `fonts.FixedSubsetFont`s, whose
+common subset is built once per process.
+
+What is the same on every page of a template (paper, stars, frame and corners) is drawn
+once, by `prepare()`, onto a `_Recorder` that keeps the canvas calls with their paths
+built, and replayed onto each page's canvas: reportlab formats a path's numbers when the
+path is built, so a replay costs a few list appends. Rules are recorded the same way, once
+per position.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
+from reportlab import rl_config
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.pathobject import PDFPathObject
 
 from ..core.credential import PublicClaims
-from .fonts import embedding
+from ..core.errors import ConfigurationError
 from .layout import DIAMOND, Layout, PlacedQr, PlacedRule
 from .template import Border, Color, Logo, Star, Template
 
 
-def draw_page(
-    template: Template, layout: Layout, claims: PublicClaims, logo: ImageReader | None
-) -> bytes:
-    """The one-page PDF of `layout`; `logo` is the template's logo, already read."""
-    with embedding:
-        return _draw(template, layout, claims, logo)
+class _Recorder:
+    """Stands in for a canvas: keeps the drawing calls, with their paths already built,
+    to replay them onto any number of canvases. Rectangles, lines and circles become
+    paths, which reportlab draws the same way."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def replay(self, canvas: Canvas) -> None:
+        for name, args, kwargs in self.calls:
+            getattr(canvas, name)(*args, **kwargs)
+
+    def _keep(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((name, args, kwargs))
+
+    def setFillColorRGB(self, r: float, g: float, b: float) -> None:
+        self._keep("setFillColorRGB", r, g, b)
+
+    def setStrokeColorRGB(self, r: float, g: float, b: float) -> None:
+        self._keep("setStrokeColorRGB", r, g, b)
+
+    def setLineWidth(self, width: float) -> None:
+        self._keep("setLineWidth", width)
+
+    def setFillAlpha(self, alpha: float) -> None:
+        self._keep("setFillAlpha", alpha)
+
+    def setStrokeAlpha(self, alpha: float) -> None:
+        self._keep("setStrokeAlpha", alpha)
+
+    def saveState(self) -> None:
+        self._keep("saveState")
+
+    def restoreState(self) -> None:
+        self._keep("restoreState")
+
+    def beginPath(self) -> Any:
+        return PDFPathObject()
+
+    def drawPath(self, path: Any, stroke: int = 1, fill: int = 0) -> None:
+        self._keep("drawPath", path, stroke=stroke, fill=fill)
+
+    def rect(
+        self, x: float, y: float, width: float, height: float, stroke: int = 1, fill: int = 0
+    ) -> None:
+        path = PDFPathObject()
+        path.rect(x, y, width, height)
+        self.drawPath(path, stroke, fill)
+
+    def line(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        path = PDFPathObject()
+        path.moveTo(x1, y1)
+        path.lineTo(x2, y2)
+        self.drawPath(path, stroke=1, fill=0)
+
+    def circle(self, x: float, y: float, r: float, stroke: int = 1, fill: int = 0) -> None:
+        path = PDFPathObject()
+        path.circle(x, y, r)
+        self.drawPath(path, stroke, fill)
 
 
-def _draw(
-    template: Template, layout: Layout, claims: PublicClaims, logo: ImageReader | None
-) -> bytes:
+@dataclass(frozen=True)
+class PageDesign:
+    """A template with what its pages share, done once: the ornaments and the logo."""
+
+    template: Template
+    ornaments: _Recorder = field(repr=False)
+    """Paper, stars, frame and corners."""
+    logo: ImageReader | None
+
+
+def prepare(template: Template) -> PageDesign:
+    """Draw and read what `template`'s pages share; ConfigurationError if the logo is
+    unreadable."""
+    # reportlab's default wraps compressed page content in ASCII85 as well, a quarter
+    # bigger and slower to write, for 7-bit mail transports that no PDF travels through
+    # now. This package is the only user of reportlab in the process.
+    rl_config.useA85 = 0
+    width, height = template.width * mm, template.height * mm
+    ornaments = _Recorder()
+    ornaments.setFillColorRGB(*template.background)
+    ornaments.rect(0, 0, width, height, stroke=0, fill=1)
+    for star in template.stars:
+        _star(ornaments, star, height, template.background)
+    _border(ornaments, template.border, width, height, template.background)
+    logo = _image(template.logo) if template.logo is not None else None
+    return PageDesign(template, ornaments, logo)
+
+
+@lru_cache(maxsize=256)
+def _recorded_rule(rule: PlacedRule) -> _Recorder:
+    """Rules sit in the same few places on every page."""
+    recorder = _Recorder()
+    _rule(recorder, rule)
+    return recorder
+
+
+def _image(logo: Logo) -> ImageReader:
+    try:
+        reader = ImageReader(str(logo.path))
+        reader.getSize()
+    except Exception as exc:  # reportlab wraps Pillow's many error types in plain Exception
+        raise ConfigurationError(f"cannot read the logo {logo.path}: {exc}") from None
+    return reader
+
+
+def draw_page(design: PageDesign, layout: Layout, claims: PublicClaims) -> bytes:
+    """The one-page PDF of `layout` on `design`."""
+    template = design.template
     buffer = io.BytesIO()
     # invariant: no creation time or random document id, so the same claims always give
     # the same bytes and a re-render can be compared with the stored PDF.
@@ -48,27 +158,43 @@ def _draw(
     canvas.setSubject(f"{claims.award_en} {claims.serial}".strip())
     canvas.setAuthor(" / ".join(i.name_en or i.name for i in claims.issuers))
     canvas.setCreator("diplomas")
+    canvas.setProducer("diplomas")
 
-    canvas.setFillColorRGB(*template.background)
-    canvas.rect(0, 0, layout.width, layout.height, stroke=0, fill=1)
-    for star in template.stars:
-        _star(canvas, star, layout.height, template.background)
-    _border(canvas, template.border, layout.width, layout.height, template.background)
+    design.ornaments.replay(canvas)
     for placed in layout.rules:
-        _rule(canvas, placed)
-    if template.logo is not None and logo is not None:
-        _logo(canvas, template.logo, logo, layout.height)
+        _recorded_rule(placed).replay(canvas)
+    if template.logo is not None and design.logo is not None:
+        _logo(canvas, template.logo, design.logo, layout.height)
     _qr(canvas, layout.qr)
 
-    for box in layout.boxes:
-        for line in box.lines:
-            canvas.setFillColorRGB(*line.color)
-            canvas.setFont(line.font.name, line.size)
-            canvas.drawString(line.x, line.baseline, line.glyphs, charSpace=line.tracking)
+    _text(canvas, layout)
 
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def _text(canvas: Canvas, layout: Layout) -> None:
+    """Every line in one text object, each set at its own origin: the glyphs are already
+    shaped and in visual order, so no per-string bidi pass is wanted."""
+    text = canvas.beginText()
+    color: Color | None = None
+    font: tuple[str, float] | None = None
+    tracking = 0.0
+    for box in layout.boxes:
+        for line in box.lines:
+            if line.color != color:
+                color = line.color
+                text.setFillColorRGB(*color)
+            if (line.font.name, line.size) != font:
+                font = (line.font.name, line.size)
+                text.setFont(*font)
+            if line.tracking != tracking:
+                tracking = line.tracking
+                text.setCharSpace(tracking)
+            text.setTextOrigin(line.x, line.baseline)
+            text.textOut(line.glyphs)
+    canvas.drawText(text)
 
 
 def _border(canvas: Canvas, border: Border, width: float, height: float, paper: Color) -> None:
@@ -239,17 +365,13 @@ def _qr(canvas: Canvas, placed: PlacedQr) -> None:
     )
     canvas.saveState()
     canvas.setFillColorRGB(*placed.color)
-    # In module units from the top-left corner every coordinate is a small integer, so
-    # the few hundred rectangles are written directly instead of through reportlab's
-    # per-number float formatting, which took a third of the page's time.
+    # In module units from the top-left corner, every coordinate is a small integer. One
+    # path of a rectangle per run of dark modules, filled once.
     canvas.translate(placed.x, placed.y + placed.code.modules * placed.module)
     canvas.scale(placed.module, -placed.module)
-    canvas.addLiteral(
-        "\n".join(
-            f"{col} {row} {length} 1 re"
-            for row, runs in enumerate(placed.code.runs)
-            for col, length in runs
-        )
-        + "\nf"
-    )
+    path = canvas.beginPath()
+    for row, runs in enumerate(placed.code.runs):
+        for col, length in runs:
+            path.rect(col, row, length, 1)
+    canvas.drawPath(path, stroke=0, fill=1)
     canvas.restoreState()

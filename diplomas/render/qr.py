@@ -1,19 +1,23 @@
-"""The verification QR code: encoded once per page, drawn as vector rectangles.
+"""The verification QR code: encoded by the `qrcode` package, drawn as vector rectangles.
 
 Error correction M survives a scuffed or folded paper copy; version 10 (57 modules) is the
 largest that still scans from a printed 30 mm square with an ordinary phone camera. The
-mask is fixed because choosing the best one tries all eight and costs about five times
-the whole encoding; any mask gives a valid symbol, the best one only slightly fewer
-look-alike patterns.
+data is always one byte-mode segment, so the version depends only on the URL's length in
+bytes and is looked up once per length instead of fitted per page. The mask is fixed
+because choosing the best one tries all eight and costs about five times the whole
+encoding; any mask gives a valid symbol, the best one only slightly fewer look-alike
+patterns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 from qrcode.exceptions import DataOverflowError
+from qrcode.util import MODE_8BIT_BYTE, QRData
 
 from ..core.errors import ConfigurationError
 
@@ -33,25 +37,45 @@ class QrCode:
     runs: tuple[tuple[tuple[int, int], ...], ...]
 
 
-def encode(text: str) -> QrCode:
-    """Encode `text` at error correction M with the fixed mask; ConfigurationError if it
-    needs a version above 10 (the public URL of the institution is too long)."""
-    code = qrcode.QRCode(
-        error_correction=ERROR_CORRECT_M, box_size=1, border=0, mask_pattern=MASK_PATTERN
-    )
-    code.add_data(text)
-    try:
-        code.make(fit=True)
-    except DataOverflowError:
-        version = 41
-    else:
-        version = code.version
+def version_for(text: str) -> int:
+    """The smallest version that holds `text` (UTF-8, byte mode) at level M;
+    ConfigurationError if it needs one above 10 (the institution's public URL is too long).
+    """
+    version = _version_for_length(len(text.encode("utf-8")))
     if version > MAX_VERSION:
         raise ConfigurationError(
             f"the verification URL {text!r} is {len(text)} characters long; a QR code that "
             f"prints readably (version ≤ {MAX_VERSION}) holds about 213: shorten the "
             "institution's public URL"
         )
+    return version
+
+
+@lru_cache(maxsize=256)
+def _version_for_length(length: int) -> int:
+    """`qrcode`'s best fit for `length` bytes of byte-mode data at level M (41 if no
+    version holds them)."""
+    probe = qrcode.QRCode(error_correction=ERROR_CORRECT_M)
+    probe.add_data(QRData(b"\0" * length, mode=MODE_8BIT_BYTE))
+    try:
+        return int(probe.best_fit())
+    except DataOverflowError:
+        return 41
+
+
+def encode(text: str) -> QrCode:
+    """Encode `text` at error correction M with the fixed mask; ConfigurationError if it
+    needs a version above 10 (the public URL of the institution is too long)."""
+    version = version_for(text)
+    code = qrcode.QRCode(
+        version=version,
+        error_correction=ERROR_CORRECT_M,
+        box_size=1,
+        border=0,
+        mask_pattern=MASK_PATTERN,
+    )
+    code.add_data(QRData(text.encode("utf-8"), mode=MODE_8BIT_BYTE))
+    code.make(fit=False)
     matrix: list[list[bool]] = code.get_matrix()
     return QrCode(text, version, len(matrix), tuple(_runs(row) for row in matrix))
 
@@ -61,10 +85,13 @@ def _runs(row: list[bool]) -> tuple[tuple[int, int], ...]:
     # stream about three times smaller.
     runs: list[tuple[int, int]] = []
     start = -1
-    for col, dark in enumerate([*row, False]):
-        if dark and start < 0:
-            start = col
-        elif not dark and start >= 0:
+    for col, dark in enumerate(row):
+        if dark:
+            if start < 0:
+                start = col
+        elif start >= 0:
             runs.append((start, col - start))
             start = -1
+    if start >= 0:
+        runs.append((start, len(row) - start))
     return tuple(runs)

@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-
-from reportlab.lib.utils import ImageReader
+from typing import Any
 
 from ..core.credential import PublicClaims
-from ..core.errors import ConfigurationError, NotFound
+from ..core.errors import NotFound
+from . import layout as _layout
 from .layout import Layout, lay_out
-from .page import draw_page
+from .page import PageDesign, draw_page, prepare
 from .template import NAME, TEMPLATE_FILE, Template, load_template
 
 
 class TemplateRenderer:
     """Renders diplomas from the designs in `templates_dir` (one folder per template).
 
-    Templates, their fonts and logos are read on first use and kept for the life of the
-    renderer, so a bulk run pays for them once; restart to pick up an edited design.
-    Safe to share between threads; the PDF writing itself runs one page at a time.
+    Construction reads nothing. A template, its fonts and logo are read on first use and
+    kept for the life of the renderer (fonts for the life of the process), so a bulk run
+    pays for them once; restart to pick up an edited design. Safe to share between
+    threads. Pickling keeps only the folder, so a renderer can be handed to a worker
+    process, which loads what it needs itself; it holds no lock, so forking is safe too.
     """
 
     def __init__(self, templates_dir: Path) -> None:
         self.templates_dir = Path(templates_dir)
-        self._lock = threading.Lock()
-        self._templates: dict[str, Template] = {}
-        self._logos: dict[Path, ImageReader] = {}
+        self._designs: dict[str, PageDesign] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"templates_dir": self.templates_dir}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.templates_dir = Path(state["templates_dir"])
+        self._designs = {}
 
     def names(self) -> tuple[str, ...]:
         """The templates available, sorted."""
@@ -43,44 +49,45 @@ class TemplateRenderer:
     def template(self, name: str) -> Template:
         """The loaded template; NotFound if there is none by that name,
         ConfigurationError if its TOML is wrong."""
-        with self._lock:
-            cached = self._templates.get(name)
-            if cached is not None:
-                return cached
-            if not NAME.match(name) or not (self.templates_dir / name / TEMPLATE_FILE).is_file():
-                available = ", ".join(self.names()) or "none"
-                raise NotFound(
-                    f"no diploma template named {name!r} in {self.templates_dir} "
-                    f"(available: {available})"
-                )
-            template = load_template(name, self.templates_dir)
-            if template.logo is not None and template.logo.path not in self._logos:
-                self._logos[template.logo.path] = _image(template.logo.path)
-            self._templates[name] = template
-            return template
+        return self._design(name).template
+
+    def _design(self, name: str) -> PageDesign:
+        design = self._designs.get(name)
+        if design is not None:
+            return design
+        if not NAME.match(name) or not (self.templates_dir / name / TEMPLATE_FILE).is_file():
+            available = ", ".join(self.names()) or "none"
+            raise NotFound(
+                f"no diploma template named {name!r} in {self.templates_dir} "
+                f"(available: {available})"
+            )
+        design = prepare(load_template(name, self.templates_dir))
+        # Two threads may load the same template at once; the first one stored wins.
+        return self._designs.setdefault(name, design)
 
     def ensure_template(self, template: str) -> None:
         """Raise NotFound unless `template` exists (and ConfigurationError if it is broken),
         before anything is issued with it."""
-        self.template(template)
+        self._design(template)
+
+    def check(self, claims: PublicClaims, template: str) -> None:
+        """Raise what `layout()` (and so `render()`) would raise for `claims`, without
+        laying out the page or encoding the QR code: InvalidInput naming each field whose
+        value cannot be printed (a character the font lacks, text too long for its box
+        even at the smallest size), ConfigurationError when the template's own text or
+        the institution's URL is at fault, NotFound for an unknown template.
+
+        Cheap enough for every row of a roster: values that repeat from row to row
+        (institutions, signatories, labels, the date) are fitted once.
+        """
+        _layout.check(self._design(template).template, claims)
 
     def layout(self, claims: PublicClaims, template: str) -> Layout:
         """Where everything goes, without drawing; InvalidInput if a value cannot be
         printed in its box."""
-        return lay_out(self.template(template), claims)
+        return lay_out(self._design(template).template, claims)
 
     def render(self, claims: PublicClaims, template: str) -> bytes:
         """An unsigned one-page PDF of the diploma with its QR code."""
-        loaded = self.template(template)
-        layout = lay_out(loaded, claims)
-        logo = self._logos.get(loaded.logo.path) if loaded.logo else None
-        return draw_page(loaded, layout, claims, logo)
-
-
-def _image(path: Path) -> ImageReader:
-    try:
-        reader = ImageReader(str(path))
-        reader.getSize()
-    except Exception as exc:  # reportlab wraps PIL's many error types in plain Exception
-        raise ConfigurationError(f"cannot read the logo {path}: {exc}") from None
-    return reader
+        design = self._design(template)
+        return draw_page(design, lay_out(design.template, claims), claims)

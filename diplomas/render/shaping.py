@@ -1,10 +1,10 @@
-"""Persian text turned into the glyph order reportlab draws, which knows neither.
+"""Persian text turned into the glyph order a PDF draws, which knows neither.
 
-reportlab draws code points left to right with no shaping, so Persian text is shaped
-first (each letter replaced by its isolated, initial, medial or final presentation form)
-and then reordered into visual order with the Unicode bidirectional algorithm. Text
-extractors such as pdftotext reverse the order again, and NFKC maps the presentation forms
-back to the letters, so the PDF still reads as the logical text.
+A PDF draws glyphs left to right with no shaping, so Persian text is shaped first (each
+letter replaced by its isolated, initial, medial or final presentation form) and then
+reordered into visual order with the Unicode bidirectional algorithm. Text extractors such
+as pdftotext reverse the order again, and NFKC maps the presentation forms back to the
+letters, so the PDF still reads as the logical text.
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ def shape_word(text: str) -> str:
     """
     if not is_rtl(text):
         return text
+    return _reshape(text)
+
+
+@lru_cache(maxsize=4096)
+def _reshape(text: str) -> str:
+    # Fitting shapes a paragraph and drawing shapes each of its lines: for the common
+    # one-line box the two are the same text, shaped once.
     return str(_reshaper().reshape(text))
 
 
@@ -65,7 +72,7 @@ def visual(text: str, rtl: bool) -> str:
     """
     if not is_rtl(text):
         return text
-    shaped = _reshaper().reshape(text)
+    shaped = _reshape(text)
     keep_zwnj = _STAND_IN not in shaped
     if keep_zwnj:
         shaped = _ZWNJ_IN_WORD.sub(_STAND_IN, shaped)

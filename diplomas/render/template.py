@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -124,6 +124,9 @@ class Row:
     gap: float
     boxes: tuple[TextBox, ...]
     rules: tuple[Rule, ...]
+    _placed: dict[int, tuple[tuple[TextBox, ...], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def columns(self, count: int) -> list[tuple[float, float]]:
         """(x, width) of each of `count` columns, right to left."""
@@ -132,6 +135,20 @@ class Row:
         col = (self.width - self.gap * (count - 1)) / count
         right = self.x + self.width
         return [(right - (i + 1) * col - i * self.gap, col) for i in range(count)]
+
+    def boxes_in_columns(self, count: int) -> tuple[tuple[TextBox, ...], ...]:
+        """The row's boxes moved into each of `count` columns (page coordinates),
+        right to left; worked out once per count."""
+        placed = self._placed.get(count)
+        if placed is None:
+            placed = self._placed.setdefault(
+                count,
+                tuple(
+                    tuple(replace(b, x=x, width=width, y=self.y + b.y) for b in self.boxes)
+                    for x, width in self.columns(count)
+                ),
+            )
+        return placed
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ class FilePdfStore:
             raise ValueError(f"{diploma_id!r} is not a diploma id")
         return self.directory / f"{diploma_id}.pdf"
 
-    def put(self, diploma_id: str, pdf: bytes) -> None:
+    def put(self, diploma_id: str, pdf: bytes, *, durable: bool = True) -> None:
+        """Write atomically; with durable=False skip the fsyncs, for a caller that makes a
+        whole chunk of files durable at once (see `batches`)."""
         target = self.path(diploma_id)
         self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(
@@ -38,13 +40,15 @@ class FilePdfStore:
                 out.flush()
                 if hasattr(os, "fchmod"):
                     os.fchmod(out.fileno(), FILE_MODE)
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
             os.replace(temporary, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
             raise
-        _fsync_directory(self.directory)
+        if durable:
+            _fsync_directory(self.directory)
 
     def get(self, diploma_id: str) -> bytes | None:
         if not is_diploma_id(diploma_id):

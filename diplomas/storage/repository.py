@@ -31,6 +31,12 @@ from .engine import READ_ONLY
 from .tables import ApiTokenRow, DiplomaRow, SerialCounterRow
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_KEYS_PER_QUERY = 500  # stays under SQLite's bound-parameter limit
+
+
+def row_key_of(request: DiplomaRequest) -> str | None:
+    """The identity that makes issuing a request twice return the first diploma."""
+    return f"ext:{request.external_id}" if request.external_id else None
 
 
 def _utc(value: datetime, what: str) -> datetime:
@@ -139,41 +145,62 @@ class SqlRepository:
             number = self._next_number(session, institution.slug, year)
             diploma_id = new_diploma_id()
             serial = format_serial(institution.serial_prefix, year, number)
-            record = make_record(diploma_id, serial)
-            row = DiplomaRow(
-                id=diploma_id,
-                institution=institution.slug,
-                serial=serial,
-                name=request.name,
-                name_en=request.name_en,
-                award=request.award,
-                award_en=request.award_en,
-                citation=request.citation,
-                field=request.field,
-                issued_on=request.issued_on,
-                template=request.template,
-                email=request.email,
-                national_id_hash=(
-                    self._hash_national_id(request.national_id) if request.national_id else None
-                ),
-                external_id=request.external_id or None,
-                co_issuers="",
-                key_id=key_id,
-                record=bytes(record),
-                status=DiplomaStatus.ISSUED.value,
-                revoked_at=None,
-                revocation_reason="",
-                issued_at=issued_at,
-                pdf_sha256="",
-                batch_id=None,
+            row = self._new_row(
+                institution,
+                request,
+                key_id,
+                issued_at,
+                diploma_id,
+                serial,
+                make_record(diploma_id, serial),
             )
             session.add(row)
             session.flush()
             return self._diploma(row), True
 
-    def _next_number(self, session: Session, institution: str, year: int) -> int:
-        """Take the next running number for (institution, year) inside the caller's
-        transaction; the counter row stays locked until it ends."""
+    def _new_row(
+        self,
+        institution: Institution,
+        request: DiplomaRequest,
+        key_id: str,
+        issued_at: datetime,
+        diploma_id: str,
+        serial: str,
+        record: bytes,
+    ) -> DiplomaRow:
+        return DiplomaRow(
+            id=diploma_id,
+            institution=institution.slug,
+            serial=serial,
+            name=request.name,
+            name_en=request.name_en,
+            award=request.award,
+            award_en=request.award_en,
+            citation=request.citation,
+            field=request.field,
+            issued_on=request.issued_on,
+            template=request.template,
+            email=request.email,
+            national_id_hash=(
+                self._hash_national_id(request.national_id) if request.national_id else None
+            ),
+            external_id=request.external_id or None,
+            row_key=row_key_of(request),
+            co_issuers="",
+            key_id=key_id,
+            record=bytes(record),
+            status=DiplomaStatus.ISSUED.value,
+            revoked_at=None,
+            revocation_reason="",
+            issued_at=issued_at,
+            pdf_sha256="",
+            batch_id=None,
+        )
+
+    def _next_number(self, session: Session, institution: str, year: int, count: int = 1) -> int:
+        """Take `count` consecutive running numbers for (institution, year) inside the
+        caller's transaction and return the first; the counter row stays locked until it
+        ends."""
         values = {"institution": institution, "year": year, "next_number": 1}
         keys = ["institution", "year"]
         if session.get_bind().dialect.name == "postgresql":
@@ -191,11 +218,79 @@ class SqlRepository:
         following = session.execute(
             update(SerialCounterRow)
             .where(SerialCounterRow.institution == institution, SerialCounterRow.year == year)
-            .values(next_number=SerialCounterRow.next_number + 1)
+            .values(next_number=SerialCounterRow.next_number + count)
             .returning(SerialCounterRow.next_number)
             .execution_options(synchronize_session=False)
         ).scalar_one()
-        return following - 1
+        return following - count
+
+    def issue_many(
+        self,
+        institution: Institution,
+        items: Sequence[tuple[DiplomaRequest, str]],
+        key_id: str,
+        make_record: Callable[[DiplomaRequest, str, str], bytes],
+        issued_at: datetime,
+        batch_id: str | None = None,
+    ) -> list[tuple[Diploma, bool]]:
+        """Issue a chunk of (request, row key) in ONE transaction, in order.
+
+        Rows whose key is already stored come back with created=False and issue nothing;
+        the others take consecutive serials (one counter update per Solar Hijri year) and
+        are inserted together. Either the whole chunk is stored or none of it.
+        """
+        self._institution(institution.slug)
+        issued_at = _utc(issued_at, "issued_at")
+        with self._write() as session:
+            keys = [key for _, key in items]
+            existing: dict[str, DiplomaRow] = {}
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                part = keys[start : start + _KEYS_PER_QUERY]
+                for row in session.scalars(
+                    select(DiplomaRow).where(
+                        DiplomaRow.institution == institution.slug, DiplomaRow.row_key.in_(part)
+                    )
+                ):
+                    assert row.row_key is not None
+                    existing[row.row_key] = row
+            fresh: dict[str, int] = {}
+            for request, key in items:
+                if key not in existing and key not in fresh:
+                    fresh[key] = solar_hijri_year(request.issued_on)
+            numbers: dict[int, int] = {}
+            for year in sorted(set(fresh.values())):
+                count = sum(1 for y in fresh.values() if y == year)
+                numbers[year] = self._next_number(session, institution.slug, year, count)
+            out: list[tuple[Diploma, bool]] = []
+            made: dict[str, DiplomaRow] = {}
+            for request, key in items:
+                if key in existing:
+                    out.append((self._diploma(existing[key]), False))
+                    continue
+                if key in made:  # the same identity twice in one chunk: one diploma
+                    out.append((self._diploma(made[key]), False))
+                    continue
+                year = fresh[key]
+                number = numbers[year]
+                numbers[year] += 1
+                diploma_id = new_diploma_id()
+                serial = format_serial(institution.serial_prefix, year, number)
+                row = self._new_row(
+                    institution,
+                    request,
+                    key_id,
+                    issued_at,
+                    diploma_id,
+                    serial,
+                    make_record(request, diploma_id, serial),
+                )
+                row.row_key = key
+                row.batch_id = batch_id
+                made[key] = row
+                session.add(row)
+                out.append((self._diploma(row), True))
+            session.flush()
+            return out
 
     def get(self, diploma_id: str) -> Diploma | None:
         with self._read() as session:
@@ -279,6 +374,19 @@ class SqlRepository:
             if row is None:
                 raise NotFound(f"no diploma with id {diploma_id}")
             row.pdf_sha256 = sha256
+
+    def set_pdf_sha256_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Record the PDF digests of a chunk of diplomas in one transaction."""
+        for _, sha256 in pairs:
+            if not _SHA256.match(sha256):
+                raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        if not pairs:
+            return
+        with self._write() as session:
+            session.execute(
+                update(DiplomaRow),
+                [{"id": diploma_id, "pdf_sha256": sha} for diploma_id, sha in pairs],
+            )
 
     def _institution(self, slug: str, diploma_id: str | None = None) -> Institution:
         try:

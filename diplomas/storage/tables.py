@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -74,6 +75,7 @@ class DiplomaRow(Base):
     __table_args__ = (
         UniqueConstraint("institution", "serial"),
         UniqueConstraint("institution", "external_id"),
+        UniqueConstraint("institution", "row_key"),
         CheckConstraint("status IN ('issued', 'revoked')", name="status"),
         Index(None, "serial"),
         Index(None, "name"),
@@ -84,7 +86,7 @@ class DiplomaRow(Base):
         Index(None, "batch_id"),
     )
 
-    id: Mapped[str] = mapped_column(String(22), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     institution: Mapped[str] = mapped_column(String(64))
     serial: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
@@ -108,6 +110,41 @@ class DiplomaRow(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
     batch_id: Mapped[str | None] = mapped_column(String(64))
+    row_key: Mapped[str | None] = mapped_column(String(80))
+    """Identity of the request that issued it (`ext:<external id>` or `row:<content hash>`),
+    so that re-running a roster issues nothing twice."""
+
+
+class BatchRow(Base):
+    """A bulk issuance from a roster: its progress and its per-row problems."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'validating', 'issuing', 'done', 'refused', 'failed')",
+            name="status",
+        ),
+        Index(None, "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    institution: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(255))
+    """The roster's file name as uploaded or given."""
+    template: Mapped[str] = mapped_column(String(64))
+    skip_invalid: Mapped[bool] = mapped_column(Boolean)
+    total_rows: Mapped[int] = mapped_column(Integer)
+    valid_rows: Mapped[int] = mapped_column(Integer)
+    issued: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[int] = mapped_column(Integer)
+    refused: Mapped[int] = mapped_column(Integer)
+    problems: Mapped[str] = mapped_column(Text)
+    """JSON list of the first problems found (row, column, field, value, message)."""
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class SerialCounterRow(Base):

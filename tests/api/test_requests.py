@@ -58,7 +58,7 @@ def test_list_search_and_get(client: TestClient, instance: Instance) -> None:
     assert [i["name"] for i in by_serial.json()["items"]] == ["مریم احمدی"]
     one = client.get(f"/api/v1/diplomas/{ids[0]['id']}", headers=read).json()
     assert one["issued_on_solar_hijri"].startswith("14")
-    assert client.get("/api/v1/diplomas/" + "B" * 22, headers=read).status_code == 404
+    assert client.get("/api/v1/diplomas/" + "B" * 23, headers=read).status_code == 404
 
 
 def test_revoke_rules(client: TestClient, instance: Instance) -> None:
@@ -71,7 +71,7 @@ def test_revoke_rules(client: TestClient, instance: Instance) -> None:
     assert again.status_code == 409
     assert (
         client.post(
-            "/api/v1/diplomas/" + "C" * 22 + "/revoke", json={"reason": "x"}, headers=revoke
+            "/api/v1/diplomas/" + "C" * 23 + "/revoke", json={"reason": "x"}, headers=revoke
         ).status_code
         == 404
     )

@@ -79,7 +79,7 @@ def record_for(signers: list[MemorySigner], co: tuple[Institution, ...] = ()) ->
         },
         today=date(2026, 11, 26),
     )
-    claims = claims_for(UNI, request, "A" * 22, "TBZMED-1405-000001", co)
+    claims = claims_for(UNI, request, "A" * 23, "TBZMED-1405-000001", co)
     return signed_record(claims, signers, NOW)
 
 
@@ -184,7 +184,7 @@ def test_private_fields_never_enter_the_record() -> None:
         today=date(2026, 11, 26),
     )
     record = signed_record(
-        claims_for(UNI, request, "B" * 22, "TBZMED-1405-000002"), [SIGNER], NOW
+        claims_for(UNI, request, "B" * 23, "TBZMED-1405-000002"), [SIGNER], NOW
     ).decode()
     for secret in ("ali@example.com", "0499370899", "row-7"):
         assert secret not in record

@@ -14,6 +14,7 @@ import pypdfium2
 import pytest
 import zxingcpp
 from PIL.Image import Image
+from reportlab.pdfbase.ttfonts import TTFontFace
 
 from diplomas.core.credential import PublicClaims
 from diplomas.core.dates import format_gregorian, format_solar_hijri
@@ -228,8 +229,95 @@ def test_document_metadata(pdf: bytes, claims: PublicClaims) -> None:
 def test_pages_rendered_on_many_threads_are_intact(
     renderer: TemplateRenderer, claims_with: Callable[..., PublicClaims]
 ) -> None:
-    # reportlab subsets fonts through one shared file cursor; the renderer serialises it.
-    batch = [claims_with(serial=f"TBZMED-1405-{i:06d}") for i in range(24)]
-    expected = [renderer.render(c, "classic") for c in batch]
+    # The subsetter reads the parsed font through a cursor; each subset is cut from its
+    # own copy. Accented names need subsets made for their page, first on many threads
+    # at once (the English name of the first half), then from the cache.
+    accents = "ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝàáâãäåæçèéêëìíîïñòóôõöøùúûüý"
+    batch = [
+        claims_with(serial=f"TBZMED-1405-{i:06d}", name_en=f"Zahra {accents[i % 12 :: 12]}")
+        for i in range(24)
+    ]
     with ThreadPoolExecutor(6) as pool:
-        assert list(pool.map(lambda c: renderer.render(c, "classic"), batch)) == expected
+        rendered = list(pool.map(lambda c: renderer.render(c, "classic"), batch))
+    assert rendered == [renderer.render(c, "classic") for c in batch]
+    for claims, pdf in zip(batch[:3], rendered, strict=False):
+        assert claims.name_en in pdftotext(pdf)
+
+
+def test_characters_beyond_the_common_ones_are_embedded_and_extracted(
+    renderer: TemplateRenderer, claims_with: Callable[..., PublicClaims], tmp_path: Path
+) -> None:
+    # Accented Latin letters and Arabic vowel marks are in the font but not in the
+    # subsets every page shares; they go into subsets of their own.
+    claims = claims_with(name_en="José Núñez-Öztürk", citation="به پاسِ تلاشِ بی‌وقفهٔ اَو")
+    pdf = renderer.render(claims, "classic")
+    text = pdftotext(pdf)
+    assert claims.name_en in text
+    assert has_words(unicodedata.normalize("NFKC", claims.citation), text)
+    fonts = pdffonts(pdf, tmp_path)
+    assert len(fonts) > len(pdffonts(renderer.render(claims_with(), "classic"), tmp_path))
+    assert all((f["emb"], f["sub"], f["uni"]) == ("yes", "yes", "yes") for f in fonts)
+
+
+def test_cross_reference_table_points_at_every_object(pdf: bytes) -> None:
+    # pyHanko appends the signature as an incremental update that relies on these offsets.
+    start = int(pdf.rsplit(b"startxref", 1)[1].split()[0])
+    assert pdf[start:].startswith(b"xref\n0 ")
+    header, *rows = pdf[start:].split(b"trailer")[0].splitlines()[1:]
+    count = int(header.split()[1])
+    assert len(rows) == count and rows[0].startswith(b"0000000000 65535 f")
+    for number, row in enumerate(rows[1:], 1):
+        offset = int(row.split()[0])
+        assert pdf[offset:].startswith(b"%d 0 obj" % number), number
+    checked = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True)
+    assert checked.stderr == b""
+
+
+def test_a_diploma_embeds_one_common_subset_per_font_and_stays_small(
+    renderer: TemplateRenderer,
+    claims_with: Callable[..., PublicClaims],
+    pdf: bytes,
+    tmp_path: Path,
+) -> None:
+    # Each weight the page uses is one subset, the same on every page (ASCII, Persian in
+    # all its forms, digits, punctuation), so that it is built once per process.
+    fonts = [f["name"] for f in pdffonts(pdf, tmp_path)]
+    assert sorted(fonts) == ["AAAAAA+Vazirmatn-Bold", "AAAAAA+Vazirmatn-Regular"]
+    other = renderer.render(
+        claims_with(name="علی رضایی", name_en="Ali Rezaei", serial="TBZMED-1405-000999"),
+        "classic",
+    )
+    assert font_files(other) == font_files(pdf)
+    assert len(pdf) < 55_000
+
+
+def font_files(pdf: bytes) -> list[bytes]:
+    """The embedded font programs (the streams with a /Length1), in the PDF's order."""
+    found = re.findall(rb"<<[^>]*/Length1[^>]*>>\s*stream\r?\n(.*?)endstream", pdf, re.S)
+    assert found
+    return found
+
+
+def test_the_common_subsets_are_built_once_per_process(
+    renderer: TemplateRenderer,
+    claims_with: Callable[..., PublicClaims],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    renderer.render(claims_with(), "classic")
+    built: list[int] = []
+    make_subset = TTFontFace.makeSubset
+
+    def counting(self: TTFontFace, subset: list[int]) -> bytes:
+        built.append(len(subset))
+        return make_subset(self, subset)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(TTFontFace, "makeSubset", counting)
+    other = claims_with(name="مریم احمدی", name_en="Maryam Ahmadi", serial="TBZMED-1405-000777")
+    renderer.render(other, "classic")
+    assert built == []
+    # Letters no other test draws: their own subset, cut for this page, then reused.
+    rare = claims_with(name_en="Łukasz Żak")
+    renderer.render(rare, "classic")
+    assert len(built) == 1
+    renderer.render(rare, "classic")
+    assert len(built) == 1

@@ -9,13 +9,17 @@ import pypdfium2
 import pytest
 import qrcode
 import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
+from qrcode.util import MODE_8BIT_BYTE, QRData
 from reportlab.lib.units import mm
 
 from diplomas.core.credential import PublicClaims
 from diplomas.core.errors import ConfigurationError
 from diplomas.render import TemplateRenderer
-from diplomas.render.qr import MASK_PATTERN, MAX_VERSION, encode
+from diplomas.render.qr import MASK_PATTERN, MAX_VERSION, QUIET_ZONE, QrCode, encode, version_for
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 REALISTIC_URL = "https://diplomas.tbzmed.ac.ir/v/" + "8Zq3mXn2Wd7Lk5Pr9Tb4Hc"
@@ -78,3 +82,58 @@ def test_quiet_zone_is_four_modules_of_background(
     assert placed.module * placed.code.modules == pytest.approx(30 * mm)
     assert placed.quiet_zone.width == pytest.approx(side + 8 * placed.module)
     assert placed.quiet_zone.x == pytest.approx(placed.x - 4 * placed.module)
+
+
+def reference_matrix(text: str) -> tuple[int, list[list[bool]]]:
+    """The `qrcode` package's symbol for `text` in byte mode, level M, the same mask, with
+    the version left for `qrcode` to fit (`encode` looks it up by length instead)."""
+    reference = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=MASK_PATTERN)
+    reference.add_data(QRData(text.encode("utf-8"), mode=MODE_8BIT_BYTE))
+    reference.make(fit=True)
+    return reference.version, reference.get_matrix()
+
+
+def matrix(code: QrCode) -> list[list[bool]]:
+    out = [[False] * code.modules for _ in range(code.modules)]
+    for row, runs in enumerate(code.runs):
+        for col, length in runs:
+            out[row][col : col + length] = [True] * length
+    return out
+
+
+# The longest text of each version at level M in byte mode (ISO/IEC 18004 table 7).
+CAPACITY = {1: 14, 2: 26, 3: 42, 4: 62, 5: 84, 6: 106, 7: 122, 8: 152, 9: 180, 10: 213}
+
+
+@pytest.mark.parametrize("version", sorted(CAPACITY))
+def test_every_version_matches_the_reference_encoder(version: int) -> None:
+    for length in (CAPACITY[version], CAPACITY[version] - 1):
+        text = ("https://diplomas.example/v/" + "8Zq3mXn2Wd7Lk5Pr9Tb4Hc" * 10)[:length]
+        code = encode(text)
+        assert (code.version, matrix(code)) == reference_matrix(text)
+    if version < MAX_VERSION:
+        assert encode("a" * (CAPACITY[version] + 1)).version == version + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=0, max_size=213).filter(lambda t: len(t.encode("utf-8")) <= 213))
+def test_any_text_matches_the_reference_encoder(text: str) -> None:
+    code = encode(text)
+    assert code.version == version_for(text)
+    assert (code.version, matrix(code)) == reference_matrix(text)
+
+
+@pytest.mark.parametrize("version", [1, 4, 7, 10])
+def test_symbols_of_each_size_decode(version: int) -> None:
+    text = ("https://diplomas.example/v/" + "8Zq3mXn2Wd7Lk5Pr9Tb4Hc" * 10)[: CAPACITY[version]]
+    code = encode(text)
+    scale, quiet = 4, QUIET_ZONE
+    side = (code.modules + 2 * quiet) * scale
+    image = Image.new("L", (side, side), 255)
+    for row, runs in enumerate(code.runs):
+        for col, length in runs:
+            x, y = (col + quiet) * scale, (row + quiet) * scale
+            image.paste(0, (x, y, x + length * scale, y + scale))
+    (result,) = zxingcpp.read_barcodes(image)
+    assert result.text == text
+    assert int(str(cast("dict[str, object]", result.extra)["Version"])) == version

@@ -120,24 +120,57 @@ def test_label_too_long_for_its_box_blames_the_template(
         TemplateRenderer(workshop).render(claims, "mine")
 
 
-def test_logo_is_drawn_in_its_box(workshop: Path, claims: PublicClaims) -> None:
-    Image.new("RGB", (120, 120), (200, 30, 30)).save(workshop / "mine" / "logo.png")
+def logo_template(workshop: Path, image: Image.Image, file: str) -> TemplateRenderer:
+    image.save(workshop / "mine" / file)
     # The logo takes the place of the emblem star above the institutions.
+    edit(
+        workshop,
+        '[[star]]\nx = 148.5\ny = 24\nsize = 13\ncolor = "gold"\nline_width = 0.8\n',
+        f'[logo]\npath = "{file}"\nx = 140\ny = 16\nwidth = 17\nheight = 15\n',
+    )
+    return TemplateRenderer(workshop)
+
+
+def page_pixels(pdf: bytes, dpi: int = 72) -> Image.Image:
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        page: Image.Image = document[0].render(scale=dpi / 72).to_pil().convert("RGB")
+    finally:
+        document.close()
+    return page
+
+
+MM = 72 / 25.4
+
+
+@pytest.mark.parametrize("file", ["logo.png", "logo.jpg"])
+def test_logo_is_drawn_in_its_box(workshop: Path, claims: PublicClaims, file: str) -> None:
+    renderer = logo_template(workshop, Image.new("RGB", (120, 120), (200, 30, 30)), file)
+    pdf = renderer.render(claims, "mine")
+    assert b"/Subtype /Image" in pdf
+    pixel = page_pixels(pdf).getpixel((int(148.5 * MM), int(23.5 * MM)))
+    assert isinstance(pixel, tuple)
+    assert all(abs(a - b) <= 3 for a, b in zip(pixel, (200, 30, 30), strict=True))  # JPEG
+
+
+def test_transparent_logo_shows_the_paper_through(workshop: Path, claims: PublicClaims) -> None:
+    # Left half clear, right half red: the box's left side stays the colour of the paper.
+    image = Image.new("RGBA", (120, 120), (0, 0, 0, 0))
+    image.paste((200, 30, 30, 255), (60, 0, 120, 120))
+    page = page_pixels(logo_template(workshop, image, "logo.png").render(claims, "mine"))
+    assert page.getpixel((int(145 * MM), int(23.5 * MM))) == (251, 247, 236)  # paper
+    assert page.getpixel((int(152 * MM), int(23.5 * MM))) == (200, 30, 30)
+
+
+def test_unreadable_logo_is_a_configuration_error(workshop: Path) -> None:
+    (workshop / "mine" / "logo.png").write_bytes(b"not a picture")
     edit(
         workshop,
         '[[star]]\nx = 148.5\ny = 24\nsize = 13\ncolor = "gold"\nline_width = 0.8\n',
         '[logo]\npath = "logo.png"\nx = 140\ny = 16\nwidth = 17\nheight = 15\n',
     )
-    pdf = TemplateRenderer(workshop).render(claims, "mine")
-    assert b"/Subtype /Image" in pdf
-    dpi = 72
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        page = document[0].render(scale=dpi / 72).to_pil().convert("RGB")
-    finally:
-        document.close()
-    mm = dpi / 25.4
-    assert page.getpixel((int(148.5 * mm), int(23.5 * mm))) == (200, 30, 30)
+    with pytest.raises(ConfigurationError, match="cannot read the logo"):
+        TemplateRenderer(workshop).ensure_template("mine")
 
 
 def test_logo_path_must_stay_inside_templates(workshop: Path, tmp_path: Path) -> None:

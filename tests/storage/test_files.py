@@ -49,11 +49,12 @@ def test_files_are_not_world_readable(store: FilePdfStore) -> None:
         "/etc/passwd",
         "..",
         "",
-        "a" * 21,
-        "a" * 23,
-        "aaaaaaaaaaaaaaaaaaaa/x",
-        "aaaaaaaaaaaaaaaaaaaaa.",
-        "aaaaaaaaaaaaaaaaaaaa\x00a",
+        "a" * 22,
+        "a" * 24,
+        "-" + "a" * 22,
+        "a" * 21 + "/x",
+        "a" * 22 + ".",
+        "a" * 21 + "\x00a",
     ],
 )
 def test_ids_that_are_not_diploma_ids_never_reach_the_filesystem(

@@ -49,7 +49,7 @@ def test_issue_stores_and_returns_an_equal_diploma(repo: SqlRepository) -> None:
 
     assert created
     assert diploma.serial == "TBZMED-1405-000001"
-    assert len(diploma.id) == 22
+    assert len(diploma.id) == 23
     assert diploma.institution == TBZ
     assert diploma.request == asked
     assert diploma.record == record_for(diploma.id, diploma.serial)
@@ -63,7 +63,7 @@ def test_issue_stores_and_returns_an_equal_diploma(repo: SqlRepository) -> None:
 
 
 def test_unknown_ids_and_serials_are_none(repo: SqlRepository) -> None:
-    assert repo.get("A" * 22) is None
+    assert repo.get("A" * 23) is None
     assert repo.get_by_serial("TBZMED-1405-000001") is None
     assert repo.get_by_external_id("tbzmed", "nope") is None
 
@@ -180,7 +180,7 @@ def test_revoke(repo: SqlRepository) -> None:
         repo.revoke(diploma.id, "again", at + timedelta(days=1))
     assert repo.get(diploma.id) == revoked
     with pytest.raises(NotFound):
-        repo.revoke("B" * 22, "no such diploma", at)
+        repo.revoke("B" * 23, "no such diploma", at)
 
 
 def test_set_pdf_sha256(repo: SqlRepository) -> None:
@@ -190,7 +190,7 @@ def test_set_pdf_sha256(repo: SqlRepository) -> None:
     stored = repo.get(diploma.id)
     assert stored is not None and stored.pdf_sha256 == digest
     with pytest.raises(NotFound):
-        repo.set_pdf_sha256("C" * 22, digest)
+        repo.set_pdf_sha256("C" * 23, digest)
     with pytest.raises(ValueError, match="64 lowercase hex"):
         repo.set_pdf_sha256(diploma.id, "not a digest")
 

@@ -33,12 +33,12 @@ def test_migrate_creates_the_schema_from_scratch(db_url: str) -> None:
         assert current_revision(engine) is None
         assert not inspect(engine).get_table_names()
         migrate(db_url)
-        assert current_revision(engine) == head_revision() == "0001"
-        assert {"diplomas", "serial_counters", "api_tokens", "alembic_version"} <= set(
+        assert current_revision(engine) == head_revision() == "0002"
+        assert {"diplomas", "serial_counters", "api_tokens", "batches", "alembic_version"} <= set(
             inspect(engine).get_table_names()
         )
         migrate(db_url)  # at head already: nothing to do
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
 

@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "diplomas",
-        sa.Column("id", sa.String(22), nullable=False),
+        sa.Column("id", sa.String(32), nullable=False),
         sa.Column("institution", sa.String(64), nullable=False),
         sa.Column("serial", sa.String(40), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),

@@ -1,0 +1,526 @@
+"""Bulk issuance from a roster: validate everything, then issue exactly once, on every core.
+
+The same service, records and PDFs as single issuance: rows go through `parse_request`,
+records are signed and committed by the repository (a chunk per transaction, serials and
+records together), and pages come from `service.render_signed` in worker processes.
+
+Exactly once: each row has a stable identity (`ext:<external_id>`, or a hash of its
+content), stored with the diploma. Re-running a roster finds those identities and issues
+nothing twice; a diploma whose record was committed but whose PDF was not written (a crash
+in between) gets its PDF on the rerun. PDFs are written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+import zipfile
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from .config import Settings
+from .core.batch import Batch, BatchStatus, Problem
+from .core.credential import claims_for, signed_record
+from .core.errors import DiplomaError, InvalidInput, NotFound
+from .core.ids import new_diploma_id, placeholder_id
+from .core.model import DEFAULT_TEMPLATE, Diploma, DiplomaRequest, parse_request
+from .core.proof import canonical
+from .core.text import normalize
+from .service import DiplomaService, render_signed, widest_serial
+
+CHUNK = 48  # rows per database transaction and per worker task
+MANIFEST_FIELDS = ("row", "serial", "id", "verify_url", "file", "sha256", "status")
+
+
+class Progress(Protocol):
+    def phase(self, name: str, total: int) -> None: ...
+
+    def advance(self, count: int) -> None: ...
+
+
+class _NoProgress:
+    def phase(self, name: str, total: int) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    out_dir: Path
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    template: str = DEFAULT_TEMPLATE
+    dry_run: bool = False
+    skip_invalid: bool = False
+    encoding: str | None = None
+    archive: bool = False
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    batch: Batch
+    seconds: float
+    errors_csv: Path | None = None
+    manifest_csv: Path | None = None
+    manifest_json: Path | None = None
+    archive: Path | None = None
+    sample: Path | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.batch.issued / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class _Row:
+    number: int
+    request: DiplomaRequest
+    key: str
+
+
+def row_key(values: dict[str, str], request: DiplomaRequest) -> str:
+    """A row's identity: its external id, or a digest of what it says (blank cells left out,
+    so a defaulted date does not make a rerun on another day look like a new row)."""
+    if request.external_id:
+        return f"ext:{request.external_id}"
+    content = {k: normalize(v) for k, v in sorted(values.items()) if normalize(v)}
+    return "row:" + hashlib.sha256(canonical(content)).hexdigest()[:40]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# -- worker processes --------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(settings: Settings) -> None:
+    from .bootstrap import open_key_store
+    from .render import TemplateRenderer
+    from .storage.files import FilePdfStore
+
+    store = open_key_store(settings)
+    _worker["renderer"] = TemplateRenderer(settings.templates_dir)
+    _worker["signer"] = store.pdf_signer()
+    _worker["pdfs"] = FilePdfStore(settings.pdf_dir)
+
+
+Job = tuple[str, bytes, str, str]  # diploma id, record, template, output path
+
+
+def _render_jobs(jobs: Sequence[Job]) -> list[tuple[str, str]]:
+    """Render, sign and write each job's PDF; return (diploma id, SHA-256) pairs.
+
+    Each PDF is written once, into the PDF store, and hard-linked into the output folder;
+    one sync() at the end makes the whole chunk durable before its digests are reported
+    (and so recorded), instead of three fsyncs per file.
+    """
+    out = []
+    pdfs = _worker["pdfs"]
+    for diploma_id, record, template, path in jobs:
+        pdf = render_signed(_worker["renderer"], _worker["signer"], record, template)
+        pdfs.put(diploma_id, pdf, durable=False)
+        _place(pdfs.path(diploma_id), Path(path), pdf)
+        out.append((diploma_id, hashlib.sha256(pdf).hexdigest()))
+    if jobs:
+        os.sync()
+    return out
+
+
+def _place(stored: Path, target: Path, pdf: bytes) -> None:
+    """Put the stored PDF at `target` atomically: a hard link, or a copy across devices."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        os.link(stored, tmp)
+    except OSError:
+        tmp.write_bytes(pdf)
+    os.replace(tmp, target)
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers fork from a server process that imported the heavy modules once: as quick
+    to start as fork, without forking a parent that may hold threads and connections."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["diplomas.batches", "diplomas.render", "diplomas.pdfsign"])
+    return context
+
+
+class _InProcess:
+    """The worker pool's twin for one worker: same function, no processes."""
+
+    def __init__(self, service: DiplomaService) -> None:
+        _worker.update(renderer=service.renderer, signer=service.pdf_signer, pdfs=service.pdf_store)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def shutdown(self) -> None:
+        pass
+
+
+# -- the runner --------------------------------------------------------------------------
+
+
+class BatchRunner:
+    def __init__(self, service: DiplomaService, settings: Settings) -> None:
+        self.service = service
+        self.settings = settings
+        self.store = service.batches
+
+    def new_batch(self, source: str, options: BatchOptions) -> Batch:
+        now = datetime.now(UTC)
+        batch = Batch(
+            id=new_diploma_id(),
+            institution=self.service.institution.slug,
+            status=BatchStatus.QUEUED,
+            source=source,
+            template=options.template,
+            skip_invalid=options.skip_invalid,
+            created_at=now,
+            updated_at=now,
+        )
+        self.store.save(batch)
+        return batch
+
+    def run(
+        self,
+        roster_path: Path,
+        options: BatchOptions,
+        progress: Progress | None = None,
+        batch: Batch | None = None,
+    ) -> BatchReport:
+        from .roster import open_roster, write_problems_csv
+        from .roster.model import STOPPED
+
+        progress = progress or _NoProgress()
+        started = time.perf_counter()
+        batch = batch or self.new_batch(roster_path.name, options)
+        out = options.out_dir
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        batch = self.store.touch(batch, datetime.now(UTC), status=BatchStatus.VALIDATING)
+        try:
+            roster = open_roster(roster_path, encoding=options.encoding)
+            problems, valid, total, first = self._validate(roster, options, progress)
+            errors_csv = out / "errors.csv"
+            if problems:
+                write_problems_csv(errors_csv, problems)
+            else:
+                errors_csv.unlink(missing_ok=True)
+            refused_rows = len({p.row for p in problems if p.row > 1})
+            # File-level problems, and a row past which the file could not be read, leave
+            # the roster unknown: nothing of it is issued, even with --skip-invalid.
+            header_level = any(p.row <= 1 or p.message.endswith(STOPPED) for p in problems)
+            batch = self.store.touch(
+                batch,
+                datetime.now(UTC),
+                total_rows=total,
+                valid_rows=valid,
+                refused=refused_rows,
+                problems=tuple(problems),
+            )
+            report_errors = errors_csv if problems else None
+            if problems and (header_level or not options.skip_invalid):
+                batch = self._finish(
+                    batch,
+                    BatchStatus.REFUSED,
+                    f"{len(problems)} problem(s) in the roster; nothing was issued"
+                    + ("" if header_level else " (use --skip-invalid to issue the valid rows)"),
+                )
+                return BatchReport(batch, time.perf_counter() - started, report_errors)
+            if options.dry_run:
+                sample = self._sample(first, options) if first else None
+                batch = self._finish(batch, BatchStatus.DONE, "dry run: validated, nothing issued")
+                return BatchReport(
+                    batch, time.perf_counter() - started, report_errors, sample=sample
+                )
+            invalid = {p.row for p in problems}
+            batch = self.store.touch(batch, datetime.now(UTC), status=BatchStatus.ISSUING)
+            batch, manifests = self._issue(roster, invalid, options, progress, batch)
+            archive = self._archive(out, manifests) if options.archive else None
+            batch = self._finish(batch, BatchStatus.DONE, "")
+            return BatchReport(
+                batch,
+                time.perf_counter() - started,
+                report_errors,
+                manifests[0],
+                manifests[1],
+                archive,
+            )
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, DiplomaError) else f"{type(exc).__name__}: {exc}"
+            self._finish(batch, BatchStatus.FAILED, f"stopped: {message}; rerun to resume")
+            raise
+
+    def _finish(self, batch: Batch, status: BatchStatus, message: str) -> Batch:
+        now = datetime.now(UTC)
+        finished: Batch = self.store.touch(
+            batch, now, status=status, message=message, finished_at=now
+        )
+        return finished
+
+    # -- validation -----------------------------------------------------------------------
+
+    def _rows(
+        self, roster: Any, options: BatchOptions
+    ) -> Iterator[tuple[int, dict[str, str], DiplomaRequest | None, list[Problem]]]:
+        """Every non-blank row with its request (None if invalid) and its problems."""
+        today = datetime.now(UTC).date()
+        institution = self.service.institution
+        for row in roster.rows():
+            problems = [Problem(p.row, p.column, p.field, p.message, p.value) for p in row.problems]
+            values = dict(row.values)
+            request = None
+            try:
+                request = parse_request({**values, "template": options.template}, today=today)
+                claims = claims_for(
+                    institution, request, placeholder_id(), widest_serial(institution)
+                )
+                self.service.templates.check(claims, options.template)
+            except InvalidInput as exc:
+                request = None
+                for p in exc.problems:
+                    problems.append(
+                        Problem(
+                            row.number,
+                            roster.header_for(p.field),
+                            p.field,
+                            p.message,
+                            str(values.get(p.field, ""))[:200],
+                        )
+                    )
+            yield row.number, values, (None if problems else request), problems
+
+    def _validate(
+        self, roster: Any, options: BatchOptions, progress: Progress
+    ) -> tuple[list[Problem], int, int, _Row | None]:
+        problems = [Problem(p.row, p.column, p.field, p.message, p.value) for p in roster.problems]
+        if problems:
+            return problems, 0, 0, None
+        try:
+            self.service.templates.ensure_template(options.template)
+        except NotFound as exc:
+            return [Problem(0, "", "template", str(exc), options.template)], 0, 0, None
+        seen: dict[str, int] = {}
+        valid = total = 0
+        first: _Row | None = None
+        progress.phase("validating", roster.count())
+        for number, values, request, row_problems in self._rows(roster, options):
+            total += 1
+            progress.advance(1)
+            if request is not None:
+                key = row_key(values, request)
+                if key in seen:
+                    what = "external_id" if request.external_id else "content"
+                    column = roster.header_for("external_id") if request.external_id else ""
+                    row_problems.append(
+                        Problem(
+                            number,
+                            column,
+                            "external_id" if request.external_id else "",
+                            f"repeats row {seen[key]} (same {what})",
+                            request.external_id,
+                        )
+                    )
+                else:
+                    seen[key] = number
+                    if first is None:
+                        first = _Row(number, request, key)
+            if row_problems:
+                problems.extend(row_problems)
+            else:
+                valid += 1
+        if total == 0:
+            problems.append(Problem(0, "", "", "the roster has no data rows"))
+        return problems, valid, total, first
+
+    def _sample(self, first: _Row, options: BatchOptions) -> Path:
+        """Dry run: one unsigned page of the first valid row, numbered as a sample."""
+        institution = self.service.institution
+        claims = claims_for(
+            institution,
+            first.request,
+            "sample" + "0" * 17,
+            f"{institution.serial_prefix}-0000-000000",
+        )
+        path = options.out_dir / f"sample-row-{first.number}.pdf"
+        _atomic_write(path, self.service.renderer.render(claims, options.template))
+        return path
+
+    # -- issuing --------------------------------------------------------------------------
+
+    def _issue(
+        self,
+        roster: Any,
+        invalid: set[int],
+        options: BatchOptions,
+        progress: Progress,
+        batch: Batch,
+    ) -> tuple[Batch, tuple[Path, Path]]:
+        service = self.service
+        institution = service.institution
+        signer = service.record_keys.signer()
+        out = options.out_dir
+        now = datetime.now(UTC)
+
+        def make_record(request: DiplomaRequest, diploma_id: str, serial: str) -> bytes:
+            claims = claims_for(institution, request, diploma_id, serial)
+            return signed_record(claims, [signer], now)
+
+        workers = max(1, options.workers)
+        pool: Any
+        if workers == 1:
+            pool = _InProcess(service)
+        else:
+            pool = ProcessPoolExecutor(
+                workers,
+                mp_context=_worker_context(),
+                initializer=_init_worker,
+                initargs=(self.settings,),
+            )
+        pending: deque[tuple[list[tuple[int, Diploma, bool, Path]], Future[Any]]] = deque()
+        counts = {"issued": 0, "skipped": 0}
+        manifest_csv, manifest_json = out / "manifest.csv", out / "manifest.json"
+        tmp_csv = manifest_csv.with_name(".manifest.csv.tmp")
+        tmp_json = manifest_json.with_name(".manifest.json.tmp")
+        progress.phase("issuing", batch.valid_rows)
+        with (
+            open(tmp_csv, "w", newline="", encoding="utf-8-sig") as fcsv,
+            open(tmp_json, "w", encoding="utf-8") as fjson,
+        ):
+            writer = csv.writer(fcsv)
+            writer.writerow(MANIFEST_FIELDS)
+            fjson.write("[")
+            first_entry = [True]
+
+            def drain() -> None:
+                entries, future = pending.popleft()
+                digests = dict(future.result())
+                service.repository.set_pdf_sha256_many(list(digests.items()))
+                for number, diploma, created, path in entries:
+                    sha = digests.get(diploma.id) or diploma.pdf_sha256 or _file_sha(path)
+                    if diploma.id not in digests:
+                        self._adopt(diploma, path, sha)
+                    entry = {
+                        "row": number,
+                        "serial": diploma.serial,
+                        "id": diploma.id,
+                        "verify_url": diploma.verify_url,
+                        "file": path.name,
+                        "sha256": sha,
+                        "status": "issued" if created else "already issued",
+                    }
+                    _write_manifest(writer, fjson, entry, first_entry)
+                    counts["issued" if created else "skipped"] += 1
+                progress.advance(len(entries))
+
+            try:
+                for chunk in _chunks(self._valid_rows(roster, invalid, options), CHUNK):
+                    results = service.repository.issue_many(
+                        institution,
+                        [(r.request, r.key) for r in chunk],
+                        signer.key_id,
+                        make_record,
+                        now,
+                        batch.id,
+                    )
+                    entries, jobs = [], []
+                    for r, (diploma, created) in zip(chunk, results, strict=True):
+                        path = out / f"{diploma.serial}.pdf"
+                        entries.append((r.number, diploma, created, path))
+                        if created or not path.exists():
+                            jobs.append(
+                                (diploma.id, diploma.record, diploma.request.template, str(path))
+                            )
+                    pending.append((entries, pool.submit(_render_jobs, jobs)))
+                    while len(pending) > 2 * workers:
+                        drain()
+                        batch = self.store.touch(batch, datetime.now(UTC), **counts)
+                while pending:
+                    drain()
+            finally:
+                pool.shutdown()
+            fjson.write("\n]\n")
+        os.replace(tmp_csv, manifest_csv)
+        os.replace(tmp_json, manifest_json)
+        batch = self.store.touch(batch, datetime.now(UTC), **counts)
+        return batch, (manifest_csv, manifest_json)
+
+    def _adopt(self, diploma: Diploma, path: Path, sha: str) -> None:
+        """A PDF written by an earlier, interrupted run: make the store agree with it."""
+        repository, pdfs = self.service.repository, self.service.pdf_store
+        if not diploma.pdf_sha256:
+            repository.set_pdf_sha256(diploma.id, sha)
+        if pdfs.get(diploma.id) is None:
+            pdfs.put(diploma.id, path.read_bytes())
+
+    def _valid_rows(self, roster: Any, invalid: set[int], options: BatchOptions) -> Iterator[_Row]:
+        today = datetime.now(UTC).date()
+        for row in roster.rows():
+            if row.number in invalid or row.problems:
+                continue
+            values = dict(row.values)
+            request = parse_request({**values, "template": options.template}, today=today)
+            yield _Row(row.number, request, row_key(values, request))
+
+    def _archive(self, out: Path, manifests: tuple[Path, Path]) -> Path:
+        """One zip of every PDF named in the manifest, plus the manifests, written streaming."""
+        archive = out / "diplomas.zip"
+        tmp = out / ".diplomas.zip.tmp"
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            with open(manifests[0], encoding="utf-8-sig", newline="") as fh:
+                for entry in csv.DictReader(fh):
+                    zf.write(out / entry["file"], entry["file"])
+            for manifest in manifests:
+                zf.write(manifest, manifest.name)
+        os.replace(tmp, archive)
+        return archive
+
+
+def _write_manifest(writer: Any, fjson: TextIO, entry: dict[str, Any], first: list[bool]) -> None:
+    from .roster import safe_cell
+
+    writer.writerow([safe_cell(str(entry[k])) for k in MANIFEST_FIELDS])
+    fjson.write(("\n  " if first[0] else ",\n  ") + json.dumps(entry, ensure_ascii=False))
+    first[0] = False
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
+    chunk: list[_Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,62 @@
+"""What every command shares: the consoles, the settings, and errors turned into exits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+from ..config import Settings
+
+if TYPE_CHECKING:
+    from ..service import DiplomaService
+from ..core.errors import (
+    ConfigurationError,
+    DiplomaError,
+    Forbidden,
+    InvalidInput,
+    KeyStoreError,
+    NotFound,
+    Unauthorized,
+)
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_NOT_GENUINE = 1
+EXIT_INVALID_INPUT = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFIG = 4
+
+
+@contextmanager
+def errors_to_exit() -> Iterator[None]:
+    """Turn the service's errors into a message on stderr and a distinct exit code."""
+    try:
+        yield
+    except InvalidInput as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red]: {problem.field}: {problem.message}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    except NotFound as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_NOT_FOUND) from None
+    except (ConfigurationError, KeyStoreError) as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except (Unauthorized, Forbidden, DiplomaError) as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+
+
+def load_settings() -> Settings:
+    return Settings()
+
+
+def load_service() -> DiplomaService:
+    from ..bootstrap import build_service
+
+    return build_service(load_settings())
