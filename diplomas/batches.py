@@ -12,16 +12,19 @@ in between) gets its PDF on the rerun. PDFs are written to a temporary name and 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import hashlib
 import json
 import multiprocessing
 import os
+import threading
 import time
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,10 +37,14 @@ from .core.errors import DiplomaError, InvalidInput, NotFound
 from .core.ids import new_diploma_id, placeholder_id
 from .core.model import DEFAULT_TEMPLATE, Diploma, DiplomaRequest, parse_request
 from .core.proof import canonical
+from .core.statuslist import StatusEntry
 from .core.text import normalize
 from .service import DiplomaService, render_signed, widest_serial
+from .storage.files import fsync_path
 
-CHUNK = 48  # rows per database transaction and per worker task
+CHUNK = 48  # rows per database transaction
+TASK = 16  # rows per worker task: small, so that the workers finish together
+_FSYNC_THREADS = 8  # fsyncs in flight at once, which the file system commits together
 MANIFEST_FIELDS = ("row", "serial", "id", "verify_url", "file", "sha256", "status")
 
 
@@ -111,47 +118,74 @@ def _atomic_write(path: Path, data: bytes) -> None:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(settings: Settings) -> None:
-    from .bootstrap import open_key_store
+def _init_worker(settings: Settings, template: str) -> None:
+    from .bootstrap import open_key_stores
     from .render import TemplateRenderer
     from .storage.files import FilePdfStore
 
-    store = open_key_store(settings)
-    _worker["renderer"] = TemplateRenderer(settings.templates_dir)
-    _worker["signer"] = store.pdf_signer()
+    stores = open_key_stores(settings)
+    issuer, *co_issuers = stores.values()
+    _worker["renderer"] = renderer = TemplateRenderer(settings.templates_dir)
+    _worker["signer"] = issuer.pdf_signer()
+    _worker["co_signers"] = {store.institution.slug: store for store in co_issuers}
     _worker["pdfs"] = FilePdfStore(settings.pdf_dir)
+    # Read the design and its fonts now, while the main process still validates; a
+    # missing or broken template is the validation's to report, not the worker's.
+    with contextlib.suppress(DiplomaError):
+        renderer.ensure_template(template)
+    # Everything loaded so far (modules, keys, fonts) lives as long as the worker: keep
+    # it out of the collector's way. Each full collection would otherwise walk ~140,000
+    # long-lived objects again; with them frozen, a diploma costs ~0.4 ms less.
+    gc.freeze()
 
 
-Job = tuple[str, bytes, str, str]  # diploma id, record, template, output path
+Job = tuple[str, bytes, str, str, tuple[str, ...]]
+"""Diploma id, record, template, output path, co-issuers' slugs."""
+_Entry = tuple[int, Diploma, bool, Path]  # row number, diploma, created, output path
 
 
-def _render_jobs(jobs: Sequence[Job]) -> list[tuple[str, str]]:
-    """Render, sign and write each job's PDF; return (diploma id, SHA-256) pairs.
+def _render_jobs(jobs: Sequence[Job]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Render, sign and write each job's PDF; return (diploma id, SHA-256, files written).
 
-    Each PDF is written once, into the PDF store, and hard-linked into the output folder;
-    one sync() at the end makes the whole chunk durable before its digests are reported
-    (and so recorded), instead of three fsyncs per file.
+    Each PDF is written once, into the PDF store, and hard-linked into the output folder
+    (so one inode, one fsync), without waiting for the disk: the main process makes the
+    files durable (`_durable`) before it records their digests, while the workers go on.
     """
-    out = []
+    out: list[tuple[str, str, tuple[str, ...]]] = []
     pdfs = _worker["pdfs"]
-    for diploma_id, record, template, path in jobs:
-        pdf = render_signed(_worker["renderer"], _worker["signer"], record, template)
+    for diploma_id, record, template, path, co_issuers in jobs:
+        co_signers = [_worker["co_signers"][slug].pdf_signer() for slug in co_issuers]
+        pdf = render_signed(_worker["renderer"], _worker["signer"], record, template, co_signers)
         pdfs.put(diploma_id, pdf, durable=False)
-        _place(pdfs.path(diploma_id), Path(path), pdf)
-        out.append((diploma_id, hashlib.sha256(pdf).hexdigest()))
-    if jobs:
-        os.sync()
+        stored = pdfs.path(diploma_id)
+        linked = _place(stored, Path(path), pdf)
+        files = (str(stored),) if linked else (str(stored), path)
+        out.append((diploma_id, hashlib.sha256(pdf).hexdigest(), files))
     return out
 
 
-def _place(stored: Path, target: Path, pdf: bytes) -> None:
-    """Put the stored PDF at `target` atomically: a hard link, or a copy across devices."""
+def _place(stored: Path, target: Path, pdf: bytes) -> bool:
+    """Put the stored PDF at `target` atomically: a hard link (True), or a copy across
+    devices (False)."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         os.link(stored, tmp)
+        linked = True
     except OSError:
         tmp.write_bytes(pdf)
+        linked = False
     os.replace(tmp, target)
+    return linked
+
+
+def _durable(files: Sequence[str], folders: Sequence[str], fsyncs: ThreadPoolExecutor) -> None:
+    """fsync these files (all at once, so that the file system commits them together),
+    then the folders (for the renames). Only these files: `os.sync()` would also wait
+    for every other process's writes."""
+    list(fsyncs.map(fsync_path, files))
+    if os.name == "posix":  # elsewhere folders cannot be opened, nor need to be
+        for folder in folders:
+            fsync_path(folder)
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -164,11 +198,41 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+class _WorkerPool:
+    """A process pool whose workers start at once, from a helper thread.
+
+    Processes start on `submit`, and the first one waits for the forkserver to import
+    the heavy modules (~0.4 s); a thread submitting a no-op per worker lets the main
+    thread validate the roster meanwhile.
+    """
+
+    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
+        self._pool = pool
+        self._starter = threading.Thread(
+            target=lambda: [pool.submit(int) for _ in range(workers)],
+            name="start-workers",
+            daemon=True,
+        )
+        self._starter.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self._pool.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        self._starter.join()
+        self._pool.shutdown()
+
+
 class _InProcess:
     """The worker pool's twin for one worker: same function, no processes."""
 
     def __init__(self, service: DiplomaService) -> None:
-        _worker.update(renderer=service.renderer, signer=service.pdf_signer, pdfs=service.pdf_store)
+        _worker.update(
+            renderer=service.renderer,
+            signer=service.pdf_signer,
+            pdfs=service.pdf_store,
+            co_signers=service.co_issuer_keys,
+        )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         future: Future[Any] = Future()
@@ -221,7 +285,11 @@ class BatchRunner:
         for stale in out.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
         batch = self.store.touch(batch, datetime.now(UTC), status=BatchStatus.VALIDATING)
+        pool: Any = None
         try:
+            # Workers start (and load keys, design and fonts) while the roster is being
+            # validated; they issue nothing until validation has passed.
+            pool = None if options.dry_run else self._start_pool(options)
             roster = open_roster(roster_path, encoding=options.encoding)
             problems, valid, total, first = self._validate(roster, options, progress)
             errors_csv = out / "errors.csv"
@@ -258,7 +326,7 @@ class BatchRunner:
                 )
             invalid = {p.row for p in problems}
             batch = self.store.touch(batch, datetime.now(UTC), status=BatchStatus.ISSUING)
-            batch, manifests = self._issue(roster, invalid, options, progress, batch)
+            batch, manifests = self._issue(roster, invalid, options, progress, batch, pool)
             archive = self._archive(out, manifests) if options.archive else None
             batch = self._finish(batch, BatchStatus.DONE, "")
             return BatchReport(
@@ -273,6 +341,23 @@ class BatchRunner:
             message = str(exc) if isinstance(exc, DiplomaError) else f"{type(exc).__name__}: {exc}"
             self._finish(batch, BatchStatus.FAILED, f"stopped: {message}; rerun to resume")
             raise
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def _start_pool(self, options: BatchOptions) -> Any:
+        workers = max(1, options.workers)
+        if workers == 1:
+            return _InProcess(self.service)
+        return _WorkerPool(
+            ProcessPoolExecutor(
+                workers,
+                mp_context=_worker_context(),
+                initializer=_init_worker,
+                initargs=(self.settings, options.template),
+            ),
+            workers,
+        )
 
     def _finish(self, batch: Batch, status: BatchStatus, message: str) -> Batch:
         now = datetime.now(UTC)
@@ -295,8 +380,9 @@ class BatchRunner:
             request = None
             try:
                 request = parse_request({**values, "template": options.template}, today=today)
+                co_issuers = self.service.co_issuers_of(request.co_issuers)
                 claims = claims_for(
-                    institution, request, placeholder_id(), widest_serial(institution)
+                    institution, request, placeholder_id(), widest_serial(institution), co_issuers
                 )
                 self.service.templates.check(claims, options.template)
             except InvalidInput as exc:
@@ -378,6 +464,7 @@ class BatchRunner:
         options: BatchOptions,
         progress: Progress,
         batch: Batch,
+        pool: Any,
     ) -> tuple[Batch, tuple[Path, Path]]:
         service = self.service
         institution = service.institution
@@ -385,22 +472,23 @@ class BatchRunner:
         out = options.out_dir
         now = datetime.now(UTC)
 
-        def make_record(request: DiplomaRequest, diploma_id: str, serial: str) -> bytes:
-            claims = claims_for(institution, request, diploma_id, serial)
-            return signed_record(claims, [signer], now)
+        def make_record(
+            request: DiplomaRequest, diploma_id: str, serial: str, status: tuple[StatusEntry, ...]
+        ) -> bytes:
+            co_issuers = service.co_issuers_of(request.co_issuers)
+            signers = [signer, *(service.co_issuer_keys[i.slug].signer() for i in co_issuers)]
+            claims = claims_for(institution, request, diploma_id, serial, co_issuers, status)
+            return signed_record(claims, signers, now)
 
         workers = max(1, options.workers)
-        pool: Any
-        if workers == 1:
-            pool = _InProcess(service)
-        else:
-            pool = ProcessPoolExecutor(
-                workers,
-                mp_context=_worker_context(),
-                initializer=_init_worker,
-                initargs=(self.settings,),
-            )
-        pending: deque[tuple[list[tuple[int, Diploma, bool, Path]], Future[Any]]] = deque()
+        # A chunk goes through two queues: `rendering` (its worker tasks run), then
+        # `syncing` (a helper thread fsyncs its files); only then are its digests recorded
+        # and its manifest lines written, in roster order. The main thread never waits
+        # for the disk while there is other work: it keeps the workers supplied.
+        rendering: deque[tuple[list[_Entry], list[Future[Any]]]] = deque()
+        syncing: deque[tuple[list[_Entry], dict[str, str], Future[None]]] = deque()
+        fsyncs = ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="fsync")
+        chunk_syncer = ThreadPoolExecutor(1, thread_name_prefix="durable")
         counts = {"issued": 0, "skipped": 0}
         manifest_csv, manifest_json = out / "manifest.csv", out / "manifest.json"
         tmp_csv = manifest_csv.with_name(".manifest.csv.tmp")
@@ -415,9 +503,17 @@ class BatchRunner:
             fjson.write("[")
             first_entry = [True]
 
-            def drain() -> None:
-                entries, future = pending.popleft()
-                digests = dict(future.result())
+            def rendered() -> None:
+                entries, futures = rendering.popleft()
+                done = [item for future in futures for item in future.result()]
+                files = [name for _, _, written in done for name in written]
+                folders = sorted({os.path.dirname(name) for name in files} | {str(out)})
+                durable = chunk_syncer.submit(_durable, files, folders, fsyncs)
+                syncing.append((entries, {d_id: sha for d_id, sha, _ in done}, durable))
+
+            def record() -> None:
+                entries, digests, durable = syncing.popleft()
+                durable.result()
                 service.repository.set_pdf_sha256_many(list(digests.items()))
                 for number, diploma, created, path in entries:
                     sha = digests.get(diploma.id) or diploma.pdf_sha256 or _file_sha(path)
@@ -452,16 +548,31 @@ class BatchRunner:
                         entries.append((r.number, diploma, created, path))
                         if created or not path.exists():
                             jobs.append(
-                                (diploma.id, diploma.record, diploma.request.template, str(path))
+                                (
+                                    diploma.id,
+                                    diploma.record,
+                                    diploma.request.template,
+                                    str(path),
+                                    diploma.request.co_issuers,
+                                )
                             )
-                    pending.append((entries, pool.submit(_render_jobs, jobs)))
-                    while len(pending) > 2 * workers:
-                        drain()
+                    tasks = [jobs[i : i + TASK] for i in range(0, len(jobs), TASK)]
+                    rendering.append((entries, [pool.submit(_render_jobs, t) for t in tasks]))
+                    while len(rendering) > 2 * workers:
+                        rendered()
+                    recorded = False
+                    while syncing and (syncing[0][2].done() or len(syncing) > 2 * workers):
+                        record()
+                        recorded = True
+                    if recorded:
                         batch = self.store.touch(batch, datetime.now(UTC), **counts)
-                while pending:
-                    drain()
+                while rendering:
+                    rendered()
+                while syncing:
+                    record()
             finally:
-                pool.shutdown()
+                chunk_syncer.shutdown()
+                fsyncs.shutdown()
             fjson.write("\n]\n")
         os.replace(tmp_csv, manifest_csv)
         os.replace(tmp_json, manifest_json)

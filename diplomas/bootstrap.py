@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import (
@@ -16,15 +19,18 @@ from .config import (
     Settings,
     institution_from,
     load_institutions,
+    read_institution_entries,
     write_institutions,
 )
-from .core.errors import ConfigurationError
+from .core.errors import ConfigurationError, Conflict, DocumentError, FieldProblem, InvalidInput
+from .core.keyring import KeyRing
 from .core.model import Institution
 from .core.verification import Verdict, verdict_for_document
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from .core.qrproof import QrCheck
     from .keys import FileKeyStore
     from .service import DiplomaService
 
@@ -37,11 +43,31 @@ def _passphrase(settings: Settings) -> bytes:
     return stretch_passphrase(settings.keys_dir, resolve_passphrase(settings.home, env))
 
 
+def keys_dir_for(settings: Settings, institutions: Sequence[Institution], slug: str) -> Path:
+    """The default issuer keeps its keys in the key store's folder itself (as instances with
+    one institution always have); every co-issuer in a sub-folder named by its slug."""
+    return settings.keys_dir if slug == institutions[0].slug else settings.keys_dir / slug
+
+
 def open_key_store(settings: Settings, institution: Institution | None = None) -> FileKeyStore:
     from .keys import FileKeyStore
 
-    institution = institution or load_institutions(settings.institution_file)[0]
-    return FileKeyStore(settings.keys_dir, _passphrase(settings), institution)
+    institutions = load_institutions(settings.institution_file)
+    institution = institution or institutions[0]
+    directory = keys_dir_for(settings, institutions, institution.slug)
+    return FileKeyStore(directory, _passphrase(settings), institution)
+
+
+def open_key_stores(settings: Settings) -> dict[str, FileKeyStore]:
+    """Every institution's key store, by slug, the default issuer first."""
+    from .keys import FileKeyStore
+
+    institutions = load_institutions(settings.institution_file)
+    passphrase = _passphrase(settings)
+    return {
+        i.slug: FileKeyStore(keys_dir_for(settings, institutions, i.slug), passphrase, i)
+        for i in institutions
+    }
 
 
 def init_instance(settings: Settings, overrides: dict[str, Any]) -> list[str]:
@@ -60,12 +86,13 @@ def init_instance(settings: Settings, overrides: dict[str, Any]) -> list[str]:
     if path.exists():
         if overrides:
             lines.append(f"{path} exists; edit it to change the institution (options ignored)")
-        institution = load_institutions(path)[0]
+        institutions = load_institutions(path)
     else:
         data = {**DEFAULT_INSTITUTION, **overrides}
-        institution = institution_from(data)
+        institutions = [institution_from(data)]
         write_institutions(path, [data])
         lines.append(f"wrote institution settings to {path}")
+    institution = institutions[0]
 
     engine = make_engine(settings.effective_database_url)
     try:
@@ -75,11 +102,13 @@ def init_instance(settings: Settings, overrides: dict[str, Any]) -> list[str]:
     lines.append(f"database ready at {_safe_url(settings.effective_database_url)}")
 
     passphrase = _passphrase(settings)
-    existed = (settings.keys_dir / "record-keys.json").exists()
-    store = init_key_store(settings.keys_dir, passphrase, institution, datetime.now(UTC))
-    ring = store.keyring()
-    verb = "found" if existed else "created"
-    lines.append(f"{verb} keys in {settings.keys_dir} ({len(ring)} record key(s))")
+    for each in institutions:
+        directory = keys_dir_for(settings, institutions, each.slug)
+        existed = (directory / "record-keys.json").exists()
+        store = init_key_store(directory, passphrase, each, datetime.now(UTC))
+        verb = "found" if existed else "created"
+        whose = "" if each is institution else f" for co-issuer {each.slug}"
+        lines.append(f"{verb} keys{whose} in {directory} ({len(store.keyring())} record key(s))")
     if settings.key_passphrase is None:
         lines.append(
             f"private keys are encrypted with a generated passphrase in {settings.home}/"
@@ -87,6 +116,29 @@ def init_instance(settings: Settings, overrides: dict[str, Any]) -> list[str]:
         )
     lines.append(f"public URL (QR codes point here): {institution.public_url}")
     return lines
+
+
+def add_institution(settings: Settings, data: dict[str, Any]) -> list[str]:
+    """Add a co-issuing institution to the instance and create its keys.
+
+    Its public URL defaults to a path of the issuer's site (`{public_url}/i/{slug}`), where
+    this service publishes its DID document. Returns the lines to show the admin.
+    """
+    path = settings.institution_file
+    entries = read_institution_entries(path)
+    slug = str(data.get("slug", ""))
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", slug):
+        raise InvalidInput(FieldProblem("slug", "must be lower-case letters, digits, - or _"))
+    if any(e.get("slug") == slug for e in entries):
+        raise Conflict(f"institution {slug!r} already exists; edit {path} to change it")
+    data = {
+        "public_url": f"{str(entries[0]['public_url']).rstrip('/')}/i/{slug}",
+        "serial_prefix": slug.upper().replace("-", "").replace("_", "")[:16],
+        **{k: v for k, v in data.items() if v not in (None, "")},
+    }
+    institution_from(data)  # refuses bad settings before anything is written
+    write_institutions(path, [*entries, data])
+    return [f"added co-issuer {slug} to {path}", *init_instance(settings, {})]
 
 
 def _safe_url(url: str) -> str:
@@ -106,7 +158,8 @@ def build_service(settings: Settings) -> DiplomaService:
     from .storage.repository import SqlRepository
 
     institutions = load_institutions(settings.institution_file)
-    store = open_key_store(settings, institutions[0])
+    stores = open_key_stores(settings)
+    store = stores[institutions[0].slug]
     engine = make_engine(settings.effective_database_url)
     renderer = TemplateRenderer(settings.templates_dir)
     repository = SqlRepository(
@@ -119,8 +172,11 @@ def build_service(settings: Settings) -> DiplomaService:
         renderer=renderer,
         templates=renderer,
         pdf_signer=store.pdf_signer(),
-        pdf_validator=PadesValidator(store.trust_roots()),
+        pdf_validator=PadesValidator(
+            issuers={i.did: stores[i.slug].trust_roots() for i in institutions}
+        ),
         record_keys=store,
+        co_issuer_keys={i.slug: stores[i.slug] for i in institutions[1:]},
         batches=SqlBatchStore(engine),
     )
 
@@ -143,11 +199,29 @@ def app_from_environment() -> FastAPI:
     return build_app(Settings())
 
 
-def verify_offline(pdf: bytes, bundle: bytes) -> Verdict:
-    """Check a PDF with only a trust bundle: no database, no network."""
+def verify_offline(pdf: bytes, *bundles: bytes) -> Verdict:
+    """Check a PDF with only trust bundles (one per institution): no database, no network."""
     from .keys import load_bundle
     from .pdfsign import PadesValidator
 
-    trust = load_bundle(bundle)
-    report = PadesValidator(trust.trust_roots()).inspect(pdf)
-    return verdict_for_document(report, trust.keyring(), None)
+    trusts = [load_bundle(b) for b in bundles]
+    report = PadesValidator(issuers={t.did: t.trust_roots() for t in trusts}).inspect(pdf)
+    return verdict_for_document(report, offline_keyring(*bundles), None)
+
+
+def verify_qr_photo(image: bytes, keyring: KeyRing) -> list[QrCheck]:
+    """Check every QR code in a photo or scan of a diploma against `keyring`, offline."""
+    from .core.qrproof import check_qr
+    from .render.scan import read_qr_texts
+
+    texts = read_qr_texts(image)
+    if not texts:
+        raise DocumentError("no QR code could be read in the image")
+    return [check_qr(text, keyring) for text in texts]
+
+
+def offline_keyring(*bundles: bytes) -> KeyRing:
+    """The record keys of the institutions whose trust bundles are given."""
+    from .keys import load_bundle
+
+    return KeyRing(k for b in bundles for k in load_bundle(b).record_keys)

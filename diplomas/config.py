@@ -6,6 +6,7 @@ Nothing here runs at import; `Settings()` reads the environment when called, and
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -132,4 +133,13 @@ def write_institutions(path: Path, institutions: list[dict[str, Any]]) -> None:
         "# The institutions of this diplomas instance; the first is the default issuer.\n"
         "# public_url is what the QR code points to: set it to the address employers reach.\n"
     )
-    path.write_text(header + tomli_w.dumps({"institutions": institutions}), encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(header + tomli_w.dumps({"institutions": institutions}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_institution_entries(path: Path) -> list[dict[str, Any]]:
+    """The raw [[institutions]] tables of the settings file, checked by `load_institutions`."""
+    load_institutions(path)
+    entries: list[dict[str, Any]] = tomllib.loads(path.read_text(encoding="utf-8"))["institutions"]
+    return entries

@@ -29,12 +29,21 @@ from .core.model import Diploma, Institution, parse_request
 from .core.ports import (
     BatchStore,
     DiplomaRepository,
+    IssuerKeys,
     PdfRenderer,
     PdfSigner,
     PdfStore,
     PdfValidator,
     RecordKeys,
     TokenRecord,
+)
+from .core.statuslist import (
+    SignedStatusList,
+    StatusEntry,
+    list_url,
+    parse_list_name,
+    sign_status_list,
+    status_list_credential,
 )
 from .core.text import normalize
 from .core.verification import (
@@ -76,13 +85,23 @@ class IssueOutcome:
     pdf: bytes
 
 
-def render_signed(renderer: PdfRenderer, signer: PdfSigner, record: bytes, template: str) -> bytes:
-    """The signed PDF of a stored record: the page printed from the record's own claims.
+def render_signed(
+    renderer: PdfRenderer,
+    signer: PdfSigner,
+    record: bytes,
+    template: str,
+    co_signers: Sequence[PdfSigner] = (),
+) -> bytes:
+    """The signed PDF of a stored record: the page printed from the record's own claims,
+    signed by the issuer and then by each co-issuer, in the record's order.
 
     The one rendering path for single and bulk issuance alike.
     """
     claims = claims_from_credential(parse_record(record))
-    return signer.sign(renderer.render(claims, template), record)
+    pdf = signer.sign(renderer.render(claims, template), record)
+    for co_signer in co_signers:
+        pdf = co_signer.sign_additional(pdf)
+    return pdf
 
 
 def widest_serial(institution: Institution) -> str:
@@ -96,7 +115,12 @@ def _hash_secret(secret: str) -> str:
 
 def _stored_state(diploma: Diploma) -> StoredState:
     return StoredState(
-        diploma.record, diploma.status, diploma.revoked_at, diploma.revocation_reason
+        diploma.record,
+        diploma.status,
+        diploma.revoked_at,
+        diploma.revocation_reason,
+        diploma.suspended_at,
+        diploma.suspension_reason,
     )
 
 
@@ -113,6 +137,7 @@ class DiplomaService:
         pdf_validator: PdfValidator,
         record_keys: RecordKeys,
         batches: BatchStore,
+        co_issuer_keys: Mapping[str, IssuerKeys] | None = None,
         clock: Clock | None = None,
     ) -> None:
         if not institutions:
@@ -125,12 +150,34 @@ class DiplomaService:
         self.pdf_signer = pdf_signer
         self.pdf_validator = pdf_validator
         self.record_keys = record_keys
+        self.co_issuer_keys = dict(co_issuer_keys or {})
         self.batches = batches
         self.clock = clock or SystemClock()
+        self._status_lists: dict[str, SignedStatusList] = {}
 
     @property
     def institution(self) -> Institution:
         return self.institutions[0]
+
+    def co_issuers_of(self, slugs: Sequence[str]) -> tuple[Institution, ...]:
+        """The institutions named as co-issuers; InvalidInput unless each is one of this
+        instance's institutions (other than the issuer) with keys to sign."""
+        known = {i.slug: i for i in self.institutions[1:] if i.slug in self.co_issuer_keys}
+        for slug in slugs:
+            if slug not in known:
+                offered = ", ".join(sorted(known)) or "none are configured"
+                why = (
+                    "is the issuer itself"
+                    if slug == self.institution.slug
+                    else "is not a co-issuing institution of this instance"
+                )
+                raise InvalidInput(
+                    FieldProblem("co_issuers", f"{slug!r} {why} (co-issuers: {offered})")
+                )
+        return tuple(known[slug] for slug in slugs)
+
+    def co_signers(self, co_issuers: Sequence[Institution]) -> list[PdfSigner]:
+        return [self.co_issuer_keys[i.slug].pdf_signer() for i in co_issuers]
 
     # -- issuing ---------------------------------------------------------------------------
 
@@ -146,17 +193,21 @@ class DiplomaService:
         request = parse_request(raw, today=now.date())
         self.templates.ensure_template(request.template)
         institution = self.institution
+        co_issuers = self.co_issuers_of(request.co_issuers)
         # Lay the page out before anything is stored: a value that cannot be printed
         # must be refused now, not discovered after its serial was committed.
         self.templates.check(
-            claims_for(institution, request, placeholder_id(), widest_serial(institution)),
+            claims_for(
+                institution, request, placeholder_id(), widest_serial(institution), co_issuers
+            ),
             request.template,
         )
         signer = self.record_keys.signer()
+        signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in co_issuers)]
 
-        def make_record(diploma_id: str, serial: str) -> bytes:
-            claims = claims_for(institution, request, diploma_id, serial)
-            return signed_record(claims, [signer], now)
+        def make_record(diploma_id: str, serial: str, status: tuple[StatusEntry, ...]) -> bytes:
+            claims = claims_for(institution, request, diploma_id, serial, co_issuers, status)
+            return signed_record(claims, signers, now)
 
         diploma, created = self.repository.issue(
             institution, request, signer.key_id, make_record, now
@@ -168,7 +219,11 @@ class DiplomaService:
 
     def _render_signed(self, diploma: Diploma) -> bytes:
         pdf = render_signed(
-            self.renderer, self.pdf_signer, diploma.record, diploma.request.template
+            self.renderer,
+            self.pdf_signer,
+            diploma.record,
+            diploma.request.template,
+            self.co_signers(diploma.co_issuers),
         )
         self.pdf_store.put(diploma.id, pdf)
         self.repository.set_pdf_sha256(diploma.id, hashlib.sha256(pdf).hexdigest())
@@ -205,10 +260,78 @@ class DiplomaService:
         self.get(diploma_id)
         return self.repository.revoke(diploma_id, reason, self.clock.now())
 
+    # -- suspension and status lists -------------------------------------------------------
+
+    def suspend(self, diploma_id: str, reason: str) -> Diploma:
+        """Suspend until `unsuspend`; Conflict if revoked (final) or suspended already."""
+        reason = normalize(reason)
+        if not reason:
+            raise InvalidInput(FieldProblem("reason", "is required: say why it is suspended"))
+        if len(reason) > MAX_REASON:
+            raise InvalidInput(FieldProblem("reason", f"is longer than {MAX_REASON} characters"))
+        self.get(diploma_id)
+        return self.repository.suspend(diploma_id, reason, self.clock.now())
+
+    def unsuspend(self, diploma_id: str) -> Diploma:
+        """Lift a suspension; Conflict if the diploma is revoked or not suspended."""
+        self.get(diploma_id)
+        return self.repository.unsuspend(diploma_id, self.clock.now())
+
+    def status_list(self, name: str) -> SignedStatusList:
+        """The signed status list credential `name` (`revocation-1`, `suspension-1`, ...).
+
+        Signed again only when a status on the list changed since the copy in memory or
+        in the database was signed, or the record key changed; otherwise serving it costs
+        one small query.
+        """
+        purpose, number = parse_list_name(name)
+        version = self.repository.status_list_version(number)
+        if version is None:
+            raise NotFound(f"no status list {name!r}")
+        signer = self.record_keys.signer()
+
+        def fresh(signed: SignedStatusList | None) -> bool:
+            return (
+                signed is not None and signed.version == version and signed.key_id == signer.key_id
+            )
+
+        cached = self._status_lists.get(name)
+        if fresh(cached):
+            assert cached is not None
+            return cached
+        stored = self.repository.signed_status_list(name)
+        if not fresh(stored):
+            bits = self.repository.status_list_bits(number, purpose)
+            if bits is None:
+                raise NotFound(f"no status list {name!r}")
+            built_version, size, indexes = bits
+            now = self.clock.now()
+            document = status_list_credential(
+                url=list_url(self.institution.public_url, purpose, number),
+                issuer=self.institution.did,
+                purpose=purpose,
+                size=size,
+                set_indexes=indexes,
+                valid_from=now,
+            )
+            stored = SignedStatusList(
+                name, built_version, signer.key_id, sign_status_list(document, signer, now)
+            )
+            self.repository.store_signed_status_list(stored, now)
+        assert stored is not None
+        self._status_lists[name] = stored
+        return stored
+
     # -- verification ----------------------------------------------------------------------
 
     def keyring(self) -> KeyRing:
-        return self.record_keys.keyring()
+        """Every record key of every institution here: the issuer's and the co-issuers'."""
+        own = self.record_keys.keyring()
+        if not self.co_issuer_keys:
+            return own
+        return KeyRing(
+            [*own, *(k for keys in self.co_issuer_keys.values() for k in keys.keyring())]
+        )
 
     def verify_id(self, diploma_id: str) -> Verdict:
         """The public verdict for an id; malformed and unknown ids answer alike."""

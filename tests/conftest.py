@@ -8,16 +8,18 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from diplomas.bootstrap import build_service, init_instance
+from diplomas.bootstrap import add_institution, build_service, init_instance
 from diplomas.config import Settings
 from diplomas.service import DiplomaService
 
@@ -50,7 +52,27 @@ def _pg_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
-def make_instance(tmp: Path, database_url: str = "", public_url: str = "") -> Instance:
+SAMT = {
+    "slug": "samt",
+    "name": "سازمان صنعت، معدن و تجارت استان آذربایجان شرقی",
+    "name_en": "East Azerbaijan Organization of Industry, Mine and Trade",
+    "signatories": [
+        {
+            "name": "مهندس صابر پرنیان",
+            "title": "رئیس سازمان",
+            "name_en": "Saber Parnian",
+            "title_en": "Head of the Organization",
+        }
+    ],
+}
+
+
+def make_instance(
+    tmp: Path,
+    database_url: str = "",
+    public_url: str = "",
+    co_issuers: Sequence[dict[str, Any]] = (),
+) -> Instance:
     settings = Settings(
         home=tmp / "var",
         keys_dir=tmp / "keys",
@@ -59,12 +81,34 @@ def make_instance(tmp: Path, database_url: str = "", public_url: str = "") -> In
     )
     overrides = {"public_url": public_url} if public_url else {}
     init_instance(settings, overrides)
+    for co_issuer in co_issuers:
+        add_institution(settings, dict(co_issuer))
     service = build_service(settings)
     tokens = {}
     for scope in ("issue", "revoke", "read"):
         tokens[scope] = service.create_token([scope], f"test {scope}")[1]
     tokens["all"] = service.create_token(["issue", "revoke", "read"], "test admin")[1]
     return Instance(settings, service, tokens)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The command line's environment for a fresh instance (see `clitools`)."""
+    from clitools import cli_environment
+
+    return cli_environment(tmp_path)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any attempt to open a connection fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the network was used")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    yield
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -106,11 +150,18 @@ class LiveServer:
 @pytest.fixture
 def live_server(tmp_path: Path, backend: str) -> Iterator[LiveServer]:
     """A real uvicorn server on a free loopback port, spoken to over HTTP."""
+    port = free_port()
+    inst = make_instance(tmp_path, backend, public_url=f"http://127.0.0.1:{port}")
+    with serving(inst, port) as server:
+        yield server
+
+
+@contextmanager
+def serving(inst: Instance, port: int) -> Iterator[LiveServer]:
+    """Serve `inst` with uvicorn on `port` (its public URL's) until the block ends."""
     from diplomas.api import create_app
 
-    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    inst = make_instance(tmp_path, backend, public_url=base)
     config = uvicorn.Config(
         create_app(inst.service, inst.settings), host="127.0.0.1", port=port, log_level="warning"
     )

@@ -22,7 +22,7 @@ from ..core.errors import (
     Unauthorized,
 )
 from ..service import DiplomaService
-from .routes import batches, diplomas, pages, verify, wellknown
+from .routes import batches, diplomas, pages, status, verify, wellknown
 
 # Pages carry no inline script or style, so the policy can forbid both.
 SECURITY_HEADERS = {
@@ -103,7 +103,7 @@ def create_app(service: DiplomaService, settings: Settings) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
-    for module in (diplomas, batches, verify, wellknown, pages):
+    for module in (diplomas, batches, verify, wellknown, status, pages):
         app.include_router(module.router)
     app.mount(
         "/static",

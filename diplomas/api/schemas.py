@@ -36,6 +36,11 @@ class DiplomaIn(BaseModel):
         None, description="Your own id for the recipient; re-issuing it returns the same diploma."
     )
     template: str | None = Field(None, description="Design folder under templates/.")
+    co_issuers: list[str] | None = Field(
+        None,
+        description="Slugs of institutions of this instance that award it jointly; each "
+        "adds its own record proof and PDF signature.",
+    )
 
 
 class IssueOut(BaseModel):
@@ -51,6 +56,7 @@ class DiplomaOut(BaseModel):
     id: str
     serial: str
     institution: str
+    co_issuers: list[str]
     name: str
     name_en: str
     award: str
@@ -67,6 +73,8 @@ class DiplomaOut(BaseModel):
     status: str
     revoked_at: datetime | None
     revocation_reason: str
+    suspended_at: datetime | None
+    suspension_reason: str
     verify_url: str
     pdf_url: str
     pdf_sha256: str
@@ -78,6 +86,7 @@ class DiplomaOut(BaseModel):
             id=d.id,
             serial=d.serial,
             institution=d.institution.slug,
+            co_issuers=[i.slug for i in d.co_issuers],
             name=r.name,
             name_en=r.name_en,
             award=r.award,
@@ -94,6 +103,8 @@ class DiplomaOut(BaseModel):
             status=d.status.value,
             revoked_at=d.revoked_at,
             revocation_reason=d.revocation_reason,
+            suspended_at=d.suspended_at,
+            suspension_reason=d.suspension_reason,
             verify_url=d.verify_url,
             pdf_url=pdf_url,
             pdf_sha256=d.pdf_sha256,
@@ -111,6 +122,12 @@ class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(description="Why the diploma is revoked; shown on the verify page.")
+
+
+class SuspendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="Why the diploma is suspended; shown on the verify page.")
 
 
 class IssuerOut(BaseModel):
@@ -171,12 +188,18 @@ class SignerOut(BaseModel):
 
 
 class VerdictOut(BaseModel):
-    status: str = Field(description="valid, revoked, unknown or invalid")
+    status: str = Field(description="valid, revoked, suspended, unknown or invalid")
     reasons: list[str]
     diploma: PublicDiplomaOut | None
     revoked_at: datetime | None
     revocation_reason: str
     signers: list[SignerOut]
+    suspended_at: datetime | None = Field(
+        None, description="Only when suspended.", exclude_if=lambda v: v is None
+    )
+    suspension_reason: str = Field(
+        "", description="Only when suspended.", exclude_if=lambda v: not v
+    )
 
     @classmethod
     def of(cls, v: Verdict) -> VerdictOut:
@@ -190,4 +213,6 @@ class VerdictOut(BaseModel):
                 SignerOut(kind=s.kind, signer=s.signer, ok=s.ok, reasons=list(s.reasons))
                 for s in v.signers
             ],
+            suspended_at=v.suspended_at,
+            suspension_reason=v.suspension_reason,
         )

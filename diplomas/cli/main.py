@@ -29,9 +29,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 token_app = typer.Typer(help="API tokens for admins.", no_args_is_help=True)
-keys_app = typer.Typer(help="The institution's signing keys.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+
+from .keys import keys_app  # noqa: E402
+
 app.add_typer(keys_app, name="keys")
+
+from .institutions import institutions_app  # noqa: E402
+
+app.add_typer(institutions_app, name="institutions")
 
 from .batch import issue_batch  # noqa: E402
 
@@ -107,6 +113,14 @@ def issue(
     national_id: Annotated[str | None, typer.Option(help="National code (hashed).")] = None,
     external_id: Annotated[str | None, typer.Option(help="Your id; makes re-runs safe.")] = None,
     template: Annotated[str | None, typer.Option(help="Design under templates/.")] = None,
+    co_issuer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--co-issuer",
+            help="Slug of an institution that awards it jointly (repeat for more); "
+            "each adds its own record proof and PDF signature.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Issue one diploma and write its signed PDF."""
@@ -124,6 +138,7 @@ def issue(
             "national_id": national_id,
             "external_id": external_id,
             "template": template,
+            "co_issuers": co_issuer or None,
         }.items()
         if v is not None
     }
@@ -144,6 +159,14 @@ def issue(
         verb = "issued" if outcome.created else "already issued"
         out.print(f"{verb} {d.serial} → {out_file}", highlight=False)
         out.print(f"verify: {d.verify_url}", highlight=False)
+
+
+def read_input(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        err.print(f"[red]error[/red]: cannot read {path}: {exc.strerror}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -167,6 +190,27 @@ def revoke(
     out.print(f"revoked {d.serial}: {d.revocation_reason}", highlight=False)
 
 
+@app.command()
+def suspend(
+    diploma_id: Annotated[str, typer.Argument(metavar="ID", help="The diploma's id.")],
+    reason: Annotated[str, typer.Option(help="Why; shown on the verify page.")],
+) -> None:
+    """Suspend a diploma until `diplomas unsuspend`; a revoked one cannot be suspended."""
+    with errors_to_exit():
+        d = load_service().suspend(diploma_id, reason)
+    out.print(f"suspended {d.serial}: {d.suspension_reason}", highlight=False)
+
+
+@app.command()
+def unsuspend(
+    diploma_id: Annotated[str, typer.Argument(metavar="ID", help="The diploma's id.")],
+) -> None:
+    """Lift a suspension: the diploma is genuine again (unless revoked, which is final)."""
+    with errors_to_exit():
+        d = load_service().unsuspend(diploma_id)
+    out.print(f"unsuspended {d.serial}", highlight=False)
+
+
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
     from ..api.schemas import VerdictOut
 
@@ -174,7 +218,9 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 
 def print_verdict(verdict: Verdict) -> None:
-    colour = {"valid": "green", "revoked": "yellow"}.get(verdict.status.value, "red")
+    colour = {"valid": "green", "revoked": "yellow", "suspended": "yellow"}.get(
+        verdict.status.value, "red"
+    )
     out.print(f"[bold {colour}]{verdict.status.value.upper()}[/]")
     if verdict.claims:
         c = verdict.claims
@@ -190,24 +236,42 @@ def print_verdict(verdict: Verdict) -> None:
 
 @app.command()
 def verify(
-    pdf: Annotated[Path, typer.Argument(metavar="FILE.pdf", help="The diploma PDF.")],
-    trust: Annotated[
+    pdf: Annotated[
+        Path | None, typer.Argument(metavar="[FILE.pdf]", help="The diploma PDF.")
+    ] = None,
+    qr: Annotated[
         Path | None,
-        typer.Option(help="Trust bundle from `diplomas keys export` (offline, no database)."),
+        typer.Option(
+            "--qr",
+            metavar="IMAGE",
+            help="A photo or scan of the printed page instead of the PDF: checks the QR "
+            "code's own signature, offline.",
+        ),
+    ] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Trust bundle from `diplomas keys export` (offline, no database); "
+            "repeat it for each co-issuer of a jointly awarded diploma."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check a diploma PDF without a server. Exit code 0 only when it is genuine."""
+    """Check a diploma PDF, or the QR code in a photo of one, without a server.
+    Exit code 0 only when it is genuine."""
     from ..bootstrap import verify_offline
 
-    try:
-        data = pdf.read_bytes()
-    except OSError as exc:
-        err.print(f"[red]error[/red]: cannot read {pdf}: {exc.strerror}", highlight=False)
-        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    if (pdf is None) == (qr is None):
+        err.print("[red]error[/red]: give either FILE.pdf or --qr IMAGE", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    if qr is not None:
+        verify_qr(read_input(qr), [read_input(t) for t in trust or []], as_json)
+        return
+    assert pdf is not None
+    data = read_input(pdf)
     with errors_to_exit():
-        if trust is not None:
-            verdict = verify_offline(data, trust.read_bytes())
+        if trust:
+            verdict = verify_offline(data, *(read_input(t) for t in trust))
         else:
             verdict = load_service().verify_pdf(data)
     if as_json:
@@ -215,6 +279,52 @@ def verify(
     else:
         print_verdict(verdict)
     if verdict.status is not VerdictStatus.VALID:
+        raise typer.Exit(EXIT_NOT_GENUINE)
+
+
+def verify_qr(image: bytes, bundles: list[bytes], as_json: bool) -> None:
+    """The QR code's offline verdict: what the issuer signed, for a person to compare
+    with the printed page."""
+    from ..bootstrap import offline_keyring, verify_qr_photo
+    from ..core.dates import format_solar_hijri_numeric
+
+    with errors_to_exit():
+        keyring = offline_keyring(*bundles) if bundles else load_service().keyring()
+        checks = verify_qr_photo(image, keyring)
+    note = "the revocation status is not known offline: open the link to check it"
+    results: list[dict[str, Any]] = [
+        {
+            "status": "valid" if c.genuine else "invalid",
+            "reasons": list(c.reasons) or [note],
+            "url": c.claims.verify_url if c.claims else None,
+            "serial": c.claims.serial if c.claims else None,
+            "name": c.claims.name if c.claims else None,
+            "issued_on": c.claims.issued_on.isoformat() if c.claims else None,
+            "signed_by": c.key.verification_method if c.key else None,
+        }
+        for c in checks
+    ]
+    if as_json:
+        out.print_json(json.dumps(results[0] if len(results) == 1 else results, ensure_ascii=False))
+    for c, result in zip(checks, results, strict=True):
+        if as_json:
+            break
+        colour = "green" if c.genuine else "red"
+        out.print(f"[bold {colour}]QR CODE {result['status'].upper()}[/]")
+        if c.claims:
+            when = c.claims.issued_on
+            out.print(f"name:    {c.claims.name}", highlight=False)
+            out.print(f"serial:  {c.claims.serial}", highlight=False)
+            out.print(
+                f"date:    {format_solar_hijri_numeric(when)} ({when.isoformat()})",
+                highlight=False,
+            )
+            out.print(f"link:    {c.claims.verify_url}", highlight=False)
+        if c.key:
+            out.print(f"signed by {c.key.verification_method}", highlight=False)
+        for reason in result["reasons"]:
+            out.print(f"- {reason}", highlight=False)
+    if not all(c.genuine for c in checks):
         raise typer.Exit(EXIT_NOT_GENUINE)
 
 
@@ -232,39 +342,3 @@ def token_create(
         highlight=False,
     )
     sys.stdout.write(token + "\n")
-
-
-@keys_app.command("export")
-def keys_export(
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write the bundle here instead of stdout.")
-    ] = None,
-) -> None:
-    """Write the trust bundle (public keys, root certificates) for offline verifiers."""
-    from ..bootstrap import open_key_store
-
-    with errors_to_exit():
-        bundle = json.dumps(open_key_store(load_settings()).export_bundle(), indent=2) + "\n"
-    if out_file is None:
-        sys.stdout.write(bundle)
-    else:
-        write_atomic(out_file, bundle.encode())
-        out.print(f"trust bundle written to {out_file}", highlight=False)
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """List the record-signing keys with their validity."""
-    from ..bootstrap import open_key_store
-
-    with errors_to_exit():
-        ring = open_key_store(load_settings()).keyring()
-    table = Table("key id", "valid from", "valid until", "compromised since")
-    for k in ring:
-        table.add_row(
-            k.key_id,
-            k.valid_from.isoformat(),
-            k.valid_until.isoformat() if k.valid_until else "",
-            k.compromised_since.isoformat() if k.compromised_since else "",
-        )
-    out.print(table)

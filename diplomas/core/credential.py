@@ -9,20 +9,31 @@ claims and never enter the record.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from . import qrproof
 from .errors import DocumentError
 from .keyring import RecordSigner
 from .model import Diploma, DiplomaRequest, Institution, Signatory
 from .proof import add_proof, canonical
+from .qrproof import QrClaims
+from .statuslist import StatusEntry, entry_from_json
 
 SCHEMA_VERSION = 1
 CONTEXTS = (
     "https://www.w3.org/ns/credentials/v2",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
 )
+# Our own block (serial, signatories, co-issuers) as one JSON literal in the issuer-dependent
+# vocabulary, so JSON-LD processors keep it instead of dropping an undefined term.
+EXTENSION_CONTEXT = {
+    "diploma": {
+        "@id": "https://www.w3.org/ns/credentials/issuer-dependent#diploma",
+        "@type": "@json",
+    }
+}
 CRITERIA_FA = "اعطا شده به کارآفرینان برتر نوآور و فناور"
 CRITERIA_EN = "Awarded to outstanding innovative and technological entrepreneurs."
 
@@ -51,6 +62,23 @@ class PublicClaims:
     issued_on: date
     issuers: tuple[IssuerClaims, ...]
     signatories: tuple[Signatory, ...]
+    status: tuple[StatusEntry, ...] = ()
+    """Where verifiers find the revocation and suspension bits (none on records issued
+    before status lists existed)."""
+    qr_signature: str = ""
+    """The issuer's signature over the QR code's claims (`qrproof`); empty on records
+    issued before QR codes proved themselves, whose QR code is the plain link."""
+
+    @property
+    def qr_claims(self) -> QrClaims:
+        return QrClaims(self.verify_url, self.serial, self.issued_on, self.name)
+
+    @property
+    def qr_text(self) -> str:
+        """What the QR code encodes: the verify URL, with its signed fragment if any."""
+        if not self.qr_signature:
+            return self.verify_url
+        return qrproof.qr_text(self.qr_claims, self.qr_signature)
 
     @property
     def issuer(self) -> IssuerClaims:
@@ -75,7 +103,10 @@ def claims_for(
     diploma_id: str,
     serial: str,
     co_issuers: Sequence[Institution] = (),
+    status: Sequence[StatusEntry] = (),
 ) -> PublicClaims:
+    """The claims of a diploma about to be signed, with the status list entries that the
+    issuing transaction allocated for it."""
     institutions = (institution, *co_issuers)
     return PublicClaims(
         id=diploma_id,
@@ -90,6 +121,7 @@ def claims_for(
         issued_on=r.issued_on,
         issuers=tuple(_issuer_claims(i) for i in institutions),
         signatories=tuple(s for i in institutions for s in i.signatories),
+        status=tuple(status),
     )
 
 
@@ -129,7 +161,7 @@ def build_credential(claims: PublicClaims) -> dict[str, Any]:
     if claims.citation:
         subject["narrative"] = _lang(claims.citation)
     credential: dict[str, Any] = {
-        "@context": list(CONTEXTS),
+        "@context": [*CONTEXTS, EXTENSION_CONTEXT],
         "id": claims.verify_url,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": _lang(claims.award, claims.award_en),
@@ -140,6 +172,7 @@ def build_credential(claims: PublicClaims) -> dict[str, Any]:
             "schemaVersion": SCHEMA_VERSION,
             "id": claims.id,
             "serial": claims.serial,
+            **({"qrSignature": claims.qr_signature} if claims.qr_signature else {}),
             "issuedOn": claims.issued_on.isoformat(),
             "signatories": [
                 {"name": s.name, "title": s.title, "nameEn": s.name_en, "titleEn": s.title_en}
@@ -149,6 +182,8 @@ def build_credential(claims: PublicClaims) -> dict[str, Any]:
     }
     if len(claims.issuers) > 1:
         credential["diploma"]["coIssuers"] = [_profile(i) for i in claims.issuers[1:]]
+    if claims.status:
+        credential["credentialStatus"] = [e.to_json() for e in claims.status]
     return credential
 
 
@@ -173,6 +208,13 @@ def _issuer_from(profile: Any) -> IssuerClaims:
         _text(profile["name"], "en"),
         str(profile.get("url", "")),
     )
+
+
+def _status_from(value: Any) -> tuple[StatusEntry, ...]:
+    if value is None:
+        return ()
+    entries = value if isinstance(value, list) else [value]
+    return tuple(entry_from_json(e) for e in entries)
 
 
 def claims_from_credential(credential: Mapping[str, Any]) -> PublicClaims:
@@ -208,6 +250,8 @@ def claims_from_credential(credential: Mapping[str, Any]) -> PublicClaims:
                 )
                 for s in d["signatories"]
             ),
+            status=_status_from(credential.get("credentialStatus")),
+            qr_signature=str(d.get("qrSignature", "")),
         )
     except DocumentError:
         raise
@@ -218,7 +262,10 @@ def claims_from_credential(credential: Mapping[str, Any]) -> PublicClaims:
 def signed_record(
     claims: PublicClaims, signers: Sequence[RecordSigner], created: datetime
 ) -> bytes:
-    """The canonical bytes of the credential for `claims` with one proof per signer."""
+    """The canonical bytes of the credential for `claims` with one proof per signer; the
+    first signer (the issuer) also signs the QR code's claims."""
+    if signers:
+        claims = replace(claims, qr_signature=qrproof.sign_qr(claims.qr_claims, signers[0]))
     document = build_credential(claims)
     for signer in signers:
         document = add_proof(document, signer, created)

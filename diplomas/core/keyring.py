@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 import base58
@@ -82,14 +82,20 @@ class RecordKey:
         """Why a signature made at `signed_at` must not be trusted, or None."""
         if self.compromised_since is not None and signed_at >= self.compromised_since:
             return (
-                f"key {self.key_id} is marked compromised since "
-                f"{self.compromised_since.isoformat()}, and the record was signed after that"
+                f"the record was signed with key {self.key_id} on {_plain(signed_at)}, "
+                f"and the issuer has marked that key compromised since "
+                f"{_plain(self.compromised_since)}: anyone may have made this signature"
             )
         if signed_at < self.valid_from:
             return f"the record was signed before key {self.key_id} became valid"
         if self.valid_until is not None and signed_at >= self.valid_until:
             return f"the record was signed after key {self.key_id} was retired"
         return None
+
+
+def _plain(moment: datetime) -> str:
+    """A time for a sentence: 2026-11-26 09:30:15 UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def public_key_from_did_key(did: str) -> bytes | None:

@@ -45,16 +45,21 @@ REQUEST_FIELDS = (
     "national_id",
     "external_id",
     "template",
+    "co_issuers",
 )
+MAX_CO_ISSUERS = 3
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _EXTERNAL_ID = re.compile(r"^[\w.:/@+-]+$")
 _TEMPLATE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
 class DiplomaStatus(StrEnum):
     ISSUED = "issued"
     REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    """Temporarily not valid; `unsuspend` makes it issued again. Revoked is final."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,16 @@ class Signatory:
     title: str
     name_en: str = ""
     title_en: str = ""
+
+
+def did_web(public_url: str) -> str:
+    """did:web identifier of a public URL (port percent-encoded, path with colons)."""
+    rest = public_url.split("://", 1)[-1].rstrip("/")
+    host, _, path = rest.partition("/")
+    did = "did:web:" + host.replace(":", "%3A")
+    if path:
+        did += ":" + path.replace("/", ":")
+    return did
 
 
 @dataclass(frozen=True)
@@ -80,13 +95,7 @@ class Institution:
 
     @property
     def did(self) -> str:
-        """did:web identifier of the public URL (port percent-encoded, path with colons)."""
-        rest = self.public_url.split("://", 1)[-1].rstrip("/")
-        host, _, path = rest.partition("/")
-        did = "did:web:" + host.replace(":", "%3A")
-        if path:
-            did += ":" + path.replace("/", ":")
-        return did
+        return did_web(self.public_url)
 
     def verify_url(self, diploma_id: str) -> str:
         return f"{self.public_url.rstrip('/')}/v/{diploma_id}"
@@ -107,6 +116,8 @@ class DiplomaRequest:
     national_id: str = ""
     external_id: str = ""
     template: str = DEFAULT_TEMPLATE
+    co_issuers: tuple[str, ...] = ()
+    """Slugs of the institutions that award the diploma together with the issuer."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,10 @@ class Diploma:
     revocation_reason: str = ""
     pdf_sha256: str = ""
     co_issuers: tuple[Institution, ...] = field(default=())
+    suspended_at: datetime | None = None
+    suspension_reason: str = ""
+    status_slot: tuple[int, int] | None = None
+    """(status list number, index) of its revocation and suspension bits, if it has them."""
 
     @property
     def verify_url(self) -> str:
@@ -153,6 +168,8 @@ def parse_request(raw: Mapping[str, object], *, today: date) -> DiplomaRequest:
     for key in unknown:
         problems.append(FieldProblem(key, "is not a known field"))
 
+    co_issuers = _co_issuers(raw.get("co_issuers"), problems)
+
     def get(key: str) -> str:
         value = raw.get(key)
         if value is None:
@@ -164,7 +181,7 @@ def parse_request(raw: Mapping[str, object], *, today: date) -> DiplomaRequest:
             return ""
         return text.normalize(str(value))
 
-    values: dict[str, str] = {k: get(k) for k in REQUEST_FIELDS}
+    values: dict[str, str] = {k: get(k) for k in REQUEST_FIELDS if k != "co_issuers"}
 
     for key, limit in MAX_LENGTH.items():
         if len(values[key]) > limit:
@@ -238,4 +255,29 @@ def parse_request(raw: Mapping[str, object], *, today: date) -> DiplomaRequest:
         national_id=national_id,
         external_id=external_id,
         template=template,
+        co_issuers=co_issuers,
     )
+
+
+def _co_issuers(value: object, problems: list[FieldProblem]) -> tuple[str, ...]:
+    """Institution slugs, as a list (JSON) or one text separated by commas (CLI, roster)."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        items = [v for v in re.split(r"[,،;\s]+", text.normalize(value)) if v]
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        items = [text.normalize(v) for v in value]
+    else:
+        problems.append(FieldProblem("co_issuers", "must be a list of institution slugs"))
+        return ()
+    slugs = tuple(dict.fromkeys(v.lower() for v in items))
+    bad = [s for s in slugs if not _SLUG.match(s)]
+    if bad:
+        problems.append(
+            FieldProblem("co_issuers", f"{bad[0]!r} is not an institution slug like samt")
+        )
+    elif len(slugs) > MAX_CO_ISSUERS:
+        problems.append(
+            FieldProblem("co_issuers", f"names {len(slugs)} institutions; at most {MAX_CO_ISSUERS}")
+        )
+    return slugs

@@ -14,6 +14,7 @@ from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, Institution
+from .statuslist import SignedStatusList, StatusEntry, StatusPurpose
 
 
 class Clock(Protocol):
@@ -27,6 +28,9 @@ class PdfSignatureCheck:
 
     signer: str
     reasons: tuple[str, ...]
+    issuer: str = ""
+    """The DID of the institution whose root certificate the signature chains to ("" if
+    it chains to none): which co-issuer this signature speaks for."""
 
     @property
     def ok(self) -> bool:
@@ -53,6 +57,10 @@ class PdfSigner(Protocol):
         """Embed the signed record as an attachment and add the PAdES signature."""
         ...
 
+    def sign_additional(self, pdf: bytes) -> bytes:
+        """Add one more PAdES signature (a co-issuer's) in a new incremental update."""
+        ...
+
 
 class PdfValidator(Protocol):
     def inspect(self, pdf: bytes) -> PdfReport: ...
@@ -66,8 +74,15 @@ class RecordKeys(Protocol):
     def keyring(self) -> KeyRing: ...
 
 
-MakeRecord = Callable[[str, str], bytes]
-"""Given (diploma id, serial), return the canonical signed record bytes."""
+class IssuerKeys(RecordKeys, Protocol):
+    """Everything an institution signs with: its record key and its PDF signer."""
+
+    def pdf_signer(self) -> PdfSigner: ...
+
+
+MakeRecord = Callable[[str, str, tuple[StatusEntry, ...]], bytes]
+"""Given (diploma id, serial, status list entries), return the canonical signed record
+bytes. It runs inside the issuing transaction that allocated all three."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +116,7 @@ class DiplomaRepository(Protocol):
         institution: Institution,
         items: Sequence[tuple[DiplomaRequest, str]],
         key_id: str,
-        make_record: Callable[[DiplomaRequest, str, str], bytes],
+        make_record: Callable[[DiplomaRequest, str, str, tuple[StatusEntry, ...]], bytes],
         issued_at: datetime,
         batch_id: str | None = None,
     ) -> list[tuple[Diploma, bool]]:
@@ -114,6 +129,24 @@ class DiplomaRepository(Protocol):
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
 
     def revoke(self, diploma_id: str, reason: str, at: datetime) -> Diploma: ...
+
+    def suspend(self, diploma_id: str, reason: str, at: datetime) -> Diploma: ...
+
+    def unsuspend(self, diploma_id: str, at: datetime) -> Diploma: ...
+
+    def status_list_version(self, number: int) -> int | None:
+        """The list's version, bumped in the transaction of every status change on it."""
+        ...
+
+    def status_list_bits(
+        self, number: int, purpose: StatusPurpose
+    ) -> tuple[int, int, list[int]] | None:
+        """(version, size, set indexes) of list `number` for `purpose`."""
+        ...
+
+    def signed_status_list(self, name: str) -> SignedStatusList | None: ...
+
+    def store_signed_status_list(self, signed: SignedStatusList, at: datetime) -> None: ...
 
     def set_pdf_sha256(self, diploma_id: str, sha256: str) -> None: ...
 

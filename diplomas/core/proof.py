@@ -9,6 +9,7 @@ document without any proof.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +23,48 @@ from .keyring import KeyRing, RecordKey, RecordSigner, public_key_from_did_key
 CRYPTOSUITE = "eddsa-jcs-2022"
 
 
+_SAFE_INTEGER = 2**53 - 1
+
+
 def canonical(value: object) -> bytes:
-    """RFC 8785 (JCS) bytes: the only serialisation that is ever signed or hashed."""
+    """RFC 8785 (JCS) bytes: the only serialisation that is ever signed or hashed.
+
+    The `rfc8785` package does it in pure Python, a third of a record's signing time. For
+    the values our records hold, texts with ASCII keys, safe integers, booleans and null,
+    JCS is exactly what the standard library writes with sorted keys and no spaces: the
+    two agree on escaping (`"`, `\\` and control characters only, lower-case `\\u00xx`),
+    integers print alike in that range, and ASCII keys sort alike by code point and by
+    UTF-16 unit. Anything else (a float, a huge integer, a non-ASCII key) goes to
+    `rfc8785`. A property test holds the two to the same bytes.
+    """
+    if _plain(value):
+        return json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+        ).encode("utf-8")
     return rfc8785.dumps(value)  # type: ignore[arg-type]  # JSON values, checked by dumps
+
+
+def _plain(value: object) -> bool:
+    """True for JSON values on which JCS and sorted compact `json.dumps` agree. Exact types
+    only: a subclass of str or int goes to `rfc8785`, which knows what to do with it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int and isinstance(item, int):
+            if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
+                return False
+        elif kind is dict and isinstance(item, dict):
+            if not all(type(key) is str and key.isascii() for key in item):
+                return False
+            stack.extend(item.values())
+        elif (kind is list or kind is tuple) and isinstance(item, list | tuple):
+            stack.extend(item)
+        else:
+            return False
+    return True
 
 
 def iso_utc(moment: datetime) -> str:

@@ -24,6 +24,7 @@ from .proof import ProofCheck, check_proofs
 class VerdictStatus(StrEnum):
     VALID = "valid"
     REVOKED = "revoked"
+    SUSPENDED = "suspended"
     UNKNOWN = "unknown"
     INVALID = "invalid"
 
@@ -46,6 +47,8 @@ class StoredState:
     status: DiplomaStatus
     revoked_at: datetime | None = None
     revocation_reason: str = ""
+    suspended_at: datetime | None = None
+    suspension_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Verdict:
     revoked_at: datetime | None = None
     revocation_reason: str = ""
     signers: tuple[SignerReport, ...] = ()
+    suspended_at: datetime | None = None
+    suspension_reason: str = ""
 
     @property
     def genuine(self) -> bool:
@@ -137,6 +142,8 @@ def verdict_for_stored(stored: StoredState | None, keyring: KeyRing) -> Verdict:
             stored.revocation_reason,
             signers,
         )
+    if stored.status is DiplomaStatus.SUSPENDED:
+        return _suspended(stored, (), check.claims, signers)
     return Verdict(VerdictStatus.VALID, (), check.claims, signers=signers)
 
 
@@ -144,6 +151,35 @@ def _revoked_sentence(stored: StoredState) -> str:
     when = f" on {stored.revoked_at.date().isoformat()}" if stored.revoked_at else ""
     why = f": {stored.revocation_reason}" if stored.revocation_reason else ""
     return f"the issuer revoked this diploma{when}{why}"
+
+
+def _suspended(
+    stored: StoredState,
+    reasons: tuple[str, ...],
+    claims: PublicClaims | None,
+    signers: tuple[SignerReport, ...],
+) -> Verdict:
+    when = f" on {stored.suspended_at.date().isoformat()}" if stored.suspended_at else ""
+    why = f": {stored.suspension_reason}" if stored.suspension_reason else ""
+    return Verdict(
+        VerdictStatus.SUSPENDED,
+        (f"the issuer suspended this diploma{when}{why}", *reasons),
+        claims,
+        signers=signers,
+        suspended_at=stored.suspended_at,
+        suspension_reason=stored.suspension_reason,
+    )
+
+
+def _missing_pdf_signatures(claims: PublicClaims, report: PdfReport) -> list[str]:
+    """Each issuer of the record must have put its own good signature on the PDF: a
+    co-issued diploma with one institution's signature missing or broken is refused."""
+    signed_by = {s.issuer for s in report.signatures if s.ok}
+    return [
+        f"no valid PDF signature from {issuer.name_en or issuer.name} ({issuer.did})"
+        for issuer in claims.issuers
+        if issuer.did not in signed_by
+    ]
 
 
 def verdict_for_document(
@@ -173,6 +209,8 @@ def verdict_for_document(
         credential_id = claims.id if claims else None
         signers.extend(_record_signers(check))
         reasons.extend(check.reasons)
+        if claims is not None:
+            reasons.extend(_missing_pdf_signatures(claims, report))
 
     stored = lookup(credential_id) if lookup is not None and credential_id else None
     if lookup is not None and credential_id and stored is None:
@@ -199,6 +237,9 @@ def verdict_for_document(
         only_unknown = reasons == ["this diploma was not issued here"]
         status = VerdictStatus.UNKNOWN if only_unknown else VerdictStatus.INVALID
         return Verdict(status, tuple(reasons), claims, signers=found)
+    if stored is not None and stored.status is DiplomaStatus.SUSPENDED:
+        # Only a genuine document is reported as suspended; a doubtful one stays invalid.
+        return _suspended(stored, (), claims, found)
     notes = (
         ()
         if lookup is not None

@@ -17,7 +17,16 @@ from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, RecordSigner
 from ..core.model import Institution
 from . import bundle, certs, sealed
-from .record import Ed25519RecordSigner, current_entry, new_key_id, utc_seconds
+from .record import (
+    Ed25519RecordSigner,
+    compromised,
+    current_entry,
+    find_entry,
+    new_key_id,
+    retired,
+    rotated,
+    utc_seconds,
+)
 
 if TYPE_CHECKING:
     from ..pdfsign import PadesSigner
@@ -43,7 +52,10 @@ class MemoryKeyStore:
     def signer(self) -> RecordSigner:
         entry = current_entry(self._entries)
         if entry is None:
-            raise KeyStoreError("no active record-signing key; rotate to create one")
+            raise KeyStoreError(
+                "no active record-signing key (all are retired or compromised); "
+                "run `diplomas keys rotate` to make one"
+            )
         return Ed25519RecordSigner(entry, self._private[entry.key_id])
 
     def keyring(self) -> KeyRing:
@@ -53,6 +65,26 @@ class MemoryKeyStore:
         return tuple(self._entries)
 
     def rotate(self, now: datetime) -> RecordKey:
+        entry, private = self._new_entry(now)
+        self._entries = list(rotated(self._entries, entry, now))
+        self._private[entry.key_id] = private
+        return entry
+
+    def retire(self, key_id: str, now: datetime, *, rotate: bool = False) -> RecordKey | None:
+        changed = list(retired(self._entries, key_id, now, replacing=rotate))
+        if not rotate:
+            self._entries = changed
+            return None
+        entry, private = self._new_entry(now)
+        self._entries = [*changed, entry]
+        self._private[entry.key_id] = private
+        return entry
+
+    def mark_compromised(self, key_id: str, since: datetime, now: datetime) -> RecordKey:
+        self._entries = list(compromised(self._entries, key_id, since, now))
+        return find_entry(self._entries, key_id)
+
+    def _new_entry(self, now: datetime) -> tuple[RecordKey, Ed25519PrivateKey]:
         key_id = new_key_id(now)
         while key_id in self._private:
             key_id = new_key_id(now)
@@ -63,9 +95,7 @@ class MemoryKeyStore:
             controller=self.institution.did,
             valid_from=utc_seconds(now),
         )
-        self._entries.append(entry)
-        self._private[key_id] = private
-        return entry
+        return entry, private
 
     def trust_roots(self) -> list[x509.Certificate]:
         return [self._root]

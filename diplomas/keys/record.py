@@ -16,12 +16,13 @@ import binascii
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..core.errors import KeyStoreError
+from ..core.errors import Conflict, FieldProblem, InvalidInput, KeyStoreError, NotFound
 from ..core.keyring import RecordKey
 from ..core.proof import iso_utc, parse_iso_utc
 
@@ -34,6 +35,17 @@ def utc_seconds(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("a time with a time zone is required")
     return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def next_second(moment: datetime) -> datetime:
+    """`moment` in UTC, rounded up to a whole second.
+
+    A key retired at `moment` still covers every proof stamped with the second it was
+    retired in (proof times are cut to seconds), so a diploma signed a moment before a
+    rotation keeps verifying.
+    """
+    floor = utc_seconds(moment)
+    return floor if floor == moment.astimezone(UTC) else floor + timedelta(seconds=1)
 
 
 def new_key_id(now: datetime) -> str:
@@ -140,6 +152,116 @@ def load_metadata(data: bytes, source: str) -> tuple[RecordKey, ...]:
     if len(set(ids)) != len(ids):
         raise KeyStoreError(f"{source} lists the same key id twice")
     return entries
+
+
+# -- the key lifecycle: pure changes to the list of entries ---------------------------------
+#
+# Each function returns the new list (the same keys, in the same order, with one or more
+# windows closed) or raises: NotFound for an unknown key id, InvalidInput for a bad time,
+# Conflict for a change that the key's state does not allow. The stores write the result.
+
+
+def find_entry(entries: Sequence[RecordKey], key_id: str) -> RecordKey:
+    for entry in entries:
+        if entry.key_id == key_id:
+            return entry
+    known = ", ".join(e.key_id for e in entries) or "none"
+    raise NotFound(f"there is no record key {key_id!r} (the keys are: {known})")
+
+
+def _check_clock(entries: Sequence[RecordKey], now: datetime) -> None:
+    utc_seconds(now)
+    latest = max((e.valid_from for e in entries), default=None)
+    if latest is not None and now < latest:
+        raise Conflict(
+            f"the clock says {iso_utc(now)}, before the newest key became valid "
+            f"({iso_utc(latest)}); check the system clock"
+        )
+
+
+def _retire(entry: RecordKey, now: datetime) -> RecordKey:
+    return replace(entry, valid_until=next_second(now))
+
+
+def rotated(
+    entries: Sequence[RecordKey], new_entry: RecordKey, now: datetime
+) -> tuple[RecordKey, ...]:
+    """The list after a rotation: every active key retired at `now`, `new_entry` added."""
+    _check_clock(entries, now)
+    if any(e.key_id == new_entry.key_id for e in entries):
+        raise KeyStoreError(f"the key id {new_entry.key_id} is already taken")
+    kept = tuple(_retire(e, now) if e.status == "active" else e for e in entries)
+    return (*kept, new_entry)
+
+
+def retired(
+    entries: Sequence[RecordKey], key_id: str, now: datetime, *, replacing: bool = False
+) -> tuple[RecordKey, ...]:
+    """The list with key `key_id` retired at `now`: it signs no more, and what it signed
+    before keeps verifying. The last active key is refused unless `replacing` (the caller
+    adds a new key in the same change)."""
+    _check_clock(entries, now)
+    entry = find_entry(entries, key_id)
+    if entry.compromised_since is not None:
+        raise Conflict(
+            f"key {key_id} is marked compromised since {iso_utc(entry.compromised_since)}; "
+            f"it signs nothing already"
+        )
+    if entry.valid_until is not None:
+        raise Conflict(f"key {key_id} was already retired at {iso_utc(entry.valid_until)}")
+    others = [e for e in entries if e.status == "active" and e.key_id != key_id]
+    if not others and not replacing:
+        raise Conflict(
+            f"key {key_id} is the only active key: retiring it would leave no key to sign "
+            f"new diplomas. Run `diplomas keys rotate` (it makes a new key and retires "
+            f"this one), or `diplomas keys retire {key_id} --rotate`"
+        )
+    return tuple(_retire(e, now) if e.key_id == key_id else e for e in entries)
+
+
+def compromised(
+    entries: Sequence[RecordKey], key_id: str, since: datetime, now: datetime
+) -> tuple[RecordKey, ...]:
+    """The list with key `key_id` marked compromised from `since` (cut to the second, so
+    the whole second counts): records it signed at or after then fail verification."""
+    entry = find_entry(entries, key_id)
+    since = check_since(since, now)
+    if entry.compromised_since is not None and since > entry.compromised_since:
+        raise Conflict(
+            f"key {key_id} is already marked compromised since "
+            f"{iso_utc(entry.compromised_since)}; a later time would trust records that "
+            f"are distrusted now (an earlier time is accepted)"
+        )
+    return tuple(replace(e, compromised_since=since) if e.key_id == key_id else e for e in entries)
+
+
+def check_since(since: datetime, now: datetime) -> datetime:
+    """`since` cut to the second, refused when it has no time zone or is in the future."""
+    if since.tzinfo is None:
+        raise InvalidInput(
+            FieldProblem("since", "needs a time zone: add Z for UTC or an offset like +03:30")
+        )
+    if since > now:
+        raise InvalidInput(
+            FieldProblem(
+                "since",
+                f"{iso_utc(since)} is in the future (it is now {iso_utc(now)}); "
+                f"mark a key compromised from a time that has passed",
+            )
+        )
+    return utc_seconds(since)
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """An ISO 8601 time with a time zone (2026-11-26T09:30:00Z, or +03:30), not in the
+    future, as given on the command line."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            FieldProblem("since", f"{text!r} is not an ISO 8601 time like 2026-11-26T09:30:00Z")
+        ) from None
+    return check_since(moment, now)
 
 
 class Ed25519RecordSigner:

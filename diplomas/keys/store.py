@@ -7,11 +7,11 @@
       document-signing.key.pem,          the certificate and key that sign PDFs
       document-signing.pem
       national-id-secret.json            HMAC secret for national ids, sealed (scrypt, AES-GCM)
-      .lock                              held (flock) while init or rotate change the store
+      .lock                              held (flock) while init or a key change runs
 
 Every file is created 0600 with O_EXCL and never overwritten; only record-keys.json is
-replaced, atomically, when keys rotate. Private keys are decrypted lazily, once per
-store object, and kept in memory.
+replaced, atomically, when keys rotate, retire or are marked compromised. Private keys are
+decrypted lazily, once per store object, and kept in memory.
 """
 
 from __future__ import annotations
@@ -43,11 +43,15 @@ from ._files import (
 )
 from .record import (
     Ed25519RecordSigner,
+    compromised,
     current_entry,
     dump_metadata,
+    find_entry,
     key_file_name,
     load_metadata,
     new_key_id,
+    retired,
+    rotated,
     utc_seconds,
 )
 
@@ -172,7 +176,10 @@ class FileKeyStore:
         """The signer for the current record key (the newest active one)."""
         entry = current_entry(self.entries())
         if entry is None:
-            raise KeyStoreError("no active record-signing key; rotate to create one")
+            raise KeyStoreError(
+                "no active record-signing key (all are retired or compromised); "
+                "run `diplomas keys rotate` to make one"
+            )
         return Ed25519RecordSigner(entry, self._private_record_key(entry))
 
     def keyring(self) -> KeyRing:
@@ -180,16 +187,60 @@ class FileKeyStore:
         return KeyRing(entry for entry in self.entries())
 
     def rotate(self, now: datetime) -> RecordKey:
-        """Make a new record key the current one. Older keys keep verifying what they
-        signed (they get no end of validity unless retired)."""
+        """Make a new record key the current one; the keys active until now are retired
+        at `now`. They keep verifying what they signed before then."""
         with locked(self._dir), self._lock:
             entries = self.entries()
             entry, private = _new_record_entry(self.institution, now, {e.key_id for e in entries})
-            write_new_file(self._dir / key_file_name(entry), _encrypt(private, self._passphrase))
-            replace_file(self._dir / METADATA_FILE, dump_metadata((*entries, entry)))
-            self._record_keys[entry.key_id] = private
-            self._metadata = None
+            self._commit(rotated(entries, entry, now), (entry, private))
         return entry
+
+    def retire(self, key_id: str, now: datetime, *, rotate: bool = False) -> RecordKey | None:
+        """Retire key `key_id` at `now` (it signs no more; its older signatures verify).
+
+        The only active key is refused unless `rotate`, which makes a new key in the
+        same change and returns it.
+        """
+        with locked(self._dir), self._lock:
+            entries = self.entries()
+            changed = retired(entries, key_id, now, replacing=rotate)
+            if not rotate:
+                self._commit(changed, None)
+                return None
+            entry, private = _new_record_entry(self.institution, now, {e.key_id for e in entries})
+            self._commit((*changed, entry), (entry, private))
+            return entry
+
+    def mark_compromised(self, key_id: str, since: datetime, now: datetime) -> RecordKey:
+        """Distrust what key `key_id` signed at or after `since`; returns the changed key."""
+        with locked(self._dir), self._lock:
+            changed = compromised(self.entries(), key_id, since, now)
+            self._commit(changed, None)
+        return find_entry(changed, key_id)
+
+    def _commit(
+        self, entries: tuple[RecordKey, ...], new: tuple[RecordKey, Ed25519PrivateKey] | None
+    ) -> None:
+        """Write a change (under the directory lock): the new private key first, in a new
+        file, then the metadata atomically. A crash in between leaves an unused key file
+        and the old metadata, never metadata naming a key that is not there."""
+        if new is not None:
+            # A store must never hold keys under two passphrases: prove that ours opens
+            # the keys already there before adding one.
+            _check_passphrase(self._dir, self._passphrase)
+            entry, private = new
+            try:
+                write_new_file(
+                    self._dir / key_file_name(entry), _encrypt(private, self._passphrase)
+                )
+            except FileExistsError:
+                raise KeyStoreError(f"{key_file_name(entry)} exists already") from None
+        data = dump_metadata(entries)
+        load_metadata(data, METADATA_FILE)  # the same checks a reader makes, before writing
+        replace_file(self._dir / METADATA_FILE, data)
+        if new is not None:
+            self._record_keys[new[0].key_id] = new[1]
+        self._metadata = None
 
     # -- PDF signing ---------------------------------------------------------------------
 

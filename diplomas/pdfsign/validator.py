@@ -28,7 +28,7 @@ import binascii
 import logging
 import struct
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -100,15 +100,25 @@ class _Checked:
 
 
 class PadesValidator:
-    """Inspects PDFs against the institution's root certificates (offline)."""
+    """Inspects PDFs against the institutions' root certificates (offline).
+
+    `issuers` maps each institution's DID to its roots (all trusted, besides `trust_roots`),
+    so that each signature is attributed to the institution it speaks for: a co-issued
+    diploma needs one good signature from each of its issuers, not just any two.
+    """
 
     def __init__(
         self,
-        trust_roots: Sequence[x509.Certificate],
+        trust_roots: Sequence[x509.Certificate] = (),
         *,
+        issuers: Mapping[str, Sequence[x509.Certificate]] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
-        self._roots = [to_asn1(root) for root in trust_roots]
+        owned = [(did, to_asn1(root)) for did, roots in (issuers or {}).items() for root in roots]
+        self._owner = {root.dump(): did for did, root in owned}
+        unique = {r.dump(): r for r in [*(to_asn1(root) for root in trust_roots)]}
+        unique.update((root.dump(), root) for _, root in owned)
+        self._roots = list(unique.values())
         self._now = now or (lambda: datetime.now(UTC))
 
     def inspect(self, pdf: bytes) -> PdfReport:
@@ -129,8 +139,18 @@ class PadesValidator:
         checked = [self._check(pdf, embedded, now) for embedded in found]
         self._judge_coverage(pdf, reader, checked)
         record, problems = _signed_record(reader, checked)
-        signatures = tuple(PdfSignatureCheck(c.signer, tuple(c.reasons)) for c in checked)
+        signatures = tuple(
+            PdfSignatureCheck(c.signer, tuple(c.reasons), self._issuer_of(c)) for c in checked
+        )
         return PdfReport(signatures, record, tuple(problems))
+
+    def _issuer_of(self, checked: _Checked) -> str:
+        """The DID whose root the signature's validated path ends at, if any."""
+        if checked.status is None:
+            return ""
+        return next(
+            (self._owner[d] for d in _path_certificates(checked.status) if d in self._owner), ""
+        )
 
     # -- one signature ------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from ..core.credential import PublicClaims
 from ..core.dates import format_gregorian, format_solar_hijri, format_solar_hijri_numeric
 from ..core.errors import ConfigurationError, FieldProblem, InvalidInput
 from ..core.model import REQUEST_FIELDS
+from ..core.qrproof import qr_text_length
 from ..core.text import persian_digits
 from . import qr
 from .fonts import Font
@@ -192,7 +193,7 @@ def lay_out(template: Template, claims: PublicClaims) -> Layout:
         height,
         tuple(boxes),
         tuple(rules),
-        _place_qr(template, claims.verify_url, height),
+        _place_qr(template, claims.qr_text, height),
     )
 
 
@@ -211,7 +212,9 @@ def check(template: Template, claims: PublicClaims) -> None:
             problems.extend(_problems(template, box, exc))
     if problems:
         raise InvalidInput(problems)
-    qr.version_for(claims.verify_url)
+    # Sized for the signed QR text that issuance will draw, whether or not these claims
+    # are signed yet.
+    qr.version_for_length(qr_text_length(claims.qr_claims))
 
 
 def _filled_boxes(

@@ -1,12 +1,15 @@
 """The verification QR code: encoded by the `qrcode` package, drawn as vector rectangles.
 
-Error correction M survives a scuffed or folded paper copy; version 10 (57 modules) is the
-largest that still scans from a printed 30 mm square with an ordinary phone camera. The
-data is always one byte-mode segment, so the version depends only on the URL's length in
-bytes and is looked up once per length instead of fitted per page. The mask is fixed
-because choosing the best one tries all eight and costs about five times the whole
-encoding; any mask gives a valid symbol, the best one only slightly fewer look-alike
-patterns.
+Error correction M survives a scuffed or folded paper copy. The text is the verify URL
+with its signed fragment (`core.qrproof`): about 210 bytes for a typical name, version 10
+(57 modules), 355 bytes and version 14 (73 modules) for the longest name the core accepts,
+and at most version 15 (77 modules) allowing for a longer public URL. Printed as a 34 mm
+square that makes modules of 0.60 mm (version 10) down to 0.44 mm (version 15), which
+ordinary phone cameras read from a hand's length; larger versions are refused. The data is
+always one byte-mode segment, so the version depends only on the text's length in bytes
+and is looked up once per length instead of fitted per page. The mask is fixed because
+choosing the best one tries all eight and costs about five times the whole encoding; any
+mask gives a valid symbol, the best one only slightly fewer look-alike patterns.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from qrcode.util import MODE_8BIT_BYTE, QRData
 
 from ..core.errors import ConfigurationError
 
-MAX_VERSION = 10
+MAX_VERSION = 15
+# Bytes a byte-mode symbol holds at level M, by version (ISO/IEC 18004, table 7).
+CAPACITY_M = {10: 213, 11: 251, 12: 287, 13: 331, 14: 362, 15: 412}
 QUIET_ZONE = 4
 """Light modules around the symbol that readers need to find it (ISO/IEC 18004)."""
 MASK_PATTERN = 2
@@ -39,13 +44,18 @@ class QrCode:
 
 def version_for(text: str) -> int:
     """The smallest version that holds `text` (UTF-8, byte mode) at level M;
-    ConfigurationError if it needs one above 10 (the institution's public URL is too long).
-    """
-    version = _version_for_length(len(text.encode("utf-8")))
+    ConfigurationError if it needs one above the largest that prints readably."""
+    return version_for_length(len(text.encode("utf-8")))
+
+
+def version_for_length(length: int) -> int:
+    """The smallest version that holds `length` bytes at level M; ConfigurationError if it
+    needs one above MAX_VERSION (the institution's public URL is too long)."""
+    version = _version_for_length(length)
     if version > MAX_VERSION:
         raise ConfigurationError(
-            f"the verification URL {text!r} is {len(text)} characters long; a QR code that "
-            f"prints readably (version ≤ {MAX_VERSION}) holds about 213: shorten the "
+            f"the QR code's text is {length} bytes long; a QR code that prints readably "
+            f"(version ≤ {MAX_VERSION}) holds {CAPACITY_M[MAX_VERSION]}: shorten the "
             "institution's public URL"
         )
     return version

@@ -35,6 +35,7 @@ PREFERRED_HEADERS: Mapping[str, str] = MappingProxyType(
         "email": "ایمیل",
         "national_id": "کد ملی",
         "external_id": "شناسه",
+        "co_issuers": "صادرکنندگان همکار",
     }
 )
 
@@ -87,6 +88,12 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "code",
         "student id",
         "student number",
+    ),
+    "co_issuers": (
+        "صادرکنندگان همکار",
+        "صادرکننده همکار",
+        "نهاد همکار",
+        "coissuers",
     ),
 }
 

@@ -61,9 +61,13 @@ class FilePdfStore:
 
 def _fsync_directory(directory: Path) -> None:
     """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
+    if os.name == "posix":
+        fsync_path(directory)
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flush a file, or a directory's entries, to the disk by its name."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

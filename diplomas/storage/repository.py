@@ -3,8 +3,16 @@
 Issuing is one transaction: look up the external id, take the next serial from
 `serial_counters` (insert-if-missing, then increment with RETURNING), sign, insert. A
 failure anywhere rolls all of it back, so a serial is consumed only by a stored diploma.
-On SQLite the transaction starts with BEGIN IMMEDIATE (see `engine`), so writers queue;
-on PostgreSQL the counter row lock does the queueing.
+On SQLite the transaction starts with BEGIN IMMEDIATE (see `engine`), so writers queue; on
+PostgreSQL the counter row lock does the queueing.
+
+The same transaction hands out the diploma's status slot (list number and index, see
+`core.statuslist`): a counter on the newest `status_lists` row is incremented under its
+row lock, and the slot's position is permuted into an index with the list's secret seed,
+so indexes are unique per list and say nothing about order or count. The entries are
+handed to `make_record`, so they are signed into the record. Revoking, suspending and
+unsuspending bump the list's version in the same transaction as the status change, which
+tells servers to re-sign that list.
 
 The raw national id is never stored: only `national_id_hasher(national_id)`. Diplomas read
 back therefore carry `request.national_id == ""`, and so does the one `issue` returns.
@@ -13,6 +21,7 @@ back therefore carry `request.national_id == ""`, and so does the one `issue` re
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,8 +36,24 @@ from ..core.errors import ConfigurationError, Conflict, NotFound
 from ..core.ids import format_serial, new_diploma_id
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, Institution
 from ..core.ports import MakeRecord, TokenRecord
+from ..core.statuslist import (
+    STATUS_LIST_SIZE,
+    SignedStatusList,
+    StatusEntry,
+    StatusPurpose,
+    StatusSlot,
+    permuted_index,
+    status_entries,
+)
 from .engine import READ_ONLY
-from .tables import ApiTokenRow, DiplomaRow, SerialCounterRow
+from .tables import (
+    ApiTokenRow,
+    Base,
+    DiplomaRow,
+    SerialCounterRow,
+    SignedStatusListRow,
+    StatusListRow,
+)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KEYS_PER_QUERY = 500  # stays under SQLite's bound-parameter limit
@@ -75,7 +100,11 @@ class SqlRepository:
         engine: Engine,
         institutions: Mapping[str, Institution],
         national_id_hasher: Callable[[str], str],
+        status_list_size: int = STATUS_LIST_SIZE,
     ) -> None:
+        if status_list_size < 8 or status_list_size % 8:
+            raise ValueError("a status list's size must be a positive multiple of 8")
+        self._status_list_size = status_list_size
         self._engine = engine
         self._reader = engine.execution_options(**READ_ONLY)
         self._institutions = dict(institutions)
@@ -143,16 +172,12 @@ class SqlRepository:
                     return self._diploma(existing), False
             year = solar_hijri_year(request.issued_on)
             number = self._next_number(session, institution.slug, year)
+            [slot] = self._allocate_slots(session, 1, issued_at)
             diploma_id = new_diploma_id()
             serial = format_serial(institution.serial_prefix, year, number)
+            record = make_record(diploma_id, serial, status_entries(institution.public_url, slot))
             row = self._new_row(
-                institution,
-                request,
-                key_id,
-                issued_at,
-                diploma_id,
-                serial,
-                make_record(diploma_id, serial),
+                institution, request, key_id, issued_at, diploma_id, serial, record, slot
             )
             session.add(row)
             session.flush()
@@ -167,6 +192,7 @@ class SqlRepository:
         diploma_id: str,
         serial: str,
         record: bytes,
+        slot: StatusSlot,
     ) -> DiplomaRow:
         return DiplomaRow(
             id=diploma_id,
@@ -186,7 +212,7 @@ class SqlRepository:
             ),
             external_id=request.external_id or None,
             row_key=row_key_of(request),
-            co_issuers="",
+            co_issuers=",".join(request.co_issuers),
             key_id=key_id,
             record=bytes(record),
             status=DiplomaStatus.ISSUED.value,
@@ -195,26 +221,67 @@ class SqlRepository:
             issued_at=issued_at,
             pdf_sha256="",
             batch_id=None,
+            suspended_at=None,
+            suspension_reason="",
+            status_list=slot.list_number,
+            status_index=slot.index,
         )
+
+    def _insert_if_missing(
+        self, session: Session, table: type[Base], values: dict[str, object], keys: list[str]
+    ) -> None:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
+        )
+
+    def _allocate_slots(self, session: Session, count: int, at: datetime) -> list[StatusSlot]:
+        """Hand out `count` status slots inside the caller's transaction, opening a new
+        list whenever the newest is full. The list row stays locked until the end."""
+        slots: list[StatusSlot] = []
+        while len(slots) < count:
+            newest = session.execute(
+                select(StatusListRow.number, StatusListRow.size, StatusListRow.allocated)
+                .order_by(StatusListRow.number.desc())
+                .limit(1)
+            ).one_or_none()
+            if newest is None or newest.allocated >= newest.size:
+                values: dict[str, object] = {
+                    "number": 1 if newest is None else newest.number + 1,
+                    "size": self._status_list_size,
+                    "allocated": 0,
+                    "seed": secrets.token_hex(32),
+                    "version": 0,
+                    "created_at": at,
+                }
+                self._insert_if_missing(session, StatusListRow, values, ["number"])
+                continue
+            take = min(count - len(slots), newest.size - newest.allocated)
+            taken = session.execute(
+                update(StatusListRow)
+                .where(
+                    StatusListRow.number == newest.number,
+                    StatusListRow.allocated + take <= StatusListRow.size,
+                )
+                .values(allocated=StatusListRow.allocated + take)
+                .returning(StatusListRow.allocated, StatusListRow.size, StatusListRow.seed)
+                .execution_options(synchronize_session=False)
+            ).one_or_none()
+            if taken is None:  # a concurrent issuer filled it meanwhile: look again
+                continue
+            seed = bytes.fromhex(taken.seed)
+            slots.extend(
+                StatusSlot(newest.number, permuted_index(seed, taken.size, position))
+                for position in range(taken.allocated - take, taken.allocated)
+            )
+        return slots
 
     def _next_number(self, session: Session, institution: str, year: int, count: int = 1) -> int:
         """Take `count` consecutive running numbers for (institution, year) inside the
         caller's transaction and return the first; the counter row stays locked until it
         ends."""
-        values = {"institution": institution, "year": year, "next_number": 1}
-        keys = ["institution", "year"]
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(
-                postgresql.insert(SerialCounterRow)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=keys)
-            )
-        else:
-            session.execute(
-                sqlite.insert(SerialCounterRow)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=keys)
-            )
+        values: dict[str, object] = {"institution": institution, "year": year, "next_number": 1}
+        self._insert_if_missing(session, SerialCounterRow, values, ["institution", "year"])
         following = session.execute(
             update(SerialCounterRow)
             .where(SerialCounterRow.institution == institution, SerialCounterRow.year == year)
@@ -229,7 +296,7 @@ class SqlRepository:
         institution: Institution,
         items: Sequence[tuple[DiplomaRequest, str]],
         key_id: str,
-        make_record: Callable[[DiplomaRequest, str, str], bytes],
+        make_record: Callable[[DiplomaRequest, str, str, tuple[StatusEntry, ...]], bytes],
         issued_at: datetime,
         batch_id: str | None = None,
     ) -> list[tuple[Diploma, bool]]:
@@ -261,6 +328,7 @@ class SqlRepository:
             for year in sorted(set(fresh.values())):
                 count = sum(1 for y in fresh.values() if y == year)
                 numbers[year] = self._next_number(session, institution.slug, year, count)
+            slots = iter(self._allocate_slots(session, len(fresh), issued_at))
             out: list[tuple[Diploma, bool]] = []
             made: dict[str, DiplomaRow] = {}
             for request, key in items:
@@ -275,14 +343,11 @@ class SqlRepository:
                 numbers[year] += 1
                 diploma_id = new_diploma_id()
                 serial = format_serial(institution.serial_prefix, year, number)
+                slot = next(slots)
+                entries = status_entries(institution.public_url, slot)
+                record = make_record(request, diploma_id, serial, entries)
                 row = self._new_row(
-                    institution,
-                    request,
-                    key_id,
-                    issued_at,
-                    diploma_id,
-                    serial,
-                    make_record(request, diploma_id, serial),
+                    institution, request, key_id, issued_at, diploma_id, serial, record, slot
                 )
                 row.row_key = key
                 row.batch_id = batch_id
@@ -346,24 +411,138 @@ class SqlRepository:
             ).all()
             return [self._diploma(row) for row in rows], total or 0
 
-    def revoke(self, diploma_id: str, reason: str, at: datetime) -> Diploma:
-        """Mark the diploma revoked. Raises NotFound, or Conflict if it already is."""
-        at = _utc(at, "at")
+    @contextmanager
+    def _changing_status(self, diploma_id: str) -> Iterator[DiplomaRow]:
+        """The locked row, in a write transaction that also bumps its status list's version."""
         with self._write() as session:
             row = session.get(DiplomaRow, diploma_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"no diploma with id {diploma_id}")
-            if row.status == DiplomaStatus.REVOKED.value:
-                when = row.revoked_at.date().isoformat() if row.revoked_at else "an unknown date"
-                raise Conflict(
-                    f"diploma {row.serial} is already revoked (on {when}: "
-                    f"{row.revocation_reason or 'no reason given'})"
+            yield row
+            if row.status_list is not None:
+                session.execute(
+                    update(StatusListRow)
+                    .where(StatusListRow.number == row.status_list)
+                    .values(version=StatusListRow.version + 1)
+                    .execution_options(synchronize_session=False)
                 )
+            session.flush()
+
+    @staticmethod
+    def _refuse_if_revoked(row: DiplomaRow, doing: str) -> None:
+        if row.status == DiplomaStatus.REVOKED.value:
+            when = row.revoked_at.date().isoformat() if row.revoked_at else "an unknown date"
+            why = row.revocation_reason or "no reason given"
+            if doing == "revoked":
+                raise Conflict(f"diploma {row.serial} is already revoked (on {when}: {why})")
+            raise Conflict(
+                f"diploma {row.serial} is revoked (on {when}: {why}); revocation is final, "
+                f"so it cannot be {doing}"
+            )
+
+    def revoke(self, diploma_id: str, reason: str, at: datetime) -> Diploma:
+        """Mark the diploma revoked, for good (a suspended one too). Raises NotFound, or
+        Conflict if it already is."""
+        at = _utc(at, "at")
+        with self._changing_status(diploma_id) as row:
+            self._refuse_if_revoked(row, "revoked")
             row.status = DiplomaStatus.REVOKED.value
             row.revoked_at = at
             row.revocation_reason = reason
-            session.flush()
-            return self._diploma(row)
+        return self._diploma(row)
+
+    def suspend(self, diploma_id: str, reason: str, at: datetime) -> Diploma:
+        """Suspend the diploma until `unsuspend`. Raises NotFound, or Conflict if it is
+        revoked or suspended already."""
+        at = _utc(at, "at")
+        with self._changing_status(diploma_id) as row:
+            self._refuse_if_revoked(row, "suspended")
+            if row.status == DiplomaStatus.SUSPENDED.value:
+                since = row.suspended_at.date().isoformat() if row.suspended_at else "?"
+                raise Conflict(f"diploma {row.serial} is already suspended (since {since})")
+            row.status = DiplomaStatus.SUSPENDED.value
+            row.suspended_at = at
+            row.suspension_reason = reason
+        return self._diploma(row)
+
+    def unsuspend(self, diploma_id: str, at: datetime) -> Diploma:
+        """Lift a suspension: the diploma is issued again. Raises NotFound, or Conflict if
+        it is revoked or not suspended."""
+        _utc(at, "at")
+        with self._changing_status(diploma_id) as row:
+            self._refuse_if_revoked(row, "unsuspended")
+            if row.status != DiplomaStatus.SUSPENDED.value:
+                raise Conflict(f"diploma {row.serial} is not suspended")
+            row.status = DiplomaStatus.ISSUED.value
+            row.suspended_at = None
+            row.suspension_reason = ""
+        return self._diploma(row)
+
+    # -- status lists ---------------------------------------------------------------------
+
+    def status_list_version(self, number: int) -> int | None:
+        """The version of status list `number` (None if there is no such list)."""
+        with self._read() as session:
+            return session.scalar(
+                select(StatusListRow.version).where(StatusListRow.number == number)
+            )
+
+    def status_list_bits(
+        self, number: int, purpose: StatusPurpose
+    ) -> tuple[int, int, list[int]] | None:
+        """(version, size, indexes whose bit is set) of list `number` for `purpose`: the
+        revoked diplomas' indexes, or the suspended ones'. The version is read first, so a
+        change that lands in between makes the version older than the bits, never newer."""
+        status = (
+            DiplomaStatus.REVOKED
+            if purpose is StatusPurpose.REVOCATION
+            else DiplomaStatus.SUSPENDED
+        )
+        with self._read() as session:
+            head = session.execute(
+                select(StatusListRow.version, StatusListRow.size).where(
+                    StatusListRow.number == number
+                )
+            ).one_or_none()
+            if head is None:
+                return None
+            indexes = session.scalars(
+                select(DiplomaRow.status_index).where(
+                    DiplomaRow.status_list == number, DiplomaRow.status == status.value
+                )
+            ).all()
+            return head.version, head.size, [i for i in indexes if i is not None]
+
+    def signed_status_list(self, name: str) -> SignedStatusList | None:
+        with self._read() as session:
+            row = session.get(SignedStatusListRow, name)
+            if row is None:
+                return None
+            return SignedStatusList(row.name, row.version, row.key_id, bytes(row.document))
+
+    def store_signed_status_list(self, signed: SignedStatusList, at: datetime) -> None:
+        """Keep the signed list for every server process, unless a newer one is stored."""
+        at = _utc(at, "at")
+        try:
+            with self._write() as session:
+                row = session.get(SignedStatusListRow, signed.name, with_for_update=True)
+                if row is None:
+                    session.add(
+                        SignedStatusListRow(
+                            name=signed.name,
+                            version=signed.version,
+                            key_id=signed.key_id,
+                            document=signed.document,
+                            signed_at=at,
+                        )
+                    )
+                elif row.version <= signed.version:
+                    row.version = signed.version
+                    row.key_id = signed.key_id
+                    row.document = signed.document
+                    row.signed_at = at
+        except IntegrityError:
+            pass  # another process stored the list first; either copy serves
 
     def set_pdf_sha256(self, diploma_id: str, sha256: str) -> None:
         """Remember the SHA-256 (lowercase hex) of the signed PDF. Raises NotFound."""
@@ -415,6 +594,7 @@ class SqlRepository:
                 national_id="",
                 external_id=row.external_id or "",
                 template=row.template,
+                co_issuers=tuple(slug for slug in row.co_issuers.split(",") if slug),
             ),
             issued_at=row.issued_at,
             key_id=row.key_id,
@@ -425,6 +605,13 @@ class SqlRepository:
             pdf_sha256=row.pdf_sha256,
             co_issuers=tuple(
                 self._institution(slug, row.id) for slug in row.co_issuers.split(",") if slug
+            ),
+            suspended_at=row.suspended_at,
+            suspension_reason=row.suspension_reason,
+            status_slot=(
+                None
+                if row.status_list is None or row.status_index is None
+                else (row.status_list, row.status_index)
             ),
         )
 

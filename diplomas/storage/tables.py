@@ -76,7 +76,8 @@ class DiplomaRow(Base):
         UniqueConstraint("institution", "serial"),
         UniqueConstraint("institution", "external_id"),
         UniqueConstraint("institution", "row_key"),
-        CheckConstraint("status IN ('issued', 'revoked')", name="status"),
+        UniqueConstraint("status_list", "status_index"),
+        CheckConstraint("status IN ('issued', 'revoked', 'suspended')", name="status"),
         Index(None, "serial"),
         Index(None, "name"),
         Index(None, "name_en"),
@@ -84,6 +85,7 @@ class DiplomaRow(Base):
         Index(None, "issued_at"),
         Index(None, "national_id_hash"),
         Index(None, "batch_id"),
+        Index(None, "status", "status_list", "status_index"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -113,6 +115,41 @@ class DiplomaRow(Base):
     row_key: Mapped[str | None] = mapped_column(String(80))
     """Identity of the request that issued it (`ext:<external id>` or `row:<content hash>`),
     so that re-running a roster issues nothing twice."""
+    suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    suspension_reason: Mapped[str] = mapped_column(Text, default="")
+    status_list: Mapped[int | None] = mapped_column(Integer)
+    """Number of the status lists holding its bits; NULL for diplomas issued before them."""
+    status_index: Mapped[int | None] = mapped_column(Integer)
+    """Its index in the revocation and the suspension list of that number."""
+
+
+class StatusListRow(Base):
+    """One status list number: its size, how many slots are handed out, the secret seed
+    that permutes slot positions into indexes, and a version bumped whenever a status on it
+    changes (so a signed list is rebuilt only then)."""
+
+    __tablename__ = "status_lists"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(Integer)
+    allocated: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[str] = mapped_column(String(64))
+    """Hex; secret: it would reveal the order in which indexes were handed out."""
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SignedStatusListRow(Base):
+    """The last signed status list credential per list name (`revocation-1`), shared by
+    every server process so that all of them serve the same bytes and ETag."""
+
+    __tablename__ = "status_list_credentials"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    key_id: Mapped[str] = mapped_column(String(128))
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class BatchRow(Base):

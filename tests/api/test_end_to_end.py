@@ -40,8 +40,12 @@ def test_scan_the_printed_qr_then_revoke(http: httpx.Client, live_server: LiveSe
     pdf = download(http, live_server, issued["id"])
 
     urls = decode_qr(first_page_image(pdf))
-    assert urls == [issued["verify_url"]]
-    assert urls[0] == f"{live_server.base_url}/v/{issued['id']}"
+    assert len(urls) == 1
+    # The link to the verification page, with the issuer's signed summary in its fragment
+    # (which a phone's browser keeps to itself).
+    link, _, fragment = urls[0].partition("#")
+    assert link == issued["verify_url"] == f"{live_server.base_url}/v/{issued['id']}"
+    assert fragment.startswith(f"1.{issued['serial']}.20261126.")
 
     page = http.get(urlparse(urls[0]).path)
     assert page.status_code == 200

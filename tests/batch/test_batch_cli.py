@@ -8,21 +8,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from clitools import run
 
 from diplomas.bootstrap import build_service
-from diplomas.cli.main import app
 from diplomas.config import Settings
 
 from .rosters import cohort, person, write_roster
-
-runner = CliRunner()
-
-
-def run(env: dict[str, str], *args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args), env=env)
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def service(env: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -211,3 +202,35 @@ def test_encodings_round_trip_persian_names(
     run(cli_env, "issue-batch", str(roster), "--out", str(tmp_path / "o"), "--workers", "1")
     names = sorted(d.request.name for d in service(cli_env).search("", 0, 10)[0])
     assert names == sorted(r["name"] for r in rows)
+
+
+def test_rows_awarded_jointly_are_signed_by_each_institution(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A «صادرکنندگان همکار» column: those rows get the co-issuer's proof and PDF
+    signature too, from the worker processes; an unknown institution is a row problem."""
+    run(cli_env, "init")
+    run(
+        cli_env, "institutions", "add", "--slug", "samt",
+        "--name", "سازمان صنعت، معدن و تجارت", "--name-en", "Industry, Mine and Trade",
+    )  # fmt: skip
+    rows = [{**person(i), "co_issuers": "samt" if i % 2 else ""} for i in range(6)]
+    roster = write_roster(tmp_path / "joint.csv", rows)
+    text = roster.read_text(encoding="utf-8").replace("co_issuers", "صادرکنندگان همکار", 1)
+    roster.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    run(cli_env, "issue-batch", str(roster), "--out", str(out), "--workers", "2")
+    svc = service(cli_env)
+    for e in manifest(out):
+        verdict = svc.verify_pdf((out / e["file"]).read_bytes())
+        assert verdict.genuine, verdict.reasons
+        assert verdict.claims is not None
+        joint = (int(e["row"]) - 2) % 2 == 1
+        assert len(verdict.claims.issuers) == (2 if joint else 1)
+        assert sum(s.kind == "pdf" for s in verdict.signers) == (2 if joint else 1)
+        assert sum(s.kind == "record" for s in verdict.signers) == (2 if joint else 1)
+
+    bad = write_roster(tmp_path / "bad.csv", [{**person(9), "co_issuers": "nobody"}])
+    output = run(cli_env, "issue-batch", str(bad), "--out", str(tmp_path / "o2"), code=2)
+    assert "'nobody' is not a co-issuing institution" in output
+    assert "co_issuers" in output

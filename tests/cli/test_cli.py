@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from clitools import invoke
 from typer.testing import CliRunner
 
 from diplomas.cli.main import app
@@ -14,20 +15,8 @@ from diplomas.cli.main import app
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "DIPLOMAS_HOME": str(tmp_path / "var"),
-        "DIPLOMAS_KEYS_DIR": str(tmp_path / "keys"),
-        "DIPLOMAS_KEY_PASSPHRASE": "a long test passphrase",
-        "DIPLOMAS_DATABASE_URL": "",
-    }
-
-
 def run(env: dict[str, str], *args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args), env=env)
-    assert result.exit_code == code, result.output
-    return result.stdout
+    return invoke(env, *args, code=code).stdout
 
 
 def key_files(keys: Path) -> dict[str, bytes]:

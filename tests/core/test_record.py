@@ -201,3 +201,99 @@ def test_verdicts_for_stored_records() -> None:
     forged = RECORD.replace("زهرا".encode(), "سارا".encode())
     v = verdict_for_stored(StoredState(forged, DiplomaStatus.ISSUED), ring)
     assert v.status is VerdictStatus.INVALID
+
+
+# -- status list entries in the record --------------------------------------------------
+
+
+def _record_with_status(index: int = 90_210) -> bytes:
+    from diplomas.core.statuslist import StatusSlot, status_entries
+
+    request = parse_request({"name": "زهرا محمدی‌نژاد"}, today=date(2026, 11, 26))
+    entries = status_entries(UNI.public_url, StatusSlot(3, index))
+    claims = claims_for(UNI, request, "C" * 23, "TBZMED-1405-000003", status=entries)
+    return signed_record(claims, [SIGNER], NOW)
+
+
+def test_the_record_carries_a_revocation_and_a_suspension_entry() -> None:
+    record = _record_with_status()
+    doc = json.loads(record)
+    assert doc["credentialStatus"] == [
+        {
+            "id": f"https://diplomas.tbzmed.ac.ir/status/{purpose}-3#90210",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": purpose,
+            "statusListIndex": "90210",
+            "statusListCredential": f"https://diplomas.tbzmed.ac.ir/status/{purpose}-3",
+        }
+        for purpose in ("revocation", "suspension")
+    ]
+    claims = claims_from_credential(doc)
+    assert [(e.purpose.value, e.index) for e in claims.status] == [
+        ("revocation", 90_210),
+        ("suspension", 90_210),
+    ]
+    assert check_record(record, KeyRing([SIGNER.public()])).ok
+    # The status entries are signed: moving the diploma to another index breaks the proof.
+    moved = record.replace(b'"90210"', b'"90211"')
+    assert not check_record(moved, KeyRing([SIGNER.public()])).ok
+
+
+def test_records_without_status_entries_still_verify() -> None:
+    assert "credentialStatus" not in json.loads(RECORD)
+    assert claims_from_credential(json.loads(RECORD)).status == ()
+    assert check_record(RECORD, KeyRing([SIGNER.public()])).ok
+
+
+def test_suspended_verdicts_carry_date_and_reason() -> None:
+    ring = KeyRing([SIGNER.public()])
+    v = verdict_for_stored(
+        StoredState(RECORD, DiplomaStatus.SUSPENDED, None, "", NOW, "در دست بررسی"), ring
+    )
+    assert v.status is VerdictStatus.SUSPENDED and not v.genuine
+    assert v.suspended_at == NOW and v.suspension_reason == "در دست بررسی"
+    assert "suspended" in v.reasons[0] and "در دست بررسی" in v.reasons[0]
+
+
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=2**53, max_value=2**64)
+)
+_json = st.recursive(
+    _json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json)
+def test_canonical_bytes_are_rfc8785_bytes(value: Any) -> None:
+    """The fast path and the reference implementation never disagree, floats, huge
+    integers, non-ASCII keys and control characters included."""
+    import rfc8785
+
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(rfc8785.CanonicalizationError):
+            canonical(value)
+    else:
+        assert canonical(value) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["\u2028\u2029", "\x00\x1f\x7f", 'a"b\\c', "\b\f\n\r\t", "زهرا\u200cمحمدی", "😀"]
+)
+def test_canonical_escapes_like_rfc8785(text: str) -> None:
+    import rfc8785
+
+    value = {"z": text, "a": [text, 1, True, None], "é": text}
+    assert canonical(value) == rfc8785.dumps(value)
+    assert canonical({"k": text}) == rfc8785.dumps({"k": text})

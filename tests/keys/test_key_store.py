@@ -139,10 +139,14 @@ def test_rotate_keeps_old_keys_verifying(
     ring = reopened.keyring()
     assert len(ring) == 2
     old_key = ring.resolve(old.verification_method)
-    assert old_key is not None and old_key.valid_until is None
+    # the old key is retired at the rotation (rounded up to the second) and still verifies
+    assert old_key is not None and old_key.valid_until == utc_seconds(NOW) + timedelta(
+        days=365, seconds=1
+    )
     assert old_key.verify(old_signature, b"issued last year")
+    assert old_key.problem_at(utc_seconds(NOW + timedelta(days=365))) is None
     metadata = json.loads((key_dir / "record-keys.json").read_bytes())
-    assert [k["status"] for k in metadata["keys"]] == ["active", "active"]
+    assert [k["status"] for k in metadata["keys"]] == ["retired", "active"]
     assert stat.S_IMODE((key_dir / "record-keys.json").stat().st_mode) == 0o600
 
 
@@ -157,8 +161,10 @@ def test_store_notices_rotation_by_another_process(
 def test_current_key_is_the_newest_active_one(store: FileKeyStore) -> None:
     store.rotate(NOW + timedelta(days=1))
     entries = store.entries()
-    retired = (entries[0], _retire(entries[1], NOW + timedelta(days=2)))
-    assert current_entry(retired) == entries[0]
+    assert current_entry(entries) == entries[1]
+    older_active = replace(entries[0], valid_until=None)
+    retired = (older_active, _retire(entries[1], NOW + timedelta(days=2)))
+    assert current_entry(retired) == older_active
     assert current_entry((_compromise(entries[1], NOW),)) is None
 
 

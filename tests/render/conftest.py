@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -39,6 +40,8 @@ PARNIAN = Signatory(
     "Head of the Industry, Mine and Trade Organization",
 )
 DIPLOMA_ID = "8Zq3mXn2Wd7Lk5Pr9Tb4Hc"
+# Any 64 bytes in base64url: the renderer draws the QR signature, it does not check it.
+QR_SIGNATURE = base64.urlsafe_b64encode(bytes(range(64))).rstrip(b"=").decode()
 
 
 def make_claims(**changes: object) -> PublicClaims:
@@ -56,6 +59,7 @@ def make_claims(**changes: object) -> PublicClaims:
         "issued_on": date(2026, 11, 26),
         "issuers": (TBZMED, SMT),
         "signatories": (SHAHABI, PARNIAN),
+        "qr_signature": QR_SIGNATURE,
     }
     values.update(changes)
     return PublicClaims(**values)  # type: ignore[arg-type]

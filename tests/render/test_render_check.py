@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from diplomas.core.credential import IssuerClaims, PublicClaims
 from diplomas.core.errors import ConfigurationError, DiplomaError, InvalidInput, NotFound
 from diplomas.core.model import MAX_LENGTH
+from diplomas.core.qrproof import qr_text_length
 from diplomas.render import TemplateRenderer, layout, qr
 
 PERSIAN = "آابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیءأؤئۀ"
@@ -87,12 +88,13 @@ def test_a_verify_url_too_long_for_the_qr_code_is_refused_without_encoding_it(
     monkeypatch.setattr(qr, "encode", no_encoding)
     renderer.check(claims_with(), "classic")
     # Classic prints the URL in a box that refuses it first; without that box, the QR
-    # code's limit (213 bytes) is what refuses it.
+    # code's limit (412 bytes, the URL with its signed fragment) is what refuses it.
     classic = renderer.template("classic")
     no_url_box = replace(
         classic, boxes=tuple(b for b in classic.boxes if "verify_url" not in b.fields)
     )
-    longest = "https://x.example/v/" + "a" * (213 - 20)
+    room = 412 - qr_text_length(claims_with(verify_url="").qr_claims)
+    longest = "https://x.example/v/" + "a" * (room - 20)
     layout.check(no_url_box, claims_with(verify_url=longest))
     with pytest.raises(ConfigurationError, match="public URL"):
         layout.check(no_url_box, claims_with(verify_url=longest + "a"))

@@ -14,6 +14,7 @@ import pypdfium2
 import pytest
 import zxingcpp
 from PIL.Image import Image
+from reportlab.lib.units import mm
 from reportlab.pdfbase.ttfonts import TTFontFace
 
 from diplomas.core.credential import PublicClaims
@@ -103,7 +104,7 @@ def test_qr_code_scans_to_the_verify_url(pdf: bytes, claims: PublicClaims) -> No
     codes = [
         r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
     ]
-    assert codes == [claims.verify_url]
+    assert codes == [claims.qr_text]
 
 
 def test_qr_code_scans_at_print_resolution_of_a_phone_photo(
@@ -111,7 +112,7 @@ def test_qr_code_scans_at_print_resolution_of_a_phone_photo(
 ) -> None:
     # A coarse greyscale raster, nearer to a phone photo of the paper than the 200 dpi one.
     image = first_page(pdf, dpi=100).convert("L")
-    assert [r.text for r in zxingcpp.read_barcodes(image)] == [claims.verify_url]
+    assert [r.text for r in zxingcpp.read_barcodes(image)] == [claims.qr_text]
 
 
 def test_extracted_text_reads_in_logical_order(pdf: bytes, claims: PublicClaims) -> None:
@@ -321,3 +322,17 @@ def test_the_common_subsets_are_built_once_per_process(
     assert len(built) == 1
     renderer.render(rare, "classic")
     assert len(built) == 1
+
+
+def test_the_longest_signed_qr_text_still_scans_from_a_coarse_photo(
+    renderer: TemplateRenderer, longest: PublicClaims
+) -> None:
+    """The longest name and its signature make the largest symbol any diploma prints:
+    it must still read from a coarse greyscale raster, with modules of 0.44 mm or more."""
+    from diplomas.render import layout, qr
+
+    placed = layout.lay_out(renderer.template("classic"), longest).qr
+    assert placed.code.version <= qr.MAX_VERSION
+    assert placed.module / mm >= 0.44
+    image = first_page(renderer.render(longest, "classic"), dpi=100).convert("L")
+    assert [r.text for r in zxingcpp.read_barcodes(image)] == [longest.qr_text]

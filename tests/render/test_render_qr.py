@@ -45,16 +45,16 @@ def test_runs_redraw_exactly_the_encoded_matrix() -> None:
     assert redrawn == reference.get_matrix()
 
 
-def test_longest_url_of_version_10_is_accepted_and_one_more_byte_refused() -> None:
-    # Version 10 at level M holds 213 bytes in byte mode.
-    longest = "https://x.example/v/" + "a" * (213 - 20)
+def test_longest_text_of_version_15_is_accepted_and_one_more_byte_refused() -> None:
+    # Version 15 at level M holds 412 bytes in byte mode.
+    longest = "https://x.example/v/" + "a" * (412 - 20)
     assert encode(longest).version == MAX_VERSION
     with pytest.raises(ConfigurationError, match="public URL"):
         encode(longest + "a")
 
 
 @pytest.mark.parametrize("template", TemplateRenderer(TEMPLATES).names())
-def test_printed_symbol_scans_with_level_m_fixed_mask_and_is_30_mm_wide(
+def test_printed_symbol_scans_with_level_m_fixed_mask_and_is_34_mm_wide(
     renderer: TemplateRenderer, claims: PublicClaims, template: str
 ) -> None:
     dpi = 200
@@ -64,14 +64,15 @@ def test_printed_symbol_scans_with_level_m_fixed_mask_and_is_30_mm_wide(
     finally:
         document.close()
     (result,) = zxingcpp.read_barcodes(image)
-    assert result.text == claims.verify_url
+    assert result.text == claims.qr_text
+    assert result.text.startswith(claims.verify_url + "#1.")
     assert result.ec_level == "M"
     extra = cast("dict[str, object]", result.extra)
     assert extra["DataMask"] == MASK_PATTERN
     assert int(str(extra["Version"])) <= MAX_VERSION
     position = result.position
     width_px = position.top_right.x - position.top_left.x
-    assert width_px / dpi * 25.4 >= 29.5
+    assert width_px / dpi * 25.4 >= 33.5
 
 
 def test_quiet_zone_is_four_modules_of_background(
@@ -79,7 +80,7 @@ def test_quiet_zone_is_four_modules_of_background(
 ) -> None:
     placed = renderer.layout(claims, "classic").qr
     side = placed.code.modules * placed.module
-    assert placed.module * placed.code.modules == pytest.approx(30 * mm)
+    assert placed.module * placed.code.modules == pytest.approx(34 * mm)
     assert placed.quiet_zone.width == pytest.approx(side + 8 * placed.module)
     assert placed.quiet_zone.x == pytest.approx(placed.x - 4 * placed.module)
 

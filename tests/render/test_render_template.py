@@ -89,7 +89,7 @@ def test_templates_are_loaded_once(renderer: TemplateRenderer) -> None:
             "no file at",
         ),
         (
-            'size = 30\ncolor = "ink"\nbackground',
+            'size = 34\ncolor = "ink"\nbackground',
             'size = 20\ncolor = "ink"\nbackground',
             "between 30 and",
         ),

@@ -12,6 +12,7 @@ from multiprocessing.synchronize import Barrier
 from queue import Queue
 
 from diplomas.core.model import DiplomaRequest, Institution
+from diplomas.core.statuslist import StatusEntry
 from diplomas.storage import SqlRepository, make_engine
 
 TBZ = Institution(
@@ -42,7 +43,7 @@ def hash_national_id(national_id: str) -> str:
     return hmac.new(NATIONAL_ID_KEY, national_id.encode(), hashlib.sha256).hexdigest()
 
 
-def record_for(diploma_id: str, serial: str) -> bytes:
+def record_for(diploma_id: str, serial: str, status: tuple[StatusEntry, ...] = ()) -> bytes:
     """Stands in for the signed record: anything deterministic and byte-exact."""
     return f'{{"id":"{diploma_id}","serial":"{serial}"}}'.encode()
 

@@ -74,3 +74,15 @@ def test_concurrent_issuers_of_the_same_external_ids_issue_each_once(
         assert mine == [by_external_id[f"race-{n}"] for n in range(EACH)]
     # The losers' serials were rolled back with their transactions, leaving no gaps.
     assert sorted(by_external_id.values()) == [f"TBZMED-1405-{n:06d}" for n in range(1, EACH + 1)]
+
+
+def test_concurrent_issuers_get_unique_status_slots(
+    db_url: str, engine: Engine, repo: SqlRepository
+) -> None:
+    outcomes = run_workers(db_url, external_ids=False)
+
+    assert [error for _, error, _ in outcomes if error] == []
+    rows, total = repo.search("", 0, 1000)
+    slots = [d.status_slot for d in rows]
+    assert total == WORKERS * EACH and None not in slots
+    assert len(set(slots)) == total

@@ -125,7 +125,7 @@ def test_a_failed_signature_stores_nothing_and_consumes_no_serial(
 ) -> None:
     seen: list[str] = []
 
-    def failing(diploma_id: str, serial: str) -> bytes:
+    def failing(diploma_id: str, serial: str, status: object) -> bytes:
         seen.append(serial)
         raise RuntimeError("key store unavailable")
 
@@ -263,7 +263,7 @@ def test_naive_datetimes_are_refused(repo: SqlRepository, engine: Engine) -> Non
 
 def test_record_bytes_are_kept_exactly(repo: SqlRepository) -> None:
     record = bytes(range(256)) + "ی\r\n".encode()
-    diploma, _ = repo.issue(TBZ, request(), "k1", lambda _i, _s: record, NOW)
+    diploma, _ = repo.issue(TBZ, request(), "k1", lambda _i, _s, _st: record, NOW)
     stored = repo.get(diploma.id)
     assert stored is not None
     assert type(stored.record) is bytes

@@ -45,7 +45,7 @@ moments = st.datetimes(
 def test_issued_diplomas_come_back_unchanged(
     repo: SqlRepository, asked: DiplomaRequest, issued_at: datetime, record: bytes
 ) -> None:
-    diploma, created = repo.issue(TBZ, asked, "k1", lambda _id, _serial: record, issued_at)
+    diploma, created = repo.issue(TBZ, asked, "k1", lambda _id, _serial, _status: record, issued_at)
     stored = repo.get(diploma.id)
 
     if created:

@@ -33,12 +33,18 @@ def test_migrate_creates_the_schema_from_scratch(db_url: str) -> None:
         assert current_revision(engine) is None
         assert not inspect(engine).get_table_names()
         migrate(db_url)
-        assert current_revision(engine) == head_revision() == "0002"
-        assert {"diplomas", "serial_counters", "api_tokens", "batches", "alembic_version"} <= set(
-            inspect(engine).get_table_names()
-        )
+        assert current_revision(engine) == head_revision() == "0003"
+        assert {
+            "diplomas",
+            "serial_counters",
+            "api_tokens",
+            "batches",
+            "status_lists",
+            "status_list_credentials",
+            "alembic_version",
+        } <= set(inspect(engine).get_table_names())
         migrate(db_url)  # at head already: nothing to do
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
     finally:
         engine.dispose()
 

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from ...core.model import Diploma
+from ...core.statuslist import MEDIA_TYPE as CREDENTIAL_MEDIA_TYPE
 from ..deps import IssueToken, ReadToken, RevokeToken, ServiceDep
-from ..schemas import DiplomaIn, DiplomaOut, DiplomaPage, IssueOut, RevokeIn
+from ..schemas import DiplomaIn, DiplomaOut, DiplomaPage, IssueOut, RevokeIn, SuspendIn
 
 router = APIRouter(prefix="/api/v1/diplomas", tags=["diplomas"])
 
@@ -80,3 +81,37 @@ def revoke_diploma(
 ) -> DiplomaOut:
     d = service.revoke(diploma_id, body.reason)
     return DiplomaOut.of(d, pdf_url(d))
+
+
+@router.post("/{diploma_id}/suspend")
+def suspend_diploma(
+    diploma_id: str, body: SuspendIn, service: ServiceDep, _: RevokeToken
+) -> DiplomaOut:
+    """Suspend until unsuspended; 409 if it is revoked (final) or suspended already."""
+    d = service.suspend(diploma_id, body.reason)
+    return DiplomaOut.of(d, pdf_url(d))
+
+
+@router.post("/{diploma_id}/unsuspend")
+def unsuspend_diploma(diploma_id: str, service: ServiceDep, _: RevokeToken) -> DiplomaOut:
+    """Lift a suspension; 409 if it is revoked or not suspended."""
+    d = service.unsuspend(diploma_id)
+    return DiplomaOut.of(d, pdf_url(d))
+
+
+@router.get(
+    "/{diploma_id}/credential",
+    response_class=Response,
+    responses={200: {"content": {CREDENTIAL_MEDIA_TYPE: {}}}, 404: {}},
+)
+def get_credential(diploma_id: str, service: ServiceDep) -> Response:
+    """Public: the signed Open Badges credential, exactly as stored and embedded in the PDF.
+
+    It holds only what the printed page shows (no email, national id or internal ids).
+    """
+    d = service.get(diploma_id)
+    return Response(
+        d.record,
+        media_type=CREDENTIAL_MEDIA_TYPE,
+        headers={"Cache-Control": "public, max-age=300"},
+    )

@@ -26,6 +26,7 @@ templates.env.filters["gregorian"] = format_gregorian
 HEADLINES = {
     "valid": ("این دیپلم معتبر است", "This diploma is genuine"),
     "revoked": ("این دیپلم باطل شده است", "This diploma has been revoked"),
+    "suspended": ("این دیپلم به حالت تعلیق درآمده است", "This diploma is suspended"),
     "unknown": ("چنین دیپلمی صادر نشده است", "No such diploma was issued"),
     "invalid": ("این سند معتبر نیست", "This document is not genuine"),
 }

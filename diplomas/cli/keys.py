@@ -1,0 +1,181 @@
+"""`diplomas keys ...`: the record-signing keys over their lifetime.
+
+    list                         every key, its window and state
+    rotate                       a new key signs from now on; the old one is retired
+    retire KEY_ID [--rotate]     the key signs no more; what it signed keeps verifying
+    compromised KEY_ID --since   what the key signed at or after TIME fails verification
+    export [--out FILE]          the public trust bundle for offline verifiers
+
+The commands parse, call the key store (which checks and writes under its lock), print.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from ..core.proof import iso_utc
+from .console import err, errors_to_exit, load_settings, out
+
+if TYPE_CHECKING:
+    from ..keys import FileKeyStore
+
+keys_app = typer.Typer(help="The institution's signing keys.", no_args_is_help=True)
+
+KeyIdArg = Annotated[
+    str, typer.Argument(metavar="KEY_ID", help="A key id from `diplomas keys list`.")
+]
+
+
+InstitutionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--institution",
+        metavar="SLUG",
+        help="Whose keys: a co-issuer's slug (default: the issuing institution).",
+    ),
+]
+
+
+def _store(slug: str | None = None) -> FileKeyStore:
+    from ..bootstrap import open_key_store
+    from ..config import load_institutions
+    from ..core.errors import NotFound
+
+    settings = load_settings()
+    institution = None
+    if slug:
+        institutions = load_institutions(settings.institution_file)
+        institution = next((i for i in institutions if i.slug == slug), None)
+        if institution is None:
+            known = ", ".join(i.slug for i in institutions)
+            raise NotFound(f"no institution {slug!r} in this instance (it has: {known})")
+    return open_key_store(settings, institution)
+
+
+def _warn_if_nothing_signs(store: FileKeyStore) -> None:
+    if all(k.status != "active" for k in store.entries()):
+        err.print(
+            "[yellow]warning[/yellow]: no active key is left, so no diploma can be issued "
+            "until you run `diplomas keys rotate`",
+            highlight=False,
+        )
+
+
+@keys_app.command("list")
+def keys_list(institution: InstitutionOpt = None) -> None:
+    """List the record-signing keys with their validity and state."""
+    from ..keys.record import current_entry
+
+    with errors_to_exit():
+        entries = _store(institution).entries()
+    current = current_entry(entries)
+    table = Table()
+    # The key id is what the other commands take: never cut it, whatever the width.
+    table.add_column("key id", no_wrap=True, min_width=max(len(k.key_id) for k in entries))
+    table.add_column("state")
+    for title in ("valid from", "valid until", "compromised since"):
+        table.add_column(title, overflow="fold")
+    for k in entries:
+        state = f"{k.status} (signs)" if k is current else k.status
+        table.add_row(
+            k.key_id,
+            state,
+            iso_utc(k.valid_from),
+            iso_utc(k.valid_until) if k.valid_until else "",
+            iso_utc(k.compromised_since) if k.compromised_since else "",
+        )
+    out.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(institution: InstitutionOpt = None) -> None:
+    """Make a new key that signs every diploma from now on; the current one is retired
+    now and keeps verifying what it signed."""
+    with errors_to_exit():
+        store = _store(institution)
+        before = [k.key_id for k in store.entries() if k.status == "active"]
+        entry = store.rotate(datetime.now(UTC))
+    out.print(f"new key {entry.key_id} signs from {iso_utc(entry.valid_from)}", highlight=False)
+    for key_id in before:
+        out.print(f"retired {key_id}; what it signed keeps verifying", highlight=False)
+    out.print("publish the new key: run `diplomas keys export` again for offline verifiers")
+
+
+@keys_app.command("retire")
+def keys_retire(
+    key_id: KeyIdArg,
+    rotate: Annotated[
+        bool,
+        typer.Option(
+            "--rotate", help="Make a new key at the same time (needed for the last active key)."
+        ),
+    ] = False,
+    institution: InstitutionOpt = None,
+) -> None:
+    """Stop a key from signing; the diplomas it signed before keep verifying."""
+    with errors_to_exit():
+        entry = _store(institution).retire(key_id, datetime.now(UTC), rotate=rotate)
+    out.print(f"retired {key_id}; what it signed keeps verifying", highlight=False)
+    if entry is not None:
+        out.print(f"new key {entry.key_id} signs from now on", highlight=False)
+
+
+@keys_app.command("compromised")
+def keys_compromised(
+    key_id: KeyIdArg,
+    since: Annotated[
+        str,
+        typer.Option(
+            metavar="TIME",
+            help="ISO 8601 with a zone, e.g. 2026-11-26T09:30:00Z: from when the key "
+            "is distrusted; what it signed before still verifies.",
+        ),
+    ],
+    institution: InstitutionOpt = None,
+) -> None:
+    """Mark a key compromised: records it signed at or after TIME fail verification."""
+    from ..keys.record import parse_since
+
+    with errors_to_exit():
+        now = datetime.now(UTC)
+        moment = parse_since(since, now)
+        store = _store(institution)
+        entry = store.mark_compromised(key_id, moment, now)
+    assert entry.compromised_since is not None
+    if entry.compromised_since <= entry.valid_from:
+        consequence = "every record it signed fails verification"
+    else:
+        consequence = (
+            "what it signed from then on fails verification, what it signed before still verifies"
+        )
+    out.print(
+        f"key {key_id} is compromised since {iso_utc(entry.compromised_since)}: {consequence}",
+        highlight=False,
+    )
+    _warn_if_nothing_signs(store)
+
+
+@keys_app.command("export")
+def keys_export(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the bundle here instead of stdout.")
+    ] = None,
+    institution: InstitutionOpt = None,
+) -> None:
+    """Write the trust bundle (public keys, root certificates) for offline verifiers."""
+    from .main import write_atomic
+
+    with errors_to_exit():
+        bundle = json.dumps(_store(institution).export_bundle(), indent=2) + "\n"
+    if out_file is None:
+        sys.stdout.write(bundle)
+    else:
+        write_atomic(out_file, bundle.encode())
+        out.print(f"trust bundle written to {out_file}", highlight=False)
