@@ -18,6 +18,6 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/.well-known/jwks.json', timeout=4)" || exit 1
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)" || exit 1
 # `init` creates what is missing and never overwrites keys, so it is safe on every start.
 CMD ["sh", "-c", "diplomas init && exec diplomas serve --host 0.0.0.0 --port 8000"]

@@ -104,6 +104,18 @@ def row_key(values: dict[str, str], request: DiplomaRequest) -> str:
     return "row:" + hashlib.sha256(canonical(content)).hexdigest()[:40]
 
 
+PRIVATE_FIELDS = frozenset({"national_id"})
+
+
+def _shown_value(field: str, value: object) -> str:
+    """The refused value as problem reports keep it (stored, listed, written to errors.csv):
+    a national id only by its last two digits, since it is never stored in the clear."""
+    text = str(value or "")[:200]
+    if field in PRIVATE_FIELDS and text:
+        return "…" + text[-2:] if len(text) > 2 else "…"
+    return text
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
@@ -394,7 +406,7 @@ class BatchRunner:
                             roster.header_for(p.field),
                             p.field,
                             p.message,
-                            str(values.get(p.field, ""))[:200],
+                            _shown_value(p.field, values.get(p.field, "")),
                         )
                     )
             yield row.number, values, (None if problems else request), problems

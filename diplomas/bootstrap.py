@@ -22,6 +22,7 @@ from .config import (
     read_institution_entries,
     write_institutions,
 )
+from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.errors import ConfigurationError, Conflict, DocumentError, FieldProblem, InvalidInput
 from .core.keyring import KeyRing
 from .core.model import Institution
@@ -29,10 +30,12 @@ from .core.verification import Verdict, verdict_for_document
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy import Engine
 
     from .core.qrproof import QrCheck
     from .keys import FileKeyStore
     from .service import DiplomaService
+    from .storage.audit import SqlAuditLog
 
 
 def _passphrase(settings: Settings) -> bytes:
@@ -70,10 +73,13 @@ def open_key_stores(settings: Settings) -> dict[str, FileKeyStore]:
     }
 
 
-def init_instance(settings: Settings, overrides: dict[str, Any]) -> list[str]:
+def init_instance(
+    settings: Settings, overrides: dict[str, Any], *, actor: str = SYSTEM_ACTOR
+) -> list[str]:
     """Create whatever of the instance is missing; existing keys and settings stay as they are.
 
-    Returns the lines to show the admin.
+    Keys it creates are recorded in the audit log as done by `actor`. Returns the lines to
+    show the admin.
     """
     from .keys import init_key_store
     from .storage.engine import make_engine
@@ -106,6 +112,15 @@ def init_instance(settings: Settings, overrides: dict[str, Any]) -> list[str]:
         directory = keys_dir_for(settings, institutions, each.slug)
         existed = (directory / "record-keys.json").exists()
         store = init_key_store(directory, passphrase, each, datetime.now(UTC))
+        if not existed:
+            key_ids = [k.key_id for k in store.entries()]
+            record_audit_event(
+                settings,
+                actor,
+                AuditAction.KEY_INIT,
+                {"institution": each.slug, "key_ids": key_ids},
+                subject=key_ids[0] if key_ids else "",
+            )
         verb = "found" if existed else "created"
         whose = "" if each is institution else f" for co-issuer {each.slug}"
         lines.append(f"{verb} keys{whose} in {directory} ({len(store.keyring())} record key(s))")
@@ -118,7 +133,9 @@ def init_instance(settings: Settings, overrides: dict[str, Any]) -> list[str]:
     return lines
 
 
-def add_institution(settings: Settings, data: dict[str, Any]) -> list[str]:
+def add_institution(
+    settings: Settings, data: dict[str, Any], *, actor: str = SYSTEM_ACTOR
+) -> list[str]:
     """Add a co-issuing institution to the instance and create its keys.
 
     Its public URL defaults to a path of the issuer's site (`{public_url}/i/{slug}`), where
@@ -138,7 +155,40 @@ def add_institution(settings: Settings, data: dict[str, Any]) -> list[str]:
     }
     institution_from(data)  # refuses bad settings before anything is written
     write_institutions(path, [*entries, data])
-    return [f"added co-issuer {slug} to {path}", *init_instance(settings, {})]
+    record_audit_event(
+        settings,
+        actor,
+        AuditAction.INSTITUTION_ADDED,
+        {"institution": slug, "public_url": str(data["public_url"])},
+        subject=slug,
+    )
+    return [f"added co-issuer {slug} to {path}", *init_instance(settings, {}, actor=actor)]
+
+
+def open_audit_log(settings: Settings) -> tuple[SqlAuditLog, Engine]:
+    """The instance's audit log and the engine under it (dispose of it when done).
+    Needs no key passphrase: anyone who may read the database may check the log."""
+    from .storage.audit import SqlAuditLog
+    from .storage.engine import make_engine
+
+    engine = make_engine(settings.effective_database_url)
+    return SqlAuditLog(engine), engine
+
+
+def record_audit_event(
+    settings: Settings,
+    actor: str,
+    action: AuditAction,
+    details: dict[str, Any],
+    subject: str = "",
+) -> None:
+    """Append one entry for an event that has no database change of its own (key events,
+    institutions), right after the event."""
+    log, engine = open_audit_log(settings)
+    try:
+        log.record(datetime.now(UTC), actor, action, details, subject)
+    finally:
+        engine.dispose()
 
 
 def _safe_url(url: str) -> str:
@@ -152,6 +202,7 @@ def build_service(settings: Settings) -> DiplomaService:
     from .pdfsign import PadesValidator
     from .render import TemplateRenderer
     from .service import DiplomaService
+    from .storage.audit import SqlAuditLog
     from .storage.batches import SqlBatchStore
     from .storage.engine import make_engine
     from .storage.files import FilePdfStore
@@ -178,6 +229,7 @@ def build_service(settings: Settings) -> DiplomaService:
         record_keys=store,
         co_issuer_keys={i.slug: stores[i.slug] for i in institutions[1:]},
         batches=SqlBatchStore(engine),
+        audit=SqlAuditLog(engine),
     )
 
 
@@ -195,8 +247,12 @@ def build_app(settings: Settings) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """Factory for `uvicorn --factory` with several workers."""
-    return build_app(Settings())
+    """Factory for `uvicorn --factory` with several workers (each logs JSON lines)."""
+    from .logging_setup import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return build_app(settings)
 
 
 def verify_offline(pdf: bytes, *bundles: bytes) -> Verdict:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .core.errors import ConfigurationError
@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     max_roster_bytes: int = 50 * 1024 * 1024
     batch_workers: int = 1
     """Worker processes for batches uploaded through the API (the CLI uses every core)."""
+    rate_limit: int = Field(60, ge=0)
+    """Requests per minute per client address on the public verify routes; 0 disables.
+    Counted in each server process on its own (with N workers a client gets N times it)."""
+    rate_limit_burst: int = Field(30, ge=1)
+    """Requests a client may make at once before the per-minute rate applies."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @property
     def effective_database_url(self) -> str:

@@ -5,14 +5,16 @@ The API and the CLI are thin shells over this one class; they parse and print, i
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from .core.audit import SYSTEM_ACTOR, AuditAction, token_actor
 from .core.batch import Batch
 from .core.credential import PublicClaims, claims_for, claims_from_credential, signed_record
 from .core.errors import (
@@ -27,6 +29,7 @@ from .core.ids import is_diploma_id, placeholder_id
 from .core.keyring import KeyRing, RecordKey
 from .core.model import Diploma, Institution, parse_request
 from .core.ports import (
+    AuditLog,
     BatchStore,
     DiplomaRepository,
     IssuerKeys,
@@ -139,6 +142,8 @@ class DiplomaService:
         batches: BatchStore,
         co_issuer_keys: Mapping[str, IssuerKeys] | None = None,
         clock: Clock | None = None,
+        audit: AuditLog | None = None,
+        actor: str | Callable[[], str] = SYSTEM_ACTOR,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -153,7 +158,23 @@ class DiplomaService:
         self.co_issuer_keys = dict(co_issuer_keys or {})
         self.batches = batches
         self.clock = clock or SystemClock()
+        self.audit = audit
+        self._actor = actor
         self._status_lists: dict[str, SignedStatusList] = {}
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def acting_as(self, actor: str | Callable[[], str]) -> DiplomaService:
+        """This service, recording `actor` (or what it returns when a change is made) in
+        the audit log for calls that name none: the API binds each request's token."""
+        view = copy.copy(self)
+        view._actor = actor
+        return view
+
+    def _who(self, actor: str | None) -> str:
+        if actor:
+            return actor
+        return self._actor() if callable(self._actor) else self._actor
 
     @property
     def institution(self) -> Institution:
@@ -181,7 +202,7 @@ class DiplomaService:
 
     # -- issuing ---------------------------------------------------------------------------
 
-    def issue(self, raw: Mapping[str, Any]) -> IssueOutcome:
+    def issue(self, raw: Mapping[str, Any], *, actor: str | None = None) -> IssueOutcome:
         """Validate, number, sign, store, render and PAdES-sign one diploma.
 
         The record and its serial are committed in one transaction; the PDF is derived
@@ -210,7 +231,7 @@ class DiplomaService:
             return signed_record(claims, signers, now)
 
         diploma, created = self.repository.issue(
-            institution, request, signer.key_id, make_record, now
+            institution, request, signer.key_id, make_record, now, actor=self._who(actor)
         )
         if not created:
             return IssueOutcome(diploma, False, self.pdf(diploma.id))
@@ -236,8 +257,15 @@ class DiplomaService:
             return stored
         return self._render_signed(diploma)
 
+    def _find(self, diploma_id: str) -> Diploma | None:
+        """The stored diploma or None. A malformed id costs the same lookup as an unknown
+        one, so neither the answer nor its timing tells the two apart."""
+        well_formed = is_diploma_id(diploma_id)
+        found = self.repository.get(diploma_id if well_formed else placeholder_id())
+        return found if well_formed else None
+
     def get(self, diploma_id: str) -> Diploma:
-        diploma = self.repository.get(diploma_id) if is_diploma_id(diploma_id) else None
+        diploma = self._find(diploma_id)
         if diploma is None:
             raise NotFound("no diploma with this id")
         return diploma
@@ -251,18 +279,18 @@ class DiplomaService:
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
         return self.repository.search(normalize(query), offset, limit)
 
-    def revoke(self, diploma_id: str, reason: str) -> Diploma:
+    def revoke(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
         reason = normalize(reason)
         if not reason:
             raise InvalidInput(FieldProblem("reason", "is required: say why it is revoked"))
         if len(reason) > MAX_REASON:
             raise InvalidInput(FieldProblem("reason", f"is longer than {MAX_REASON} characters"))
         self.get(diploma_id)
-        return self.repository.revoke(diploma_id, reason, self.clock.now())
+        return self.repository.revoke(diploma_id, reason, self.clock.now(), actor=self._who(actor))
 
     # -- suspension and status lists -------------------------------------------------------
 
-    def suspend(self, diploma_id: str, reason: str) -> Diploma:
+    def suspend(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
         """Suspend until `unsuspend`; Conflict if revoked (final) or suspended already."""
         reason = normalize(reason)
         if not reason:
@@ -270,12 +298,12 @@ class DiplomaService:
         if len(reason) > MAX_REASON:
             raise InvalidInput(FieldProblem("reason", f"is longer than {MAX_REASON} characters"))
         self.get(diploma_id)
-        return self.repository.suspend(diploma_id, reason, self.clock.now())
+        return self.repository.suspend(diploma_id, reason, self.clock.now(), actor=self._who(actor))
 
-    def unsuspend(self, diploma_id: str) -> Diploma:
+    def unsuspend(self, diploma_id: str, *, actor: str | None = None) -> Diploma:
         """Lift a suspension; Conflict if the diploma is revoked or not suspended."""
         self.get(diploma_id)
-        return self.repository.unsuspend(diploma_id, self.clock.now())
+        return self.repository.unsuspend(diploma_id, self.clock.now(), actor=self._who(actor))
 
     def status_list(self, name: str) -> SignedStatusList:
         """The signed status list credential `name` (`revocation-1`, `suspension-1`, ...).
@@ -335,7 +363,7 @@ class DiplomaService:
 
     def verify_id(self, diploma_id: str) -> Verdict:
         """The public verdict for an id; malformed and unknown ids answer alike."""
-        diploma = self.repository.get(diploma_id) if is_diploma_id(diploma_id) else None
+        diploma = self._find(diploma_id)
         return verdict_for_stored(_stored_state(diploma) if diploma else None, self.keyring())
 
     def verify_pdf(self, pdf: bytes) -> Verdict:
@@ -352,7 +380,9 @@ class DiplomaService:
 
     # -- tokens ----------------------------------------------------------------------------
 
-    def create_token(self, scopes: Sequence[str], name: str = "") -> tuple[TokenRecord, str]:
+    def create_token(
+        self, scopes: Sequence[str], name: str = "", *, actor: str | None = None
+    ) -> tuple[TokenRecord, str]:
         """Store a new token's hash and return the token itself (shown once)."""
         wanted = frozenset(s.strip() for s in scopes if s.strip())
         unknown = wanted - SCOPES
@@ -365,11 +395,12 @@ class DiplomaService:
         record = TokenRecord(
             token_id, normalize(name), _hash_secret(secret), wanted, self.clock.now()
         )
-        self.repository.add_token(record)
+        self.repository.add_token(record, actor=self._who(actor))
         return record, f"{TOKEN_PREFIX}_{token_id}_{secret}"
 
-    def authenticate(self, token: str | None, scope: str) -> TokenRecord:
-        """The token's record if it is genuine, live and has `scope`.
+    def authenticate(self, token: str | None, scope: str, *, route: str = "") -> TokenRecord:
+        """The token's record if it is genuine, live and has `scope`; its use (scope and
+        `route`) is recorded in the audit log.
 
         Unauthorized and Forbidden carry no detail about which part was wrong.
         """
@@ -386,6 +417,14 @@ class DiplomaService:
             raise Unauthorized("the token is not valid")
         if scope not in record.scopes:
             raise Forbidden(f"the token lacks the {scope!r} scope")
+        if self.audit is not None:
+            self.audit.record(
+                self.clock.now(),
+                token_actor(record.token_id),
+                AuditAction.TOKEN_USED,
+                {"token": record.token_id, "scope": scope, "route": route},
+                subject=record.token_id,
+            )
         return record
 
 

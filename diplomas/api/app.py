@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,18 +22,16 @@ from ..core.errors import (
     Unauthorized,
 )
 from ..service import DiplomaService
-from .routes import batches, diplomas, pages, status, verify, wellknown
-
-# Pages carry no inline script or style, so the policy can forbid both.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
+from .metrics import Metrics
+from .middleware import (
+    BodyLimitMiddleware,
+    RateLimitMiddleware,
+    RequestMiddleware,
+    body_limits,
+)
+from .openapi import document_errors
+from .ratelimit import RateLimiter
+from .routes import batches, diplomas, health, pages, status, verify, wellknown
 
 
 def _error(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -94,20 +92,25 @@ def create_app(service: DiplomaService, settings: Settings) -> FastAPI:
 
     app.add_exception_handler(DiplomaError, on_error)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    # Added innermost first: requests meet RequestMiddleware, then the rate limit, then
+    # the body limit (see middleware.py).
+    metrics = Metrics(service.batches)
+    app.state.metrics = metrics
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=body_limits(settings.max_upload_bytes, settings.max_roster_bytes),
+    )
+    if settings.rate_limit > 0:
+        limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst)
+        app.add_middleware(RateLimitMiddleware, limiter=limiter, metrics=metrics)
+    app.add_middleware(RequestMiddleware, metrics=metrics)
 
-    for module in (diplomas, batches, verify, wellknown, status, pages):
+    for module in (health, diplomas, batches, verify, wellknown, status, pages):
         app.include_router(module.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "static"),
         name="static",
     )
+    document_errors(app)
     return app

@@ -55,6 +55,7 @@ def institutions_add(
 ) -> None:
     """Add a co-issuing institution and create its keys and certificates."""
     from ..bootstrap import add_institution
+    from .audit import current_actor
 
     data: dict[str, object] = {
         "slug": slug,
@@ -73,6 +74,6 @@ def institutions_add(
             }
         ]
     with errors_to_exit():
-        lines = add_institution(load_settings(), data)
+        lines = add_institution(load_settings(), data, actor=current_actor())
     for line in lines:
         out.print(line, highlight=False)

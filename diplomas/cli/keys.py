@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from ..core.audit import AuditAction
 from ..core.proof import iso_utc
+from .audit import record_event
 from .console import err, errors_to_exit, load_settings, out
 
 if TYPE_CHECKING:
@@ -102,6 +104,11 @@ def keys_rotate(institution: InstitutionOpt = None) -> None:
         store = _store(institution)
         before = [k.key_id for k in store.entries() if k.status == "active"]
         entry = store.rotate(datetime.now(UTC))
+        record_event(
+            AuditAction.KEY_ROTATED,
+            {"institution": store.institution.slug, "key_id": entry.key_id, "retired": before},
+            entry.key_id,
+        )
     out.print(f"new key {entry.key_id} signs from {iso_utc(entry.valid_from)}", highlight=False)
     for key_id in before:
         out.print(f"retired {key_id}; what it signed keeps verifying", highlight=False)
@@ -121,7 +128,12 @@ def keys_retire(
 ) -> None:
     """Stop a key from signing; the diplomas it signed before keep verifying."""
     with errors_to_exit():
-        entry = _store(institution).retire(key_id, datetime.now(UTC), rotate=rotate)
+        store = _store(institution)
+        entry = store.retire(key_id, datetime.now(UTC), rotate=rotate)
+        details: dict[str, object] = {"institution": store.institution.slug, "key_id": key_id}
+        if entry is not None:
+            details["new_key_id"] = entry.key_id
+        record_event(AuditAction.KEY_RETIRED, details, key_id)
     out.print(f"retired {key_id}; what it signed keeps verifying", highlight=False)
     if entry is not None:
         out.print(f"new key {entry.key_id} signs from now on", highlight=False)
@@ -148,6 +160,16 @@ def keys_compromised(
         moment = parse_since(since, now)
         store = _store(institution)
         entry = store.mark_compromised(key_id, moment, now)
+        assert entry.compromised_since is not None
+        record_event(
+            AuditAction.KEY_COMPROMISED,
+            {
+                "institution": store.institution.slug,
+                "key_id": key_id,
+                "since": iso_utc(entry.compromised_since),
+            },
+            key_id,
+        )
     assert entry.compromised_since is not None
     if entry.compromised_since <= entry.valid_from:
         consequence = "every record it signed fails verification"

@@ -39,7 +39,10 @@ from .institutions import institutions_app  # noqa: E402
 
 app.add_typer(institutions_app, name="institutions")
 
+from .audit import audit_app, current_actor  # noqa: E402
 from .batch import issue_batch  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
 
 app.command("issue-batch")(issue_batch)
 
@@ -67,7 +70,7 @@ def init(
         if v is not None
     }
     with errors_to_exit():
-        report = init_instance(load_settings(), overrides)
+        report = init_instance(load_settings(), overrides, actor=current_actor())
     for line in report:
         out.print(line, highlight=False)
 
@@ -82,19 +85,28 @@ def serve(
     import uvicorn
 
     from ..bootstrap import build_app
+    from ..logging_setup import configure_logging
 
     with errors_to_exit():
+        settings = load_settings()
+        # JSON lines on stderr; uvicorn's own logging setup and access line are replaced
+        # by ours (which names the route template, status, duration and request id).
+        configure_logging(settings.log_level)
         if workers > 1:
-            os.environ.setdefault("DIPLOMAS_HOME", str(load_settings().home))
+            os.environ.setdefault("DIPLOMAS_HOME", str(settings.home))
             uvicorn.run(
                 "diplomas.bootstrap:app_from_environment",
                 factory=True,
                 host=host,
                 port=port,
                 workers=workers,
+                log_config=None,
+                access_log=False,
             )
         else:
-            uvicorn.run(build_app(load_settings()), host=host, port=port)
+            uvicorn.run(
+                build_app(settings), host=host, port=port, log_config=None, access_log=False
+            )
 
 
 @app.command()
@@ -143,7 +155,7 @@ def issue(
         if v is not None
     }
     with errors_to_exit():
-        outcome = load_service().issue(raw)
+        outcome = load_service().issue(raw, actor=current_actor())
     write_atomic(out_file, outcome.pdf)
     d = outcome.diploma
     result = {
@@ -186,7 +198,7 @@ def revoke(
 ) -> None:
     """Revoke a diploma; its page and every verifier then say so."""
     with errors_to_exit():
-        d = load_service().revoke(diploma_id, reason)
+        d = load_service().revoke(diploma_id, reason, actor=current_actor())
     out.print(f"revoked {d.serial}: {d.revocation_reason}", highlight=False)
 
 
@@ -197,7 +209,7 @@ def suspend(
 ) -> None:
     """Suspend a diploma until `diplomas unsuspend`; a revoked one cannot be suspended."""
     with errors_to_exit():
-        d = load_service().suspend(diploma_id, reason)
+        d = load_service().suspend(diploma_id, reason, actor=current_actor())
     out.print(f"suspended {d.serial}: {d.suspension_reason}", highlight=False)
 
 
@@ -207,7 +219,7 @@ def unsuspend(
 ) -> None:
     """Lift a suspension: the diploma is genuine again (unless revoked, which is final)."""
     with errors_to_exit():
-        d = load_service().unsuspend(diploma_id)
+        d = load_service().unsuspend(diploma_id, actor=current_actor())
     out.print(f"unsuspended {d.serial}", highlight=False)
 
 
@@ -335,7 +347,7 @@ def token_create(
 ) -> None:
     """Create an API token; it is printed once, alone on the last line."""
     with errors_to_exit():
-        record, token = load_service().create_token(scope.split(","), name)
+        record, token = load_service().create_token(scope.split(","), name, actor=current_actor())
     err.print(
         f"token {record.token_id} with scopes {','.join(sorted(record.scopes))}; "
         "store it now, it is not shown again:",

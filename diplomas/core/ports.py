@@ -4,12 +4,13 @@ tests may swap in an in-memory twin where speed matters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from .audit import SYSTEM_ACTOR, AuditEntry, ChainVerdict
 from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
@@ -103,8 +104,11 @@ class DiplomaRepository(Protocol):
         key_id: str,
         make_record: MakeRecord,
         issued_at: datetime,
+        *,
+        actor: str = SYSTEM_ACTOR,
     ) -> tuple[Diploma, bool]:
-        """Allocate id and serial, sign via `make_record` and store, in one transaction.
+        """Allocate id and serial, sign via `make_record` and store, in one transaction,
+        with an audit entry naming `actor`.
 
         Returns (diploma, created). When `request.external_id` is already issued by this
         institution, returns the stored diploma and False, issuing nothing.
@@ -119,20 +123,27 @@ class DiplomaRepository(Protocol):
         make_record: Callable[[DiplomaRequest, str, str, tuple[StatusEntry, ...]], bytes],
         issued_at: datetime,
         batch_id: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> list[tuple[Diploma, bool]]:
         """Issue a chunk of (request, row identity) in one transaction, in order; rows
-        whose identity is stored already come back with created=False."""
+        whose identity is stored already come back with created=False. One audit entry
+        lists the chunk's new diplomas (actor by default `batch:<batch_id>`)."""
         ...
 
     def get(self, diploma_id: str) -> Diploma | None: ...
 
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
 
-    def revoke(self, diploma_id: str, reason: str, at: datetime) -> Diploma: ...
+    def revoke(
+        self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> Diploma: ...
 
-    def suspend(self, diploma_id: str, reason: str, at: datetime) -> Diploma: ...
+    def suspend(
+        self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> Diploma: ...
 
-    def unsuspend(self, diploma_id: str, at: datetime) -> Diploma: ...
+    def unsuspend(self, diploma_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR) -> Diploma: ...
 
     def status_list_version(self, number: int) -> int | None:
         """The list's version, bumped in the transaction of every status change on it."""
@@ -152,9 +163,31 @@ class DiplomaRepository(Protocol):
 
     def set_pdf_sha256_many(self, pairs: Sequence[tuple[str, str]]) -> None: ...
 
-    def add_token(self, token: TokenRecord) -> None: ...
+    def add_token(self, token: TokenRecord, *, actor: str = SYSTEM_ACTOR) -> None: ...
 
     def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+
+class AuditLog(Protocol):
+    """The append-only audit log (see `core.audit`). Changes stored by the repository
+    write their entries in their own transaction; this records the rest."""
+
+    def record(
+        self,
+        at: datetime,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any],
+        subject: str = "",
+    ) -> AuditEntry: ...
+
+    def entries(
+        self, limit: int | None = None, *, action: str = "", subject: str = ""
+    ) -> list[AuditEntry]:
+        """The newest `limit` entries, newest first."""
+        ...
+
+    def verify(self) -> ChainVerdict: ...
 
 
 class BatchStore(Protocol):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import binascii
 import logging
+import re
 import struct
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -78,6 +79,13 @@ _MALFORMED: tuple[type[BaseException], ...] = (
 )
 
 MAX_RECORD_SIZE = 1024 * 1024
+MAX_OBJECTS = 50_000
+"""Cross-reference entries a PDF may declare: a diploma has a few dozen; a gigantic xref
+would take seconds to parse."""
+MAX_SIGNATURES = 16
+"""A diploma carries one signature per issuing institution."""
+_XREF_ROW = re.compile(rb"\d{10} \d{5} [nf]")
+_SIZE = re.compile(rb"/Size\s+(\d{1,12})")
 _PADES = "/ETSI.CAdES.detached"
 _CLOCK_SKEW = timedelta(minutes=5)
 
@@ -85,6 +93,7 @@ NOT_A_PDF = "the file is not a PDF"
 UNREADABLE = "the PDF is damaged and cannot be read"
 UNSIGNED = "the PDF carries no digital signature"
 NO_RECORD = f"the PDF's signed content holds no diploma record ({RECORD_FILE_NAME})"
+TOO_MANY_OBJECTS = f"the PDF declares more than {MAX_OBJECTS} objects; a diploma has a few dozen"
 MODIFIED = "the document was modified after signing: its bytes no longer match the signature"
 
 
@@ -124,6 +133,9 @@ class PadesValidator:
     def inspect(self, pdf: bytes) -> PdfReport:
         if b"%PDF-" not in pdf[:1024]:
             return PdfReport((), None, (NOT_A_PDF,))
+        declared = max((int(m) for m in _SIZE.findall(pdf)), default=0)
+        if declared > MAX_OBJECTS or len(_XREF_ROW.findall(pdf)) > MAX_OBJECTS:
+            return PdfReport((), None, (TOO_MANY_OBJECTS,))
         try:
             reader = PdfFileReader(BytesIO(pdf), strict=True)
             if reader.encrypted:
@@ -134,6 +146,15 @@ class PadesValidator:
             return PdfReport((), None, (_with_detail(UNREADABLE, exc),))
         if not found:
             return PdfReport((), None, (UNSIGNED,))
+        if len(found) > MAX_SIGNATURES:
+            return PdfReport(
+                (),
+                None,
+                (
+                    f"the PDF carries {len(found)} signatures; a diploma "
+                    f"has at most {MAX_SIGNATURES}",
+                ),
+            )
 
         now = self._now()
         checked = [self._check(pdf, embedded, now) for embedded in found]
@@ -523,11 +544,26 @@ def _attachments(root: Any) -> dict[str, bytes]:
         stream = None if streams is None else (_get(streams, "/F") or _get(streams, "/UF"))
         if stream is None:
             continue
-        data: bytes = stream.data
-        if len(data) > MAX_RECORD_SIZE:
-            raise ValueError(f"the attachment {name} is larger than {MAX_RECORD_SIZE} bytes")
-        files[name] = data
+        files[name] = _bounded_data(stream, name)
     return files
+
+
+def _bounded_data(stream: Any, name: str) -> bytes:
+    """An attachment's content, decompressed no further than MAX_RECORD_SIZE (a flate bomb
+    must not be expanded to find out that it is too large)."""
+    too_large = ValueError(f"the attachment {name} is larger than {MAX_RECORD_SIZE} bytes")
+    filters = stream.get("/Filter")
+    encoded: bytes = stream.encoded_data
+    if filters is None:
+        data = encoded
+    elif filters in ("/FlateDecode", ["/FlateDecode"]) and "/DecodeParms" not in stream:
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(encoded, MAX_RECORD_SIZE + 1)
+    else:
+        raise ValueError(f"the attachment {name} is encoded in a way diplomas never are")
+    if len(data) > MAX_RECORD_SIZE:
+        raise too_large
+    return data
 
 
 def _signed_record(

@@ -19,3 +19,15 @@ class ReadStopped(Exception):
         super().__init__(message)
         self.message = message
         self.whole_file = whole_file
+
+
+def limited(records: Records, limit: int) -> Records:
+    """`records`, stopping with a problem after row `limit`."""
+    for number, values in records:
+        if number > limit:
+            records.close()
+            raise ReadStopped(
+                f"The roster has more than {limit:,} rows (blank ones included); split it "
+                f"into smaller files. Reading stopped here."
+            )
+        yield number, values

@@ -12,6 +12,9 @@ RosterKind = Literal["csv", "xlsx"]
 # roster has about a dozen columns; anything far beyond is a broken or hostile file.
 MAX_CELL_CHARS = 10_000
 MAX_COLUMNS = 200
+# Rows a roster may have, blank ones included (a sheet can address a million rows with
+# one cell at the bottom; reading them all would take many seconds).
+MAX_ROWS = 100_000
 
 
 STOPPED = "Reading stopped here."

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ._csv import csv_records
 from ._files import read_head
-from ._records import ReadStopped, Records
+from ._records import ReadStopped, Records, limited
 from ._xlsx import OLE_MAGIC, ZIP_MAGIC, workbook_problem, xlsx_records
 from .cells import cell_text
 from .encoding import (
@@ -27,7 +27,7 @@ from .encoding import (
     sniff_delimiter,
 )
 from .headers import HeaderLayout, read_header, written_header
-from .model import MAX_CELL_CHARS, STOPPED, RosterKind, RosterProblem, RosterRow, shorten
+from .model import MAX_CELL_CHARS, MAX_ROWS, STOPPED, RosterKind, RosterProblem, RosterRow, shorten
 
 HEAD_BYTES = 64 * 1024
 
@@ -236,7 +236,7 @@ def open_roster(path: Path, *, encoding: str | None = None) -> Roster:
         problem = workbook_problem(path, head)
         if problem:
             return _file_problem(path, kind, problem)
-        records = partial(xlsx_records, path)
+        records = partial(_limited, xlsx_records, path)
     else:
         if head.startswith((ZIP_MAGIC, OLE_MAGIC)):
             return _file_problem(
@@ -255,7 +255,7 @@ def open_roster(path: Path, *, encoding: str | None = None) -> Roster:
         else:
             register_handler()
             delimiter = sniff_delimiter(head.decode(encoding, errors=UNDECODABLE))
-        records = partial(csv_records, path, encoding, delimiter)
+        records = partial(_limited, csv_records, path, encoding, delimiter)
 
     return _open(path, kind, encoding if kind == "csv" else None, records)
 
@@ -308,3 +308,8 @@ def _open(
     layout = read_header(number, written)
     columns = tuple((header_text, f) for _, header_text, f in layout.columns)
     return Roster(path, kind, encoding, columns, layout.problems, layout, records)
+
+
+def _limited(read: Callable[..., Records], *args: object) -> Records:
+    """The records `read(*args)` yields, up to MAX_ROWS (a sheet can address a million)."""
+    return limited(read(*args), MAX_ROWS)

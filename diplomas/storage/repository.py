@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..core.audit import SYSTEM_ACTOR, AuditAction
 from ..core.dates import solar_hijri_year
 from ..core.errors import ConfigurationError, Conflict, NotFound
 from ..core.ids import format_serial, new_diploma_id
@@ -45,6 +46,7 @@ from ..core.statuslist import (
     permuted_index,
     status_entries,
 )
+from .audit import append as append_audit
 from .engine import READ_ONLY
 from .tables import (
     ApiTokenRow,
@@ -132,8 +134,11 @@ class SqlRepository:
         key_id: str,
         make_record: MakeRecord,
         issued_at: datetime,
+        *,
+        actor: str = SYSTEM_ACTOR,
     ) -> tuple[Diploma, bool]:
-        """Allocate id and serial, sign via `make_record` and store, in one transaction.
+        """Allocate id and serial, sign via `make_record` and store, in one transaction,
+        with its audit entry (by `actor`).
 
         Returns (diploma, created). When `request.external_id` is already issued by this
         institution, returns the stored diploma and False, issuing nothing; a concurrent
@@ -142,7 +147,7 @@ class SqlRepository:
         self._institution(institution.slug)
         issued_at = _utc(issued_at, "issued_at")
         try:
-            return self._issue_once(institution, request, key_id, make_record, issued_at)
+            return self._issue_once(institution, request, key_id, make_record, issued_at, actor)
         except IntegrityError:
             # Most likely a concurrent issuer stored the same external id first.
             if request.external_id:
@@ -150,7 +155,7 @@ class SqlRepository:
                 if existing is not None:
                     return existing, False
         # Otherwise (an id collision, say) try once more with a fresh id and serial.
-        return self._issue_once(institution, request, key_id, make_record, issued_at)
+        return self._issue_once(institution, request, key_id, make_record, issued_at, actor)
 
     def _issue_once(
         self,
@@ -159,6 +164,7 @@ class SqlRepository:
         key_id: str,
         make_record: MakeRecord,
         issued_at: datetime,
+        actor: str,
     ) -> tuple[Diploma, bool]:
         with self._write() as session:
             if request.external_id:
@@ -181,6 +187,14 @@ class SqlRepository:
             )
             session.add(row)
             session.flush()
+            append_audit(
+                session,
+                issued_at,
+                actor,
+                AuditAction.DIPLOMA_ISSUED,
+                {"diploma": diploma_id, "serial": serial, "key_id": key_id},
+                subject=diploma_id,
+            )
             return self._diploma(row), True
 
     def _new_row(
@@ -299,12 +313,15 @@ class SqlRepository:
         make_record: Callable[[DiplomaRequest, str, str, tuple[StatusEntry, ...]], bytes],
         issued_at: datetime,
         batch_id: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> list[tuple[Diploma, bool]]:
         """Issue a chunk of (request, row key) in ONE transaction, in order.
 
         Rows whose key is already stored come back with created=False and issue nothing;
         the others take consecutive serials (one counter update per Solar Hijri year) and
-        are inserted together. Either the whole chunk is stored or none of it.
+        are inserted together, with one audit entry listing them (by `actor`, by default
+        `batch:<batch_id>`). Either the whole chunk is stored or none of it.
         """
         self._institution(institution.slug)
         issued_at = _utc(issued_at, "issued_at")
@@ -355,6 +372,19 @@ class SqlRepository:
                 session.add(row)
                 out.append((self._diploma(row), True))
             session.flush()
+            if made:
+                append_audit(
+                    session,
+                    issued_at,
+                    actor or (f"batch:{batch_id}" if batch_id else SYSTEM_ACTOR),
+                    AuditAction.DIPLOMAS_ISSUED,
+                    {
+                        "batch": batch_id or "",
+                        "key_id": key_id,
+                        "diplomas": [[r.id, r.serial] for r in made.values()],
+                    },
+                    subject=batch_id or "",
+                )
             return out
 
     def get(self, diploma_id: str) -> Diploma | None:
@@ -412,8 +442,11 @@ class SqlRepository:
             return [self._diploma(row) for row in rows], total or 0
 
     @contextmanager
-    def _changing_status(self, diploma_id: str) -> Iterator[DiplomaRow]:
-        """The locked row, in a write transaction that also bumps its status list's version."""
+    def _changing_status(
+        self, diploma_id: str, at: datetime, actor: str, action: AuditAction
+    ) -> Iterator[DiplomaRow]:
+        """The locked row, in a write transaction that also bumps its status list's version
+        and records the change in the audit log."""
         with self._write() as session:
             row = session.get(DiplomaRow, diploma_id, with_for_update=True)
             if row is None:
@@ -427,6 +460,12 @@ class SqlRepository:
                     .execution_options(synchronize_session=False)
                 )
             session.flush()
+            details = {"diploma": row.id, "serial": row.serial}
+            if action is AuditAction.DIPLOMA_REVOKED:
+                details["reason"] = row.revocation_reason
+            elif action is AuditAction.DIPLOMA_SUSPENDED:
+                details["reason"] = row.suspension_reason
+            append_audit(session, at, actor, action, details, subject=row.id)
 
     @staticmethod
     def _refuse_if_revoked(row: DiplomaRow, doing: str) -> None:
@@ -440,22 +479,26 @@ class SqlRepository:
                 f"so it cannot be {doing}"
             )
 
-    def revoke(self, diploma_id: str, reason: str, at: datetime) -> Diploma:
+    def revoke(
+        self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> Diploma:
         """Mark the diploma revoked, for good (a suspended one too). Raises NotFound, or
         Conflict if it already is."""
         at = _utc(at, "at")
-        with self._changing_status(diploma_id) as row:
+        with self._changing_status(diploma_id, at, actor, AuditAction.DIPLOMA_REVOKED) as row:
             self._refuse_if_revoked(row, "revoked")
             row.status = DiplomaStatus.REVOKED.value
             row.revoked_at = at
             row.revocation_reason = reason
         return self._diploma(row)
 
-    def suspend(self, diploma_id: str, reason: str, at: datetime) -> Diploma:
+    def suspend(
+        self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> Diploma:
         """Suspend the diploma until `unsuspend`. Raises NotFound, or Conflict if it is
         revoked or suspended already."""
         at = _utc(at, "at")
-        with self._changing_status(diploma_id) as row:
+        with self._changing_status(diploma_id, at, actor, AuditAction.DIPLOMA_SUSPENDED) as row:
             self._refuse_if_revoked(row, "suspended")
             if row.status == DiplomaStatus.SUSPENDED.value:
                 since = row.suspended_at.date().isoformat() if row.suspended_at else "?"
@@ -465,11 +508,12 @@ class SqlRepository:
             row.suspension_reason = reason
         return self._diploma(row)
 
-    def unsuspend(self, diploma_id: str, at: datetime) -> Diploma:
+    def unsuspend(self, diploma_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR) -> Diploma:
         """Lift a suspension: the diploma is issued again. Raises NotFound, or Conflict if
         it is revoked or not suspended."""
-        _utc(at, "at")
-        with self._changing_status(diploma_id) as row:
+        at = _utc(at, "at")
+        lifting = AuditAction.DIPLOMA_UNSUSPENDED
+        with self._changing_status(diploma_id, at, actor, lifting) as row:
             self._refuse_if_revoked(row, "unsuspended")
             if row.status != DiplomaStatus.SUSPENDED.value:
                 raise Conflict(f"diploma {row.serial} is not suspended")
@@ -617,8 +661,9 @@ class SqlRepository:
 
     # -- API tokens -----------------------------------------------------------------------
 
-    def add_token(self, token: TokenRecord) -> None:
-        """Store a new token. Raises Conflict if its id is taken."""
+    def add_token(self, token: TokenRecord, *, actor: str = SYSTEM_ACTOR) -> None:
+        """Store a new token (its hash) and its audit entry. Raises Conflict if its id is
+        taken."""
         row = ApiTokenRow(
             token_id=token.token_id,
             name=token.name,
@@ -631,6 +676,15 @@ class SqlRepository:
         try:
             with self._write() as session:
                 session.add(row)
+                session.flush()
+                append_audit(
+                    session,
+                    row.created_at,
+                    actor,
+                    AuditAction.TOKEN_CREATED,
+                    {"token": row.token_id, "name": row.name, "scopes": row.scopes},
+                    subject=row.token_id,
+                )
         except IntegrityError:
             raise Conflict(f"a token with id {token.token_id} already exists") from None
 
@@ -664,7 +718,9 @@ class SqlRepository:
             ).all()
             return [_token(row) for row in rows]
 
-    def revoke_token(self, token_id: str, at: datetime) -> TokenRecord:
+    def revoke_token(
+        self, token_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> TokenRecord:
         """Revoke the token. Raises NotFound, or Conflict if it already is revoked."""
         at = _utc(at, "at")
         with self._write() as session:
@@ -678,4 +734,7 @@ class SqlRepository:
                 )
             row.revoked_at = at
             session.flush()
+            append_audit(
+                session, at, actor, AuditAction.TOKEN_REVOKED, {"token": token_id}, subject=token_id
+            )
             return _token(row)

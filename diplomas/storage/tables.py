@@ -207,4 +207,34 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class AuditEntryRow(Base):
+    """One entry of the append-only audit log (see `core.audit`); never updated or deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "action"), Index(None, "actor"), Index(None, "subject"))
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(128), default="")
+    """The diploma id, token id or key id it is about ('' for a bulk chunk), for lookups."""
+    details: Mapped[str] = mapped_column(Text)
+    """Canonical JSON object."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    """This entry's own hash, as written (so that an edit is pinned on the entry itself)."""
+
+
+class AuditHeadRow(Base):
+    """The audit chain's head: one row (id 1) with the last entry's number and hash.
+    Appending locks it, so that concurrent writers keep one linear chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 metadata = Base.metadata

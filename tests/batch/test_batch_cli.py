@@ -119,6 +119,10 @@ def test_every_bad_row_is_named_and_nothing_is_issued(
         assert words in message
     assert any(int(e["row"]) == len(rows) + 1 and "repeats row 2" in e["message"] for e in errors)
     assert not list(out.glob("*.pdf"))
+    # A refused national id is kept in reports by its last two digits only.
+    refused_id = next(e for e in errors if e["column"] == "national_id")
+    assert refused_id["value"] == "…90"
+    assert "1234567890" not in (out / "errors.csv").read_text(encoding="utf-8-sig")
 
     # With --skip-invalid only the good row is issued, and the refused ones are counted.
     output = run(

@@ -163,6 +163,11 @@ def test_co_issued_record_needs_every_issuer() -> None:
     broken = copy.deepcopy(doc)
     broken["proof"][1]["proofValue"] = doc["proof"][0]["proofValue"]
     assert not check_record(canonical(broken), ring).ok
+    # Either proof removed from the proof set: the institution it spoke for is named.
+    for kept, missing in ((1, "Vice-Chancellery"), (0, "East Azerbaijan")):
+        lone = {**doc, "proof": doc["proof"][kept]}
+        reasons = check_record(canonical(lone), ring).reasons
+        assert any(missing in r for r in reasons), reasons
 
 
 def test_claims_parse_back_exactly() -> None:

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import multiprocessing
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from multiprocessing.synchronize import Barrier
-from queue import Queue
+from queue import Empty, Queue
+from typing import Any
+
+import pytest
 
 from diplomas.core.model import DiplomaRequest, Institution
 from diplomas.core.statuslist import StatusEntry
@@ -82,3 +87,34 @@ def issue_many(
         results.put((worker, "", serials))
     finally:
         engine.dispose()
+
+
+def run_in_processes(
+    target: Callable[..., None], workers: int, args_of: Callable[[int], tuple[object, ...]]
+) -> list[Any]:
+    """Start `workers` spawned processes of `target(*args_of(worker), barrier, results)`,
+    released together by the barrier; collect one result from each and check they all
+    exited cleanly."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(workers)
+    results = context.Queue()
+    processes = [
+        context.Process(target=target, args=(*args_of(worker), barrier, results))
+        for worker in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = []
+    try:
+        for _ in processes:
+            outcomes.append(results.get(timeout=120))
+    except Empty:
+        pytest.fail(f"only {len(outcomes)} of {workers} workers reported")
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    assert [p.exitcode for p in processes] == [0] * workers
+    return outcomes

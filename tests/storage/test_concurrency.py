@@ -3,44 +3,18 @@ contiguous, nothing lost, and no "database is locked"."""
 
 from __future__ import annotations
 
-import multiprocessing
-from queue import Empty
-
-import pytest
 from sqlalchemy import Engine
 
 from diplomas.storage import SqlRepository
 
-from .support import issue_many
+from .support import issue_many, run_in_processes
 
 WORKERS = 4
 EACH = 25
 
 
 def run_workers(url: str, external_ids: bool) -> list[tuple[int, str, list[str]]]:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(target=issue_many, args=(url, worker, EACH, external_ids, barrier, results))
-        for worker in range(WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    outcomes = []
-    try:
-        for _ in processes:
-            outcomes.append(results.get(timeout=120))
-    except Empty:
-        pytest.fail(f"only {len(outcomes)} of {WORKERS} workers reported")
-    finally:
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
-                process.join()
-    assert [p.exitcode for p in processes] == [0] * WORKERS
-    return outcomes
+    return run_in_processes(issue_many, WORKERS, lambda worker: (url, worker, EACH, external_ids))
 
 
 def test_concurrent_issuers_get_unique_contiguous_serials(

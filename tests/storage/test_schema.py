@@ -33,7 +33,7 @@ def test_migrate_creates_the_schema_from_scratch(db_url: str) -> None:
         assert current_revision(engine) is None
         assert not inspect(engine).get_table_names()
         migrate(db_url)
-        assert current_revision(engine) == head_revision() == "0003"
+        assert current_revision(engine) == head_revision() == "0004"
         assert {
             "diplomas",
             "serial_counters",
@@ -41,10 +41,12 @@ def test_migrate_creates_the_schema_from_scratch(db_url: str) -> None:
             "batches",
             "status_lists",
             "status_list_credentials",
+            "audit_log",
+            "audit_head",
             "alembic_version",
         } <= set(inspect(engine).get_table_names())
         migrate(db_url)  # at head already: nothing to do
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
     finally:
         engine.dispose()
 

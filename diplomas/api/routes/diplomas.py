@@ -46,7 +46,7 @@ def list_diplomas(
     service: ServiceDep,
     _: ReadToken,
     q: Annotated[str, Query(max_length=100, description="Part of a name or serial.")] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DiplomaPage:
     items, total = service.search(q, offset, limit)

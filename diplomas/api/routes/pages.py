@@ -15,9 +15,10 @@ from ...core.errors import DocumentError
 from ...core.text import persian_digits
 from ...core.verification import Verdict
 from ..deps import ServiceDep, SettingsDep
+from ..metrics import record_verdict
 from .verify import read_upload
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["pages"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.filters["fa_digits"] = persian_digits
 templates.env.filters["solar_hijri"] = format_solar_hijri
@@ -34,27 +35,42 @@ HEADLINES = {
 
 def _page(request: Request, verdict: Verdict | None, **extra: Any) -> HTMLResponse:
     context: dict[str, Any] = {"verdict": verdict, "headlines": HEADLINES, **extra}
-    code = 200 if verdict is None or verdict.status.value != "unknown" else 404
+    if verdict is not None:
+        record_verdict(verdict.status.value)
+    if extra.get("upload_error"):
+        code = 422  # the form's page, saying why the file was refused
+    else:
+        code = 200 if verdict is None or verdict.status.value != "unknown" else 404
     return templates.TemplateResponse(request, "verify.html", context, status_code=code)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def home(request: Request) -> HTMLResponse:
     return _page(request, None)
 
 
-@router.get("/v/{diploma_id}", response_class=HTMLResponse)
+@router.get(
+    "/v/{diploma_id}",
+    response_class=HTMLResponse,
+    responses={404: {"content": {"text/html": {}}, "description": "no such diploma"}},
+)
 def verify_page(diploma_id: str, request: Request, service: ServiceDep) -> HTMLResponse:
+    """The page the QR code opens: the verdict for a diploma id, Persian first."""
     return _page(request, service.verify_id(diploma_id))
 
 
-@router.post("/verify", response_class=HTMLResponse)
+@router.post(
+    "/verify",
+    response_class=HTMLResponse,
+    responses={422: {"content": {"text/html": {}}, "description": "the file was refused"}},
+)
 async def verify_upload_page(
     request: Request,
     service: ServiceDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
+    """The upload form's answer: the verdict for a PDF, as a page."""
     try:
         pdf = await read_upload(file, settings.max_upload_bytes)
     except DocumentError as exc:

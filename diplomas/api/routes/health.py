@@ -1,0 +1,74 @@
+"""Probes and metrics for whoever runs the service (never rate limited).
+
+/healthz   the process answers (liveness)
+/readyz    the database answers and the signing keys are unlocked (readiness); 503
+           with the reasons otherwise, in words that name no path, host or key
+/metrics   Prometheus text format
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ...service import DiplomaService
+from ..deps import ServiceDep
+from ..metrics import CONTENT_TYPE, Metrics
+
+router = APIRouter(tags=["health"])
+log = logging.getLogger("diplomas.health")
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description="`ok`")
+
+
+class ReadyOut(BaseModel):
+    status: str = Field(description="`ready` or `not ready`")
+    reasons: list[str] = Field(description="Why it is not ready (empty when ready).")
+
+
+@router.get("/healthz")
+def healthz() -> HealthOut:
+    """Liveness: the process is up and answering."""
+    return HealthOut(status="ok")
+
+
+def readiness_problems(service: DiplomaService) -> list[str]:
+    """What keeps the service from answering properly, in public words (details are logged)."""
+    problems = []
+    try:
+        service.repository.get_token("readiness-probe")
+    except Exception:
+        log.exception("readiness: the database does not answer")
+        problems.append("the database does not answer")
+    try:
+        service.record_keys.signer()
+    except Exception:
+        log.exception("readiness: the record-signing key is not available")
+        problems.append("the record-signing key is not available")
+    return problems
+
+
+@router.get("/readyz", responses={503: {"model": ReadyOut, "description": "not ready"}})
+def readyz(service: ServiceDep) -> ReadyOut:
+    """Readiness: the database answers and the record-signing key is unlocked."""
+    problems = readiness_problems(service)
+    if problems:
+        body = ReadyOut(status="not ready", reasons=problems)
+        return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]
+    return ReadyOut(status="ready", reasons=[])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}, "description": "metrics"}},
+)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics of this server process."""
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.render(), media_type=CONTENT_TYPE)

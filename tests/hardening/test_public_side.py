@@ -1,0 +1,130 @@
+"""The public side: security headers, no inline script or style, nothing private in any
+public answer, and unknown and malformed ids that answer alike."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from pathlib import Path
+
+from conftest import Instance
+from fastapi.testclient import TestClient
+
+from .conftest import ZAHRA
+
+API = Path(__file__).resolve().parents[2] / "diplomas" / "api"
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def test_templates_and_static_have_no_inline_script_or_style() -> None:
+    files = [*API.glob("templates/*"), *API.glob("static/*")]
+    assert files
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script|<style|\sstyle=|\son[a-z]+=|javascript:", text, re.I), path
+
+
+def test_every_html_page_has_the_security_headers(
+    open_client: TestClient, hardened: Instance
+) -> None:
+    d = hardened.service.issue(ZAHRA).diploma
+    pdf = hardened.service.pdf(d.id)
+    pages = [
+        open_client.get("/"),
+        open_client.get(f"/v/{d.id}"),
+        open_client.get("/v/unknown"),
+        open_client.post("/verify", files={"file": ("d.pdf", pdf, "application/pdf")}),
+        open_client.post("/verify", files={"file": ("d.pdf", b"not a pdf", "text/plain")}),
+    ]
+    for page in pages:
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["content-security-policy"] == CSP
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "<script" not in page.text and "style=" not in page.text
+    json_answer = open_client.get(f"/api/v1/verify/{d.id}")
+    assert json_answer.headers["content-security-policy"].startswith("default-src 'none'")
+    assert json_answer.headers["x-content-type-options"] == "nosniff"
+    assert json_answer.headers["cache-control"] == "no-store"
+    admin = open_client.get(f"/api/v1/diplomas/{d.id}", headers=hardened.auth("read"))
+    assert admin.headers["cache-control"] == "no-store"  # private data stays out of caches
+    credential = open_client.get(f"/api/v1/diplomas/{d.id}/credential")
+    assert credential.headers["cache-control"] == "public, max-age=300"
+    assert open_client.get("/static/style.css").headers["x-content-type-options"] == "nosniff"
+
+
+def test_no_public_answer_carries_anything_private(
+    open_client: TestClient, hardened: Instance
+) -> None:
+    d = hardened.service.issue(ZAHRA).diploma
+    pdf = hardened.service.pdf(d.id)
+    token_ids = [t.split("_")[1] for t in hardened.tokens.values()]
+    private = [
+        ZAHRA["email"],
+        ZAHRA["national_id"],
+        ZAHRA["external_id"],
+        str(hardened.settings.keys_dir),
+        str(hardened.settings.home),
+        *hardened.tokens.values(),
+        *token_ids,
+    ]
+    upload = {"file": ("d.pdf", pdf, "application/pdf")}
+    answers = {
+        "/": open_client.get("/"),
+        "/v/{id}": open_client.get(f"/v/{d.id}"),
+        "/api/v1/verify/{id}": open_client.get(f"/api/v1/verify/{d.id}"),
+        "POST /api/v1/verify": open_client.post("/api/v1/verify", files=upload),
+        "POST /verify": open_client.post("/verify", files=upload),
+        "credential": open_client.get(f"/api/v1/diplomas/{d.id}/credential"),
+        "jwks": open_client.get("/.well-known/jwks.json"),
+        "did": open_client.get("/.well-known/did.json"),
+        "status": open_client.get("/status/revocation-1"),
+        "healthz": open_client.get("/healthz"),
+        "readyz": open_client.get("/readyz"),
+        "metrics": open_client.get("/metrics"),
+        "openapi": open_client.get("/openapi.json"),
+        "unauthorized": open_client.get(f"/api/v1/diplomas/{d.id}"),
+    }
+    assert answers["POST /api/v1/verify"].json()["status"] == "valid"
+    for name, answer in answers.items():
+        assert answer.status_code < 500, name
+        text = answer.text + str(answer.headers)
+        for secret in private:
+            assert secret not in text, (name, secret)
+        assert "email" not in text.lower() or name == "openapi", name
+        assert "national_id" not in text or name == "openapi", name
+
+
+def test_unknown_and_malformed_ids_answer_alike(
+    open_client: TestClient, hardened: Instance
+) -> None:
+    d = hardened.service.issue(ZAHRA).diploma
+    unknown = d.id[:-4] + ("aaaa" if not d.id.endswith("aaaa") else "bbbb")
+    malformed = ["not-an-id", "x" * 500, "%00", "ا" * 23, "1%27 OR %271%27=%271", "..%5C..%5Cwin"]
+    for route in ("/v/{}", "/api/v1/verify/{}", "/api/v1/diplomas/{}/credential"):
+        expected = open_client.get(route.format(unknown))
+        assert expected.status_code in (200, 404)
+        for bad in malformed:
+            answer = open_client.get(route.format(bad))
+            assert answer.status_code == expected.status_code, (route, bad)
+            assert strip_ids(answer.text) == strip_ids(expected.text), (route, bad)
+
+    timings: dict[str, list[float]] = {"unknown": [], "malformed": []}
+    for _ in range(300):
+        for kind, value in (("unknown", unknown), ("malformed", "not-an-id")):
+            start = time.perf_counter()
+            open_client.get(f"/api/v1/verify/{value}")
+            timings[kind].append(time.perf_counter() - start)
+    u, m = (statistics.median(timings[k]) for k in ("unknown", "malformed"))
+    print(f"\nmedian unknown {u * 1000:.3f} ms, malformed {m * 1000:.3f} ms")
+    assert abs(u - m) < 0.5 * max(u, m) + 0.0005
+
+
+def strip_ids(text: str) -> str:
+    """The answer without the request id echoed in it (there is none today)."""
+    return re.sub(r"[0-9a-f]{32}", "", text)
