@@ -8,7 +8,8 @@ rows with Persian names, `BatchRunner.run` (validation, rendering, both signatur
 database, files, manifest) timed as a whole, worker start-up included; then the same pages
 rendered unsigned on the same number of worker processes, started the same way (forkserver)
 and prepared the same way (design and fonts loaded, long-lived objects frozen out of the
-collector's way), also timed with their start-up: the very pages the signed pass drew (the
+collector's way), also timed with their start-up, in a fresh process of its own so that
+its workers start as cold as the batch's: the very pages the signed pass drew (the
 issued diplomas' records, read before the timing starts, each parsed and drawn as the
 signed workers do, less the signature).
 
@@ -220,6 +221,25 @@ def _issued_records(database_url: str) -> list[bytes]:
         engine.dispose()
 
 
+def unsigned_pass(records_file: str, workers: int, templates: str) -> dict[str, float]:
+    """Draw every record's page unsigned on `workers` processes started the batch's way."""
+    from diplomas.batches import _worker_context
+
+    records = Path(records_file).read_bytes().splitlines()
+    with TreeMonitor() as tree:
+        start = time.perf_counter()
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=_worker_context(),
+            initializer=_init_render,
+            initargs=(templates,),
+        ) as pool:
+            chunks = [records[i : i + 16] for i in range(0, len(records), 16)]
+            done = sum(pool.map(_render_all, chunks))
+        seconds = time.perf_counter() - start
+    return {"done": done, "seconds": seconds, "cpu_s": tree.cpu_s}
+
+
 def child(n: int, workers: int, database_url: str, where: str) -> dict[str, float]:
     from diplomas.batches import BatchOptions, BatchRunner
     from diplomas.bootstrap import build_service, init_instance
@@ -247,28 +267,39 @@ def child(n: int, workers: int, database_url: str, where: str) -> dict[str, floa
         if report.batch.issued != n:
             raise SystemExit(f"issued {report.batch.issued} of {n}: {report.batch.message}")
 
-        from diplomas.batches import _worker_context
-
-        records = _issued_records(settings.effective_database_url)
-        with TreeMonitor() as unsigned:
-            start = time.perf_counter()
-            with ProcessPoolExecutor(
-                workers,
-                mp_context=_worker_context(),
-                initializer=_init_render,
-                initargs=(str(settings.templates_dir),),
-            ) as pool:
-                chunks = [records[i : i + 16] for i in range(0, len(records), 16)]
-                done = sum(pool.map(_render_all, chunks))
-            render_s = time.perf_counter() - start
-        assert done == n
+        # The unsigned pass runs in a fresh process of its own, so that it starts its
+        # workers cold, as the batch did (this process's forkserver is warm by now).
+        records_file = root / "records.jsonl"
+        records_file.write_bytes(
+            b"".join(r + b"\n" for r in _issued_records(settings.effective_database_url))
+        )
+        unsigned = json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--unsigned",
+                    str(records_file),
+                    "--workers",
+                    str(workers),
+                    "--templates",
+                    str(settings.templates_dir),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        assert unsigned["done"] == n
         return {
             "n": n,
             "signed_rate": n / signed_s,
             "signed_s": signed_s,
-            "render_rate": n / render_s,
+            "render_rate": n / unsigned["seconds"],
             "signed_cpu_ms": memory.cpu_s / n * 1000,
-            "render_cpu_ms": unsigned.cpu_s / n * 1000,
+            "render_cpu_ms": unsigned["cpu_s"] / n * 1000,
             "main_peak_mb": memory.main_mb,
             "worker_peak_mb": memory.worker_mb,
             "tree_peak_mb": memory.tree_mb,
@@ -290,7 +321,12 @@ def main() -> None:
         "slower than the rest of the same disk)",
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--unsigned", help=argparse.SUPPRESS)
+    parser.add_argument("--templates", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.unsigned:
+        print(json.dumps(unsigned_pass(args.unsigned, args.workers, args.templates)))
+        return
     if args.child:
         print(json.dumps(child(args.child, args.workers, args.database_url, args.dir)))
         return

@@ -23,26 +23,27 @@ import threading
 import time
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from .config import Settings
 from .core.batch import Batch, BatchStatus, Problem
 from .core.credential import claims_for, signed_record
 from .core.errors import DiplomaError, InvalidInput, NotFound
-from .core.ids import new_diploma_id, placeholder_id
+from .core.ids import new_diploma_id
 from .core.model import DEFAULT_TEMPLATE, Diploma, DiplomaRequest, parse_request
 from .core.proof import canonical
 from .core.statuslist import StatusEntry
 from .core.text import normalize
-from .service import DiplomaService, render_signed, widest_serial
+from .service import DiplomaService, check_request, render_signed
 from .storage.files import fsync_path
 
 CHUNK = 48  # rows per database transaction
+VALIDATION_CHUNK = 64  # rows per validation task
 TASK = 16  # rows per worker task: small, so that the workers finish together
 _FSYNC_THREADS = 8  # fsyncs in flight at once, which the file system commits together
 MANIFEST_FIELDS = ("row", "serial", "id", "verify_url", "file", "sha256", "status")
@@ -140,6 +141,8 @@ def _init_worker(settings: Settings, template: str) -> None:
     _worker["renderer"] = renderer = TemplateRenderer(settings.templates_dir)
     _worker["signer"] = issuer.pdf_signer()
     _worker["co_signers"] = {store.institution.slug: store for store in co_issuers}
+    _worker["issuer"] = issuer.institution
+    _worker["co_issuing"] = {store.institution.slug: store.institution for store in co_issuers}
     _worker["pdfs"] = FilePdfStore(settings.pdf_dir)
     # Read the design and its fonts now, while the main process still validates; a
     # missing or broken template is the validation's to report, not the worker's.
@@ -173,6 +176,30 @@ def _render_jobs(jobs: Sequence[Job]) -> list[tuple[str, str, tuple[str, ...]]]:
         linked = _place(stored, Path(path), pdf)
         files = (str(stored),) if linked else (str(stored), path)
         out.append((diploma_id, hashlib.sha256(pdf).hexdigest(), files))
+    return out
+
+
+Checked = tuple[DiplomaRequest | None, list[tuple[str, str]]]
+"""A row's request if it passed, and each (field, message) it was refused for."""
+
+
+def _check_rows(rows: Sequence[dict[str, str]], template: str, today: date) -> list[Checked]:
+    """Validate roster rows as issuance will (`service.check_request`), in a worker: the
+    page layout check is most of the time, and the workers are idle until validation ends."""
+    out: list[Checked] = []
+    for values in rows:
+        try:
+            request = check_request(
+                {**values, "template": template},
+                today=today,
+                issuer=_worker["issuer"],
+                co_issuing=_worker["co_issuing"],
+                templates=_worker["renderer"],
+            )
+        except InvalidInput as exc:
+            out.append((None, [(p.field, p.message) for p in exc.problems]))
+        else:
+            out.append((request, []))
     return out
 
 
@@ -220,12 +247,19 @@ class _WorkerPool:
 
     def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
         self._pool = pool
+        self._started: list[Future[int]] = []
         self._starter = threading.Thread(
-            target=lambda: [pool.submit(int) for _ in range(workers)],
+            target=lambda: self._started.extend(pool.submit(int) for _ in range(workers)),
             name="start-workers",
             daemon=True,
         )
+        self._workers = workers
         self._starter.start()
+
+    def ready(self) -> bool:
+        """Whether every worker has started (and so loaded keys, design and fonts)."""
+        started = list(self._started)
+        return len(started) == self._workers and all(f.done() for f in started)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         return self._pool.submit(fn, *args)
@@ -244,12 +278,17 @@ class _InProcess:
             signer=service.pdf_signer,
             pdfs=service.pdf_store,
             co_signers=service.co_issuer_keys,
+            issuer=service.institution,
+            co_issuing=service.co_issuing,
         )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         future: Future[Any] = Future()
         future.set_result(fn(*args))
         return future
+
+    def ready(self) -> bool:
+        return True
 
     def shutdown(self) -> None:
         pass
@@ -303,7 +342,8 @@ class BatchRunner:
             # validated; they issue nothing until validation has passed.
             pool = None if options.dry_run else self._start_pool(options)
             roster = open_roster(roster_path, encoding=options.encoding)
-            problems, valid, total, first = self._validate(roster, options, progress)
+            checker = pool or _InProcess(self.service)
+            problems, valid, total, first = self._validate(roster, options, progress, checker)
             errors_csv = out / "errors.csv"
             if problems:
                 write_problems_csv(errors_csv, problems)
@@ -381,38 +421,47 @@ class BatchRunner:
     # -- validation -----------------------------------------------------------------------
 
     def _rows(
-        self, roster: Any, options: BatchOptions
+        self, roster: Any, options: BatchOptions, pool: Any
     ) -> Iterator[tuple[int, dict[str, str], DiplomaRequest | None, list[Problem]]]:
-        """Every non-blank row with its request (None if invalid) and its problems."""
+        """Every non-blank row with its request (None if invalid) and its problems, in
+        roster order; the checks run on the worker pool, a few chunks ahead."""
         today = datetime.now(UTC).date()
-        institution = self.service.institution
-        for row in roster.rows():
-            problems = [Problem(p.row, p.column, p.field, p.message, p.value) for p in row.problems]
-            values = dict(row.values)
-            request = None
-            try:
-                request = parse_request({**values, "template": options.template}, today=today)
-                co_issuers = self.service.co_issuers_of(request.co_issuers)
-                claims = claims_for(
-                    institution, request, placeholder_id(), widest_serial(institution), co_issuers
-                )
-                self.service.templates.check(claims, options.template)
-            except InvalidInput as exc:
-                request = None
-                for p in exc.problems:
-                    problems.append(
-                        Problem(
-                            row.number,
-                            roster.header_for(p.field),
-                            p.field,
-                            p.message,
-                            _shown_value(p.field, values.get(p.field, "")),
-                        )
+        ahead: deque[tuple[list[Any], Future[list[Checked]]]] = deque()
+
+        def collect() -> Iterator[tuple[int, dict[str, str], DiplomaRequest | None, list[Problem]]]:
+            rows, future = ahead.popleft()
+            for row, (request, refused) in zip(rows, future.result(), strict=True):
+                values = dict(row.values)
+                problems = [
+                    Problem(p.row, p.column, p.field, p.message, p.value) for p in row.problems
+                ]
+                problems.extend(
+                    Problem(
+                        row.number,
+                        roster.header_for(field),
+                        field,
+                        message,
+                        _shown_value(field, values.get(field, "")),
                     )
-            yield row.number, values, (None if problems else request), problems
+                    for field, message in refused
+                )
+                yield row.number, values, (None if problems else request), problems
+
+        inline: _InProcess | None = None
+        for rows in _chunks(roster.rows(), VALIDATION_CHUNK):
+            values = [dict(row.values) for row in rows]
+            # Until the workers are up (~0.5 s), the main process checks rows itself.
+            checker = pool
+            if not pool.ready():
+                checker = inline = inline or _InProcess(self.service)
+            ahead.append((rows, checker.submit(_check_rows, values, options.template, today)))
+            while len(ahead) > 2 * max(1, options.workers):
+                yield from collect()
+        while ahead:
+            yield from collect()
 
     def _validate(
-        self, roster: Any, options: BatchOptions, progress: Progress
+        self, roster: Any, options: BatchOptions, progress: Progress, pool: Any
     ) -> tuple[list[Problem], int, int, _Row | None]:
         problems = [Problem(p.row, p.column, p.field, p.message, p.value) for p in roster.problems]
         if problems:
@@ -425,7 +474,7 @@ class BatchRunner:
         valid = total = 0
         first: _Row | None = None
         progress.phase("validating", roster.count())
-        for number, values, request, row_problems in self._rows(roster, options):
+        for number, values, request, row_problems in self._rows(roster, options, pool):
             total += 1
             progress.advance(1)
             if request is not None:
@@ -638,8 +687,11 @@ def _file_sha(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
-    chunk: list[_Row] = []
+_T = TypeVar("_T")
+
+
+def _chunks(rows: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    chunk: list[_T] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) == size:

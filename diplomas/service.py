@@ -11,7 +11,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from .core.audit import SYSTEM_ACTOR, AuditAction, token_actor
@@ -27,7 +27,7 @@ from .core.errors import (
 )
 from .core.ids import is_diploma_id, placeholder_id
 from .core.keyring import KeyRing, RecordKey
-from .core.model import Diploma, Institution, parse_request
+from .core.model import Diploma, DiplomaRequest, Institution, parse_request
 from .core.ports import (
     AuditLog,
     BatchStore,
@@ -107,6 +107,46 @@ def render_signed(
     return pdf
 
 
+def resolve_co_issuers(
+    issuer: Institution, co_issuing: Mapping[str, Institution], slugs: Sequence[str]
+) -> tuple[Institution, ...]:
+    """The institutions named as co-issuers; InvalidInput unless each can co-issue."""
+    for slug in slugs:
+        if slug not in co_issuing:
+            offered = ", ".join(sorted(co_issuing)) or "none are configured"
+            why = (
+                "is the issuer itself"
+                if slug == issuer.slug
+                else "is not a co-issuing institution of this instance"
+            )
+            raise InvalidInput(
+                FieldProblem("co_issuers", f"{slug!r} {why} (co-issuers: {offered})")
+            )
+    return tuple(co_issuing[slug] for slug in slugs)
+
+
+def check_request(
+    raw: Mapping[str, Any],
+    *,
+    today: date,
+    issuer: Institution,
+    co_issuing: Mapping[str, Institution],
+    templates: TemplateCatalog,
+) -> DiplomaRequest:
+    """Everything issuance checks before a serial is spent: the values, the co-issuers,
+    and that the page can print them. InvalidInput names each refused field."""
+    request = parse_request(raw, today=today)
+    templates.ensure_template(request.template)
+    co_issuers = resolve_co_issuers(issuer, co_issuing, request.co_issuers)
+    # Lay the page out before anything is stored: a value that cannot be printed must be
+    # refused now, not discovered after its serial was committed.
+    templates.check(
+        claims_for(issuer, request, placeholder_id(), widest_serial(issuer), co_issuers),
+        request.template,
+    )
+    return request
+
+
 def widest_serial(institution: Institution) -> str:
     """A serial as wide as any real one, for checking that a page will fit."""
     return f"{institution.serial_prefix}-8888-888888"
@@ -180,22 +220,13 @@ class DiplomaService:
     def institution(self) -> Institution:
         return self.institutions[0]
 
+    @property
+    def co_issuing(self) -> dict[str, Institution]:
+        """The institutions that can co-issue: this instance's others, with keys to sign."""
+        return {i.slug: i for i in self.institutions[1:] if i.slug in self.co_issuer_keys}
+
     def co_issuers_of(self, slugs: Sequence[str]) -> tuple[Institution, ...]:
-        """The institutions named as co-issuers; InvalidInput unless each is one of this
-        instance's institutions (other than the issuer) with keys to sign."""
-        known = {i.slug: i for i in self.institutions[1:] if i.slug in self.co_issuer_keys}
-        for slug in slugs:
-            if slug not in known:
-                offered = ", ".join(sorted(known)) or "none are configured"
-                why = (
-                    "is the issuer itself"
-                    if slug == self.institution.slug
-                    else "is not a co-issuing institution of this instance"
-                )
-                raise InvalidInput(
-                    FieldProblem("co_issuers", f"{slug!r} {why} (co-issuers: {offered})")
-                )
-        return tuple(known[slug] for slug in slugs)
+        return resolve_co_issuers(self.institution, self.co_issuing, slugs)
 
     def co_signers(self, co_issuers: Sequence[Institution]) -> list[PdfSigner]:
         return [self.co_issuer_keys[i.slug].pdf_signer() for i in co_issuers]
@@ -211,18 +242,15 @@ class DiplomaService:
         diploma and issues nothing.
         """
         now = self.clock.now()
-        request = parse_request(raw, today=now.date())
-        self.templates.ensure_template(request.template)
         institution = self.institution
-        co_issuers = self.co_issuers_of(request.co_issuers)
-        # Lay the page out before anything is stored: a value that cannot be printed
-        # must be refused now, not discovered after its serial was committed.
-        self.templates.check(
-            claims_for(
-                institution, request, placeholder_id(), widest_serial(institution), co_issuers
-            ),
-            request.template,
+        request = check_request(
+            raw,
+            today=now.date(),
+            issuer=institution,
+            co_issuing=self.co_issuing,
+            templates=self.templates,
         )
+        co_issuers = self.co_issuers_of(request.co_issuers)
         signer = self.record_keys.signer()
         signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in co_issuers)]
 
