@@ -49,7 +49,9 @@ def free_port() -> int:
         return port
 
 
-def stand_in(request: DiplomaRequest, diploma_id: str, serial: str) -> bytes:
+def stand_in(
+    request: DiplomaRequest, diploma_id: str, serial: str, status: tuple[object, ...]
+) -> bytes:
     return json.dumps({"id": diploma_id, "serial": serial}).encode()
 
 
