@@ -511,6 +511,7 @@ class BatchRunner:
             first.request,
             "sample" + "0" * 17,
             f"{institution.serial_prefix}-0000-000000",
+            self.service.co_issuers_of(first.request.co_issuers),
         )
         path = options.out_dir / f"sample-row-{first.number}.pdf"
         _atomic_write(path, self.service.renderer.render(claims, options.template))
