@@ -9,6 +9,8 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .. import __version__
 from ..config import Settings
@@ -22,6 +24,7 @@ from ..core.errors import (
     Unauthorized,
 )
 from ..service import DiplomaService
+from .errors import on_database_error
 from .metrics import Metrics
 from .middleware import (
     BodyLimitMiddleware,
@@ -91,6 +94,9 @@ def create_app(service: DiplomaService, settings: Settings) -> FastAPI:
         return _translate(exc)
 
     app.add_exception_handler(DiplomaError, on_error)
+    # The database away (down, restarting, locked): 503 + Retry-After, not a 500.
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(PoolTimeout, on_database_error)
 
     # Added innermost first: requests meet RequestMiddleware, then the rate limit, then
     # the body limit (see middleware.py).

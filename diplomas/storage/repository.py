@@ -25,8 +25,9 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Engine, Row, bindparam, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -59,6 +60,8 @@ from .tables import (
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KEYS_PER_QUERY = 500  # stays under SQLite's bound-parameter limit
+_BY_ID = select(DiplomaRow.__table__).where(DiplomaRow.__table__.c.id == bindparam("id"))
+"""One diploma's row by id, built once (SQLAlchemy caches its compiled form)."""
 
 
 def row_key_of(request: DiplomaRequest) -> str | None:
@@ -388,9 +391,11 @@ class SqlRepository:
             return out
 
     def get(self, diploma_id: str) -> Diploma | None:
-        with self._read() as session:
-            row = session.get(DiplomaRow, diploma_id)
-            return None if row is None else self._diploma(row)
+        # The hot path of every public verification: one Core statement on a pooled
+        # connection (a deferred read transaction, as `_read` has), without an ORM session.
+        with self._reader.connect() as connection:
+            row = connection.execute(_BY_ID, {"id": diploma_id}).first()
+        return None if row is None else self._diploma(row)
 
     def get_by_serial(self, serial: str) -> Diploma | None:
         """The diploma with this serial. Serials are unique per institution, and prefixes
@@ -621,7 +626,7 @@ class SqlRepository:
                 f"{whose} institution {slug!r}, which is not configured (configured: {known})"
             ) from None
 
-    def _diploma(self, row: DiplomaRow) -> Diploma:
+    def _diploma(self, row: DiplomaRow | Row[Any]) -> Diploma:
         return Diploma(
             id=row.id,
             serial=row.serial,

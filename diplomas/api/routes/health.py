@@ -2,7 +2,8 @@
 
 /healthz   the process answers (liveness)
 /readyz    the database answers and the signing keys are unlocked (readiness); 503
-           with the reasons otherwise, in words that name no path, host or key
+           with the reasons and a Retry-After otherwise, in words that name no path,
+           host or key (the same 503 that requests get while the database is away)
 /metrics   Prometheus text format
 """
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from ...service import DiplomaService
 from ..deps import ServiceDep
+from ..errors import RETRY_AFTER_SECONDS
 from ..metrics import CONTENT_TYPE, Metrics
 
 router = APIRouter(tags=["health"])
@@ -59,7 +61,11 @@ def readyz(service: ServiceDep) -> ReadyOut:
     problems = readiness_problems(service)
     if problems:
         body = ReadyOut(status="not ready", reasons=problems)
-        return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]
+        # The same Retry-After as any request that meets the database away (api/errors.py).
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return JSONResponse(  # type: ignore[return-value]
+            body.model_dump(), status_code=503, headers=headers
+        )
     return ReadyOut(status="ready", reasons=[])
 
 

@@ -16,7 +16,7 @@ from ...core.text import persian_digits
 from ...core.verification import Verdict
 from ..deps import ServiceDep, SettingsDep
 from ..metrics import record_verdict
-from .verify import read_upload
+from .verify import ReadingService, in_verify_thread, read_upload
 
 router = APIRouter(tags=["pages"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -54,9 +54,9 @@ def home(request: Request) -> HTMLResponse:
     response_class=HTMLResponse,
     responses={404: {"content": {"text/html": {}}, "description": "no such diploma"}},
 )
-def verify_page(diploma_id: str, request: Request, service: ServiceDep) -> HTMLResponse:
+async def verify_page(diploma_id: str, request: Request, service: ReadingService) -> HTMLResponse:
     """The page the QR code opens: the verdict for a diploma id, Persian first."""
-    return _page(request, service.verify_id(diploma_id))
+    return _page(request, await in_verify_thread(service.verify_id, diploma_id))
 
 
 @router.post(

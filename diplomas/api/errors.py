@@ -1,0 +1,62 @@
+"""The database is away: a 503 with `Retry-After`, never a 500.
+
+A request that meets an unreachable, restarting or locked database fails inside one
+transaction, which the database rolls back (a serial is consumed only by a stored
+diploma), so the caller may simply send it again: the answer says when. The API gets
+JSON, the pages a short plain page in both languages. Any other database error (a broken
+constraint, a bug) stays a 500.
+
+Registered for `DBAPIError` and the pool's `TimeoutError` in `app.create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+log = logging.getLogger("diplomas.http")
+
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = "the database is unavailable; try again shortly"
+UNAVAILABLE_PAGE = (
+    "<!doctype html>\n"
+    '<html lang="fa" dir="rtl"><head><meta charset="utf-8">'
+    "<title>موقتاً در دسترس نیست / Temporarily unavailable</title></head>\n"
+    "<body><h1>موقتاً در دسترس نیست</h1>"
+    "<p>پایگاه داده پاسخ نمی‌دهد؛ چند لحظه دیگر دوباره تلاش کنید.</p>\n"
+    '<h1 lang="en" dir="ltr">Temporarily unavailable</h1>'
+    '<p lang="en" dir="ltr">The database does not answer; please try again in a moment.</p>'
+    "</body></html>\n"
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached or used right now (as opposed to
+    a request or a program that is wrong): connection refused, dropped or invalidated,
+    SQLite's "database is locked", the pool exhausted."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _wants_html(request: Request) -> bool:
+    route = request.scope.get("route")
+    response_class = getattr(route, "response_class", None)
+    return isinstance(response_class, type) and issubclass(response_class, HTMLResponse)
+
+
+async def on_database_error(request: Request, exc: Exception) -> Response:
+    """503 + Retry-After when the database is away; anything else goes on to the
+    request middleware's opaque 500 (with the request id) as before."""
+    if not database_unavailable(exc):
+        raise exc
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    # Logged without the traceback's connection string: the class and the driver's words.
+    log.warning("database unavailable: %s: %s", type(exc).__name__, getattr(exc, "orig", exc))
+    if _wants_html(request):
+        return HTMLResponse(UNAVAILABLE_PAGE, status_code=503, headers=headers)
+    return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers=headers)
