@@ -39,30 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-FIRST = ["زهرا", "علی", "مریم", "رضا", "سارا", "محمد", "فاطمه", "حسین", "نرگس", "امیر"]
-LAST = ["محمدی‌نژاد", "رضایی", "احمدی", "کریمی", "حسینی", "موسوی", "جعفری", "قاسمی"]
-LATIN_FIRST = [
-    "Zahra",
-    "Ali",
-    "Maryam",
-    "Reza",
-    "Sara",
-    "Mohammad",
-    "Fatemeh",
-    "Hossein",
-    "Narges",
-    "Amir",
-]
-LATIN_LAST = [
-    "Mohammadinejad",
-    "Rezaei",
-    "Ahmadi",
-    "Karimi",
-    "Hosseini",
-    "Mousavi",
-    "Jafari",
-    "Ghasemi",
-]
+from tests.batch.rosters import FIRST, LAST, LATIN_FIRST, LATIN_LAST
 
 
 def write_roster(path: Path, n: int) -> None:

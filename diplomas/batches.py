@@ -189,7 +189,7 @@ def _check_rows(rows: Sequence[dict[str, str]], template: str, today: date) -> l
     out: list[Checked] = []
     for values in rows:
         try:
-            request = check_request(
+            request, _ = check_request(
                 {**values, "template": template},
                 today=today,
                 issuer=_worker["issuer"],

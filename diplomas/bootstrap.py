@@ -262,7 +262,8 @@ def verify_offline(pdf: bytes, *bundles: bytes) -> Verdict:
 
     trusts = [load_bundle(b) for b in bundles]
     report = PadesValidator(issuers={t.did: t.trust_roots() for t in trusts}).inspect(pdf)
-    return verdict_for_document(report, offline_keyring(*bundles), None)
+    keyring = KeyRing(k for t in trusts for k in t.record_keys)
+    return verdict_for_document(report, keyring, None)
 
 
 def verify_qr_photo(image: bytes, keyring: KeyRing) -> list[QrCheck]:

@@ -132,9 +132,10 @@ def check_request(
     issuer: Institution,
     co_issuing: Mapping[str, Institution],
     templates: TemplateCatalog,
-) -> DiplomaRequest:
+) -> tuple[DiplomaRequest, tuple[Institution, ...]]:
     """Everything issuance checks before a serial is spent: the values, the co-issuers,
-    and that the page can print them. InvalidInput names each refused field."""
+    and that the page can print them. Returns the request and its co-issuers;
+    InvalidInput names each refused field."""
     request = parse_request(raw, today=today)
     templates.ensure_template(request.template)
     co_issuers = resolve_co_issuers(issuer, co_issuing, request.co_issuers)
@@ -144,12 +145,22 @@ def check_request(
         claims_for(issuer, request, placeholder_id(), widest_serial(issuer), co_issuers),
         request.template,
     )
-    return request
+    return request, co_issuers
 
 
 def widest_serial(institution: Institution) -> str:
     """A serial as wide as any real one, for checking that a page will fit."""
     return f"{institution.serial_prefix}-8888-888888"
+
+
+def _reason(reason: str, done: str) -> str:
+    """A revocation or suspension reason, normalised; InvalidInput if empty or too long."""
+    reason = normalize(reason)
+    if not reason:
+        raise InvalidInput(FieldProblem("reason", f"is required: say why it is {done}"))
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(FieldProblem("reason", f"is longer than {MAX_REASON} characters"))
+    return reason
 
 
 def _hash_secret(secret: str) -> str:
@@ -243,14 +254,13 @@ class DiplomaService:
         """
         now = self.clock.now()
         institution = self.institution
-        request = check_request(
+        request, co_issuers = check_request(
             raw,
             today=now.date(),
             issuer=institution,
             co_issuing=self.co_issuing,
             templates=self.templates,
         )
-        co_issuers = self.co_issuers_of(request.co_issuers)
         signer = self.record_keys.signer()
         signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in co_issuers)]
 
@@ -308,11 +318,7 @@ class DiplomaService:
         return self.repository.search(normalize(query), offset, limit)
 
     def revoke(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
-        reason = normalize(reason)
-        if not reason:
-            raise InvalidInput(FieldProblem("reason", "is required: say why it is revoked"))
-        if len(reason) > MAX_REASON:
-            raise InvalidInput(FieldProblem("reason", f"is longer than {MAX_REASON} characters"))
+        reason = _reason(reason, "revoked")
         self.get(diploma_id)
         return self.repository.revoke(diploma_id, reason, self.clock.now(), actor=self._who(actor))
 
@@ -320,11 +326,7 @@ class DiplomaService:
 
     def suspend(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
         """Suspend until `unsuspend`; Conflict if revoked (final) or suspended already."""
-        reason = normalize(reason)
-        if not reason:
-            raise InvalidInput(FieldProblem("reason", "is required: say why it is suspended"))
-        if len(reason) > MAX_REASON:
-            raise InvalidInput(FieldProblem("reason", f"is longer than {MAX_REASON} characters"))
+        reason = _reason(reason, "suspended")
         self.get(diploma_id)
         return self.repository.suspend(diploma_id, reason, self.clock.now(), actor=self._who(actor))
 

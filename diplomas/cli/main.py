@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -318,24 +319,23 @@ def verify_qr(image: bytes, bundles: list[bytes], as_json: bool) -> None:
     ]
     if as_json:
         out.print_json(json.dumps(results[0] if len(results) == 1 else results, ensure_ascii=False))
-    for c, result in zip(checks, results, strict=True):
-        if as_json:
-            break
-        colour = "green" if c.genuine else "red"
-        out.print(f"[bold {colour}]QR CODE {result['status'].upper()}[/]")
-        if c.claims:
-            when = c.claims.issued_on
-            out.print(f"name:    {c.claims.name}", highlight=False)
-            out.print(f"serial:  {c.claims.serial}", highlight=False)
-            out.print(
-                f"date:    {format_solar_hijri_numeric(when)} ({when.isoformat()})",
-                highlight=False,
-            )
-            out.print(f"link:    {c.claims.verify_url}", highlight=False)
-        if c.key:
-            out.print(f"signed by {c.key.verification_method}", highlight=False)
-        for reason in result["reasons"]:
-            out.print(f"- {reason}", highlight=False)
+    else:
+        for result in results:
+            colour = "green" if result["status"] == "valid" else "red"
+            out.print(f"[bold {colour}]QR CODE {result['status'].upper()}[/]")
+            if result["name"] is not None:
+                when = date.fromisoformat(result["issued_on"])
+                out.print(f"name:    {result['name']}", highlight=False)
+                out.print(f"serial:  {result['serial']}", highlight=False)
+                out.print(
+                    f"date:    {format_solar_hijri_numeric(when)} ({when.isoformat()})",
+                    highlight=False,
+                )
+                out.print(f"link:    {result['url']}", highlight=False)
+            if result["signed_by"]:
+                out.print(f"signed by {result['signed_by']}", highlight=False)
+            for reason in result["reasons"]:
+                out.print(f"- {reason}", highlight=False)
     if not all(c.genuine for c in checks):
         raise typer.Exit(EXIT_NOT_GENUINE)
 

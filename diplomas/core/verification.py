@@ -148,9 +148,13 @@ def verdict_for_stored(stored: StoredState | None, keyring: KeyRing) -> Verdict:
 
 
 def _revoked_sentence(stored: StoredState) -> str:
-    when = f" on {stored.revoked_at.date().isoformat()}" if stored.revoked_at else ""
-    why = f": {stored.revocation_reason}" if stored.revocation_reason else ""
-    return f"the issuer revoked this diploma{when}{why}"
+    return _status_sentence("revoked", stored.revoked_at, stored.revocation_reason)
+
+
+def _status_sentence(done: str, at: datetime | None, reason: str) -> str:
+    when = f" on {at.date().isoformat()}" if at else ""
+    why = f": {reason}" if reason else ""
+    return f"the issuer {done} this diploma{when}{why}"
 
 
 def _suspended(
@@ -159,11 +163,10 @@ def _suspended(
     claims: PublicClaims | None,
     signers: tuple[SignerReport, ...],
 ) -> Verdict:
-    when = f" on {stored.suspended_at.date().isoformat()}" if stored.suspended_at else ""
-    why = f": {stored.suspension_reason}" if stored.suspension_reason else ""
+    sentence = _status_sentence("suspended", stored.suspended_at, stored.suspension_reason)
     return Verdict(
         VerdictStatus.SUSPENDED,
-        (f"the issuer suspended this diploma{when}{why}", *reasons),
+        (sentence, *reasons),
         claims,
         signers=signers,
         suspended_at=stored.suspended_at,

@@ -5,12 +5,10 @@ pyHanko's synchronous entry points (`sign_pdf`, `validate_pdf_signature`) call
 handler, say), and which creates and tears down a loop for every call: ~0.3 ms, an
 eighth of a whole signature. So:
 
-- `outside_event_loop(function, ...)` calls a synchronous entry point, handed to a helper
-  thread and waited for if this thread runs a loop;
-- `run_coroutine(make)` runs the coroutine `make()` to completion on a loop kept for the
-  life of the thread (a helper thread's, if this thread runs a loop of its own). The
-  loop is never shared between threads, nor inherited across `fork`: a forked child
-  makes its own.
+`run_coroutine(make)` runs the coroutine `make()` (pyHanko's async entry point) to
+completion on a loop kept for the life of the thread (a helper thread's, if this thread
+runs a loop of its own). The loop is never shared between threads, nor inherited across
+`fork`: a forked child makes its own.
 """
 
 from __future__ import annotations
@@ -20,9 +18,8 @@ import os
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
-_P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 _executor: ThreadPoolExecutor | None = None
@@ -44,13 +41,6 @@ def _in_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def outside_event_loop(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    """`function(*args, **kwargs)`, moved to a helper thread if this thread runs a loop."""
-    if not _in_event_loop():
-        return function(*args, **kwargs)
-    return _helper_threads().submit(function, *args, **kwargs).result()
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:

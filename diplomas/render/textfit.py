@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 from .fonts import Font
 from .shaping import shape_word
@@ -79,7 +78,6 @@ class _Measured:
         return lines
 
 
-@lru_cache(maxsize=1024)
 def fit_text(
     text: str,
     font: Font,
