@@ -26,7 +26,13 @@ _SECRETS = re.compile(
     r"|\bdpl_[A-Za-z0-9_\-]+"
 )
 # Attributes every LogRecord has; anything else was passed with `extra=` and is kept.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# `color_message` is uvicorn's copy of the message with terminal colour codes in it.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 def redact(text: str) -> str:
@@ -80,3 +86,5 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     # pyHanko logs a traceback for every tampered upload it is shown; the verdict already
     # carries the reasons, and a public upload form must not let strangers fill the logs.
     logging.getLogger("pyhanko").setLevel(logging.ERROR)
+    # Alembic announces each of its plugins at every start: noise, not events.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
