@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     Counted in each server process on its own (with N workers a client gets N times it)."""
     rate_limit_burst: int = Field(30, ge=1)
     """Requests a client may make at once before the per-minute rate applies."""
+    verify_cache_size: int = Field(4096, ge=0)
+    """Verdicts kept in each server process for the public lookups by id (the QR page and
+    JSON), so that a diploma checked again is answered from memory; 0 keeps none."""
+    verify_cache_check_seconds: float = Field(0.5, ge=0)
+    """How often a server process reads the audit log for status changes and key events
+    made by other processes (the CLI, other workers): a revocation made elsewhere shows
+    within this many seconds. Changes made through the process itself show at once."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @property

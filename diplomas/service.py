@@ -56,6 +56,7 @@ from .core.verification import (
     verdict_for_document,
     verdict_for_stored,
 )
+from .verdicts import CachedVerdict, VerdictCache
 
 SCOPES = frozenset({"issue", "revoke", "read"})
 TOKEN_PREFIX = "dpl"  # noqa: S105 - a public label, not a secret
@@ -195,6 +196,7 @@ class DiplomaService:
         clock: Clock | None = None,
         audit: AuditLog | None = None,
         actor: str | Callable[[], str] = SYSTEM_ACTOR,
+        verdicts: VerdictCache | None = None,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -211,6 +213,8 @@ class DiplomaService:
         self.clock = clock or SystemClock()
         self.audit = audit
         self._actor = actor
+        self.verdicts = verdicts
+        """Verdicts by id kept between requests (see `verdicts`); None keeps none."""
         self._status_lists: dict[str, SignedStatusList] = {}
 
     # -- audit -----------------------------------------------------------------------------
@@ -320,7 +324,12 @@ class DiplomaService:
     def revoke(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
         reason = _reason(reason, "revoked")
         self.get(diploma_id)
-        return self.repository.revoke(diploma_id, reason, self.clock.now(), actor=self._who(actor))
+        try:
+            return self.repository.revoke(
+                diploma_id, reason, self.clock.now(), actor=self._who(actor)
+            )
+        finally:
+            self._changed_status(diploma_id)
 
     # -- suspension and status lists -------------------------------------------------------
 
@@ -328,12 +337,20 @@ class DiplomaService:
         """Suspend until `unsuspend`; Conflict if revoked (final) or suspended already."""
         reason = _reason(reason, "suspended")
         self.get(diploma_id)
-        return self.repository.suspend(diploma_id, reason, self.clock.now(), actor=self._who(actor))
+        try:
+            return self.repository.suspend(
+                diploma_id, reason, self.clock.now(), actor=self._who(actor)
+            )
+        finally:
+            self._changed_status(diploma_id)
 
     def unsuspend(self, diploma_id: str, *, actor: str | None = None) -> Diploma:
         """Lift a suspension; Conflict if the diploma is revoked or not suspended."""
         self.get(diploma_id)
-        return self.repository.unsuspend(diploma_id, self.clock.now(), actor=self._who(actor))
+        try:
+            return self.repository.unsuspend(diploma_id, self.clock.now(), actor=self._who(actor))
+        finally:
+            self._changed_status(diploma_id)
 
     def status_list(self, name: str) -> SignedStatusList:
         """The signed status list credential `name` (`revocation-1`, `suspension-1`, ...).
@@ -393,8 +410,31 @@ class DiplomaService:
 
     def verify_id(self, diploma_id: str) -> Verdict:
         """The public verdict for an id; malformed and unknown ids answer alike."""
+        return self.verdict(diploma_id).verdict
+
+    def verdict(self, diploma_id: str) -> CachedVerdict:
+        """The public verdict for an id, from the verdict cache when it holds it (after a
+        look at what changed, when one is due), else worked out and kept there."""
+        cache = self.verdicts
+        if cache is not None:
+            cache.look(self.keyring)
+            kept = cache.get(diploma_id)
+            if kept is not None:
+                return kept
+            generation = cache.generation
         diploma = self._find(diploma_id)
-        return verdict_for_stored(_stored_state(diploma) if diploma else None, self.keyring())
+        verdict = verdict_for_stored(_stored_state(diploma) if diploma else None, self.keyring())
+        if cache is None or diploma is None:
+            return CachedVerdict(verdict)
+        return cache.put(diploma_id, verdict, generation)
+
+    def kept_verdict(self, diploma_id: str) -> CachedVerdict | None:
+        """The verdict cache's answer when it has one and no look is due (no I/O)."""
+        return None if self.verdicts is None else self.verdicts.fresh(diploma_id)
+
+    def _changed_status(self, diploma_id: str) -> None:
+        if self.verdicts is not None:
+            self.verdicts.forget(diploma_id)
 
     def verify_pdf(self, pdf: bytes) -> Verdict:
         report = self.pdf_validator.inspect(pdf)

@@ -81,6 +81,9 @@ def make_instance(
         # Tests send hundreds of verifications from one address; tests/hardening checks
         # the limits with settings of their own.
         rate_limit=0,
+        # Every lookup by id reads the audit log for changes first, so that a change made
+        # by any process shows at once; tests/verdicts checks the interval itself.
+        verify_cache_check_seconds=0,
     )
     overrides = {"public_url": public_url} if public_url else {}
     init_instance(settings, overrides)

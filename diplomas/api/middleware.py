@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -98,6 +98,39 @@ def route_template(scope: Scope) -> str:
     return "unmatched"
 
 
+_RAW_COMMON = tuple((k.encode(), v.encode()) for k, v in COMMON_HEADERS)
+_RAW_CSP = {key: value.encode() for key, value in (("docs", DOCS_CSP), ("html", HTML_CSP))}
+_RAW_OTHER_CSP = OTHER_CSP.encode()
+
+
+def with_edge_headers(
+    message: Message, path: str, own: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """The response's headers with the request id, a Content-Security-Policy and the
+    common security headers added, each unless the response set its own. Works on the
+    raw (lower-case, per ASGI) header list: it runs on every response."""
+    raw = [(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"]
+    present = {k for k, _ in raw}
+    raw += own
+    if b"content-security-policy" not in present:
+        kind = b""
+        for name, value in raw:
+            if name == b"content-type":
+                kind = value
+                break
+        if path in DOCS_PATHS:
+            csp = _RAW_CSP["docs"]
+        elif kind.startswith(b"text/html"):
+            csp = _RAW_CSP["html"]
+        else:
+            csp = _RAW_OTHER_CSP
+        raw.append((b"content-security-policy", csp))
+    raw += [(k, v) for k, v in _RAW_COMMON if k not in present]
+    if b"cache-control" not in present and not path.startswith("/static/"):
+        raw.append((b"cache-control", b"no-store"))
+    return raw
+
+
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> list[Message]:
     content = json.dumps(body, ensure_ascii=False).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
@@ -118,7 +151,9 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        given = Headers(scope=scope).get("x-request-id", "")
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
+            "latin-1"
+        )
         request_id = given if REQUEST_ID.fullmatch(given) else new_request_id()
         state = RequestScope()
         id_token = request_id_var.set(request_id)
@@ -126,23 +161,14 @@ class RequestMiddleware:
         status = 500
         started = False
         path: str = scope["path"]
+        own = [(b"x-request-id", request_id.encode("latin-1"))]
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
-                headers = MutableHeaders(scope=message)
-                headers["x-request-id"] = request_id
-                if "content-security-policy" not in headers:
-                    html = headers.get("content-type", "").startswith("text/html")
-                    headers["content-security-policy"] = (
-                        DOCS_CSP if path in DOCS_PATHS else HTML_CSP if html else OTHER_CSP
-                    )
-                for name, value in COMMON_HEADERS:
-                    headers.setdefault(name, value)
-                if not path.startswith("/static/"):
-                    headers.setdefault("cache-control", "no-store")
+                message = {**message, "headers": with_edge_headers(message, path, own)}
             await send(message)
 
         try:

@@ -1,8 +1,9 @@
 """The error answers every operation can give, written into the OpenAPI document.
 
-The exception handlers and middleware answer 400, 401, 403, 404, 409, 413, 422 and 429
-with `{"detail": ...}`; the routes do not each declare them, so they are added here from
-what each operation has (a token, a path parameter, a body, a rate limit). Schemathesis
+The exception handlers and middleware answer 400, 401, 403, 404, 409, 413, 422, 429 and
+503 with `{"detail": ...}`; the routes do not each declare them, so they are added here
+from what each operation has (a token, a path parameter, a body, a rate limit, a use of
+the database). Schemathesis
 checks every answer against this document.
 """
 
@@ -39,14 +40,18 @@ DESCRIPTIONS = {
     "413": "the body is over the size limit",
     "422": "invalid request",
     "429": "too many requests from this address; see Retry-After",
+    "503": "the database is away (down, restarting or locked); try again after Retry-After",
 }
+NO_DATABASE = re.compile(r"/healthz|/metrics|/\.well-known/.*|/\{path\}/did\.json")
+"""Operations that answer from memory and key files only: never a 503 of the database's
+(/readyz declares its own 503, with its own body)."""
 CONFLICTS = re.compile(r"/api/v1/diplomas(/\{[^}]+\}/(revoke|suspend|unsuspend))?$|/archive$")
 
 
 def _error(code: str) -> dict[str, Any]:
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     answer: dict[str, Any] = {"description": DESCRIPTIONS[code], "content": content}
-    if code == "429":
+    if code in ("429", "503"):
         answer["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
     return answer
 
@@ -66,6 +71,8 @@ def _codes(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     concrete = re.sub(r"\{[^}]+\}", "x", path)
     if any(r.pattern.fullmatch(concrete) for r in RATE_LIMITED):
         codes.append("429")
+    if not NO_DATABASE.fullmatch(path) and path != "/readyz":
+        codes.append("503")
     return codes
 
 

@@ -10,7 +10,6 @@ from ..core.credential import PublicClaims
 from ..core.dates import format_solar_hijri_numeric
 from ..core.model import Diploma
 from ..core.verification import Verdict
-from .metrics import record_verdict
 
 
 class DiplomaIn(BaseModel):
@@ -204,8 +203,7 @@ class VerdictOut(BaseModel):
 
     @classmethod
     def of(cls, v: Verdict) -> VerdictOut:
-        """The verdict as JSON (and counted in the metrics of the request under way)."""
-        record_verdict(v.status.value)
+        """The verdict as the public JSON answer."""
         return cls(
             status=v.status.value,
             reasons=list(v.reasons),

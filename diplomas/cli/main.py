@@ -85,7 +85,7 @@ def serve(
     """Serve the API and the verification pages."""
     import uvicorn
 
-    from ..bootstrap import build_app
+    from ..bootstrap import build_app, settle_heap
     from ..logging_setup import configure_logging
 
     with errors_to_exit():
@@ -105,9 +105,9 @@ def serve(
                 access_log=False,
             )
         else:
-            uvicorn.run(
-                build_app(settings), host=host, port=port, log_config=None, access_log=False
-            )
+            served = build_app(settings)
+            settle_heap()
+            uvicorn.run(served, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()

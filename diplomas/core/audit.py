@@ -49,6 +49,16 @@ class AuditAction(StrEnum):
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
 
 
+@dataclass(frozen=True)
+class Change:
+    """What a server needs of one audit entry to keep its caches true: the entry's
+    number, its action and its subject."""
+
+    seq: int
+    action: str
+    subject: str
+
+
 def token_actor(token_id: str) -> str:
     """The actor of an API call authenticated with a token."""
     return f"token:{token_id}"

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from .audit import SYSTEM_ACTOR, AuditEntry, ChainVerdict
+from .audit import SYSTEM_ACTOR, AuditEntry, ChainVerdict, Change
 from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
@@ -188,6 +188,16 @@ class AuditLog(Protocol):
         ...
 
     def verify(self) -> ChainVerdict: ...
+
+    def last_seq(self) -> int:
+        """The number of the newest entry (0 for an empty log)."""
+        ...
+
+    def changes_after(self, seq: int, limit: int) -> list[Change]:
+        """Up to `limit` entries numbered after `seq`, oldest first. Entries are numbered
+        in commit order (appending locks the chain head until commit), so reading on from
+        the last number seen misses nothing that any process committed."""
+        ...
 
 
 class BatchStore(Protocol):

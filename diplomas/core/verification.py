@@ -1,7 +1,9 @@
 """Verification rules: from evidence (a stored record, a PDF's report) to one verdict.
 
 A verdict never rests on a database flag alone: the record's proofs are checked against
-the key ring every time, and every failed check adds a plain sentence to the reasons.
+the key ring every time a verdict is worked out (a server keeps a verdict only while the
+status and key ring under it stay as they were: `diplomas.verdicts`), and every failed
+check adds a plain sentence to the reasons.
 """
 
 from __future__ import annotations

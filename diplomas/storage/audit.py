@@ -17,13 +17,14 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..core.audit import (
     AuditEntry,
     ChainHead,
     ChainVerdict,
+    Change,
     details_from_text,
     next_entry,
     verify_chain,
@@ -33,6 +34,14 @@ from .tables import AuditEntryRow, AuditHeadRow
 
 HEAD_ID = 1
 _VERIFY_BATCH = 1000
+# Built once, so that SQLAlchemy reuses their compiled form: servers poll them.
+_LAST_SEQ = select(AuditHeadRow.seq).where(AuditHeadRow.id == HEAD_ID)
+_CHANGES_AFTER = (
+    select(AuditEntryRow.seq, AuditEntryRow.action, AuditEntryRow.subject)
+    .where(AuditEntryRow.seq > bindparam("after"))
+    .order_by(AuditEntryRow.seq)
+    .limit(bindparam("limit"))
+)
 
 
 def _head(session: Session, *, lock: bool) -> ChainHead | None:
@@ -137,6 +146,16 @@ class SqlAuditLog:
     def head(self) -> ChainHead | None:
         with Session(self._reader) as session, session.begin():
             return _head(session, lock=False)
+
+    def last_seq(self) -> int:
+        with self._reader.connect() as connection:
+            seq = connection.execute(_LAST_SEQ).scalar()
+        return int(seq or 0)
+
+    def changes_after(self, seq: int, limit: int) -> list[Change]:
+        with self._reader.connect() as connection:
+            rows = connection.execute(_CHANGES_AFTER, {"after": seq, "limit": limit}).all()
+        return [Change(row.seq, row.action, row.subject) for row in rows]
 
     def verify(self) -> ChainVerdict:
         """Walk the whole log in order, in one read transaction (a consistent snapshot

@@ -202,3 +202,27 @@ def test_only_an_unavailable_database_is_a_503(tmp_path: Path) -> None:
             assert answer.status_code == 500, answer.text
             assert "retry-after" not in answer.headers
             assert "constraint" not in answer.text and "syntax" not in answer.text
+
+
+def test_the_openapi_document_declares_the_503(tmp_path: Path) -> None:
+    """Clients generated from the schema learn of the 503 and its Retry-After on every
+    operation that needs the database, and only there."""
+    site = make_site(tmp_path)
+    with TestClient(create_app(site.instance.service, site.instance.settings)) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            answer = operation["responses"].get("503")
+            if (
+                path in ("/healthz", "/metrics")
+                or path.endswith("did.json")
+                or "well-known" in path
+            ):
+                assert answer is None, (method, path)
+            elif path == "/readyz":
+                assert answer["description"] == "not ready"
+            else:
+                assert answer is not None, (method, path)
+                assert "Retry-After" in answer["headers"], (method, path)
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}

@@ -16,7 +16,7 @@ from ...core.text import persian_digits
 from ...core.verification import Verdict
 from ..deps import ServiceDep, SettingsDep
 from ..metrics import record_verdict
-from .verify import ReadingService, in_verify_thread, read_upload
+from .verify import read_upload, verdict_for_id
 
 router = APIRouter(tags=["pages"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -33,15 +33,24 @@ HEADLINES = {
 }
 
 
+def _status_code(verdict: Verdict | None, upload_error: str = "") -> int:
+    if upload_error:
+        return 422  # the form's page, saying why the file was refused
+    return 200 if verdict is None or verdict.status.value != "unknown" else 404
+
+
 def _page(request: Request, verdict: Verdict | None, **extra: Any) -> HTMLResponse:
     context: dict[str, Any] = {"verdict": verdict, "headlines": HEADLINES, **extra}
     if verdict is not None:
         record_verdict(verdict.status.value)
-    if extra.get("upload_error"):
-        code = 422  # the form's page, saying why the file was refused
-    else:
-        code = 200 if verdict is None or verdict.status.value != "unknown" else 404
+    code = _status_code(verdict, extra.get("upload_error", ""))
     return templates.TemplateResponse(request, "verify.html", context, status_code=code)
+
+
+def _id_page(verdict: Verdict) -> bytes:
+    """The QR landing page for a verdict: it depends on nothing else in the request."""
+    page = templates.get_template("verify.html")
+    return page.render(verdict=verdict, headlines=HEADLINES).encode()
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -54,9 +63,10 @@ def home(request: Request) -> HTMLResponse:
     response_class=HTMLResponse,
     responses={404: {"content": {"text/html": {}}, "description": "no such diploma"}},
 )
-async def verify_page(diploma_id: str, request: Request, service: ReadingService) -> HTMLResponse:
+async def verify_page(diploma_id: str, request: Request) -> HTMLResponse:
     """The page the QR code opens: the verdict for a diploma id, Persian first."""
-    return _page(request, await in_verify_thread(service.verify_id, diploma_id))
+    kept = await verdict_for_id(request, diploma_id)
+    return HTMLResponse(kept.form("page", _id_page), _status_code(kept.verdict))
 
 
 @router.post(

@@ -7,13 +7,16 @@ from typing import Annotated, TypeVar
 
 import anyio
 from anyio.lowlevel import RunVar
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...core.errors import DocumentError
+from ...core.verification import Verdict
 from ...service import DiplomaService
+from ...verdicts import CachedVerdict
 from ..deps import ServiceDep, SettingsDep
+from ..metrics import record_verdict
 from ..schemas import VerdictOut
 
 router = APIRouter(prefix="/api/v1/verify", tags=["verify"])
@@ -27,6 +30,24 @@ forty, without fighting over the GIL or opening database connections beyond the 
 _verify_limiter: RunVar[anyio.CapacityLimiter] = RunVar("diplomas_verify_limiter")
 
 
+async def verdict_for_id(request: Request, diploma_id: str) -> CachedVerdict:
+    """The verdict for an id: straight from the verdict cache when it holds a fresh one
+    (answered on the event loop, no thread, no I/O), else looked up on a verify thread.
+    Takes the request rather than a service dependency: FastAPI's dependency solving
+    would cost these, the busiest routes, more than the cached answer itself."""
+    service: DiplomaService = request.app.state.service
+    kept = service.kept_verdict(diploma_id)
+    if kept is None:
+        kept = await in_verify_thread(service.verdict, diploma_id)
+    record_verdict(kept.verdict.status.value)
+    return kept
+
+
+def _json_form(verdict: Verdict) -> bytes:
+    # Serialised here: returned as a model, FastAPI would validate it again first.
+    return VerdictOut.of(verdict).model_dump_json().encode()
+
+
 async def in_verify_thread(fn: Callable[[str], T], diploma_id: str) -> T:
     """Run a lookup by id off the event loop, on the few threads kept for it."""
     try:
@@ -35,16 +56,6 @@ async def in_verify_thread(fn: Callable[[str], T], diploma_id: str) -> T:
         limiter = anyio.CapacityLimiter(VERIFY_THREADS)
         _verify_limiter.set(limiter)
     return await anyio.to_thread.run_sync(fn, diploma_id, limiter=limiter)
-
-
-async def reading_service(request: Request) -> DiplomaService:
-    """The service, for routes that only read (no actor to record). A coroutine, so
-    FastAPI calls it on the loop instead of sending it to a thread of its own."""
-    service: DiplomaService = request.app.state.service
-    return service
-
-
-ReadingService = Annotated[DiplomaService, Depends(reading_service)]
 
 
 async def read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -62,12 +73,10 @@ class UploadTooLarge(DocumentError):
 
 
 @router.get("/{diploma_id}", response_model=VerdictOut)
-async def verify_id(diploma_id: str, service: ReadingService) -> Response:
+async def verify_id(diploma_id: str, request: Request) -> Response:
     """The verdict for a diploma id: valid, revoked, unknown or invalid, with reasons."""
-    verdict = await in_verify_thread(service.verify_id, diploma_id)
-    # Serialised once, here: returned as a model, FastAPI would validate it again first.
-    body = VerdictOut.of(verdict).model_dump_json().encode()
-    return Response(body, media_type="application/json")
+    kept = await verdict_for_id(request, diploma_id)
+    return Response(kept.form("json", _json_form), media_type="application/json")
 
 
 @router.post("")
@@ -79,4 +88,6 @@ async def verify_upload(
     """Check an uploaded PDF: its signatures, its embedded record, and the issuer's records."""
     pdf = await read_upload(file, settings.max_upload_bytes)
     # CPU-bound, and pyHanko runs its own event loop: keep it off the server's loop.
-    return VerdictOut.of(await run_in_threadpool(service.verify_pdf, pdf))
+    verdict = await run_in_threadpool(service.verify_pdf, pdf)
+    record_verdict(verdict.status.value)
+    return VerdictOut.of(verdict)
