@@ -113,10 +113,11 @@ def create_app(service: DiplomaService, settings: Settings) -> FastAPI:
 
     # Routes are matched in order: the public ones that phones and employers hit most go
     # first (`/{path}/did.json` before `/status/{name}` and `/v/{diploma_id}`, which would
-    # otherwise take `/status/did.json` and `/v/did.json`). They are added to the app's own list: FastAPI keeps an included router nested
-    # and walks it on every request, which costs the busiest routes more than answering
-    # from the verdict cache does. (Each route's prefix and tags were set where it was
-    # declared, on its router; the routers carry nothing else.)
+    # otherwise take `/status/did.json` and `/v/did.json`). They are added to the app's
+    # own list: FastAPI keeps an included router nested and walks it on every request,
+    # which costs the busiest routes more than answering from the verdict cache does.
+    # (Each route's prefix and tags were set where it was declared, on its router; the
+    # routers carry nothing else.)
     for module in (verify, wellknown, status, pages, health, diplomas, batches):
         app.router.routes.extend(module.router.routes)
     app.mount(
