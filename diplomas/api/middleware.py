@@ -16,7 +16,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -163,13 +163,15 @@ class RequestMiddleware:
         path: str = scope["path"]
         own = [(b"x-request-id", request_id.encode("latin-1"))]
 
-        async def send_with_headers(message: Message) -> None:
+        def send_with_headers(message: Message) -> Awaitable[None]:
+            # A plain function handing back `send`'s awaitable: no coroutine of its own
+            # on every message of every answer.
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
                 message = {**message, "headers": with_edge_headers(message, path, own)}
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
@@ -213,7 +215,9 @@ class RateLimitMiddleware:
         self.metrics = metrics
         self.routes = routes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: a request let through is handed on as it is, with no layer
+        # of this middleware's own left on its way.
         if scope["type"] == "http":
             path: str = scope["path"]
             for route in self.routes:
@@ -221,15 +225,17 @@ class RateLimitMiddleware:
                     client = scope.get("client")
                     wait = self.limiter.acquire(client[0] if client else "")
                     if wait > 0:
-                        scope["diplomas.route"] = route.template
-                        self.metrics.rate_limited.labels(route.template).inc()
-                        retry = RateLimiter.retry_after(wait)
-                        detail = f"too many requests: try again in {retry} s"
-                        for message in _json(429, {"detail": detail}, {"Retry-After": retry}):
-                            await send(message)
-                        return
+                        return self._refuse(scope, send, route, wait)
                     break
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, route: LimitedRoute, wait: float) -> None:
+        scope["diplomas.route"] = route.template
+        self.metrics.rate_limited.labels(route.template).inc()
+        retry = RateLimiter.retry_after(wait)
+        detail = f"too many requests: try again in {retry} s"
+        for message in _json(429, {"detail": detail}, {"Retry-After": retry}):
+            await send(message)
 
 
 class BodyLimitMiddleware:
@@ -239,10 +245,13 @@ class BodyLimitMiddleware:
         self.app = app
         self.limit_for = limit_for
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: requests without a body are handed on as they are.
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._limited(scope, receive, send)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limit_for(scope["method"], scope["path"])
         detail = f"the request body is larger than {limit} bytes"
         declared = Headers(scope=scope).get("content-length", "")
