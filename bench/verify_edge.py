@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,9 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from verify_load import (
     ROOT,
     Result,
+    bound_load_options,
     drive,
     ensure_wrk,
     free_port,
+    load_options,
     make_instance,
     median,
     stop,
@@ -73,23 +74,15 @@ def serve(kind: str, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=int, default=3, help="seconds per load run")
-    parser.add_argument("--rounds", type=int, default=7, help="runs per server")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=max(1, min(2, (os.cpu_count() or 2) - 1)))
+    load_options(parser, duration=3, rounds=7)
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
         return
-    args.duration = max(1, min(args.duration, 60))
-    args.rounds = max(1, min(args.rounds, 15))
-    cpus = os.cpu_count() or 1
-    pin = cpus >= 2 and shutil.which("taskset") is not None
-    server_cpus = ["taskset", "-c", "0"] if pin else []
-    args.wrk_cpus = ["taskset", "-c", f"1-{cpus - 1}"] if pin else []
+    server_cpus = bound_load_options(args)
+    pin = bool(server_cpus)
 
     wrk = ensure_wrk()
     (ROOT / ".bench").mkdir(exist_ok=True)

@@ -234,45 +234,61 @@ def serve_bare(port: int, answers_file: Path) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=int, default=4, help="seconds per load run")
-    parser.add_argument("--rounds", type=int, default=5, help="runs per server and route")
+def load_options(parser: argparse.ArgumentParser, *, duration: int, rounds: int) -> None:
+    """The options of a load run, shared by the load benchmarks."""
+    parser.add_argument("--duration", type=int, default=duration, help="seconds per load run")
+    parser.add_argument("--rounds", type=int, default=rounds, help="runs per server and route")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
     parser.add_argument("--connections", type=int, default=64)
-    default_threads = max(1, min(2, (os.cpu_count() or 2) - 1))
     parser.add_argument(
         "--threads",
         type=int,
-        default=default_threads,
+        default=max(1, min(2, (os.cpu_count() or 2) - 1)),
         help="wrk threads (default: leave one core to the server, at most 2)",
     )
-    parser.add_argument("--diplomas", type=int, default=200, help="diplomas to issue")
     parser.add_argument(
         "--no-pin",
         dest="pin",
         action="store_false",
         help="do not pin the servers to core 0 and wrk to the others (taskset)",
     )
+
+
+def bound_load_options(args: argparse.Namespace) -> list[str]:
+    """Keep the options in bounds, set `args.wrk_cpus`, and return the servers' prefix."""
+    args.duration = max(1, min(args.duration, 60))
+    args.warmup = max(1, min(args.warmup, 10))
+    args.rounds = max(1, min(args.rounds, 15))
+    server_cpus, args.wrk_cpus = cpu_pins(args.pin)
+    return server_cpus
+
+
+def cpu_pins(wanted: bool) -> tuple[list[str], list[str]]:
+    """Command prefixes that put the servers on core 0 (only one is driven at a time) and
+    wrk on the others, so that the load generator and the server under test do not take
+    turns on a core; empty when not wanted or not possible (one core, no taskset)."""
+    cpus = os.cpu_count() or 1
+    if not wanted or cpus < 2 or shutil.which("taskset") is None:
+        return [], []
+    return ["taskset", "-c", "0"], ["taskset", "-c", f"1-{cpus - 1}"]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    load_options(parser, duration=4, rounds=5)
+    parser.add_argument("--diplomas", type=int, default=200, help="diplomas to issue")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--answers", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(args.serve_bare, args.answers)
         return
-    args.duration = max(1, min(args.duration, 60))
-    args.warmup = max(1, min(args.warmup, 10))
-    args.rounds = max(1, min(args.rounds, 10))
-    # The servers share core 0 (only one is driven at a time) and wrk gets the others,
-    # so that the load generator and the server under test do not take turns on a core.
-    cpus = os.cpu_count() or 1
-    pin = args.pin and cpus >= 2 and shutil.which("taskset") is not None
-    server_cpus = ["taskset", "-c", "0"] if pin else []
-    args.wrk_cpus = ["taskset", "-c", f"1-{cpus - 1}"] if pin else []
+    server_cpus = bound_load_options(args)
+    pin = bool(server_cpus)
 
     wrk = ensure_wrk()
     bench_dir = ROOT / ".bench"
