@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,6 @@ from verify_load import (
     free_port,
     load_options,
     make_instance,
-    median,
     stop,
     wait_until_up,
 )
@@ -120,10 +120,10 @@ def main() -> None:
         + (", servers on core 0 and wrk on the others" if pin else "")
         + "; medians over the rounds"
     )
-    bare_rps = median([r.rps for r in runs["bare"]])
+    bare_rps = statistics.median([r.rps for r in runs["bare"]])
     for kind in SERVERS:
-        rps = median([r.rps for r in runs[kind]])
-        p99 = median([r.p99_ms for r in runs[kind]])
+        rps = statistics.median([r.rps for r in runs[kind]])
+        p99 = statistics.median([r.p99_ms for r in runs[kind]])
         every = ", ".join(f"{r.rps:.0f}" for r in runs[kind])
         print(
             f"{kind:<12} req/s {rps:7.0f} ({rps / bare_rps:4.2f} of bare)  p99 {p99:6.2f} ms"

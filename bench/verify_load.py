@@ -273,10 +273,6 @@ def cpu_pins(wanted: bool) -> tuple[list[str], list[str]]:
     return ["taskset", "-c", "0"], ["taskset", "-c", f"1-{cpus - 1}"]
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     load_options(parser, duration=4, rounds=5)
@@ -347,9 +343,9 @@ def main() -> None:
     for label, _ in ROUTES:
         for app in APPS:
             got = runs[app, label]
-            rps = median([r.rps for r in got])
-            p50 = median([r.p50_ms for r in got])
-            p99 = median([r.p99_ms for r in got])
+            rps = statistics.median([r.rps for r in got])
+            p50 = statistics.median([r.p50_ms for r in got])
+            p99 = statistics.median([r.p99_ms for r in got])
             summary[app, label] = (rps, p50, p99)
             bad = f"{sum(r.non_2xx for r in got)}/{sum(r.errors for r in got)}"
             print(f"{label:<13} {app:<9} {rps:8.0f} {p50:8.2f} {p99:8.2f}  {bad}")

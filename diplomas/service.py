@@ -323,34 +323,31 @@ class DiplomaService:
 
     def revoke(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
         reason = _reason(reason, "revoked")
-        self.get(diploma_id)
-        try:
-            return self.repository.revoke(
+        return self._change_status(
+            diploma_id,
+            lambda: self.repository.revoke(
                 diploma_id, reason, self.clock.now(), actor=self._who(actor)
-            )
-        finally:
-            self._changed_status(diploma_id)
+            ),
+        )
 
     # -- suspension and status lists -------------------------------------------------------
 
     def suspend(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
         """Suspend until `unsuspend`; Conflict if revoked (final) or suspended already."""
         reason = _reason(reason, "suspended")
-        self.get(diploma_id)
-        try:
-            return self.repository.suspend(
+        return self._change_status(
+            diploma_id,
+            lambda: self.repository.suspend(
                 diploma_id, reason, self.clock.now(), actor=self._who(actor)
-            )
-        finally:
-            self._changed_status(diploma_id)
+            ),
+        )
 
     def unsuspend(self, diploma_id: str, *, actor: str | None = None) -> Diploma:
         """Lift a suspension; Conflict if the diploma is revoked or not suspended."""
-        self.get(diploma_id)
-        try:
-            return self.repository.unsuspend(diploma_id, self.clock.now(), actor=self._who(actor))
-        finally:
-            self._changed_status(diploma_id)
+        return self._change_status(
+            diploma_id,
+            lambda: self.repository.unsuspend(diploma_id, self.clock.now(), actor=self._who(actor)),
+        )
 
     def status_list(self, name: str) -> SignedStatusList:
         """The signed status list credential `name` (`revocation-1`, `suspension-1`, ...).
@@ -432,9 +429,14 @@ class DiplomaService:
         """The verdict cache's answer when it has one and no look is due (no I/O)."""
         return None if self.verdicts is None else self.verdicts.fresh(diploma_id)
 
-    def _changed_status(self, diploma_id: str) -> None:
-        if self.verdicts is not None:
-            self.verdicts.forget(diploma_id)
+    def _change_status(self, diploma_id: str, change: Callable[[], Diploma]) -> Diploma:
+        """Apply a status change to an existing diploma, and drop its kept verdict."""
+        self.get(diploma_id)
+        try:
+            return change()
+        finally:
+            if self.verdicts is not None:
+                self.verdicts.forget(diploma_id)
 
     def verify_pdf(self, pdf: bytes) -> Verdict:
         report = self.pdf_validator.inspect(pdf)

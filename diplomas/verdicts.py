@@ -135,11 +135,7 @@ class VerdictCache:
                 if not self._look_claimed:
                     self._look_claimed = True
                     return None
-        with self._lock:
-            entry = self._entries.get(diploma_id)
-            if entry is not None:
-                self._entries.move_to_end(diploma_id)
-            return entry
+        return self.get(diploma_id)
 
     def look(self, keyring: Callable[[], KeyRing]) -> None:
         """Apply what changed since the last look, if a look is due (reads the database).

@@ -101,9 +101,9 @@ class RequestStats(Collector):
             "Time to answer, by method, route template and status.",
             labels=labels,
         )
+        bounds = [*BUCKET_LABELS, "+Inf"]
         for key, series in list(self._series.items()):
             counts = list(accumulate(series[:-1]))
-            bounds = [*BUCKET_LABELS, "+Inf"]
             latency.add_metric(list(key), list(zip(bounds, counts, strict=True)), series[-1])
             requests.add_metric(list(key), counts[-1])
         verdicts = CounterMetricFamily(

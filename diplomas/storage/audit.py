@@ -34,8 +34,7 @@ from .tables import AuditEntryRow, AuditHeadRow
 
 HEAD_ID = 1
 _VERIFY_BATCH = 1000
-# Built once, so that SQLAlchemy reuses their compiled form: servers poll them.
-_LAST_SEQ = select(AuditHeadRow.seq).where(AuditHeadRow.id == HEAD_ID)
+# Built once, so that SQLAlchemy reuses its compiled form: servers poll it.
 _CHANGES_AFTER = (
     select(AuditEntryRow.seq, AuditEntryRow.action, AuditEntryRow.subject)
     .where(AuditEntryRow.seq > bindparam("after"))
@@ -148,9 +147,8 @@ class SqlAuditLog:
             return _head(session, lock=False)
 
     def last_seq(self) -> int:
-        with self._reader.connect() as connection:
-            seq = connection.execute(_LAST_SEQ).scalar()
-        return int(seq or 0)
+        head = self.head()
+        return 0 if head is None else head.seq
 
     def changes_after(self, seq: int, limit: int) -> list[Change]:
         with self._reader.connect() as connection:

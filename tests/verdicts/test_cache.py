@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from clitools import invoke
-from conftest import Instance, free_port, make_instance, serving
+from conftest import PASSPHRASE, Instance, free_port, make_instance, serving
 
 from diplomas.bootstrap import build_service
 from diplomas.core.audit import AuditAction, Change
@@ -241,9 +241,7 @@ def test_over_http_a_cli_revocation_reaches_the_page_within_the_bound(
         "DIPLOMAS_HOME": str(inst.settings.home),
         "DIPLOMAS_KEYS_DIR": str(inst.settings.keys_dir),
         "DIPLOMAS_DATABASE_URL": inst.settings.database_url,
-        "DIPLOMAS_KEY_PASSPHRASE": inst.settings.key_passphrase.get_secret_value()
-        if inst.settings.key_passphrase
-        else "",
+        "DIPLOMAS_KEY_PASSPHRASE": PASSPHRASE,
     }
     d = inst.service.issue(ZAHRA).diploma
     with httpx.Client(base_url=base, timeout=10) as http:

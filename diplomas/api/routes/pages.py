@@ -39,23 +39,24 @@ def _status_code(verdict: Verdict | None, upload_error: str = "") -> int:
     return 200 if verdict is None or verdict.status.value != "unknown" else 404
 
 
-def _page(request: Request, verdict: Verdict | None, **extra: Any) -> HTMLResponse:
-    context: dict[str, Any] = {"verdict": verdict, "headlines": HEADLINES, **extra}
+def _render(verdict: Verdict | None, **extra: Any) -> bytes:
+    """The page for a verdict (or the bare form): it depends on nothing in the request,
+    so the QR landing page can be kept with its verdict."""
+    page = templates.get_template("verify.html")
+    return page.render(verdict=verdict, headlines=HEADLINES, **extra).encode()
+
+
+def _page(verdict: Verdict | None, **extra: Any) -> HTMLResponse:
     if verdict is not None:
         record_verdict(verdict.status.value)
-    code = _status_code(verdict, extra.get("upload_error", ""))
-    return templates.TemplateResponse(request, "verify.html", context, status_code=code)
-
-
-def _id_page(verdict: Verdict) -> bytes:
-    """The QR landing page for a verdict: it depends on nothing else in the request."""
-    page = templates.get_template("verify.html")
-    return page.render(verdict=verdict, headlines=HEADLINES).encode()
+    return HTMLResponse(
+        _render(verdict, **extra), _status_code(verdict, extra.get("upload_error", ""))
+    )
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def home(request: Request) -> HTMLResponse:
-    return _page(request, None)
+def home() -> HTMLResponse:
+    return _page(None)
 
 
 @router.get(
@@ -66,7 +67,7 @@ def home(request: Request) -> HTMLResponse:
 async def verify_page(diploma_id: str, request: Request) -> HTMLResponse:
     """The page the QR code opens: the verdict for a diploma id, Persian first."""
     kept = await verdict_for_id(request, diploma_id)
-    return HTMLResponse(kept.form("page", _id_page), _status_code(kept.verdict))
+    return HTMLResponse(kept.form("page", _render), _status_code(kept.verdict))
 
 
 @router.post(
@@ -75,7 +76,6 @@ async def verify_page(diploma_id: str, request: Request) -> HTMLResponse:
     responses={422: {"content": {"text/html": {}}, "description": "the file was refused"}},
 )
 async def verify_upload_page(
-    request: Request,
     service: ServiceDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File()],
@@ -84,5 +84,5 @@ async def verify_upload_page(
     try:
         pdf = await read_upload(file, settings.max_upload_bytes)
     except DocumentError as exc:
-        return _page(request, None, upload_error=str(exc))
-    return _page(request, await run_in_threadpool(service.verify_pdf, pdf), uploaded=True)
+        return _page(None, upload_error=str(exc))
+    return _page(await run_in_threadpool(service.verify_pdf, pdf), uploaded=True)
