@@ -425,6 +425,12 @@ class DiplomaService:
             return CachedVerdict(verdict)
         return cache.put(diploma_id, verdict, generation)
 
+    def look_ahead(self) -> None:
+        """Bring the verdict cache up to date with changes made elsewhere, if it is due for
+        it soon (see `VerdictCache.look_ahead`); reads the database."""
+        if self.verdicts is not None:
+            self.verdicts.look_ahead(self.keyring)
+
     def kept_verdict(self, diploma_id: str) -> CachedVerdict | None:
         """The verdict cache's answer when it has one and no look is due (no I/O)."""
         return None if self.verdicts is None else self.verdicts.fresh(diploma_id)

@@ -11,10 +11,12 @@ until one of those changes, and the cache learns of every change:
 - The key ring is compared whole at each look (keys live in files; a replaced file shows
   in the ring even if no audit entry says so).
 
-The cache looks at the feed at most every `check_every` seconds: a request that finds a
-look due makes it, off the event loop, before answering (others are answered meanwhile
-from what is kept). A change made through another process therefore shows here within
-twice `check_every` seconds; one made through this process's service shows at once.
+The cache looks at the feed every `check_every` seconds. A server looks ahead, on a timer
+(`look_ahead`, every half of `check_every`), so that requests find a look due only when
+the timer is late (the database away); a request that finds one due makes it, off the
+event loop, before answering (others are answered meanwhile from what is kept). A change
+made through another process therefore shows here within twice `check_every` seconds; one
+made through this process's service shows at once.
 
 Only verdicts on issued diplomas are kept: an id that is unknown now may be issued the
 next moment, and malformed or unknown ids must cost the same database lookup (so that
@@ -116,6 +118,10 @@ class VerdictCache:
     def generation(self) -> int:
         return self._generation
 
+    @property
+    def check_every(self) -> float:
+        return self._check_every
+
     def fresh(self, diploma_id: str) -> CachedVerdict | None:
         """The kept verdict, unless a look at the feed is due; never waits on I/O, so the
         event loop may call it.
@@ -143,14 +149,22 @@ class VerdictCache:
         (another thread may have looked meanwhile)."""
         try:
             if self._clock() - self._checked_at >= self._check_every:
-                self._look(keyring)
+                self._look(keyring, self._check_every)
         finally:
             self._look_claimed = False
 
-    def _look(self, keyring: Callable[[], KeyRing]) -> None:
+    def look_ahead(self, keyring: Callable[[], KeyRing]) -> None:
+        """Look now if half of `check_every` has passed since the last look (reads the
+        database). Called on a timer, it keeps looks ahead of requests: none finds one due,
+        not even the first after an idle minute, when every request would otherwise go to
+        the verify threads at once."""
+        if self._clock() - self._checked_at >= self._check_every / 2:
+            self._look(keyring, self._check_every / 2)
+
+    def _look(self, keyring: Callable[[], KeyRing], due_after: float) -> None:
         with self._looking:
             started = self._clock()
-            if started - self._checked_at < self._check_every:
+            if started - self._checked_at < due_after:
                 return  # another thread looked while this one waited
             ring = tuple(keyring())
             if self._position is None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from itertools import accumulate
 
 from prometheus_client import (
@@ -25,6 +23,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 from prometheus_client.registry import Collector
+from starlette.requests import Request
 
 from ..core.ports import BatchStore
 
@@ -139,33 +138,25 @@ class Metrics:
             self.registry.register(BatchProgress(batches))
 
     def observe_request(
-        self, method: str, route: str, status: int, seconds: float, scope: RequestScope
+        self, method: str, route: str, status: int, seconds: float, verdict: str | None
     ) -> None:
         if method not in HTTP_METHODS:
             method = "OTHER"  # a client may send any token as a method: not a new series
         self.requests.observe(method, route, status, seconds)
         if status == 201 and method == "POST" and route == "/api/v1/diplomas":
             self.issued.inc()
-        for verdict in scope.verdicts:
+        if verdict is not None:
             self.requests.verdict(route, verdict)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
-@dataclass
-class RequestScope:
-    """What the route handlers tell the request middleware about the request under way."""
-
-    verdicts: list[str] = field(default_factory=list)
+VERDICT_KEY = "diplomas.verdict"
+"""Where a route handler leaves the verdict it gave, in the request's ASGI scope; the
+edge middleware counts it with the route template once the answer is sent."""
 
 
-current_request: ContextVar[RequestScope | None] = ContextVar("diplomas_request", default=None)
-
-
-def record_verdict(verdict: str) -> None:
-    """Note a verdict given by the request under way; the middleware counts it with the
-    route template once the answer is sent (nothing happens outside a request)."""
-    scope = current_request.get()
-    if scope is not None:
-        scope.verdicts.append(verdict)
+def record_verdict(request: Request, verdict: str) -> None:
+    """Note the verdict given by `request` (each request gives at most one)."""
+    request.scope[VERDICT_KEY] = verdict

@@ -1,12 +1,17 @@
-"""The HTTP edge, as plain ASGI middleware (cheap, and streaming bodies stay streamed).
+"""The HTTP edge: one plain ASGI middleware that every request passes (cheap, and
+streaming bodies stay streamed). In the order a request meets them:
 
-Outermost first:
+- a request id (the client's own if well-formed), set for every log line of the request;
+- a token bucket per client address on the public verify routes: 429 with Retry-After;
+- 413 before a body over the route's limit is read: at once from Content-Length, else as
+  soon as the streamed bytes pass it;
+- on the answer: the request id, a Content-Security-Policy and the other security
+  headers, `Cache-Control: no-store`;
+- afterwards: metrics by route template, and the JSON access line;
+- a 500 for anything unhandled, with the request id and nothing else.
 
-    RequestMiddleware    request id, security headers, metrics, the JSON access line, and
-                         a 500 for anything unhandled (with the request id, nothing else)
-    RateLimitMiddleware  a token bucket per client address on the public verify routes
-    BodyLimitMiddleware  413 before a body over the route's limit is read: at once from
-                         Content-Length, else as soon as the streamed bytes pass it
+One layer, not three: each ASGI layer costs every request a coroutine, and the verify
+routes answer from memory in less time than three layers take.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -24,7 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..logging_setup import request_id_var
-from .metrics import Metrics, RequestScope, current_request
+from .metrics import VERDICT_KEY, Metrics
 from .ratelimit import RateLimiter
 
 log = logging.getLogger("diplomas.http")
@@ -87,7 +92,7 @@ def new_request_id() -> str:
 def route_template(scope: Scope) -> str:
     """The matched route's template, so metrics and logs never carry raw paths."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None)  # `/v/{diploma_id}`, without convertors
     if isinstance(path, str):
         return path
     hint = scope.get("diplomas.route")
@@ -99,36 +104,62 @@ def route_template(scope: Scope) -> str:
 
 
 _RAW_COMMON = tuple((k.encode(), v.encode()) for k, v in COMMON_HEADERS)
-_RAW_CSP = {key: value.encode() for key, value in (("docs", DOCS_CSP), ("html", HTML_CSP))}
-_RAW_OTHER_CSP = OTHER_CSP.encode()
+_RAW_CSP = {"docs": DOCS_CSP.encode(), "html": HTML_CSP.encode(), "other": OTHER_CSP.encode()}
+_NO_STORE = (b"cache-control", b"no-store")
+# What the edge adds when the answer set none of it itself (the usual case), by the kind
+# of answer and by whether it is a static file (those may be kept by caches).
+_TAILS = {
+    (kind, static): (
+        (b"content-security-policy", csp),
+        *_RAW_COMMON,
+        *(() if static else (_NO_STORE,)),
+    )
+    for kind, csp in _RAW_CSP.items()
+    for static in (False, True)
+}
+# Headers of the edge's that an answer may have set itself: then they are merged one by one.
+_OWN_NAMES = frozenset(
+    {b"x-request-id", b"content-security-policy", b"cache-control", *(k for k, _ in _RAW_COMMON)}
+)
 
 
 def with_edge_headers(
-    message: Message, path: str, own: list[tuple[bytes, bytes]]
+    headers: Sequence[tuple[bytes, bytes]], path: str, request_id: tuple[bytes, bytes]
 ) -> list[tuple[bytes, bytes]]:
-    """The response's headers with the request id, a Content-Security-Policy and the
-    common security headers added, each unless the response set its own. Works on the
-    raw (lower-case, per ASGI) header list: it runs on every response."""
-    raw = [(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"]
+    """The answer's headers with the request id, a Content-Security-Policy and the common
+    security headers added, each unless the answer set its own (a request id it set is
+    replaced). Works on the raw (lower-case, per ASGI) header list: it runs on every
+    answer."""
+    kind = "other"
+    for name, value in headers:
+        if name == b"content-type":
+            if value.startswith(b"text/html"):
+                kind = "html"
+        elif name in _OWN_NAMES:
+            return _merged(headers, path, request_id)
+    if path in DOCS_PATHS:
+        kind = "docs"
+    return [*headers, request_id, *_TAILS[kind, path.startswith("/static/")]]
+
+
+def _merged(
+    headers: Sequence[tuple[bytes, bytes]], path: str, request_id: tuple[bytes, bytes]
+) -> list[tuple[bytes, bytes]]:
+    raw = [(k, v) for k, v in headers if k != b"x-request-id"]
     present = {k for k, _ in raw}
-    raw += own
+    added = [request_id]
     if b"content-security-policy" not in present:
-        kind = b""
-        for name, value in raw:
-            if name == b"content-type":
-                kind = value
-                break
+        kind = next((v for k, v in raw if k == b"content-type"), b"")
         if path in DOCS_PATHS:
-            csp = _RAW_CSP["docs"]
+            added.append((b"content-security-policy", _RAW_CSP["docs"]))
         elif kind.startswith(b"text/html"):
-            csp = _RAW_CSP["html"]
+            added.append((b"content-security-policy", _RAW_CSP["html"]))
         else:
-            csp = _RAW_OTHER_CSP
-        raw.append((b"content-security-policy", csp))
-    raw += [(k, v) for k, v in _RAW_COMMON if k not in present]
+            added.append((b"content-security-policy", _RAW_CSP["other"]))
+    added += [(k, v) for k, v in _RAW_COMMON if k not in present]
     if b"cache-control" not in present and not path.startswith("/static/"):
-        raw.append((b"cache-control", b"no-store"))
-    return raw
+        added.append(_NO_STORE)
+    return raw + added
 
 
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> list[Message]:
@@ -141,124 +172,118 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> l
     ]
 
 
-class RequestMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class EdgeMiddleware:
+    """The whole edge, in one layer (see the module's docstring)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        limit_for: Callable[[str, str], int],
+        limiter: RateLimiter | None = None,
+        limited_routes: tuple[LimitedRoute, ...] = RATE_LIMITED,
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.limit_for = limit_for
+        self.limiter = limiter
+        self.limited_routes = limited_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
-            "latin-1"
-        )
-        request_id = given if REQUEST_ID.fullmatch(given) else new_request_id()
-        state = RequestScope()
-        id_token = request_id_var.set(request_id)
-        scope_token = current_request.set(state)
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                if REQUEST_ID.fullmatch(given):
+                    request_id = given
+                break
+        request_id = request_id or new_request_id()
+        path: str = scope["path"]
+        method: str = scope["method"]
+        own = (b"x-request-id", request_id.encode("latin-1"))
         status = 500
         started = False
-        path: str = scope["path"]
-        own = [(b"x-request-id", request_id.encode("latin-1"))]
 
-        def send_with_headers(message: Message) -> Awaitable[None]:
+        def edge_send(message: Message) -> Awaitable[None]:
             # A plain function handing back `send`'s awaitable: no coroutine of its own
             # on every message of every answer.
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
-                message = {**message, "headers": with_edge_headers(message, path, own)}
+                message = {
+                    **message,
+                    "headers": with_edge_headers(message.get("headers", ()), path, own),
+                }
             return send(message)
 
+        id_token = request_id_var.set(request_id)
         try:
-            await self.app(scope, receive, send_with_headers)
+            refusal = self._refusal(scope, method, path)
+            if refusal is not None:
+                for message in refusal:
+                    await edge_send(message)
+            elif method in BODILESS:
+                await self.app(scope, receive, edge_send)
+            else:
+                await self.app(scope, self._limited(receive, method, path), edge_send)
         except Exception:
             log.exception("unhandled error")
             if not started:
                 body = {"detail": "the service could not complete the request"}
                 for message in _json(500, body):
-                    await send_with_headers(message)
+                    await edge_send(message)
         finally:
             route = route_template(scope)
             seconds = time.perf_counter() - start
-            self.metrics.observe_request(scope["method"], route, status, seconds, state)
+            self.metrics.observe_request(method, route, status, seconds, scope.get(VERDICT_KEY))
             if log.isEnabledFor(logging.INFO):  # skip building the line when it is off
                 log.info(
                     "%s %s %s",
-                    scope["method"],
+                    method,
                     route,
                     status,
                     extra={
-                        "method": scope["method"],
+                        "method": method,
                         "route": route,
                         "status": status,
                         "duration_ms": round(seconds * 1000, 3),
                     },
                 )
-            current_request.reset(scope_token)
             request_id_var.reset(id_token)
 
-
-class RateLimitMiddleware:
-    def __init__(
-        self,
-        app: ASGIApp,
-        limiter: RateLimiter,
-        metrics: Metrics,
-        routes: tuple[LimitedRoute, ...] = RATE_LIMITED,
-    ) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.metrics = metrics
-        self.routes = routes
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a coroutine: a request let through is handed on as it is, with no layer
-        # of this middleware's own left on its way.
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            for route in self.routes:
+    def _refusal(self, scope: Scope, method: str, path: str) -> list[Message] | None:
+        """A 429 or 413 to send instead of handing the request on, if it gets one."""
+        if self.limiter is not None:
+            for route in self.limited_routes:
                 if route.pattern.fullmatch(path):
                     client = scope.get("client")
                     wait = self.limiter.acquire(client[0] if client else "")
                     if wait > 0:
-                        return self._refuse(scope, send, route, wait)
+                        scope["diplomas.route"] = route.template
+                        self.metrics.rate_limited.labels(route.template).inc()
+                        retry = RateLimiter.retry_after(wait)
+                        detail = f"too many requests: try again in {retry} s"
+                        return _json(429, {"detail": detail}, {"Retry-After": retry})
                     break
-        return self.app(scope, receive, send)
+        if method not in BODILESS:
+            limit = self.limit_for(method, path)
+            declared = Headers(scope=scope).get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                detail = f"the request body is larger than {limit} bytes"
+                return _json(413, {"detail": detail}, {"Connection": "close"})
+        return None
 
-    async def _refuse(self, scope: Scope, send: Send, route: LimitedRoute, wait: float) -> None:
-        scope["diplomas.route"] = route.template
-        self.metrics.rate_limited.labels(route.template).inc()
-        retry = RateLimiter.retry_after(wait)
-        detail = f"too many requests: try again in {retry} s"
-        for message in _json(429, {"detail": detail}, {"Retry-After": retry}):
-            await send(message)
-
-
-class BodyLimitMiddleware:
-    """413 for bodies over the route's limit, before they are read (or while they stream)."""
-
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int]) -> None:
-        self.app = app
-        self.limit_for = limit_for
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a coroutine: requests without a body are handed on as they are.
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            return self.app(scope, receive, send)
-        return self._limited(scope, receive, send)
-
-    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.limit_for(scope["method"], scope["path"])
-        detail = f"the request body is larger than {limit} bytes"
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            for message in _json(413, {"detail": detail}, {"Connection": "close"}):
-                await send(message)
-            return
+    def _limited(self, receive: Receive, method: str, path: str) -> Receive:
+        """`receive`, refusing the body as soon as it streams past the route's limit."""
+        limit = self.limit_for(method, path)
         received = 0
 
         async def counting_receive() -> Message:
@@ -268,10 +293,10 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     # FastAPI re-raises an HTTPException met while reading the body.
-                    raise HTTPException(413, detail)
+                    raise HTTPException(413, f"the request body is larger than {limit} bytes")
             return message
 
-        await self.app(scope, counting_receive, send)
+        return counting_receive
 
 
 def body_limits(max_upload_bytes: int, max_roster_bytes: int) -> Callable[[str, str], int]:

@@ -128,3 +128,19 @@ def test_unknown_and_malformed_ids_answer_alike(
 def strip_ids(text: str) -> str:
     """The answer without the request id echoed in it (there is none today)."""
     return re.sub(r"[0-9a-f]{32}", "", text)
+
+
+def test_did_paths_are_not_taken_by_the_pages_matched_before_them(
+    open_client: TestClient, hardened: Instance
+) -> None:
+    """The QR page and the status lists are matched before the DID routes: `/v/did.json`
+    and `/status/did.json` still name the DID documents of co-issuers at `/v` and
+    `/status` (none here), while an id merely containing the name is still the page's."""
+    for path in ("/v/did.json", "/status/did.json"):
+        answer = open_client.get(path)
+        assert answer.status_code == 404, path
+        assert answer.json() == {"detail": "no institution has this DID"}, path
+    for near in ("did.jsonx", "xdid.json", "did"):
+        page = open_client.get(f"/v/{near}")
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "No such diploma was issued" in page.text

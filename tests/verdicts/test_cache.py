@@ -17,7 +17,9 @@ import httpx
 import pytest
 from clitools import invoke
 from conftest import PASSPHRASE, Instance, free_port, make_instance, serving
+from fastapi.testclient import TestClient
 
+from diplomas.api.app import create_app
 from diplomas.bootstrap import build_service
 from diplomas.core.audit import AuditAction, Change
 from diplomas.core.verification import VerdictStatus
@@ -133,6 +135,46 @@ def test_while_one_request_looks_the_others_are_answered_from_memory(inst: Insta
     assert server.kept_verdict(d.id) is None
     assert server.verdict(d.id) is kept  # the look, then the kept verdict
     assert server.kept_verdict(d.id) is kept
+
+
+def test_looking_ahead_keeps_requests_from_finding_a_look_due(inst: Instance) -> None:
+    clock = Clock()
+    server = cached_service(inst, clock, check_every=0.5)
+    kept, changed = inst.service.issue(ZAHRA).diploma, inst.service.issue(ZAHRA).diploma
+    first = server.verdict(kept.id)
+    server.verdict(changed.id)
+    inst.service.revoke(changed.id, "issued in error")  # elsewhere
+    assert server.verdicts is not None
+    clock.now += 0.2
+    server.look_ahead()  # not yet half the interval since the last look: nothing read
+    assert server.verdicts.get(changed.id) is not None
+    clock.now += 0.1
+    server.look_ahead()
+    assert server.verdicts.get(changed.id) is None  # dropped with no request asking
+    # The timer keeps looking every half interval: a full interval after the last
+    # request-made look, requests still find none due, and are answered from memory.
+    for _ in range(4):
+        clock.now += 0.25
+        server.look_ahead()
+        assert server.kept_verdict(kept.id) is first
+    assert server.verdict(changed.id).verdict.status is VerdictStatus.REVOKED
+
+
+def test_the_server_looks_ahead_while_no_request_comes(inst: Instance) -> None:
+    """The app's timer: after an idle second, a change made elsewhere has been read, and
+    the first request finds no look due (it is answered on the event loop)."""
+    inst.settings.verify_cache_check_seconds = 0.2
+    server = build_service(inst.settings)
+    assert server.verdicts is not None and server.verdicts.check_every == 0.2
+    kept, changed = inst.service.issue(ZAHRA).diploma, inst.service.issue(ZAHRA).diploma
+    with TestClient(create_app(server, inst.settings)) as client:
+        for d in (kept, changed):
+            assert client.get(f"/api/v1/verify/{d.id}").json()["status"] == "valid"
+        inst.service.revoke(changed.id, "issued in error")  # the CLI, say
+        time.sleep(1.0)
+        assert server.verdicts.get(changed.id) is None
+        assert server.kept_verdict(kept.id) is not None
+        assert client.get(f"/api/v1/verify/{changed.id}").json()["status"] == "revoked"
 
 
 def test_a_failed_look_frees_the_claim(inst: Instance, monkeypatch: pytest.MonkeyPatch) -> None:

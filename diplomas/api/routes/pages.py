@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from ...core.dates import format_gregorian, format_solar_hijri
 from ...core.errors import DocumentError
@@ -19,6 +20,17 @@ from ..metrics import record_verdict
 from .verify import read_upload, verdict_for_id
 
 router = APIRouter(tags=["pages"])
+
+
+class PageIdConvertor(StringConvertor):
+    """A path segment, but never `did.json`: this page is matched before the DID routes,
+    and `/v/did.json` is the DID document of a co-issuer whose public URL ends in `/v`.
+    (No diploma id has a dot, so the page loses nothing: what it refuses is malformed.)"""
+
+    regex = r"(?!did\.json$)[^/]+"
+
+
+register_url_convertor("page_id", PageIdConvertor())
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.filters["fa_digits"] = persian_digits
 templates.env.filters["solar_hijri"] = format_solar_hijri
@@ -47,20 +59,13 @@ def _render(verdict: Verdict | None, **extra: Any) -> bytes:
 
 
 def _page(verdict: Verdict | None, **extra: Any) -> HTMLResponse:
-    if verdict is not None:
-        record_verdict(verdict.status.value)
     return HTMLResponse(
         _render(verdict, **extra), _status_code(verdict, extra.get("upload_error", ""))
     )
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def home() -> HTMLResponse:
-    return _page(None)
-
-
 @router.get(
-    "/v/{diploma_id}",
+    "/v/{diploma_id:page_id}",
     response_class=HTMLResponse,
     responses={404: {"content": {"text/html": {}}, "description": "no such diploma"}},
 )
@@ -70,12 +75,18 @@ async def verify_page(diploma_id: str, request: Request) -> HTMLResponse:
     return HTMLResponse(kept.form("page", _render), _status_code(kept.verdict))
 
 
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def home() -> HTMLResponse:
+    return _page(None)
+
+
 @router.post(
     "/verify",
     response_class=HTMLResponse,
     responses={422: {"content": {"text/html": {}}, "description": "the file was refused"}},
 )
 async def verify_upload_page(
+    request: Request,
     service: ServiceDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File()],
@@ -85,4 +96,6 @@ async def verify_upload_page(
         pdf = await read_upload(file, settings.max_upload_bytes)
     except DocumentError as exc:
         return _page(None, upload_error=str(exc))
-    return _page(await run_in_threadpool(service.verify_pdf, pdf), uploaded=True)
+    verdict = await run_in_threadpool(service.verify_pdf, pdf)
+    record_verdict(request, verdict.status.value)
+    return _page(verdict, uploaded=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, TypeVarTuple, Unpack
 
 import anyio
 from anyio.lowlevel import RunVar
@@ -20,8 +21,10 @@ from ..metrics import record_verdict
 from ..schemas import VerdictOut
 
 router = APIRouter(prefix="/api/v1/verify", tags=["verify"])
+log = logging.getLogger("diplomas.verdicts")
 
 T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 VERIFY_THREADS = 4
 """Threads that look diplomas up by id at once, per server process. Each lookup is short
@@ -39,7 +42,7 @@ async def verdict_for_id(request: Request, diploma_id: str) -> CachedVerdict:
     kept = service.kept_verdict(diploma_id)
     if kept is None:
         kept = await in_verify_thread(service.verdict, diploma_id)
-    record_verdict(kept.verdict.status.value)
+    record_verdict(request, kept.verdict.status.value)
     return kept
 
 
@@ -48,14 +51,37 @@ def _json_form(verdict: Verdict) -> bytes:
     return VerdictOut.of(verdict).model_dump_json().encode()
 
 
-async def in_verify_thread(fn: Callable[[str], T], diploma_id: str) -> T:
-    """Run a lookup by id off the event loop, on the few threads kept for it."""
+async def in_verify_thread(fn: Callable[[Unpack[Args]], T], *args: *Args) -> T:
+    """Run a lookup off the event loop, on the few threads kept for lookups."""
     try:
         limiter = _verify_limiter.get()
     except LookupError:
         limiter = anyio.CapacityLimiter(VERIFY_THREADS)
         _verify_limiter.set(limiter)
-    return await anyio.to_thread.run_sync(fn, diploma_id, limiter=limiter)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+
+async def look_ahead_forever(service: DiplomaService) -> None:
+    """Keep the verdict cache's looks at the audit feed ahead of requests, on a verify
+    thread every half of its check interval, for as long as the server runs (see
+    `VerdictCache.look_ahead`). While the database is away, requests find the look due
+    and meet the error themselves: a 503, as without the cache."""
+    cache = service.verdicts
+    if cache is None or cache.check_every <= 0:
+        return
+    failing = False
+    while True:
+        await anyio.sleep(cache.check_every / 2)
+        try:
+            await in_verify_thread(service.look_ahead)
+        except Exception as exc:  # said once per outage, not twice a second
+            if not failing:
+                log.warning("the verdict cache cannot read the audit feed: %s", type(exc).__name__)
+            failing = True
+        else:
+            if failing:
+                log.info("the verdict cache reads the audit feed again")
+            failing = False
 
 
 async def read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -81,6 +107,7 @@ async def verify_id(diploma_id: str, request: Request) -> Response:
 
 @router.post("")
 async def verify_upload(
+    request: Request,
     file: Annotated[UploadFile, File(description="The diploma PDF to check.")],
     service: ServiceDep,
     settings: SettingsDep,
@@ -89,5 +116,5 @@ async def verify_upload(
     pdf = await read_upload(file, settings.max_upload_bytes)
     # CPU-bound, and pyHanko runs its own event loop: keep it off the server's loop.
     verdict = await run_in_threadpool(service.verify_pdf, pdf)
-    record_verdict(verdict.status.value)
+    record_verdict(request, verdict.status.value)
     return VerdictOut.of(verdict)
