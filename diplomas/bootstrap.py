@@ -30,9 +30,9 @@ from .core.model import Institution
 from .core.verification import Verdict, verdict_for_document
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
     from sqlalchemy import Engine
 
+    from .api.app import DiplomasAPI
     from .core.qrproof import QrCheck
     from .keys import FileKeyStore
     from .service import DiplomaService
@@ -244,7 +244,7 @@ def build_service(settings: Settings) -> DiplomaService:
     )
 
 
-def build_app(settings: Settings) -> FastAPI:
+def build_app(settings: Settings) -> DiplomasAPI:
     from .api import create_app
 
     # pyHanko logs a traceback for every tampered upload it is shown; the verdict already
@@ -257,7 +257,7 @@ def build_app(settings: Settings) -> FastAPI:
     return create_app(build_service(settings), settings)
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> DiplomasAPI:
     """Factory for `uvicorn --factory` with several workers (each logs JSON lines)."""
     from .logging_setup import configure_logging
 

@@ -30,11 +30,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from .core.audit import AuditAction, Change
 from .core.keyring import KeyRing, RecordKey
 from .core.ports import AuditLog
 from .core.verification import Verdict
+
+T = TypeVar("T")
 
 FEED_PAGE = 1000
 """Audit entries read per query when catching up with the feed."""
@@ -74,15 +77,21 @@ class CachedVerdict:
     """A verdict and the forms it was answered in (JSON bytes, an HTML page), made once."""
 
     verdict: Verdict
-    _forms: dict[str, bytes] = field(default_factory=dict)
+    status: str = field(init=False)
+    """`verdict.status.value`, read on every answer (an enum's value is a slow property)."""
+    _forms: dict[str, object] = field(default_factory=dict)
 
-    def form(self, name: str, make: Callable[[Verdict], bytes]) -> bytes:
-        """The verdict rendered by `make`, made on first use and kept with the verdict.
-        Two threads may both make it once; either copy is the same."""
+    def __post_init__(self) -> None:
+        self.status = self.verdict.status.value
+
+    def form(self, name: str, make: Callable[[Verdict], T]) -> T:
+        """The verdict rendered by `make` (an answer of the web API, say), made on first
+        use and kept with the verdict; `make` must always be the same for a name. Two
+        threads may both make it once; either copy is the same."""
         made = self._forms.get(name)
         if made is None:
             made = self._forms[name] = make(self.verdict)
-        return made
+        return cast(T, made)
 
 
 class VerdictCache:
@@ -203,11 +212,15 @@ class VerdictCache:
         return max(position, self._feed.last_seq())
 
     def get(self, diploma_id: str) -> CachedVerdict | None:
-        with self._lock:
-            entry = self._entries.get(diploma_id)
-            if entry is not None:
+        # No lock: each OrderedDict operation is atomic under the GIL, and an entry dropped
+        # by another thread between the two was still kept when it was read.
+        entry = self._entries.get(diploma_id)
+        if entry is not None:
+            try:  # noqa: SIM105 (a try costs nothing; suppress() is three calls a request)
                 self._entries.move_to_end(diploma_id)
-            return entry
+            except KeyError:
+                pass
+        return entry
 
     def put(self, diploma_id: str, verdict: Verdict, generation: int) -> CachedVerdict:
         """Keep `verdict`, worked out from a read made at `generation`, unless entries

@@ -53,8 +53,13 @@ DOCS_CSP = (
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 COMMON_HEADERS = (
     ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
     ("x-frame-options", "DENY"),
+)
+# These two only mean something on a document a browser shows (its links and subresources,
+# its window): HTML pages get them, JSON, PDFs and the rest do not need them.
+DOCUMENT_HEADERS = (
+    *COMMON_HEADERS,
+    ("referrer-policy", "no-referrer"),
     ("cross-origin-opener-policy", "same-origin"),
 )
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -103,43 +108,54 @@ def route_template(scope: Scope) -> str:
     return "unmatched"
 
 
-_RAW_COMMON = tuple((k.encode(), v.encode()) for k, v in COMMON_HEADERS)
-_RAW_CSP = {"docs": DOCS_CSP.encode(), "html": HTML_CSP.encode(), "other": OTHER_CSP.encode()}
+def _raw(headers: Sequence[tuple[str, str]]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.encode(), v.encode()) for k, v in headers)
+
+
+# The Content-Security-Policy and the other security headers, by kind of answer.
+_BY_KIND = {
+    "docs": ((b"content-security-policy", DOCS_CSP.encode()), _raw(DOCUMENT_HEADERS)),
+    "html": ((b"content-security-policy", HTML_CSP.encode()), _raw(DOCUMENT_HEADERS)),
+    "other": ((b"content-security-policy", OTHER_CSP.encode()), _raw(COMMON_HEADERS)),
+}
 _NO_STORE = (b"cache-control", b"no-store")
 # What the edge adds when the answer set none of it itself (the usual case), by the kind
 # of answer and by whether it is a static file (those may be kept by caches).
 _TAILS = {
-    (kind, static): (
-        (b"content-security-policy", csp),
-        *_RAW_COMMON,
-        *(() if static else (_NO_STORE,)),
-    )
-    for kind, csp in _RAW_CSP.items()
+    (kind, static): (csp, *others, *(() if static else (_NO_STORE,)))
+    for kind, (csp, others) in _BY_KIND.items()
     for static in (False, True)
 }
 # Headers of the edge's that an answer may have set itself: then they are merged one by one.
 _OWN_NAMES = frozenset(
-    {b"x-request-id", b"content-security-policy", b"cache-control", *(k for k, _ in _RAW_COMMON)}
+    {b"x-request-id", b"content-security-policy", b"cache-control"}
+    | {k for k, _ in _raw(DOCUMENT_HEADERS)}
 )
+
+
+def _kind(path: str, content_type: bytes) -> str:
+    if path in DOCS_PATHS:
+        return "docs"
+    return "html" if content_type.startswith(b"text/html") else "other"
 
 
 def with_edge_headers(
     headers: Sequence[tuple[bytes, bytes]], path: str, request_id: tuple[bytes, bytes]
 ) -> list[tuple[bytes, bytes]]:
-    """The answer's headers with the request id, a Content-Security-Policy and the common
-    security headers added, each unless the answer set its own (a request id it set is
-    replaced). Works on the raw (lower-case, per ASGI) header list: it runs on every
-    answer."""
+    """The answer's headers with the request id, a Content-Security-Policy and the other
+    security headers for its kind added, each unless the answer set its own (a request id
+    it set is replaced). Works on the raw (lower-case, per ASGI) header list: it runs on
+    every answer."""
     kind = "other"
     for name, value in headers:
         if name == b"content-type":
-            if value.startswith(b"text/html"):
+            if value[:9] == b"text/html":  # (slices, not calls: this runs on every answer)
                 kind = "html"
         elif name in _OWN_NAMES:
             return _merged(headers, path, request_id)
     if path in DOCS_PATHS:
         kind = "docs"
-    return [*headers, request_id, *_TAILS[kind, path.startswith("/static/")]]
+    return [*headers, request_id, *_TAILS[kind, path[:8] == "/static/"]]
 
 
 def _merged(
@@ -147,16 +163,11 @@ def _merged(
 ) -> list[tuple[bytes, bytes]]:
     raw = [(k, v) for k, v in headers if k != b"x-request-id"]
     present = {k for k, _ in raw}
+    csp, others = _BY_KIND[_kind(path, next((v for k, v in raw if k == b"content-type"), b""))]
     added = [request_id]
     if b"content-security-policy" not in present:
-        kind = next((v for k, v in raw if k == b"content-type"), b"")
-        if path in DOCS_PATHS:
-            added.append((b"content-security-policy", _RAW_CSP["docs"]))
-        elif kind.startswith(b"text/html"):
-            added.append((b"content-security-policy", _RAW_CSP["html"]))
-        else:
-            added.append((b"content-security-policy", _RAW_CSP["other"]))
-    added += [(k, v) for k, v in _RAW_COMMON if k not in present]
+        added.append(csp)
+    added += [(k, v) for k, v in others if k not in present]
     if b"cache-control" not in present and not path.startswith("/static/"):
         added.append(_NO_STORE)
     return raw + added
@@ -188,6 +199,7 @@ class EdgeMiddleware:
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.observe = metrics.requests.observe
         self.limit_for = limit_for
         self.limiter = limiter
         self.limited_routes = limited_routes
@@ -226,7 +238,9 @@ class EdgeMiddleware:
 
         id_token = request_id_var.set(request_id)
         try:
-            refusal = self._refusal(scope, method, path)
+            refusal = None
+            if self.limiter is not None or method not in BODILESS:
+                refusal = self._refusal(scope, method, path)
             if refusal is not None:
                 for message in refusal:
                     await edge_send(message)
@@ -243,7 +257,7 @@ class EdgeMiddleware:
         finally:
             route = route_template(scope)
             seconds = time.perf_counter() - start
-            self.metrics.observe_request(method, route, status, seconds, scope.get(VERDICT_KEY))
+            self.observe(method, route, status, seconds, scope.get(VERDICT_KEY))
             if log.isEnabledFor(logging.INFO):  # skip building the line when it is off
                 log.info(
                     "%s %s %s",

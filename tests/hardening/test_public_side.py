@@ -46,11 +46,15 @@ def test_every_html_page_has_the_security_headers(
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["referrer-policy"] == "no-referrer"
         assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cross-origin-opener-policy"] == "same-origin"
         assert "<script" not in page.text and "style=" not in page.text
     json_answer = open_client.get(f"/api/v1/verify/{d.id}")
     assert json_answer.headers["content-security-policy"].startswith("default-src 'none'")
     assert json_answer.headers["x-content-type-options"] == "nosniff"
     assert json_answer.headers["cache-control"] == "no-store"
+    assert json_answer.headers["x-frame-options"] == "DENY"
+    # Referrer and opener policies govern a shown document's links and window: not JSON's.
+    assert "referrer-policy" not in json_answer.headers
     admin = open_client.get(f"/api/v1/diplomas/{d.id}", headers=hardened.auth("read"))
     assert admin.headers["cache-control"] == "no-store"  # private data stays out of caches
     credential = open_client.get(f"/api/v1/diplomas/{d.id}/credential")

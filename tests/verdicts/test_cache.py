@@ -338,3 +338,26 @@ def test_concurrent_readers_and_a_writer_agree_in_the_end(inst: Instance) -> Non
             reader.join(10)
     assert not wrong
     assert all(server.verdict(i).verdict.status is VerdictStatus.REVOKED for i in ids)
+
+
+def test_kept_answers_are_sent_alike_every_time(inst: Instance) -> None:
+    """The JSON and the page are made once and kept with the verdict: every request gets
+    the same status, headers and body (the request id aside), none growing on the way."""
+    d = inst.service.issue(ZAHRA).diploma
+    inst.settings.verify_cache_check_seconds = 60
+    server = build_service(inst.settings)
+    with TestClient(create_app(server, inst.settings)) as client:
+        for path in (f"/api/v1/verify/{d.id}", f"/v/{d.id}", "/v/" + "A" * 23):
+            answers = [client.get(path) for _ in range(4)]
+            shapes = {
+                (
+                    a.status_code,
+                    tuple((k, v) for k, v in a.headers.multi_items() if k != "x-request-id"),
+                    a.content,
+                )
+                for a in answers
+            }
+            assert len(shapes) == 1, path
+            assert len({a.headers["x-request-id"] for a in answers}) == 4
+            assert [k for k, _ in answers[0].headers.multi_items()].count("x-request-id") == 1
+    assert server.verdicts is not None and server.verdicts.get(d.id) is not None

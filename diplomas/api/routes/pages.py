@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.convertors import StringConvertor, register_url_convertor
 
@@ -15,6 +15,7 @@ from ...core.dates import format_gregorian, format_solar_hijri
 from ...core.errors import DocumentError
 from ...core.text import persian_digits
 from ...core.verification import Verdict
+from ..answers import Answer, KeptResponse
 from ..deps import ServiceDep, SettingsDep
 from ..metrics import record_verdict
 from .verify import read_upload, verdict_for_id
@@ -45,10 +46,11 @@ HEADLINES = {
 }
 
 
-def _status_code(verdict: Verdict | None, upload_error: str = "") -> int:
+def _status_code(status: str | None, upload_error: str = "") -> int:
+    """The page's status code, by the verdict's status (None: the bare form)."""
     if upload_error:
         return 422  # the form's page, saying why the file was refused
-    return 200 if verdict is None or verdict.status.value != "unknown" else 404
+    return 404 if status == "unknown" else 200
 
 
 def _render(verdict: Verdict | None, **extra: Any) -> bytes:
@@ -58,9 +60,14 @@ def _render(verdict: Verdict | None, **extra: Any) -> bytes:
     return page.render(verdict=verdict, headlines=HEADLINES, **extra).encode()
 
 
+def _page_answer(verdict: Verdict) -> Answer:
+    return Answer.of(_page(verdict))
+
+
 def _page(verdict: Verdict | None, **extra: Any) -> HTMLResponse:
     return HTMLResponse(
-        _render(verdict, **extra), _status_code(verdict, extra.get("upload_error", ""))
+        _render(verdict, **extra),
+        _status_code(verdict.status.value if verdict else None, extra.get("upload_error", "")),
     )
 
 
@@ -69,10 +76,10 @@ def _page(verdict: Verdict | None, **extra: Any) -> HTMLResponse:
     response_class=HTMLResponse,
     responses={404: {"content": {"text/html": {}}, "description": "no such diploma"}},
 )
-async def verify_page(diploma_id: str, request: Request) -> HTMLResponse:
+async def verify_page(diploma_id: str, request: Request) -> Response:
     """The page the QR code opens: the verdict for a diploma id, Persian first."""
     kept = await verdict_for_id(request, diploma_id)
-    return HTMLResponse(kept.form("page", _render), _status_code(kept.verdict))
+    return KeptResponse(kept.form("page", _page_answer))
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -16,6 +16,7 @@ from ...core.errors import DocumentError
 from ...core.verification import Verdict
 from ...service import DiplomaService
 from ...verdicts import CachedVerdict
+from ..answers import Answer, KeptResponse
 from ..deps import ServiceDep, SettingsDep
 from ..metrics import record_verdict
 from ..schemas import VerdictOut
@@ -42,13 +43,14 @@ async def verdict_for_id(request: Request, diploma_id: str) -> CachedVerdict:
     kept = service.kept_verdict(diploma_id)
     if kept is None:
         kept = await in_verify_thread(service.verdict, diploma_id)
-    record_verdict(request, kept.verdict.status.value)
+    record_verdict(request, kept.status)
     return kept
 
 
-def _json_form(verdict: Verdict) -> bytes:
+def _json_answer(verdict: Verdict) -> Answer:
     # Serialised here: returned as a model, FastAPI would validate it again first.
-    return VerdictOut.of(verdict).model_dump_json().encode()
+    body = VerdictOut.of(verdict).model_dump_json().encode()
+    return Answer.of(Response(body, media_type="application/json"))
 
 
 async def in_verify_thread(fn: Callable[[Unpack[Args]], T], *args: *Args) -> T:
@@ -102,7 +104,7 @@ class UploadTooLarge(DocumentError):
 async def verify_id(diploma_id: str, request: Request) -> Response:
     """The verdict for a diploma id: valid, revoked, unknown or invalid, with reasons."""
     kept = await verdict_for_id(request, diploma_id)
-    return Response(kept.form("json", _json_form), media_type="application/json")
+    return KeptResponse(kept.form("json", _json_answer))
 
 
 @router.post("")
