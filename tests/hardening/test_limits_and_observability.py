@@ -179,3 +179,29 @@ def test_health_and_readiness(
     ]
     assert str(hardened.settings.keys_dir) not in answer.text and "db.internal" not in answer.text
     assert open_client.get("/healthz").status_code == 200
+
+
+def test_an_unhandled_error_is_the_edges_opaque_500(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The edge stands where Starlette's ServerErrorMiddleware would: nothing escapes it
+    (the client raises server exceptions by default), and its 500 carries the request id
+    and the security headers, is counted, and names the error only in the log."""
+    app = make_app(rate_limit=0)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a detail for the log only")
+
+    with TestClient(app) as client, caplog.at_level(logging.ERROR, "diplomas.http"):
+        answer = client.get("/boom", headers={"X-Request-ID": "req-boom-1"})
+        metrics = client.get("/metrics").text
+    assert type(app.middleware_stack).__name__ == "EdgeMiddleware"
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "the service could not complete the request"}
+    assert answer.headers["x-request-id"] == "req-boom-1"
+    assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    assert answer.headers["cache-control"] == "no-store"
+    assert 'diplomas_http_requests_total{method="GET",route="/boom",status="500"} 1.0' in metrics
+    [record] = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert record.exc_info is not None and "a detail for the log only" in str(record.exc_info[1])
