@@ -74,7 +74,7 @@ def affected(changes: Iterable[Change]) -> tuple[set[str], bool]:
 
 @dataclass(eq=False)
 class CachedVerdict:
-    """A verdict and the forms it was answered in (JSON bytes, an HTML page), made once."""
+    """A verdict and the forms it was answered in (the JSON and HTML answers), made once."""
 
     verdict: Verdict
     status: str = field(init=False)

@@ -51,7 +51,7 @@ def _wants_html(request: Request) -> bool:
 
 async def on_database_error(request: Request, exc: Exception) -> Response:
     """503 + Retry-After when the database is away; anything else goes on to the
-    request middleware's opaque 500 (with the request id) as before."""
+    edge's opaque 500 (with the request id) as before."""
     if not database_unavailable(exc):
         raise exc
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}

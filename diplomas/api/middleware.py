@@ -10,8 +10,9 @@ streaming bodies stay streamed). In the order a request meets them:
 - afterwards: metrics by route template, and the JSON access line;
 - a 500 for anything unhandled, with the request id and nothing else.
 
-One layer, not three: each ASGI layer costs every request a coroutine, and the verify
-routes answer from memory in less time than three layers take.
+One layer, not three, standing where Starlette's own error layer would (`app.DiplomasAPI`):
+each ASGI layer costs every request a coroutine and a few microseconds, and the verify
+routes answer from memory in little more than that.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from ..core.ports import PdfReport, PdfSignatureCheck
+from . import hexstrings
 from ._sync import run_coroutine
 from .signer import P256_ORDER, RECORD_FILE_NAME, to_asn1
 
@@ -139,6 +140,7 @@ class PadesValidator:
         self._trust = SimpleTrustManager.build(trust_roots=self._roots)
         self._now = now or (lambda: datetime.now(UTC))
         _memoise_name_preparation()
+        hexstrings.install()
 
     def inspect(self, pdf: bytes) -> PdfReport:
         if b"%PDF-" not in pdf[:1024]:

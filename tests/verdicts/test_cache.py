@@ -8,11 +8,13 @@ the audit log.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from clitools import invoke
@@ -20,6 +22,7 @@ from conftest import PASSPHRASE, Instance, free_port, make_instance, serving
 from fastapi.testclient import TestClient
 
 from diplomas.api.app import create_app
+from diplomas.api.routes.verify import look_ahead_forever
 from diplomas.bootstrap import build_service
 from diplomas.core.audit import AuditAction, Change
 from diplomas.core.verification import VerdictStatus
@@ -361,3 +364,34 @@ def test_kept_answers_are_sent_alike_every_time(inst: Instance) -> None:
             assert len({a.headers["x-request-id"] for a in answers}) == 4
             assert [k for k, _ in answers[0].headers.multi_items()].count("x-request-id") == 1
     assert server.verdicts is not None and server.verdicts.get(d.id) is not None
+
+
+def test_the_look_ahead_timer_says_an_outage_once_and_keeps_going(
+    inst: Instance, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the audit feed cannot be read, the timer warns once (not twice a second) and
+    keeps trying; when it can again, it says so once and looks ahead as before."""
+    server = cached_service(inst, Clock(), check_every=0.02)
+    outcomes = iter([OSError("database away")] * 5 + [None] * 1000)
+    looked: list[int] = []
+
+    def look_ahead() -> None:
+        outcome = next(outcomes)
+        if outcome is not None:
+            raise outcome
+        looked.append(1)
+
+    monkeypatch.setattr(server, "look_ahead", look_ahead)
+
+    async def run_for_a_while() -> None:
+        with anyio.move_on_after(0.5):
+            await look_ahead_forever(server)
+
+    with caplog.at_level(logging.INFO, "diplomas.verdicts"):
+        anyio.run(run_for_a_while)
+    messages = [r.getMessage() for r in caplog.records if r.name == "diplomas.verdicts"]
+    assert messages == [
+        "the verdict cache cannot read the audit feed: OSError",
+        "the verdict cache reads the audit feed again",
+    ]
+    assert len(looked) >= 5
