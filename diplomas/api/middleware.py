@@ -134,12 +134,6 @@ _OWN_NAMES = frozenset(
 )
 
 
-def _kind(path: str, content_type: bytes) -> str:
-    if path in DOCS_PATHS:
-        return "docs"
-    return "html" if content_type.startswith(b"text/html") else "other"
-
-
 def with_edge_headers(
     headers: Sequence[tuple[bytes, bytes]], path: str, request_id: tuple[bytes, bytes]
 ) -> list[tuple[bytes, bytes]]:
@@ -148,30 +142,22 @@ def with_edge_headers(
     it set is replaced). Works on the raw (lower-case, per ASGI) header list: it runs on
     every answer."""
     kind = "other"
+    own_set = False
     for name, value in headers:
         if name == b"content-type":
             if value[:9] == b"text/html":  # (slices, not calls: this runs on every answer)
                 kind = "html"
         elif name in _OWN_NAMES:
-            return _merged(headers, path, request_id)
+            own_set = True
     if path in DOCS_PATHS:
         kind = "docs"
-    return [*headers, request_id, *_TAILS[kind, path[:8] == "/static/"]]
-
-
-def _merged(
-    headers: Sequence[tuple[bytes, bytes]], path: str, request_id: tuple[bytes, bytes]
-) -> list[tuple[bytes, bytes]]:
+    static = path[:8] == "/static/"
+    if not own_set:
+        return [*headers, request_id, *_TAILS[kind, static]]
+    # The answer set some of them itself: keep its own, add the rest.
     raw = [(k, v) for k, v in headers if k != b"x-request-id"]
     present = {k for k, _ in raw}
-    csp, others = _BY_KIND[_kind(path, next((v for k, v in raw if k == b"content-type"), b""))]
-    added = [request_id]
-    if b"content-security-policy" not in present:
-        added.append(csp)
-    added += [(k, v) for k, v in others if k not in present]
-    if b"cache-control" not in present and not path.startswith("/static/"):
-        added.append(_NO_STORE)
-    return raw + added
+    return raw + [request_id] + [h for h in _TAILS[kind, static] if h[0] not in present]
 
 
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> list[Message]:
@@ -239,16 +225,17 @@ class EdgeMiddleware:
 
         id_token = request_id_var.set(request_id)
         try:
+            limit = None if method in BODILESS else self.limit_for(method, path)
             refusal = None
-            if self.limiter is not None or method not in BODILESS:
-                refusal = self._refusal(scope, method, path)
+            if self.limiter is not None or limit is not None:
+                refusal = self._refusal(scope, path, limit)
             if refusal is not None:
                 for message in refusal:
                     await edge_send(message)
-            elif method in BODILESS:
+            elif limit is None:
                 await self.app(scope, receive, edge_send)
             else:
-                await self.app(scope, self._limited(receive, method, path), edge_send)
+                await self.app(scope, _limited(receive, limit), edge_send)
         except Exception:
             log.exception("unhandled error")
             if not started:
@@ -274,8 +261,9 @@ class EdgeMiddleware:
                 )
             request_id_var.reset(id_token)
 
-    def _refusal(self, scope: Scope, method: str, path: str) -> list[Message] | None:
-        """A 429 or 413 to send instead of handing the request on, if it gets one."""
+    def _refusal(self, scope: Scope, path: str, limit: int | None) -> list[Message] | None:
+        """A 429 or 413 to send instead of handing the request on, if it gets one
+        (`limit`: the route's body limit; None for a request without a body)."""
         if self.limiter is not None:
             for route in self.limited_routes:
                 if route.pattern.fullmatch(path):
@@ -288,30 +276,32 @@ class EdgeMiddleware:
                         detail = f"too many requests: try again in {retry} s"
                         return _json(429, {"detail": detail}, {"Retry-After": retry})
                     break
-        if method not in BODILESS:
-            limit = self.limit_for(method, path)
+        if limit is not None:
             declared = Headers(scope=scope).get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
-                detail = f"the request body is larger than {limit} bytes"
-                return _json(413, {"detail": detail}, {"Connection": "close"})
+                return _json(413, {"detail": _too_large(limit)}, {"Connection": "close"})
         return None
 
-    def _limited(self, receive: Receive, method: str, path: str) -> Receive:
-        """`receive`, refusing the body as soon as it streams past the route's limit."""
-        limit = self.limit_for(method, path)
-        received = 0
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # FastAPI re-raises an HTTPException met while reading the body.
-                    raise HTTPException(413, f"the request body is larger than {limit} bytes")
-            return message
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
 
-        return counting_receive
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive`, refusing the body as soon as it streams past `limit`."""
+    received = 0
+
+    async def counting_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                # FastAPI re-raises an HTTPException met while reading the body.
+                raise HTTPException(413, _too_large(limit))
+        return message
+
+    return counting_receive
 
 
 def body_limits(max_upload_bytes: int, max_roster_bytes: int) -> Callable[[str, str], int]:

@@ -46,11 +46,10 @@ HEADLINES = {
 }
 
 
-def _status_code(status: str | None, upload_error: str = "") -> int:
-    """The page's status code, by the verdict's status (None: the bare form)."""
+def _status_code(verdict: Verdict | None, upload_error: str = "") -> int:
     if upload_error:
         return 422  # the form's page, saying why the file was refused
-    return 404 if status == "unknown" else 200
+    return 200 if verdict is None or verdict.status.value != "unknown" else 404
 
 
 def _render(verdict: Verdict | None, **extra: Any) -> bytes:
@@ -67,7 +66,7 @@ def _page_answer(verdict: Verdict) -> Answer:
 def _page(verdict: Verdict | None, **extra: Any) -> HTMLResponse:
     return HTMLResponse(
         _render(verdict, **extra),
-        _status_code(verdict.status.value if verdict else None, extra.get("upload_error", "")),
+        _status_code(verdict, extra.get("upload_error", "")),
     )
 
 
