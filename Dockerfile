@@ -8,13 +8,12 @@ RUN pip install --no-cache-dir --prefix=/install .
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DIPLOMAS_HOME=/data/var DIPLOMAS_KEYS_DIR=/data/keys \
-    DIPLOMAS_TEMPLATES_DIR=/app/templates
+    DIPLOMAS_TEMPLATES_DIR=/data/templates
 RUN groupadd --gid 10001 diplomas \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /data \
       --shell /usr/sbin/nologin diplomas \
  && mkdir -p /data && chown diplomas:diplomas /data
 COPY --from=build /install /usr/local
-COPY templates /app/templates
 # Numeric, so that Kubernetes' runAsNonRoot can see it is not root.
 USER 10001:10001
 WORKDIR /data

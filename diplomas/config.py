@@ -19,7 +19,6 @@ from .core.errors import ConfigurationError
 from .core.ids import SERIAL_PREFIX
 from .core.model import Institution, Signatory
 
-REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 INSTITUTION_FILE = "institution.toml"
 
 
@@ -32,7 +31,10 @@ class Settings(BaseSettings):
     keys_dir: Path = Path("keys")
     database_url: str = ""
     key_passphrase: SecretStr | None = None
-    templates_dir: Path = REPO_TEMPLATES
+    templates_dir: Path = Path("templates")
+    """The instance's own diploma designs: they add to the designs that ship with the
+    package, and override one of them by taking its name. A folder that does not exist
+    adds nothing."""
     environment: Literal["development", "production"] = "development"
     max_upload_bytes: int = 10 * 1024 * 1024
     max_roster_bytes: int = 50 * 1024 * 1024

@@ -1,6 +1,6 @@
-"""Diploma PDFs drawn from declarative templates (`templates/<name>/`).
+"""Diploma PDFs drawn from declarative templates (`<designs folder>/<name>/template.toml`).
 
-TemplateRenderer(templates_dir)   the PdfRenderer port: render(claims, template) -> bytes,
+TemplateRenderer(*folders)        the PdfRenderer port: render(claims, template) -> bytes,
                                   check(claims, template) before anything is issued
   template.py   the TOML design, checked on load
   layout.py     the claims placed in the design's boxes (pure geometry), or only checked
@@ -13,7 +13,7 @@ TemplateRenderer(templates_dir)   the PdfRenderer port: render(claims, template)
 """
 
 from .layout import Layout
-from .renderer import TemplateRenderer
+from .renderer import BUILTIN_DESIGNS, TemplateRenderer
 from .template import Template, load_template
 
-__all__ = ["Layout", "Template", "TemplateRenderer", "load_template"]
+__all__ = ["BUILTIN_DESIGNS", "Layout", "Template", "TemplateRenderer", "load_template"]

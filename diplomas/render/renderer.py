@@ -1,4 +1,4 @@
-"""`TemplateRenderer`: the `PdfRenderer` the service uses, over a folder of templates."""
+"""`TemplateRenderer`: the `PdfRenderer` the service uses, over folders of designs."""
 
 from __future__ import annotations
 
@@ -12,37 +12,54 @@ from .layout import Layout, lay_out
 from .page import PageDesign, draw_page, prepare
 from .template import NAME, TEMPLATE_FILE, Template, load_template
 
+BUILTIN_DESIGNS = Path(__file__).resolve().parent.parent / "designs"
+"""The designs that ship inside the package (`classic` and its fonts)."""
+
 
 class TemplateRenderer:
-    """Renders diplomas from the designs in `templates_dir` (one folder per template).
+    """Renders diplomas from designs (one folder per template) found in `folders`, the
+    first folder that has a design by a name winning, then in the package's own designs.
 
-    Construction reads nothing. A template, its fonts and logo are read on first use and
-    kept for the life of the renderer (fonts for the life of the process), so a bulk run
+    So an instance's own folder (`DIPLOMAS_TEMPLATES_DIR`) adds designs, or overrides a
+    built-in one by its name, and a pip-installed package issues with `classic` from
+    any working directory. Construction reads nothing. A template, its fonts and logo
+    are read on first use and kept for the life of the renderer (fonts for the life of the process), so a bulk run
     pays for them once; restart to pick up an edited design. Safe to share between
     threads. Pickling keeps only the folder, so a renderer can be handed to a worker
     process, which loads what it needs itself; it holds no lock, so forking is safe too.
     """
 
-    def __init__(self, templates_dir: Path) -> None:
-        self.templates_dir = Path(templates_dir)
+    def __init__(self, *folders: Path, builtin: bool = True) -> None:
+        found = [Path(f) for f in folders]
+        if builtin:
+            found.append(BUILTIN_DESIGNS)
+        self.folders: tuple[Path, ...] = tuple(dict.fromkeys(f.resolve() for f in found))
         self._designs: dict[str, PageDesign] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"templates_dir": self.templates_dir}
+        return {"folders": self.folders}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.templates_dir = Path(state["templates_dir"])
+        self.folders = tuple(state["folders"])
         self._designs = {}
+
+    def _home_of(self, name: str) -> Path | None:
+        """The first folder that holds a design called `name`."""
+        if not NAME.match(name):
+            return None
+        return next((f for f in self.folders if (f / name / TEMPLATE_FILE).is_file()), None)
 
     def names(self) -> tuple[str, ...]:
         """The templates available, sorted."""
-        if not self.templates_dir.is_dir():
-            return ()
         return tuple(
             sorted(
-                p.name
-                for p in self.templates_dir.iterdir()
-                if NAME.match(p.name) and (p / TEMPLATE_FILE).is_file()
+                {
+                    p.name
+                    for folder in self.folders
+                    if folder.is_dir()
+                    for p in folder.iterdir()
+                    if NAME.match(p.name) and (p / TEMPLATE_FILE).is_file()
+                }
             )
         )
 
@@ -55,13 +72,15 @@ class TemplateRenderer:
         design = self._designs.get(name)
         if design is not None:
             return design
-        if not NAME.match(name) or not (self.templates_dir / name / TEMPLATE_FILE).is_file():
+        home = self._home_of(name)
+        if home is None:
             available = ", ".join(self.names()) or "none"
+            where = ", ".join(str(f) for f in self.folders)
             raise NotFound(
-                f"no diploma template named {name!r} in {self.templates_dir} "
-                f"(available: {available})"
+                f"no diploma template named {name!r} in {where} (available: {available})"
             )
-        design = prepare(load_template(name, self.templates_dir))
+        later = self.folders[self.folders.index(home) + 1 :]
+        design = prepare(load_template(name, home, later))
         # Two threads may load the same template at once; the first one stored wins.
         return self._designs.setdefault(name, design)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -301,21 +301,28 @@ _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 
 
 class _Loader:
-    def __init__(self, name: str, folder: Path, root: Path) -> None:
+    def __init__(self, name: str, folder: Path, root: Path, fallbacks: Sequence[Path]) -> None:
         self.name = name
         self.folder = folder
         self.root = root
+        self.fallbacks = tuple(fallbacks)
         self.file = folder / TEMPLATE_FILE
         self.colors: dict[str, Color] = {}
         self.fonts: dict[str, Font] = {}
 
     def path(self, table: _Table, key: str, relative: str) -> Path:
+        """A file the design names, relative to its folder and inside its designs folder.
+        A file missing there is looked for at the same place in the later designs folders
+        (the built-in one last), so that a copy of `classic` in an instance's own folder
+        finds the fonts that ship with the package."""
         path = (self.folder / relative).resolve()
         if not path.is_relative_to(self.root):
             raise table.error(f"`{key}` points outside the templates folder: {relative}")
-        if not path.is_file():
-            raise table.error(f"`{key}`: no file at {path}")
-        return path
+        inside = path.relative_to(self.root)
+        for candidate in (path, *(root / inside for root in self.fallbacks)):
+            if candidate.is_file():
+                return candidate
+        raise table.error(f"`{key}`: no file at {path}")
 
     def color(self, table: _Table, key: str, default: str) -> Color:
         return self._parse_color(table, key, table.text(key, default))
@@ -515,7 +522,8 @@ class _Loader:
         return spec
 
 
-def load_template(name: str, root: Path) -> Template:
-    """Read and check `root/<name>/template.toml`; ConfigurationError if it is wrong."""
+def load_template(name: str, root: Path, fallbacks: Sequence[Path] = ()) -> Template:
+    """Read and check `root/<name>/template.toml`; ConfigurationError if it is wrong.
+    Files it names that are missing under `root` are looked for under `fallbacks`."""
     root = root.resolve()
-    return _Loader(name, root / name, root).load()
+    return _Loader(name, root / name, root, [f.resolve() for f in fallbacks]).load()

@@ -26,7 +26,9 @@ from diplomas.core.verification import (
     verdict_for_stored,
 )
 
-VECTOR = Path(__file__).parents[3] / "shared" / "vectors" / "eddsa-jcs-2022" / "signedJCS.json"
+# The signed example of the W3C Data Integrity EdDSA Cryptosuites test vectors
+# (TestVectors/eddsa-jcs-2022/signedJCS.json in w3c/vc-di-eddsa), kept with the tests.
+VECTOR = Path(__file__).parents[1] / "data" / "eddsa-jcs-2022-signedJCS.json"
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 UNI = Institution(

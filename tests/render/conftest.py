@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from diplomas.core.credential import IssuerClaims, PublicClaims
 from diplomas.core.model import MAX_LENGTH, Signatory
-from diplomas.render import TemplateRenderer
+from diplomas.render import BUILTIN_DESIGNS, TemplateRenderer
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = BUILTIN_DESIGNS
 
 TBZMED = IssuerClaims(
     did="did:web:diplomas.tbzmed.ac.ir",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,13 +14,13 @@ from reportlab.lib.units import mm
 from diplomas.core.credential import IssuerClaims, PublicClaims
 from diplomas.core.errors import InvalidInput
 from diplomas.core.model import MAX_LENGTH, Signatory
-from diplomas.render import Layout, TemplateRenderer
+from diplomas.render import BUILTIN_DESIGNS, Layout, TemplateRenderer
 from diplomas.render.layout import Rect
 
 PERSIAN = "آابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهی"
 
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = BUILTIN_DESIGNS
 ALL_TEMPLATES = TemplateRenderer(TEMPLATES).names()
 
 

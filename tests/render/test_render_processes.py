@@ -13,9 +13,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from diplomas.core.credential import PublicClaims
-from diplomas.render import TemplateRenderer
+from diplomas.render import BUILTIN_DESIGNS, TemplateRenderer
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = BUILTIN_DESIGNS
 
 
 def render_in_worker(templates: Path, batch: list[PublicClaims]) -> list[bytes]:
@@ -65,7 +65,7 @@ def test_pickling_keeps_only_the_folder(renderer: TemplateRenderer, claims: Publ
     data = pickle.dumps(renderer)
     assert len(data) < 500
     copy = pickle.loads(data)
-    assert copy.templates_dir == renderer.templates_dir
+    assert copy.folders == renderer.folders
     assert copy.render(claims, "classic") == renderer.render(claims, "classic")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import cast
 
 import pypdfium2
@@ -18,10 +17,10 @@ from reportlab.lib.units import mm
 
 from diplomas.core.credential import PublicClaims
 from diplomas.core.errors import ConfigurationError
-from diplomas.render import TemplateRenderer
+from diplomas.render import BUILTIN_DESIGNS, TemplateRenderer
 from diplomas.render.qr import MASK_PATTERN, MAX_VERSION, QUIET_ZONE, QrCode, encode, version_for
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = BUILTIN_DESIGNS
 REALISTIC_URL = "https://diplomas.tbzmed.ac.ir/v/" + "8Zq3mXn2Wd7Lk5Pr9Tb4Hc"
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import unicodedata
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from diplomas.core.text import ZWNJ
+from diplomas.render import BUILTIN_DESIGNS
 from diplomas.render.fonts import load_font
 from diplomas.render.shaping import is_rtl, shape_word, visual
 
-FONTS = Path(__file__).resolve().parents[2] / "templates" / "fonts"
+FONTS = BUILTIN_DESIGNS / "fonts"
 PERSIAN_LETTERS = "آابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیءأؤئۀ"
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 

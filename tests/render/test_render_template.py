@@ -11,9 +11,9 @@ from PIL import Image
 
 from diplomas.core.credential import PublicClaims
 from diplomas.core.errors import ConfigurationError, NotFound
-from diplomas.render import TemplateRenderer
+from diplomas.render import BUILTIN_DESIGNS, TemplateRenderer
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = BUILTIN_DESIGNS
 
 
 @pytest.fixture
@@ -50,15 +50,53 @@ def test_unknown_template_is_not_found(
 
 
 def test_missing_templates_folder_lists_none(tmp_path: Path) -> None:
-    renderer = TemplateRenderer(tmp_path / "absent")
+    renderer = TemplateRenderer(tmp_path / "absent", builtin=False)
     assert renderer.names() == ()
     with pytest.raises(NotFound, match="available: none"):
         renderer.ensure_template("classic")
 
 
+def test_the_shipped_designs_need_no_folder_of_the_instance(
+    tmp_path: Path, claims: PublicClaims
+) -> None:
+    # A pip-installed package run from an empty folder: DIPLOMAS_TEMPLATES_DIR names a
+    # folder that does not exist, and `classic` still comes from inside the package.
+    renderer = TemplateRenderer(tmp_path / "absent")
+    assert renderer.names() == ("classic",)
+    assert renderer.render(claims, "classic").startswith(b"%PDF-")
+
+
+def test_an_own_design_finds_the_shipped_fonts(tmp_path: Path, claims: PublicClaims) -> None:
+    # Copying only `classic/` (as templates/README.md says) into the instance's own folder:
+    # its "../fonts/..." paths are not there, so they come from the package's designs.
+    own = tmp_path / "templates"
+    shutil.copytree(TEMPLATES / "classic", own / "mine")
+    renderer = TemplateRenderer(own)
+    assert renderer.names() == ("classic", "mine")
+    mine = renderer.template("mine")
+    assert {f.path.parent for f in mine.fonts} == {TEMPLATES / "fonts"}
+    assert renderer.render(claims, "mine") == renderer.render(claims, "classic")
+
+
+def test_an_own_design_overrides_a_shipped_one_by_name(
+    tmp_path: Path, claims: PublicClaims
+) -> None:
+    own = tmp_path / "templates"
+    shutil.copytree(TEMPLATES / "classic", own / "classic")
+    toml = own / "classic" / "template.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('paper = "#fbf7ec"', 'paper = "#dff0ff"'),
+        encoding="utf-8",
+    )
+    ours = TemplateRenderer(own).template("classic")
+    shipped = TemplateRenderer().template("classic")
+    assert ours.background != shipped.background
+    assert ours.folder == own / "classic"
+
+
 def test_a_copied_template_renders(workshop: Path, claims: PublicClaims) -> None:
     renderer = TemplateRenderer(workshop)
-    assert renderer.names() == ("mine",)
+    assert renderer.names() == ("classic", "mine")
     assert renderer.render(claims, "mine").startswith(b"%PDF-")
 
 

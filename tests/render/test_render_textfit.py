@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from diplomas.render import BUILTIN_DESIGNS
 from diplomas.render.fonts import Font, load_font
 from diplomas.render.shaping import shape_word
 from diplomas.render.textfit import TextDoesNotFit, fit_text
 
-FONTS = Path(__file__).resolve().parents[2] / "templates" / "fonts"
+FONTS = BUILTIN_DESIGNS / "fonts"
 
 
 @pytest.fixture(scope="module")
