@@ -25,8 +25,9 @@ class TemplateRenderer:
     any working directory. Construction reads nothing. A template, its fonts and logo
     are read on first use and kept for the life of the renderer (fonts for the life of
     the process), so a bulk run pays for them once; restart to pick up an edited design.
-    Safe to share between threads. Pickling keeps only the folders, so a renderer can be handed to a worker
-    process, which loads what it needs itself; it holds no lock, so forking is safe too.
+    Safe to share between threads. Pickling keeps only the folders, so a renderer can be
+    handed to a worker process, which loads what it needs itself; it holds no lock, so
+    forking is safe too.
     """
 
     def __init__(self, *folders: Path, builtin: bool = True) -> None:
