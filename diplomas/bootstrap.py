@@ -11,6 +11,7 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,15 +19,17 @@ from typing import TYPE_CHECKING, Any
 from .config import (
     DEFAULT_INSTITUTION,
     Settings,
+    check_public_url,
+    configured_institutions,
     institution_from,
-    load_institutions,
     read_institution_entries,
     write_institutions,
 )
 from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.errors import ConfigurationError, Conflict, DocumentError, FieldProblem, InvalidInput
+from .core.identity import Address, Identity, moved
 from .core.keyring import KeyRing
-from .core.model import Institution
+from .core.model import Institution, did_web
 from .core.verification import Verdict, verdict_for_document
 
 if TYPE_CHECKING:
@@ -34,9 +37,12 @@ if TYPE_CHECKING:
 
     from .api.app import DiplomasAPI
     from .core.qrproof import QrCheck
-    from .keys import FileKeyStore
+    from .keys import FileKeyStore, TrustBundle
+    from .render import TemplateRenderer
     from .service import DiplomaService
     from .storage.audit import SqlAuditLog
+    from .storage.batches import SqlBatchStore
+    from .storage.files import FilePdfStore
 
 
 def _passphrase(settings: Settings) -> bytes:
@@ -53,20 +59,150 @@ def keys_dir_for(settings: Settings, institutions: Sequence[Institution], slug: 
     return settings.keys_dir if slug == institutions[0].slug else settings.keys_dir / slug
 
 
+def load_institutions(
+    settings: Settings, *, actor: str = SYSTEM_ACTOR, engine: Engine | None = None
+) -> list[Institution]:
+    """The institutions as the settings file and the environment describe them now, each
+    with the former DIDs its key store remembers. A public URL changed since the last
+    look is recorded first (`settle_identity`), by whichever process sees it first."""
+    institutions = configured_institutions(settings)
+    settled = [
+        settle_identity(
+            settings, i, keys_dir_for(settings, institutions, i.slug), actor=actor, engine=engine
+        )
+        for i in institutions
+    ]
+    owners: dict[str, str] = {}
+    for institution in settled:
+        for did in institution.dids:
+            other = owners.setdefault(did, institution.slug)
+            if other != institution.slug:
+                raise ConfigurationError(
+                    f"the public URL of {institution.slug!r} gives the DID {did}, which is "
+                    f"(or was) the DID of {other!r}: two institutions cannot share an address"
+                )
+    return settled
+
+
+def settle_identity(
+    settings: Settings,
+    institution: Institution,
+    directory: Path,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    engine: Engine | None = None,
+) -> Institution:
+    """`institution` with the former DIDs its key store remembers, after recording a
+    change of its public URL if there was one.
+
+    A URL changed before anything was issued under the old one is just taken: nothing
+    names the old address. One changed after diplomas were issued keeps the old DID as
+    a former one, so that every diploma issued there keeps verifying, and the move goes
+    into the audit log. The check costs one file read; the database is asked only when
+    the URL changed."""
+    from .keys._files import locked
+    from .keys.identity import read_identity, write_identity
+
+    identity = read_identity(directory) if directory.is_dir() else None
+    if identity is not None and identity.names(institution.public_url):
+        return replace(institution, former_dids=identity.former_dids)
+    if not (directory / "record-keys.json").is_file():
+        return institution  # no keys yet: `init` makes them, then records the identity
+    before: Address | None = None
+    with locked(directory):
+        identity = read_identity(directory)  # again: another process may have been first
+        now = datetime.now(UTC)
+        if identity is None:
+            identity = _first_identity(settings, institution, directory, engine, now)
+        if not identity.names(institution.public_url):
+            before = identity.current
+            in_use = _issued_since(settings, engine, institution.slug, before.since)
+            identity = moved(identity, institution.public_url, now, in_use=in_use)
+        write_identity(directory, identity)
+    if before is not None and before.did != identity.current.did:
+        record_audit_event(
+            settings,
+            actor,
+            AuditAction.INSTITUTION_MOVED,
+            {
+                "institution": institution.slug,
+                "from_url": before.public_url,
+                "from_did": before.did,
+                "to_url": identity.current.public_url,
+                "to_did": identity.current.did,
+                "former_kept": before.did in identity.former_dids,
+            },
+            subject=institution.slug,
+        )
+    return replace(institution, former_dids=identity.former_dids)
+
+
+def _first_identity(
+    settings: Settings,
+    institution: Institution,
+    directory: Path,
+    engine: Engine | None,
+    now: datetime,
+) -> Identity:
+    """The identity of a key store that has none recorded yet: a new one, or one made by
+    an earlier version, whose keys name the DID of the URL at `init` time. If that DID
+    is not the one of the settings now and diplomas were issued, it is a former one."""
+    from .keys._files import read_private_file
+    from .keys.record import load_metadata
+
+    path = directory / "record-keys.json"
+    entries = load_metadata(read_private_file(path), str(path))
+    start = min((e.valid_from for e in entries), default=now)
+    current = Address(institution.public_url, start)
+    earlier = [d for d in dict.fromkeys(e.controller for e in entries) if d != institution.did]
+    if not earlier or not _issued_since(settings, engine, institution.slug, start):
+        return Identity(current)
+    former = tuple(Address(_url_of(d), start, now) for d in earlier)
+    return Identity(replace(current, since=now), former)
+
+
+def _url_of(did: str) -> str:
+    """An address whose did:web is `did` (the scheme is not part of a did:web; a key
+    store made by an earlier version kept only the DID)."""
+    host, *path = did.removeprefix("did:web:").split(":")
+    host = host.replace("%3A", ":")
+    scheme = "http" if host.split(":")[0] in ("127.0.0.1", "localhost") else "https"
+    url = f"{scheme}://{host}" + "".join(f"/{p}" for p in path)
+    assert did_web(url) == did
+    return url
+
+
+def _issued_since(settings: Settings, engine: Engine | None, slug: str, since: datetime) -> bool:
+    from .storage.engine import make_engine
+    from .storage.usage import issued_since
+
+    if engine is not None:
+        return issued_since(engine, slug, since)
+    own = make_engine(settings.effective_database_url)
+    try:
+        return issued_since(own, slug, since)
+    finally:
+        own.dispose()
+
+
 def open_key_store(settings: Settings, institution: Institution | None = None) -> FileKeyStore:
     from .keys import FileKeyStore
 
-    institutions = load_institutions(settings.institution_file)
+    institutions = load_institutions(settings)
+    if institution is not None:
+        institution = next(i for i in institutions if i.slug == institution.slug)
     institution = institution or institutions[0]
     directory = keys_dir_for(settings, institutions, institution.slug)
     return FileKeyStore(directory, _passphrase(settings), institution)
 
 
-def open_key_stores(settings: Settings) -> dict[str, FileKeyStore]:
+def open_key_stores(
+    settings: Settings, institutions: Sequence[Institution] | None = None
+) -> dict[str, FileKeyStore]:
     """Every institution's key store, by slug, the default issuer first."""
     from .keys import FileKeyStore
 
-    institutions = load_institutions(settings.institution_file)
+    institutions = institutions or load_institutions(settings)
     passphrase = _passphrase(settings)
     return {
         i.slug: FileKeyStore(keys_dir_for(settings, institutions, i.slug), passphrase, i)
@@ -79,8 +215,9 @@ def init_instance(
 ) -> list[str]:
     """Create whatever of the instance is missing; existing keys and settings stay as they are.
 
-    Keys it creates are recorded in the audit log as done by `actor`. Returns the lines to
-    show the admin.
+    A new settings file holds the defaults, then what the environment says, then
+    `overrides` (the command's options). Keys it creates are recorded in the audit log as
+    done by `actor`. Returns the lines to show the admin.
     """
     from .keys import init_key_store
     from .storage.engine import make_engine
@@ -92,45 +229,47 @@ def init_instance(
     path = settings.institution_file
     if path.exists():
         if overrides:
-            lines.append(f"{path} exists; edit it to change the institution (options ignored)")
-        institutions = load_institutions(path)
+            lines.append(
+                f"{path} exists; change a setting with `diplomas settings set` (options ignored)"
+            )
     else:
-        data = {**DEFAULT_INSTITUTION, **overrides}
-        institutions = [institution_from(data)]
+        data = {**DEFAULT_INSTITUTION, **settings.institution_overrides(), **overrides}
+        institution_from(data)  # refuses bad settings before anything is written
         write_institutions(path, [data])
         lines.append(f"wrote institution settings to {path}")
-    institution = institutions[0]
+    institutions = configured_institutions(settings)
 
     engine = make_engine(settings.effective_database_url)
     try:
         migrate_engine(engine)
+        lines.append(f"database ready at {_safe_url(settings.effective_database_url)}")
+        passphrase = _passphrase(settings)
+        for each in institutions:
+            directory = keys_dir_for(settings, institutions, each.slug)
+            existed = (directory / "record-keys.json").exists()
+            store = init_key_store(directory, passphrase, each, datetime.now(UTC))
+            settle_identity(settings, each, directory, actor=actor, engine=engine)
+            if not existed:
+                key_ids = [k.key_id for k in store.entries()]
+                record_audit_event(
+                    settings,
+                    actor,
+                    AuditAction.KEY_INIT,
+                    {"institution": each.slug, "key_ids": key_ids},
+                    subject=key_ids[0] if key_ids else "",
+                )
+            verb = "found" if existed else "created"
+            whose = "" if each is institutions[0] else f" for co-issuer {each.slug}"
+            count = len(store.entries())
+            lines.append(f"{verb} keys{whose} in {directory} ({count} record key(s))")
     finally:
         engine.dispose()
-    lines.append(f"database ready at {_safe_url(settings.effective_database_url)}")
-
-    passphrase = _passphrase(settings)
-    for each in institutions:
-        directory = keys_dir_for(settings, institutions, each.slug)
-        existed = (directory / "record-keys.json").exists()
-        store = init_key_store(directory, passphrase, each, datetime.now(UTC))
-        if not existed:
-            key_ids = [k.key_id for k in store.entries()]
-            record_audit_event(
-                settings,
-                actor,
-                AuditAction.KEY_INIT,
-                {"institution": each.slug, "key_ids": key_ids},
-                subject=key_ids[0] if key_ids else "",
-            )
-        verb = "found" if existed else "created"
-        whose = "" if each is institution else f" for co-issuer {each.slug}"
-        lines.append(f"{verb} keys{whose} in {directory} ({len(store.keyring())} record key(s))")
     if settings.key_passphrase is None:
         lines.append(
             f"private keys are encrypted with a generated passphrase in {settings.home}/"
             "key-passphrase; for production set DIPLOMAS_KEY_PASSPHRASE instead (see README)"
         )
-    lines.append(f"public URL (QR codes point here): {institution.public_url}")
+    lines.append(f"public URL (QR codes point here): {institutions[0].public_url}")
     return lines
 
 
@@ -139,8 +278,9 @@ def add_institution(
 ) -> list[str]:
     """Add a co-issuing institution to the instance and create its keys.
 
-    Its public URL defaults to a path of the issuer's site (`{public_url}/i/{slug}`), where
-    this service publishes its DID document. Returns the lines to show the admin.
+    Without a public URL of its own it is published on the issuer's site, at
+    `{public_url}/i/{slug}` (and follows the issuer when that moves), where this service
+    serves its DID document. Returns the lines to show the admin.
     """
     path = settings.institution_file
     entries = read_institution_entries(path)
@@ -150,20 +290,33 @@ def add_institution(
     if any(e.get("slug") == slug for e in entries):
         raise Conflict(f"institution {slug!r} already exists; edit {path} to change it")
     data = {
-        "public_url": f"{str(entries[0]['public_url']).rstrip('/')}/i/{slug}",
         "serial_prefix": slug.upper().replace("-", "").replace("_", "")[:16],
         **{k: v for k, v in data.items() if v not in (None, "")},
     }
-    institution_from(data)  # refuses bad settings before anything is written
+    if "public_url" in data:
+        data["public_url"] = check_public_url(data["public_url"])
+    # Refuses bad settings (and a URL another institution has) before anything is written.
+    added = configured_institutions_with(settings, [*entries, data])[-1]
     write_institutions(path, [*entries, data])
     record_audit_event(
         settings,
         actor,
         AuditAction.INSTITUTION_ADDED,
-        {"institution": slug, "public_url": str(data["public_url"])},
+        {"institution": slug, "public_url": added.public_url},
         subject=slug,
     )
     return [f"added co-issuer {slug} to {path}", *init_instance(settings, {}, actor=actor)]
+
+
+def configured_institutions_with(
+    settings: Settings, entries: list[dict[str, Any]]
+) -> list[Institution]:
+    """The institutions that the settings file would give with `entries` in it."""
+    from .config import institutions_from
+
+    return institutions_from(
+        entries, str(settings.institution_file), settings.institution_overrides()
+    )
 
 
 def open_audit_log(settings: Settings) -> tuple[SqlAuditLog, Engine]:
@@ -199,47 +352,73 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def build_service(settings: Settings) -> DiplomaService:
-    from .pdfsign import PadesValidator
+@dataclass(frozen=True)
+class Runtime:
+    """What a process keeps whatever the settings file says: the database engine and the
+    stores that stand on it alone, the PDF files, the designs. A server rebuilds its
+    service over the same runtime when the settings change (`diplomas.watch`)."""
+
+    engine: Engine
+    audit: SqlAuditLog
+    batches: SqlBatchStore
+    pdf_store: FilePdfStore
+    renderer: TemplateRenderer
+
+
+def open_runtime(settings: Settings) -> Runtime:
     from .render import TemplateRenderer
-    from .service import DiplomaService
     from .storage.audit import SqlAuditLog
     from .storage.batches import SqlBatchStore
     from .storage.engine import make_engine
     from .storage.files import FilePdfStore
+
+    engine = make_engine(settings.effective_database_url)
+    return Runtime(
+        engine,
+        SqlAuditLog(engine),
+        SqlBatchStore(engine),
+        FilePdfStore(settings.pdf_dir),
+        TemplateRenderer(settings.templates_dir),
+    )
+
+
+def build_service(
+    settings: Settings, runtime: Runtime | None = None, *, actor: str = SYSTEM_ACTOR
+) -> DiplomaService:
+    """The service as the settings, the environment and the key stores say now."""
+    from .pdfsign import PadesValidator
+    from .service import DiplomaService
     from .storage.repository import SqlRepository
     from .verdicts import VerdictCache
 
-    institutions = load_institutions(settings.institution_file)
-    stores = open_key_stores(settings)
+    runtime = runtime or open_runtime(settings)
+    institutions = load_institutions(settings, actor=actor, engine=runtime.engine)
+    stores = open_key_stores(settings, institutions)
     store = stores[institutions[0].slug]
-    engine = make_engine(settings.effective_database_url)
-    renderer = TemplateRenderer(settings.templates_dir)
     repository = SqlRepository(
-        engine, {i.slug: i for i in institutions}, store.national_id_hasher()
+        runtime.engine, {i.slug: i for i in institutions}, store.national_id_hasher()
     )
-    audit = SqlAuditLog(engine)
     verdicts = None
     if settings.verify_cache_size > 0:
         verdicts = VerdictCache(
-            audit,
+            runtime.audit,
             size=settings.verify_cache_size,
             check_every=settings.verify_cache_check_seconds,
         )
     return DiplomaService(
         institutions=institutions,
         repository=repository,
-        pdf_store=FilePdfStore(settings.pdf_dir),
-        renderer=renderer,
-        templates=renderer,
+        pdf_store=runtime.pdf_store,
+        renderer=runtime.renderer,
+        templates=runtime.renderer,
         pdf_signer=store.pdf_signer(),
         pdf_validator=PadesValidator(
-            issuers={i.did: stores[i.slug].trust_roots() for i in institutions}
+            issuers={did: stores[i.slug].trust_roots() for i in institutions for did in i.dids}
         ),
         record_keys=store,
         co_issuer_keys={i.slug: stores[i.slug] for i in institutions[1:]},
-        batches=SqlBatchStore(engine),
-        audit=audit,
+        batches=runtime.batches,
+        audit=runtime.audit,
         verdicts=verdicts,
     )
 
@@ -254,7 +433,11 @@ def build_app(settings: Settings) -> DiplomasAPI:
         raise ConfigurationError(
             f"no instance at {settings.home}: run `diplomas init` first (or `make run`)"
         )
-    return create_app(build_service(settings), settings)
+    from .watch import SettingsWatch
+
+    runtime = open_runtime(settings)
+    watch = SettingsWatch(settings, lambda: build_service(settings, runtime))
+    return create_app(watch.build(), settings, watch=watch)
 
 
 def app_from_environment() -> DiplomasAPI:
@@ -283,13 +466,32 @@ def settle_heap() -> None:
 
 def verify_offline(pdf: bytes, *bundles: bytes) -> Verdict:
     """Check a PDF with only trust bundles (one per institution): no database, no network."""
-    from .keys import load_bundle
     from .pdfsign import PadesValidator
 
-    trusts = [load_bundle(b) for b in bundles]
-    report = PadesValidator(issuers={t.did: t.trust_roots() for t in trusts}).inspect(pdf)
-    keyring = KeyRing(k for t in trusts for k in t.record_keys)
+    trusts = _load_bundles(bundles)
+    report = PadesValidator(
+        issuers={did: t.trust_roots() for t in trusts for did in t.dids}
+    ).inspect(pdf)
+    keyring = KeyRing(k for t in trusts for k in t.keyring())
     return verdict_for_document(report, keyring, None)
+
+
+def _load_bundles(bundles: Sequence[bytes]) -> list[TrustBundle]:
+    """The trust bundles, each vouching for its own institution only: two that claim the
+    same DID (a current or a former one) are refused, whichever order they come in."""
+    from .keys import load_bundle
+
+    trusts = [load_bundle(b) for b in bundles]
+    claimed: dict[str, int] = {}
+    for number, trust in enumerate(trusts, start=1):
+        for did in trust.dids:
+            first = claimed.setdefault(did, number)
+            if first != number:
+                raise ConfigurationError(
+                    f"trust bundles {first} and {number} both claim to speak for {did}: "
+                    f"each institution has one bundle; check where they came from"
+                )
+    return trusts
 
 
 def verify_qr_photo(image: bytes, keyring: KeyRing) -> list[QrCheck]:
@@ -305,6 +507,4 @@ def verify_qr_photo(image: bytes, keyring: KeyRing) -> list[QrCheck]:
 
 def offline_keyring(*bundles: bytes) -> KeyRing:
     """The record keys of the institutions whose trust bundles are given."""
-    from .keys import load_bundle
-
-    return KeyRing(k for b in bundles for k in load_bundle(b).record_keys)
+    return KeyRing(k for t in _load_bundles(bundles) for k in t.keyring())

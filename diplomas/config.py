@@ -10,6 +10,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import tomli_w
 from pydantic import Field, SecretStr
@@ -54,6 +55,28 @@ class Settings(BaseSettings):
     within this many seconds. Changes made through the process itself show at once."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # The issuing institution's settings, from the environment: each one given wins over
+    # the settings file, so that a container is set up with variables alone and nobody
+    # edits a file inside a volume.
+    public_url: str | None = None
+    """The address employers reach (DIPLOMAS_PUBLIC_URL); QR codes point here."""
+    institution_name: str | None = None
+    institution_name_en: str | None = None
+    serial_prefix: str | None = None
+    signatories: list[dict[str, str]] | None = None
+    """DIPLOMAS_SIGNATORIES, as JSON: [{"name": …, "title": …, "name_en": …, "title_en": …}]."""
+
+    def institution_overrides(self) -> dict[str, Any]:
+        """The issuer's settings that the environment gives, as settings-file keys."""
+        given = {
+            "public_url": self.public_url,
+            "name": self.institution_name,
+            "name_en": self.institution_name_en,
+            "serial_prefix": self.serial_prefix,
+            "signatories": self.signatories,
+        }
+        return {key: value for key, value in given.items() if value is not None}
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'diplomas.db').resolve()}"
@@ -93,34 +116,85 @@ DEFAULT_INSTITUTION: dict[str, Any] = {
 }
 
 
-def institution_from(data: dict[str, Any]) -> Institution:
+INSTITUTION_KEYS = frozenset(
+    {"slug", "name", "name_en", "public_url", "serial_prefix", "signatories"}
+)
+SIGNATORY_KEYS = frozenset({"name", "title", "name_en", "title_en"})
+
+
+def check_public_url(value: object) -> str:
+    """A public URL as the settings keep it (no trailing slash); ConfigurationError
+    saying what is wrong with it otherwise."""
+    url = str(value).strip().rstrip("/")
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigurationError(
+            f"public_url {url!r} must be an address like https://diplomas.example.ac.ir"
+        )
+    if parsed.query or parsed.fragment or parsed.username or parsed.password:
+        raise ConfigurationError(
+            f"public_url {url!r} must be a plain address, without ?query, #fragment or user"
+        )
+    return url
+
+
+def _text_setting(data: dict[str, Any], key: str, where: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{where}{key} must be a text that is not empty")
+    return value.strip()
+
+
+def institution_from(data: dict[str, Any], where: str = "") -> Institution:
+    """An institution from its settings-file table; ConfigurationError names the first
+    thing wrong (`where` says which table, for a file with several)."""
+    unknown = sorted(set(data) - INSTITUTION_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}unknown setting(s) {', '.join(unknown)}; the settings are "
+            f"{', '.join(sorted(INSTITUTION_KEYS))}"
+        )
     try:
         prefix = str(data["serial_prefix"])
         if not SERIAL_PREFIX.match(prefix):
             raise ConfigurationError(
-                f"serial_prefix {prefix!r} must be 2-16 capital letters or digits"
+                f"{where}serial_prefix {prefix!r} must be 2-16 capital letters or digits"
             )
-        url = str(data["public_url"]).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"public_url {url!r} must start with http:// or https://")
+        signatories = data.get("signatories", [])
+        if not isinstance(signatories, list):
+            raise ConfigurationError(f"{where}signatories must be a list of tables")
         return Institution(
-            slug=str(data["slug"]),
-            name=str(data["name"]),
-            name_en=str(data["name_en"]),
-            public_url=url,
+            slug=_text_setting(data, "slug", where),
+            name=_text_setting(data, "name", where),
+            name_en=_text_setting(data, "name_en", where),
+            public_url=check_public_url(data["public_url"]),
             serial_prefix=prefix,
             signatories=tuple(
-                Signatory(
-                    str(s["name"]),
-                    str(s["title"]),
-                    str(s.get("name_en", "")),
-                    str(s.get("title_en", "")),
-                )
-                for s in data.get("signatories", [])
+                _signatory(s, f"{where}signatories[{i}].") for i, s in enumerate(signatories)
             ),
         )
     except KeyError as exc:
-        raise ConfigurationError(f"institution settings lack {exc.args[0]!r}") from None
+        raise ConfigurationError(f"{where}the setting {exc.args[0]!r} is missing") from None
+
+
+def _signatory(raw: object, where: str) -> Signatory:
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{where.rstrip('.')} must be a table with name and title")
+    unknown = sorted(set(raw) - SIGNATORY_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; a signatory has "
+            f"{', '.join(sorted(SIGNATORY_KEYS))}"
+        )
+    try:
+        return Signatory(
+            _text_setting(raw, "name", where),
+            _text_setting(raw, "title", where),
+            str(raw.get("name_en", "")),
+            str(raw.get("title_en", "")),
+        )
+    except KeyError as exc:
+        raise ConfigurationError(f"{where}{exc.args[0]} is missing") from None
 
 
 def load_institutions(path: Path) -> list[Institution]:
@@ -136,11 +210,46 @@ def load_institutions(path: Path) -> list[Institution]:
     entries = data.get("institutions")
     if not isinstance(entries, list) or not entries:
         raise ConfigurationError(f"{path} has no [[institutions]] entry")
-    institutions = [institution_from(e) for e in entries]
+    return institutions_from(entries, str(path))
+
+
+def institutions_from(
+    entries: list[dict[str, Any]], source: str, overrides: dict[str, Any] | None = None
+) -> list[Institution]:
+    """The institutions of settings-file tables, the issuer's with `overrides` applied.
+
+    A co-issuer without a public URL of its own is published on the issuer's site, at
+    `{issuer's public URL}/i/{slug}`, and so follows the issuer when it moves."""
+    if not all(isinstance(e, dict) for e in entries):
+        raise ConfigurationError(f"{source}: each [[institutions]] entry must be a table")
+    first = {**entries[0], **(overrides or {})}
+    issuer = institution_from(first, f"{source}: the issuer's ")
+    institutions = [issuer]
+    for index, entry in enumerate(entries[1:], start=2):
+        slug = entry.get("slug", "")
+        data = {"public_url": f"{issuer.public_url}/i/{slug}", **entry}
+        institutions.append(institution_from(data, f"{source}: institution {index}: "))
     slugs = [i.slug for i in institutions]
     if len(set(slugs)) != len(slugs):
-        raise ConfigurationError(f"{path} names an institution slug twice")
+        raise ConfigurationError(f"{source} names an institution slug twice")
+    dids = [i.did for i in institutions]
+    if len(set(dids)) != len(dids):
+        raise ConfigurationError(f"{source}: two institutions have the same public URL")
     return institutions
+
+
+def configured_institutions(settings: Settings) -> list[Institution]:
+    """The institutions as the settings file and the environment describe them now (the
+    environment wins for the issuer); their former addresses come from the key stores
+    (`bootstrap.load_institutions`)."""
+    path = settings.institution_file
+    if not path.exists():
+        raise ConfigurationError(
+            f"{path} does not exist: run `diplomas init` first (or set DIPLOMAS_HOME)"
+        )
+    return institutions_from(
+        read_institution_entries(path), str(path), settings.institution_overrides()
+    )
 
 
 def write_institutions(path: Path, institutions: list[dict[str, Any]]) -> None:
@@ -154,7 +263,16 @@ def write_institutions(path: Path, institutions: list[dict[str, Any]]) -> None:
 
 
 def read_institution_entries(path: Path) -> list[dict[str, Any]]:
-    """The raw [[institutions]] tables of the settings file, checked by `load_institutions`."""
-    load_institutions(path)
-    entries: list[dict[str, Any]] = tomllib.loads(path.read_text(encoding="utf-8"))["institutions"]
+    """The raw [[institutions]] tables of the settings file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"{path} does not exist: run `diplomas init` first (or set DIPLOMAS_HOME)"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    entries = data.get("institutions")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigurationError(f"{path} has no [[institutions]] entry")
     return entries

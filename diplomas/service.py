@@ -364,7 +364,9 @@ class DiplomaService:
 
         def fresh(signed: SignedStatusList | None) -> bool:
             return (
-                signed is not None and signed.version == version and signed.key_id == signer.key_id
+                signed is not None
+                and signed.version == version
+                and signed.key_id == signer.verification_method
             )
 
         cached = self._status_lists.get(name)
@@ -387,7 +389,10 @@ class DiplomaService:
                 valid_from=now,
             )
             stored = SignedStatusList(
-                name, built_version, signer.key_id, sign_status_list(document, signer, now)
+                name,
+                built_version,
+                signer.verification_method,
+                sign_status_list(document, signer, now),
             )
             self.repository.store_signed_status_list(stored, now)
         assert stored is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+import logging
 from pathlib import Path
 
 import anyio
@@ -19,21 +20,26 @@ from starlette.types import ASGIApp
 from .. import __version__
 from ..config import Settings
 from ..core.errors import (
+    ConfigurationError,
     Conflict,
     DiplomaError,
     DocumentError,
     Forbidden,
     InvalidInput,
+    KeyStoreError,
     NotFound,
     Unauthorized,
 )
 from ..service import DiplomaService
-from .errors import on_database_error
+from ..watch import CHECK_SECONDS, SettingsWatch
+from .errors import RETRY_AFTER_SECONDS, on_database_error
 from .metrics import Metrics
 from .middleware import EdgeMiddleware, body_limits
 from .openapi import document_errors
 from .ratelimit import RateLimiter
 from .routes import batches, diplomas, health, pages, status, verify, wellknown
+
+log = logging.getLogger("diplomas.http")
 
 HOT_ROUTES = ("/v/{diploma_id}", "/api/v1/verify/{diploma_id}")
 """The public verdict routes, matched before all others."""
@@ -85,21 +91,55 @@ def _translate(exc: DiplomaError) -> JSONResponse:
         return _error(413, str(exc))
     if isinstance(exc, DocumentError):
         return _error(422, str(exc))
+    if isinstance(exc, ConfigurationError | KeyStoreError):
+        # The instance, not the request, is at fault: a diploma naming an institution
+        # that the settings dropped, keys not readable. Said in the log with its details
+        # (paths), to the caller as a 503 that is worth retrying once it is mended.
+        log.error("the instance cannot answer: %s", exc)
+        return _error(
+            503,
+            "the service is not configured to answer this request; its operators are told",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return _error(500, "the service could not complete the request")
 
 
-def create_app(service: DiplomaService, settings: Settings) -> DiplomasAPI:
+def create_app(
+    service: DiplomaService, settings: Settings, *, watch: SettingsWatch | None = None
+) -> DiplomasAPI:
+    """The app answering with `service`; with `watch`, it follows the settings and keys
+    as they change on disk (`diplomas.watch`), building a new service when they do."""
     from ..batches import BatchRunner
     from .batch_queue import BatchQueue
 
     queue = BatchQueue(BatchRunner(service, settings), settings.batch_workers)
+
+    def current() -> DiplomaService:
+        answering: DiplomaService = app.state.service
+        return answering
+
+    def use(new: DiplomaService) -> None:
+        """Answer with `new` from the next request on: one assignment each, so a request
+        sees the old service or the new one, never half of each."""
+        queue.runner = BatchRunner(new, settings)
+        app.state.batch_runner = queue.runner
+        app.state.service = new
+
+    async def follow_settings(watch: SettingsWatch) -> None:
+        while True:
+            await anyio.sleep(CHECK_SECONDS)
+            new = await anyio.to_thread.run_sync(watch.check)
+            if new is not None:
+                use(new)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue.resume_unfinished()
         try:
             async with anyio.create_task_group() as background:
-                background.start_soon(verify.look_ahead_forever, service)
+                background.start_soon(verify.look_ahead_forever, current)
+                if watch is not None:
+                    background.start_soon(follow_settings, watch)
                 yield
                 background.cancel_scope.cancel()
         finally:
@@ -113,6 +153,7 @@ def create_app(service: DiplomaService, settings: Settings) -> DiplomasAPI:
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.watch = watch
     app.state.batch_runner = queue.runner
     app.state.batch_queue = queue
 

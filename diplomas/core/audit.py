@@ -44,6 +44,10 @@ class AuditAction(StrEnum):
     KEY_RETIRED = "key.retired"
     KEY_COMPROMISED = "key.compromised"
     INSTITUTION_ADDED = "institution.added"
+    INSTITUTION_MOVED = "institution.moved"
+    """Its public URL, and so its DID, changed; `details` names both and whether the
+    address it left stays its own (diplomas issued there name it)."""
+    SETTINGS_CHANGED = "settings.changed"
     TOKEN_CREATED = "token.created"  # noqa: S105 - action names, not secrets
     TOKEN_USED = "token.used"  # noqa: S105
     TOKEN_REVOKED = "token.revoked"  # noqa: S105

@@ -7,8 +7,8 @@ inside that key's validity window and before any compromise of the key.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -40,6 +40,14 @@ class RecordKey:
     valid_from: datetime
     valid_until: datetime | None = None
     compromised_since: datetime | None = None
+    also_known_as: tuple[str, ...] = ()
+    """The institution's other DIDs: a key is the institution's, whichever of its
+    addresses a record names (see `published_under`)."""
+
+    @property
+    def speaks_for(self) -> frozenset[str]:
+        """Every DID a proof made with this key may name as its issuer."""
+        return frozenset((self.controller, *self.also_known_as))
 
     @property
     def verification_method(self) -> str:
@@ -109,6 +117,20 @@ def public_key_from_did_key(did: str) -> bytes | None:
     if raw[:2] != _ED25519_MULTICODEC or len(raw) != 34:
         return None
     return raw[2:]
+
+
+def published_under(keys: Iterable[RecordKey], dids: Sequence[str]) -> list[RecordKey]:
+    """An institution's keys as verifiers find them: each key once under each of the
+    institution's DIDs (`dids[0]` the current one), so that `did:web:old#rk-1` and
+    `did:web:new#rk-1` both resolve to it after the institution moved, and each knows
+    the other DIDs it speaks for. What a key file says of its controller is ignored:
+    keys belong to the institution, not to an address."""
+    unique = tuple(dict.fromkeys(dids))
+    return [
+        replace(key, controller=did, also_known_as=tuple(d for d in unique if d != did))
+        for key in keys
+        for did in unique
+    ]
 
 
 class KeyRing:

@@ -92,10 +92,17 @@ class Institution:
     public_url: str
     serial_prefix: str
     signatories: tuple[Signatory, ...] = ()
+    former_dids: tuple[str, ...] = ()
+    """DIDs of earlier public URLs that issued diplomas name (`core.identity`)."""
 
     @property
     def did(self) -> str:
         return did_web(self.public_url)
+
+    @property
+    def dids(self) -> tuple[str, ...]:
+        """Every DID the institution has published under, the current one first."""
+        return (self.did, *(d for d in self.former_dids if d != self.did))
 
     def verify_url(self, diploma_id: str) -> str:
         return f"{self.public_url.rstrip('/')}/v/{diploma_id}"

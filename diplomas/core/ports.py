@@ -29,9 +29,9 @@ class PdfSignatureCheck:
 
     signer: str
     reasons: tuple[str, ...]
-    issuer: str = ""
-    """The DID of the institution whose root certificate the signature chains to ("" if
-    it chains to none): which co-issuer this signature speaks for."""
+    issuers: frozenset[str] = frozenset()
+    """The DIDs (current and former) of the institution whose root certificate the
+    signature chains to (none if it chains to none): which co-issuer it speaks for."""
 
     @property
     def ok(self) -> bool:

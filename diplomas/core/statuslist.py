@@ -83,6 +83,8 @@ class SignedStatusList:
     name: str
     version: int
     key_id: str
+    """The verification method that signed it (`did#key id`): a list signed under another
+    DID or key is signed again when the institution moves or its key rotates."""
     document: bytes
 
     @property

@@ -107,7 +107,7 @@ def check_record(record: bytes, keyring: KeyRing) -> RecordCheck:
         return RecordCheck(None, (), (str(exc),))
     proofs = tuple(check_proofs(credential, keyring))
     reasons = [r for p in proofs for r in p.reasons]
-    signed_by = {p.key.controller for p in proofs if p.ok and p.key is not None}
+    signed_by = {did for p in proofs if p.ok and p.key is not None for did in p.key.speaks_for}
     for issuer in claims.issuers:
         if issuer.did not in signed_by:
             name = issuer.name_en or issuer.name
@@ -179,7 +179,7 @@ def _suspended(
 def _missing_pdf_signatures(claims: PublicClaims, report: PdfReport) -> list[str]:
     """Each issuer of the record must have put its own good signature on the PDF: a
     co-issued diploma with one institution's signature missing or broken is refused."""
-    signed_by = {s.issuer for s in report.signatures if s.ok}
+    signed_by = {did for s in report.signatures if s.ok for did in s.issuers}
     return [
         f"no valid PDF signature from {issuer.name_en or issuer.name} ({issuer.did})"
         for issuer in claims.issuers

@@ -2,7 +2,8 @@
 
     {
       "format": "diplomas-trust-bundle", "version": 1,
-      "institution": {"did": ..., "name": ..., "name_en": ..., "public_url": ...},
+      "institution": {"did": ..., "name": ..., "name_en": ..., "public_url": ...,
+                      "also_known_as": ["<former DID>", ...]},
       "record_keys": [{"id": "<did>#<key id>", "type": "JsonWebKey", "controller": "<did>",
                        "publicKeyJwk": {...Ed25519 JWK...}, "valid_from": "...Z",
                        "valid_until": null, "compromised_since": null}, ...],
@@ -10,6 +11,11 @@
     }
 
 `diplomas verify --trust bundle.json` builds its key ring and PDF trust roots from it.
+Each key is listed once, under the institution's current DID; `also_known_as` names the
+DIDs of its former public URLs (absent when it never moved), and every key verifies
+under each of them, so a bundle exported after a move still checks the diplomas issued
+before it. A bundle vouches only for its own institution: a key controlled by any other
+DID is refused.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..core.errors import KeyStoreError
-from ..core.keyring import KeyRing, RecordKey
+from ..core.keyring import KeyRing, RecordKey, published_under
 from ..core.model import Institution
 from ..core.proof import iso_utc, parse_iso_utc
 from .record import unb64url
@@ -44,9 +50,15 @@ class TrustBundle:
     public_url: str
     record_keys: tuple[RecordKey, ...]
     roots: tuple[x509.Certificate, ...]
+    also_known_as: tuple[str, ...] = ()
+
+    @property
+    def dids(self) -> tuple[str, ...]:
+        """The institution's DIDs: the current one first, then its former ones."""
+        return (self.did, *self.also_known_as)
 
     def keyring(self) -> KeyRing:
-        return KeyRing(self.record_keys)
+        return KeyRing(published_under(self.record_keys, self.dids))
 
     def trust_roots(self) -> list[x509.Certificate]:
         return list(self.roots)
@@ -60,21 +72,25 @@ def export_bundle(
     institution: Institution, keys: Iterable[RecordKey], roots: Sequence[x509.Certificate]
 ) -> dict[str, Any]:
     """The JSON-able bundle for `institution`: every record key (retired and compromised
-    ones too, with their windows) and the root certificates."""
+    ones too, with their windows), each once under the current DID, the former DIDs the
+    keys also speak for, and the root certificates."""
+    about: dict[str, Any] = {
+        "did": institution.did,
+        "name": institution.name,
+        "name_en": institution.name_en,
+        "public_url": institution.public_url,
+    }
+    if institution.former_dids:
+        about["also_known_as"] = list(institution.former_dids)
     return {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
-        "institution": {
-            "did": institution.did,
-            "name": institution.name,
-            "name_en": institution.name_en,
-            "public_url": institution.public_url,
-        },
+        "institution": about,
         "record_keys": [
             {
-                "id": key.verification_method,
+                "id": f"{institution.did}#{key.key_id}",
                 "type": "JsonWebKey",
-                "controller": key.controller,
+                "controller": institution.did,
                 "publicKeyJwk": key.jwk(),
                 "valid_from": iso_utc(key.valid_from),
                 "valid_until": _when(key.valid_until),
@@ -181,15 +197,32 @@ def load_bundle(data: bytes) -> TrustBundle:
         raise KeyStoreError("trust bundle: record_keys must be a non-empty list")
     if not isinstance(roots, list) or not roots:
         raise KeyStoreError("trust bundle: root_certificates must be a non-empty list")
+    did = _text(institution, "did", "institution.")
+    also_known_as = _also_known_as(institution.get("also_known_as", []), did)
     record_keys = tuple(_record_key(k, i) for i, k in enumerate(keys))
-    methods = [k.verification_method for k in record_keys]
-    if len(set(methods)) != len(methods):
+    ids = [k.key_id for k in record_keys]
+    if len(set(ids)) != len(ids):
         raise KeyStoreError("trust bundle: a record key is listed twice")
+    own = {did, *also_known_as}
+    for index, key in enumerate(record_keys):
+        if key.controller not in own:
+            raise KeyStoreError(
+                f"trust bundle: record_keys[{index}] is controlled by {key.controller}, "
+                f"not by the institution the bundle speaks for ({did}); a bundle vouches "
+                f"only for its own institution's keys"
+            )
     return TrustBundle(
-        did=_text(institution, "did", "institution."),
+        did=did,
         name=_text(institution, "name", "institution.", required=False),
         name_en=_text(institution, "name_en", "institution.", required=False),
         public_url=_text(institution, "public_url", "institution.", required=False),
         record_keys=record_keys,
         roots=tuple(_root(r, i) for i, r in enumerate(roots)),
+        also_known_as=also_known_as,
     )
+
+
+def _also_known_as(raw: object, did: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(d, str) and d for d in raw):
+        raise KeyStoreError("trust bundle: institution.also_known_as must be a list of DIDs")
+    return tuple(d for d in dict.fromkeys(raw) if d != did)

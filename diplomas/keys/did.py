@@ -1,7 +1,8 @@
 """The issuer's did:web DID document: every record key as a Multikey verification method.
 
 Every key ever used is listed, retired and compromised ones included, so that a diploma
-signed years ago still resolves its `verificationMethod`. A key's window is published in
+signed years ago still resolves its `verificationMethod`, also when it names the DID of
+an address the institution has since left (`alsoKnownAs`, `core.identity`). A key's window is published in
 two ways:
 
     revoked                 (Controlled Identifiers v1.0) when the key is compromised:
@@ -51,17 +52,35 @@ def verification_method(key: RecordKey) -> dict[str, Any]:
     return method
 
 
-def did_document(institution: Institution, keys: Iterable[RecordKey]) -> dict[str, Any]:
-    """The DID document of `institution.did` with those of `keys` that it controls."""
-    did = institution.did
-    own = [k for k in keys if k.controller == did]
-    return {
+def did_document(
+    institution: Institution, keys: Iterable[RecordKey], did: str = ""
+) -> dict[str, Any]:
+    """The DID document of `did` (by default the institution's current DID), one of the
+    institution's DIDs, with its keys as `keys` (a ring) lists them.
+
+    An institution that moved is known by its other DIDs too (`alsoKnownAs`), and the
+    current document also lists each key under the former DIDs, as the diplomas issued
+    before the move name it, so that one document explains every signature the
+    institution ever made."""
+    did = did or institution.did
+    listed = list(keys)
+    own = [k for k in listed if k.controller == did]
+    others = [d for d in institution.dids if d != did]
+    earlier = (
+        [k for d in institution.former_dids for k in listed if k.controller == d]
+        if did == institution.did
+        else []
+    )
+    document: dict[str, Any] = {
         "@context": [
             DID_CONTEXT,
             MULTIKEY_CONTEXT,
             {"diplomas": f"{institution.public_url.rstrip('/')}/ns/keys#"},
         ],
         "id": did,
-        "verificationMethod": [verification_method(k) for k in own],
-        "assertionMethod": [k.verification_method for k in own],
     }
+    if others:
+        document["alsoKnownAs"] = others
+    document["verificationMethod"] = [verification_method(k) for k in (*own, *earlier)]
+    document["assertionMethod"] = [k.verification_method for k in own]
+    return document

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..core.errors import KeyStoreError
-from ..core.keyring import KeyRing, RecordKey, RecordSigner
+from ..core.keyring import KeyRing, RecordKey, RecordSigner, published_under
 from ..core.model import Institution
 from . import bundle, certs, sealed
 from .record import (
@@ -56,10 +57,11 @@ class MemoryKeyStore:
                 "no active record-signing key (all are retired or compromised); "
                 "run `diplomas keys rotate` to make one"
             )
-        return Ed25519RecordSigner(entry, self._private[entry.key_id])
+        signing = replace(entry, controller=self.institution.did)
+        return Ed25519RecordSigner(signing, self._private[entry.key_id])
 
     def keyring(self) -> KeyRing:
-        return KeyRing(entry for entry in self._entries)
+        return KeyRing(published_under(self._entries, self.institution.dids))
 
     def entries(self) -> tuple[RecordKey, ...]:
         return tuple(self._entries)
@@ -121,4 +123,4 @@ class MemoryKeyStore:
         return sealed.national_id_hasher(self._secret)
 
     def export_bundle(self) -> dict[str, Any]:
-        return bundle.export_bundle(self.institution, self.keyring(), self.trust_roots())
+        return bundle.export_bundle(self.institution, self._entries, self.trust_roots())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ..core.errors import KeyStoreError
-from ..core.keyring import KeyRing, RecordKey, RecordSigner
+from ..core.keyring import KeyRing, RecordKey, RecordSigner, published_under
 from ..core.model import Institution
 from . import bundle, certs, sealed
 from ._files import (
@@ -180,11 +181,13 @@ class FileKeyStore:
                 "no active record-signing key (all are retired or compromised); "
                 "run `diplomas keys rotate` to make one"
             )
-        return Ed25519RecordSigner(entry, self._private_record_key(entry))
+        signing = replace(entry, controller=self.institution.did)
+        return Ed25519RecordSigner(signing, self._private_record_key(entry))
 
     def keyring(self) -> KeyRing:
-        """Every record key, retired and compromised ones included, with its window."""
-        return KeyRing(entry for entry in self.entries())
+        """Every record key, retired and compromised ones included, with its window, under
+        each of the institution's DIDs (the current one and the former ones)."""
+        return KeyRing(published_under(self.entries(), self.institution.dids))
 
     def rotate(self, now: datetime) -> RecordKey:
         """Make a new record key the current one; the keys active until now are retired
@@ -291,7 +294,7 @@ class FileKeyStore:
         self.pdf_signer()
 
     def export_bundle(self) -> dict[str, Any]:
-        return bundle.export_bundle(self.institution, self.keyring(), self.trust_roots())
+        return bundle.export_bundle(self.institution, self.entries(), self.trust_roots())
 
 
 def _signature_details(institution: Institution) -> dict[str, str]:

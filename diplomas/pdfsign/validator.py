@@ -117,9 +117,10 @@ class _Checked:
 class PadesValidator:
     """Inspects PDFs against the institutions' root certificates (offline).
 
-    `issuers` maps each institution's DID to its roots (all trusted, besides `trust_roots`),
-    so that each signature is attributed to the institution it speaks for: a co-issued
-    diploma needs one good signature from each of its issuers, not just any two.
+    `issuers` maps each institution's DIDs (its current one and any former one) to its
+    roots (all trusted, besides `trust_roots`), so that each signature is attributed to
+    the institution it speaks for: a co-issued diploma needs one good signature from
+    each of its issuers, not just any two.
     """
 
     def __init__(
@@ -130,7 +131,10 @@ class PadesValidator:
         now: Callable[[], datetime] | None = None,
     ) -> None:
         owned = [(did, to_asn1(root)) for did, roots in (issuers or {}).items() for root in roots]
-        self._owner = {root.dump(): did for did, root in owned}
+        owners: dict[bytes, set[str]] = {}
+        for did, root in owned:
+            owners.setdefault(root.dump(), set()).add(did)
+        self._owners = {root: frozenset(dids) for root, dids in owners.items()}
         unique = {r.dump(): r for r in [*(to_asn1(root) for root in trust_roots)]}
         unique.update((root.dump(), root) for _, root in owned)
         self._roots = list(unique.values())
@@ -173,16 +177,17 @@ class PadesValidator:
         self._judge_coverage(pdf, reader, checked)
         record, problems = _signed_record(reader, checked)
         signatures = tuple(
-            PdfSignatureCheck(c.signer, tuple(c.reasons), self._issuer_of(c)) for c in checked
+            PdfSignatureCheck(c.signer, tuple(c.reasons), self._issuers_of(c)) for c in checked
         )
         return PdfReport(signatures, record, tuple(problems))
 
-    def _issuer_of(self, checked: _Checked) -> str:
-        """The DID whose root the signature's validated path ends at, if any."""
+    def _issuers_of(self, checked: _Checked) -> frozenset[str]:
+        """The DIDs whose root the signature's validated path ends at, if any."""
         if checked.status is None:
-            return ""
+            return frozenset()
         return next(
-            (self._owner[d] for d in _path_certificates(checked.status) if d in self._owner), ""
+            (self._owners[d] for d in _path_certificates(checked.status) if d in self._owners),
+            frozenset(),
         )
 
     # -- one signature ------------------------------------------------------------------

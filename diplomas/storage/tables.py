@@ -147,7 +147,7 @@ class SignedStatusListRow(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
-    key_id: Mapped[str] = mapped_column(String(128))
+    key_id: Mapped[str] = mapped_column(String(512))
     document: Mapped[bytes] = mapped_column(LargeBinary)
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

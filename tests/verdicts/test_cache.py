@@ -385,7 +385,7 @@ def test_the_look_ahead_timer_says_an_outage_once_and_keeps_going(
 
     async def run_for_a_while() -> None:
         with anyio.move_on_after(0.5):
-            await look_ahead_forever(server)
+            await look_ahead_forever(lambda: server)
 
     with caplog.at_level(logging.INFO, "diplomas.verdicts"):
         anyio.run(run_for_a_while)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ...service import DiplomaService
+from ...watch import SettingsWatch
 from ..deps import ServiceDep
 from ..errors import RETRY_AFTER_SECONDS
 from ..metrics import CONTENT_TYPE, Metrics
@@ -31,6 +32,11 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: str = Field(description="`ready` or `not ready`")
     reasons: list[str] = Field(description="Why it is not ready (empty when ready).")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What an operator should know while it answers, such as settings "
+        "changed on disk that cannot be used (the server keeps the ones it had).",
+    )
 
 
 @router.get("/healthz")
@@ -56,17 +62,21 @@ def readiness_problems(service: DiplomaService) -> list[str]:
 
 
 @router.get("/readyz", responses={503: {"model": ReadyOut, "description": "not ready"}})
-def readyz(service: ServiceDep) -> ReadyOut:
-    """Readiness: the database answers and the record-signing key is unlocked."""
+def readyz(request: Request, service: ServiceDep) -> ReadyOut:
+    """Readiness: the database answers and the record-signing key is unlocked. Settings
+    changed on disk that cannot be used are a warning: the server still answers, with
+    the settings it had."""
     problems = readiness_problems(service)
+    watch: SettingsWatch | None = request.app.state.watch
+    warnings = [watch.problem] if watch is not None and watch.problem else []
     if problems:
-        body = ReadyOut(status="not ready", reasons=problems)
+        body = ReadyOut(status="not ready", reasons=problems, warnings=warnings)
         # The same Retry-After as any request that meets the database away (api/errors.py).
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return JSONResponse(  # type: ignore[return-value]
             body.model_dump(), status_code=503, headers=headers
         )
-    return ReadyOut(status="ready", reasons=[])
+    return ReadyOut(status="ready", reasons=[], warnings=warnings)
 
 
 @router.get(

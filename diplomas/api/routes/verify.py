@@ -63,19 +63,20 @@ async def in_verify_thread(fn: Callable[[Unpack[Args]], T], *args: *Args) -> T:
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
-async def look_ahead_forever(service: DiplomaService) -> None:
+async def look_ahead_forever(current: Callable[[], DiplomaService]) -> None:
     """Keep the verdict cache's looks at the audit feed ahead of requests, on a verify
     thread every half of its check interval, for as long as the server runs (see
-    `VerdictCache.look_ahead`). While the database is away, requests find the look due
-    and meet the error themselves: a 503, as without the cache."""
-    cache = service.verdicts
+    `VerdictCache.look_ahead`), for whichever service `current` says answers now. While
+    the database is away, requests find the look due and meet the error themselves: a
+    503, as without the cache."""
+    cache = current().verdicts
     if cache is None or cache.check_every <= 0:
         return
     failing = False
     while True:
         await anyio.sleep(cache.check_every / 2)
         try:
-            await in_verify_thread(service.look_ahead)
+            await in_verify_thread(current().look_ahead)
         except Exception as exc:  # said once per outage, not twice a second
             if not failing:
                 log.warning("the verdict cache cannot read the audit feed: %s", type(exc).__name__)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 
 from ...core.model import did_web
 from ...keys.did import did_document
+from ...service import DiplomaService
 from ..deps import ServiceDep
 
 router = APIRouter(tags=["keys"])
@@ -28,19 +29,38 @@ def jwks(service: ServiceDep) -> dict[str, Any]:
     return service.jwks()
 
 
+def _asked_for(request: Request, path: str = "") -> str:
+    """The DID whose document this request resolves, by the host it was sent to."""
+    site = f"{request.url.scheme}://{request.headers.get('host') or request.url.netloc}"
+    return did_web(f"{site}/{path}" if path else site)
+
+
+def _document_of(service: DiplomaService, wanted: str) -> dict[str, Any] | None:
+    """The document of `wanted` if it is one of an institution's DIDs, current or former:
+    an institution that moved keeps answering for its old address when that address
+    still reaches this server."""
+    for institution in service.institutions:
+        if wanted in institution.dids:
+            return did_document(institution, service.keyring(), wanted)
+    return None
+
+
 @router.get("/.well-known/did.json")
 @router.get("/did.json", include_in_schema=False)
-def did(service: ServiceDep) -> dict[str, Any]:
-    """The issuer's DID document: every record key as a Multikey, with its validity."""
-    return did_document(service.institution, service.keyring())
+def did(request: Request, service: ServiceDep) -> dict[str, Any]:
+    """The issuer's DID document: every record key as a Multikey, with its validity.
+    Asked for through a former address of the institution, that address's document."""
+    found = _document_of(service, _asked_for(request))
+    return found or did_document(service.institution, service.keyring())
 
 
 @router.get("/{path:path}/did.json")
-def co_issuer_did(path: str, service: ServiceDep) -> dict[str, Any]:
+def co_issuer_did(path: str, request: Request, service: ServiceDep) -> dict[str, Any]:
     """The DID document of a co-issuer whose public URL is a path on this site
     (did:web:host:i:samt resolves to https://host/i/samt/did.json)."""
-    wanted = did_web(f"{service.institution.public_url.rstrip('/')}/{path}")
-    for institution in service.institutions:
-        if institution.did == wanted:
-            return did_document(institution, service.keyring())
-    raise HTTPException(status.HTTP_404_NOT_FOUND, "no institution has this DID")
+    found = _document_of(service, _asked_for(request, path)) or _document_of(
+        service, did_web(f"{service.institution.public_url.rstrip('/')}/{path}")
+    )
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no institution has this DID")
+    return found
