@@ -22,7 +22,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/diplomas init
+	$(BIN)/diplomas init --no-input
 	$(BIN)/diplomas serve --host $(HOST) --port $(PORT)
 
 system-deps:

@@ -14,6 +14,7 @@ effect: the server keeps answering with the last good ones, logs the problem onc
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -43,10 +44,8 @@ def files_stamp(settings: Settings) -> Stamp:
     and every file of the key stores (the issuer's folder and each co-issuer's in it).
     Hidden files (the lock, temporary files of an atomic write) are left out."""
     found: list[tuple[str, int, int, int]] = []
-    try:
+    with contextlib.suppress(FileNotFoundError):
         found.append(_entry(settings.institution_file, os.stat(settings.institution_file)))
-    except FileNotFoundError:
-        pass
     folders = [settings.keys_dir]
     while folders:
         folder = folders.pop()

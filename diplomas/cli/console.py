@@ -24,7 +24,7 @@ from ..core.errors import (
 )
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines, paths uncut
 
 EXIT_NOT_GENUINE = 1
 EXIT_INVALID_INPUT = 2

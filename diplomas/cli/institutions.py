@@ -21,18 +21,20 @@ institutions_app = typer.Typer(
 
 @institutions_app.command("list")
 def institutions_list() -> None:
-    """List the institutions: slug, names, public URL, DID and serial prefix."""
-    from ..config import load_institutions
+    """List the institutions: slug, names, public URL, DID (and former DIDs that earlier
+    diplomas name) and serial prefix."""
+    from ..bootstrap import load_institutions
 
     with errors_to_exit():
-        institutions = load_institutions(load_settings().institution_file)
+        institutions = load_institutions(load_settings())
     table = Table("slug", "role", "name", "public URL / DID", "serial prefix")
     for index, i in enumerate(institutions):
+        former = "".join(f"\nformerly {d}" for d in i.former_dids)
         table.add_row(
             i.slug,
             "issuer" if index == 0 else "co-issuer",
             f"{i.name}\n{i.name_en}",
-            f"{i.public_url}\n{i.did}",
+            f"{i.public_url}\n{i.did}{former}",
             i.serial_prefix,
         )
     out.print(table)

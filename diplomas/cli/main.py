@@ -42,8 +42,10 @@ app.add_typer(institutions_app, name="institutions")
 
 from .audit import audit_app, current_actor  # noqa: E402
 from .batch import issue_batch  # noqa: E402
+from .settings import settings_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
+app.add_typer(settings_app, name="settings")
 
 app.command("issue-batch")(issue_batch)
 
@@ -56,24 +58,87 @@ def init(
         str | None, typer.Option(help="Address employers reach; the QR code points here.")
     ] = None,
     serial_prefix: Annotated[str | None, typer.Option(help="Serial prefix, e.g. TBZMED.")] = None,
+    signatory: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--signatory",
+            metavar="NAME|TITLE|NAME_EN|TITLE_EN",
+            help="Who signs the diplomas (repeat for each); the English parts may be left out.",
+        ),
+    ] = None,
+    no_input: Annotated[
+        bool,
+        typer.Option(
+            "--no-input",
+            help="Never ask: take the defaults for what the options and the environment "
+            "do not give (`make run` does this).",
+        ),
+    ] = False,
 ) -> None:
-    """Create the instance (database, settings, keys) if missing; never overwrite keys."""
+    """Create the instance (database, settings, keys) if missing; never overwrite keys.
+
+    On a first set-up in a terminal it asks for each setting the options and the
+    environment do not give, showing the default; elsewhere it takes the defaults."""
     from ..bootstrap import init_instance
 
-    overrides = {
-        k: v
-        for k, v in {
-            "name": name,
-            "name_en": name_en,
-            "public_url": public_url,
-            "serial_prefix": serial_prefix,
-        }.items()
-        if v is not None
-    }
+    settings = load_settings()
     with errors_to_exit():
-        report = init_instance(load_settings(), overrides, actor=current_actor())
+        overrides: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "name": name,
+                "name_en": name_en,
+                "public_url": public_url,
+                "serial_prefix": serial_prefix,
+                "signatories": [parse_signatory(s) for s in signatory] if signatory else None,
+            }.items()
+            if v is not None
+        }
+        if not settings.institution_file.exists() and not no_input and sys.stdin.isatty():
+            overrides = ask_first_settings(overrides, settings.institution_overrides())
+        report = init_instance(settings, overrides, actor=current_actor())
     for line in report:
         out.print(line, highlight=False)
+
+
+def parse_signatory(text: str) -> dict[str, str]:
+    """`Name|Title|Name EN|Title EN` (the English parts optional) as a settings table."""
+    from ..core.errors import FieldProblem, InvalidInput
+
+    parts = [p.strip() for p in text.split("|")]
+    if len(parts) < 2 or len(parts) > 4 or not parts[0] or not parts[1]:
+        raise InvalidInput(
+            FieldProblem("signatory", f"{text!r} is not NAME|TITLE|NAME_EN|TITLE_EN")
+        )
+    parts += [""] * (4 - len(parts))
+    return dict(zip(("name", "title", "name_en", "title_en"), parts, strict=True))
+
+
+def ask_first_settings(given: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
+    """Ask, in the terminal, for each first-set-up setting that neither an option nor the
+    environment gives; Enter takes the default shown."""
+    from ..config import DEFAULT_INSTITUTION
+
+    answers = dict(given)
+    questions = (
+        ("name", "Institution name (Persian)"),
+        ("name_en", "Institution name (English)"),
+        ("public_url", "Public URL employers reach (QR codes point here)"),
+        ("serial_prefix", "Serial prefix (capital letters or digits)"),
+    )
+    for key, question in questions:
+        if key not in answers and key not in environment:
+            answers[key] = typer.prompt(question, default=str(DEFAULT_INSTITUTION[key])).strip()
+    if "signatories" not in answers and "signatories" not in environment:
+        default = DEFAULT_INSTITUTION["signatories"][0]
+        first = {
+            "name": typer.prompt("Signatory's name (Persian)", default=default["name"]),
+            "title": typer.prompt("Signatory's title (Persian)", default=default["title"]),
+            "name_en": typer.prompt("Signatory's name (English)", default=default["name_en"]),
+            "title_en": typer.prompt("Signatory's title (English)", default=default["title_en"]),
+        }
+        answers["signatories"] = [{k: v.strip() for k, v in first.items()}]
+    return answers
 
 
 @app.command()

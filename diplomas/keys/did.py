@@ -1,9 +1,9 @@
 """The issuer's did:web DID document: every record key as a Multikey verification method.
 
 Every key ever used is listed, retired and compromised ones included, so that a diploma
-signed years ago still resolves its `verificationMethod`, also when it names the DID of
-an address the institution has since left (`alsoKnownAs`, `core.identity`). A key's window is published in
-two ways:
+signed years ago still resolves its `verificationMethod`, also when it names the DID
+of an address the institution has since left (`alsoKnownAs`, `core.identity`). A key's
+window is published in two ways:
 
     revoked                 (Controlled Identifiers v1.0) when the key is compromised:
                             proofs created at or after it must not be trusted

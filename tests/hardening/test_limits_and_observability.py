@@ -161,7 +161,7 @@ def test_health_and_readiness(
     open_client: TestClient, hardened: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert open_client.get("/healthz").json() == {"status": "ok"}
-    assert open_client.get("/readyz").json() == {"status": "ready", "reasons": []}
+    assert open_client.get("/readyz").json() == {"status": "ready", "reasons": [], "warnings": []}
 
     def locked() -> None:
         raise KeyStoreError(f"cannot decrypt {hardened.settings.keys_dir}/record-key.pem")

@@ -1,0 +1,217 @@
+"""Reading, checking and changing the institution settings as an office or its IT does.
+
+    check_settings(settings)          every problem of the file and the environment, in
+                                      plain words, each marked error or warning
+    set_institution_setting(...)      change one setting in the file, checked first, with
+                                      an audit entry (a public URL change is also a move,
+                                      `bootstrap.settle_identity`)
+    effective_settings(settings)      what is in effect and where each value comes from
+
+`diplomas settings check|set|show` are thin shells over these.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .bootstrap import keys_dir_for, load_institutions, record_audit_event
+from .config import (
+    DEFAULT_INSTITUTION,
+    INSTITUTION_KEYS,
+    Settings,
+    institutions_from,
+    read_institution_entries,
+    write_institutions,
+)
+from .core.audit import SYSTEM_ACTOR, AuditAction
+from .core.errors import ConfigurationError, NotFound
+
+SETTABLE = ("name", "name_en", "public_url", "serial_prefix", "signatories")
+"""What `set_institution_setting` changes (the slug names the key store: never)."""
+
+ENVIRONMENT = {
+    "public_url": "DIPLOMAS_PUBLIC_URL",
+    "name": "DIPLOMAS_INSTITUTION_NAME",
+    "name_en": "DIPLOMAS_INSTITUTION_NAME_EN",
+    "serial_prefix": "DIPLOMAS_SERIAL_PREFIX",
+    "signatories": "DIPLOMAS_SIGNATORIES",
+}
+"""The issuer's settings that the environment may give (and then they win)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Literal["error", "warning"]
+    message: str
+
+
+def check_settings(settings: Settings) -> list[Finding]:
+    """What is wrong with the settings as they would be loaded now: errors stop the
+    instance from starting, warnings are worth fixing before issuing for real."""
+    path = settings.institution_file
+    try:
+        entries = read_institution_entries(path)
+        institutions = institutions_from(entries, str(path), settings.institution_overrides())
+    except ConfigurationError as exc:
+        return [Finding("error", str(exc))]
+    findings: list[Finding] = []
+    issuer = institutions[0]
+    live = settings.environment == "production"
+    if issuer.public_url == DEFAULT_INSTITUTION["public_url"]:
+        findings.append(
+            Finding(
+                "error" if live else "warning",
+                f"public_url is still {issuer.public_url}, which only this computer reaches: "
+                "QR codes would point there. Set the address employers reach "
+                "(`diplomas settings set public_url https://…` or DIPLOMAS_PUBLIC_URL)",
+            )
+        )
+    for institution in institutions:
+        if institution.public_url.startswith("http://") and not _local(institution.public_url):
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{institution.slug}: public_url {institution.public_url} is not https: "
+                    "phones will warn that the verification page is not secure",
+                )
+            )
+        if not institution.signatories:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{institution.slug}: no signatories; diplomas would carry no name "
+                    "under the signature line",
+                )
+            )
+    for key, value in settings.institution_overrides().items():
+        in_file = entries[0].get(key)
+        if in_file is not None and in_file != value:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{ENVIRONMENT[key]} is set and wins over {key} in {path}",
+                )
+            )
+    for index, entry in enumerate(entries[1:], start=1):
+        own = str(entry.get("public_url", ""))
+        if own and "/i/" in own and not own.startswith(issuer.public_url + "/"):
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{institutions[index].slug}: public_url {own} is a page of another site "
+                    f"than the issuer's ({issuer.public_url}); remove it from {path} to "
+                    f"publish this institution on the issuer's site",
+                )
+            )
+    try:
+        load_institutions(settings, actor=SYSTEM_ACTOR)
+    except ConfigurationError as exc:
+        findings.append(Finding("error", str(exc)))
+    for institution in institutions:
+        store = keys_dir_for(settings, institutions, institution.slug)
+        if not (store / "record-keys.json").is_file():
+            findings.append(
+                Finding(
+                    "error",
+                    f"{institution.slug}: no keys in {store}; run `diplomas init`",
+                )
+            )
+    return findings
+
+
+def _local(url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def parse_value(key: str, text: str) -> Any:
+    """A setting's value as typed on a command line: signatories as JSON, others as text."""
+    if key not in SETTABLE:
+        raise ConfigurationError(
+            f"{key!r} cannot be set; the settings are {', '.join(SETTABLE)}"
+            + (" (the slug names the key store and stays)" if key == "slug" else "")
+        )
+    if key != "signatories":
+        return text.strip()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            'signatories must be JSON: [{"name": "…", "title": "…", "name_en": "…", '
+            f'"title_en": "…"}}] ({exc.msg})'
+        ) from None
+    return value
+
+
+def set_institution_setting(
+    settings: Settings, key: str, value: Any, *, slug: str = "", actor: str = SYSTEM_ACTOR
+) -> list[str]:
+    """Change `key` of institution `slug` (default: the issuer) in the settings file.
+
+    The whole file is checked with the new value before it is written; a changed public
+    URL is then taken as a move (recorded once, see `bootstrap.settle_identity`). Returns
+    the lines to show the admin."""
+    if key not in SETTABLE:
+        raise ConfigurationError(f"{key!r} cannot be set; the settings are {', '.join(SETTABLE)}")
+    path = settings.institution_file
+    entries = read_institution_entries(path)
+    index = next((i for i, e in enumerate(entries) if e.get("slug") == (slug or None)), None)
+    if slug and index is None:
+        known = ", ".join(str(e.get("slug")) for e in entries)
+        raise NotFound(f"no institution {slug!r} in {path} (it has: {known})")
+    index = index or 0
+    before = entries[index].get(key)
+    changed = [dict(e) for e in entries]
+    changed[index][key] = value
+    institutions_from(changed, str(path), settings.institution_overrides())  # refuses first
+    if before == value:
+        return [f"{key} is {_shown(value)} already; nothing changed"]
+    write_institutions(path, changed)
+    who = str(changed[index]["slug"])
+    record_audit_event(
+        settings,
+        actor,
+        AuditAction.SETTINGS_CHANGED,
+        {"institution": who, "setting": key, "before": before, "after": value},
+        subject=who,
+    )
+    lines = [f"{who}: {key} set to {_shown(value)} in {path}"]
+    if index == 0 and key in settings.institution_overrides():
+        lines.append(f"note: {ENVIRONMENT[key]} is set and wins over the file while it stays set")
+    institutions = load_institutions(settings, actor=actor)  # a new URL takes effect now
+    current = next(i for i in institutions if i.slug == who)
+    if key == "public_url":
+        lines.append(f"{who} is now {current.did}")
+        if current.former_dids:
+            lines.append(
+                "diplomas issued before keep verifying under: " + ", ".join(current.former_dids)
+            )
+        lines.append("a running server takes the change within a second or two")
+    return lines
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def effective_settings(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """(institution, setting, value, where it comes from) for every setting in effect."""
+    path = settings.institution_file
+    entries = read_institution_entries(path)
+    overrides = settings.institution_overrides()
+    institutions = load_institutions(settings)
+    rows: list[tuple[str, str, str, str]] = []
+    for index, (entry, institution) in enumerate(zip(entries, institutions, strict=True)):
+        for key in sorted(INSTITUTION_KEYS):
+            if index == 0 and key in overrides:
+                rows.append((institution.slug, key, _shown(overrides[key]), ENVIRONMENT[key]))
+            elif key in entry:
+                rows.append((institution.slug, key, _shown(entry[key]), str(path)))
+            elif key == "public_url":
+                rows.append((institution.slug, key, institution.public_url, "the issuer's site"))
+        rows.append((institution.slug, "did", institution.did, "from public_url"))
+        for did in institution.former_dids:
+            rows.append((institution.slug, "former did", did, "the key store"))
+    return rows

@@ -1,0 +1,200 @@
+"""A first set-up from the command line: `init` takes every setting (and asks in a
+terminal), `settings check` says what is wrong in plain words, `settings set` changes one
+setting safely, `settings show` says where each value comes from."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+from clitools import invoke, run
+
+SIGNATORY = "دکتر پرویز شهابی|معاون تحقیقات و فناوری|Dr Parviz Shahabi|Vice-Chancellor"
+
+
+def settings_file(env: dict[str, str]) -> Path:
+    return Path(env["DIPLOMAS_HOME"]) / "institution.toml"
+
+
+def test_init_takes_every_first_setting(env: dict[str, str]) -> None:
+    out = run(
+        env,
+        "init",
+        "--name",
+        "دانشگاه نمونه",
+        "--name-en",
+        "Sample University",
+        "--public-url",
+        "https://diplomas.example.ac.ir/",
+        "--serial-prefix",
+        "SAMPLE",
+        "--signatory",
+        SIGNATORY,
+        "--signatory",
+        "مهندس صابر پرنیان|رئیس سازمان",
+    )
+    assert "public URL (QR codes point here): https://diplomas.example.ac.ir" in out
+    data = tomllib.loads(settings_file(env).read_text(encoding="utf-8"))["institutions"][0]
+    assert data["name_en"] == "Sample University"
+    assert data["serial_prefix"] == "SAMPLE"
+    assert data["signatories"][1] == {
+        "name": "مهندس صابر پرنیان",
+        "title": "رئیس سازمان",
+        "name_en": "",
+        "title_en": "",
+    }
+    issued = json.loads(
+        run(
+            env,
+            "issue",
+            "--name",
+            "زهرا محمدی‌نژاد",
+            "--out",
+            str(Path(env["DIPLOMAS_HOME"]) / "z.pdf"),
+            "--json",
+        )
+    )
+    assert issued["serial"].startswith("SAMPLE-")
+    assert issued["verify_url"].startswith("https://diplomas.example.ac.ir/v/")
+
+
+def test_init_refuses_a_bad_setting_before_writing_anything(env: dict[str, str]) -> None:
+    out = run(env, "init", "--serial-prefix", "tbz med", code=4)
+    assert "serial_prefix 'tbz med' must be 2-16 capital letters or digits" in out
+    out = run(env, "init", "--public-url", "diplomas.example.ac.ir", code=4)
+    assert "must be an address like https://" in out
+    out = run(env, "init", "--signatory", "only a name", code=2)
+    assert "is not NAME|TITLE|NAME_EN|TITLE_EN" in out
+    assert not settings_file(env).exists()
+
+
+def test_init_asks_in_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
+    # A real pseudo-terminal: the questions are printed, Enter takes the default shown.
+    answers = [
+        "دانشگاه نمونه",
+        "Sample University",
+        "https://diplomas.example.ac.ir",
+        "",  # the default serial prefix
+        "",
+        "",
+        "Dr Sample",
+        "",
+    ]
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "diplomas"), "init"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, **env},
+        cwd=tmp_path,
+    )
+    os.close(secondary)
+    seen = b""
+    for answer in answers:
+        deadline = time.monotonic() + 60
+        while not seen.rstrip().endswith(b":"):
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            seen += os.read(primary, 4096)
+        os.write(primary, answer.encode() + b"\r")
+        seen = b""
+    try:
+        while True:
+            seen += os.read(primary, 4096)
+    except OSError:  # the terminal closes when the command ends
+        pass
+    assert process.wait(60) == 0, seen.decode(errors="replace")
+    os.close(primary)
+    data = tomllib.loads(settings_file(env).read_text(encoding="utf-8"))["institutions"][0]
+    assert data["name"] == "دانشگاه نمونه"
+    assert data["public_url"] == "https://diplomas.example.ac.ir"
+    assert data["serial_prefix"] == "TBZMED"
+    assert data["signatories"][0]["name_en"] == "Dr Sample"
+    assert data["signatories"][0]["title"] == "معاون تحقیقات و فناوری"
+
+
+def test_settings_check_says_what_is_wrong(env: dict[str, str]) -> None:
+    invoke(env, "init", "--no-input")
+    out = run(env, "settings", "check")
+    assert "warning: public_url is still http://127.0.0.1:8000" in out
+    assert "the settings are usable" in out
+    production = {**env, "DIPLOMAS_ENVIRONMENT": "production"}
+    out = run(production, "settings", "check", code=4)
+    assert "error: public_url is still http://127.0.0.1:8000" in out
+
+    path = settings_file(env)
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("serial_prefix =", "serial_prefx ="), encoding="utf-8")
+    out = run(env, "settings", "check", code=4)
+    assert "unknown setting(s) serial_prefx" in out
+    path.write_text(good.replace('name_en = "', "name_en = "), encoding="utf-8")
+    out = run(env, "settings", "check", code=4)
+    assert "is not valid TOML" in out and "line" in out
+    path.write_text(good, encoding="utf-8")
+
+
+def test_settings_set_checks_records_and_moves(env: dict[str, str]) -> None:
+    invoke(env, "init", "--no-input")
+    pdf = Path(env["DIPLOMAS_HOME"]) / "before.pdf"
+    invoke(env, "issue", "--name", "زهرا محمدی‌نژاد", "--out", str(pdf))
+
+    out = run(env, "settings", "set", "serial_prefix", "bad prefix", code=4)
+    assert "must be 2-16 capital letters or digits" in out
+    out = run(env, "settings", "set", "slug", "other", code=4)
+    assert "the slug names the key store" in out
+
+    out = run(env, "settings", "set", "public_url", "https://diplomas.tbzmed.ac.ir")
+    assert "now did:web:diplomas.tbzmed.ac.ir" in out
+    assert "keep verifying under: did:web:127.0.0.1%3A8000" in out
+    assert "VALID" in run(env, "verify", str(pdf))
+    export = Path(env["DIPLOMAS_HOME"]) / "trust.json"
+    invoke(env, "keys", "export", "--out", str(export))
+    assert "VALID" in run(env, "verify", str(pdf), "--trust", str(export))
+
+    audit = json.loads(run(env, "audit", "list", "--json"))
+    actions = [e["action"] for e in audit]
+    assert "settings.changed" in actions and "institution.moved" in actions
+
+    shown = json.loads(run(env, "settings", "show", "--json"))
+    rows = {(r["setting"], r["value"]): r["source"] for r in shown}
+    assert ("former did", "did:web:127.0.0.1%3A8000") in rows
+    env_wins = {**env, "DIPLOMAS_PUBLIC_URL": "https://elsewhere.example"}
+    shown = json.loads(run(env_wins, "settings", "show", "--json"))
+    assert {
+        "institution": "tbzmed",
+        "setting": "public_url",
+        "value": "https://elsewhere.example",
+        "source": "DIPLOMAS_PUBLIC_URL",
+    } in shown
+
+
+@pytest.mark.parametrize("order", ["real first", "impostor first"])
+def test_two_bundles_claiming_one_institution_are_refused(
+    env: dict[str, str], tmp_path: Path, order: str
+) -> None:
+    invoke(env, "init", "--no-input")
+    pdf = tmp_path / "d.pdf"
+    invoke(env, "issue", "--name", "زهرا محمدی‌نژاد", "--out", str(pdf))
+    real = tmp_path / "real.json"
+    invoke(env, "keys", "export", "--out", str(real))
+    # Another instance that says it is the same institution (same public URL).
+    other = {
+        **env,
+        "DIPLOMAS_HOME": str(tmp_path / "o" / "var"),
+        "DIPLOMAS_KEYS_DIR": str(tmp_path / "o" / "keys"),
+    }
+    invoke(other, "init", "--no-input")
+    impostor = tmp_path / "impostor.json"
+    invoke(other, "keys", "export", "--out", str(impostor))
+    bundles = [real, impostor] if order == "real first" else [impostor, real]
+    out = run(
+        env, "verify", str(pdf), "--trust", str(bundles[0]), "--trust", str(bundles[1]), code=4
+    )
+    assert "both claim to speak for did:web:127.0.0.1%3A8000" in out
