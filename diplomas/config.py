@@ -26,7 +26,8 @@ INSTITUTION_FILE = "institution.toml"
 class Settings(BaseSettings):
     """Where the instance lives and how it is protected. Every field is `DIPLOMAS_<NAME>`."""
 
-    model_config = SettingsConfigDict(env_prefix="DIPLOMAS_", extra="ignore")
+    # An empty variable counts as unset (compose passes `${VAR:-}` through as "").
+    model_config = SettingsConfigDict(env_prefix="DIPLOMAS_", extra="ignore", env_ignore_empty=True)
 
     home: Path = Path("var")
     keys_dir: Path = Path("keys")

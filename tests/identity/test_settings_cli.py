@@ -165,7 +165,13 @@ def test_settings_set_checks_records_and_moves(env: dict[str, str]) -> None:
     shown = json.loads(run(env, "settings", "show", "--json"))
     rows = {(r["setting"], r["value"]): r["source"] for r in shown}
     assert ("former did", "did:web:127.0.0.1%3A8000") in rows
-    env_wins = {**env, "DIPLOMAS_PUBLIC_URL": "https://elsewhere.example"}
+    # compose passes unset optional variables as empty ones: they count as unset
+    env_wins = {
+        **env,
+        "DIPLOMAS_PUBLIC_URL": "https://elsewhere.example",
+        "DIPLOMAS_INSTITUTION_NAME": "",
+        "DIPLOMAS_SERIAL_PREFIX": "",
+    }
     shown = json.loads(run(env_wins, "settings", "show", "--json"))
     assert {
         "institution": "tbzmed",
