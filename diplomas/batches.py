@@ -143,6 +143,9 @@ def _init_worker(settings: Settings, template: str) -> None:
     _worker["co_signers"] = {store.institution.slug: store for store in co_issuers}
     _worker["issuer"] = issuer.institution
     _worker["co_issuing"] = {store.institution.slug: store.institution for store in co_issuers}
+    _worker["logos"] = {
+        did: path for store in stores.values() for did, path in store.institution.logos.items()
+    }
     _worker["pdfs"] = FilePdfStore(settings.pdf_dir)
     # Read the design and its fonts now, while the main process still validates; a
     # missing or broken template is the validation's to report, not the worker's.
@@ -170,7 +173,9 @@ def _render_jobs(jobs: Sequence[Job]) -> list[tuple[str, str, tuple[str, ...]]]:
     pdfs = _worker["pdfs"]
     for diploma_id, record, template, path, co_issuers in jobs:
         co_signers = [_worker["co_signers"][slug].pdf_signer() for slug in co_issuers]
-        pdf = render_signed(_worker["renderer"], _worker["signer"], record, template, co_signers)
+        pdf = render_signed(
+            _worker["renderer"], _worker["signer"], record, template, co_signers, _worker["logos"]
+        )
         pdfs.put(diploma_id, pdf, durable=False)
         stored = pdfs.path(diploma_id)
         linked = _place(stored, Path(path), pdf)
@@ -280,6 +285,7 @@ class _InProcess:
             co_signers=service.co_issuer_keys,
             issuer=service.institution,
             co_issuing=service.co_issuing,
+            logos=service.logos,
         )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -514,7 +520,8 @@ class BatchRunner:
             self.service.co_issuers_of(first.request.co_issuers),
         )
         path = options.out_dir / f"sample-row-{first.number}.pdf"
-        _atomic_write(path, self.service.renderer.render(claims, options.template))
+        page = self.service.renderer.render(claims, options.template, self.service.logos)
+        _atomic_write(path, page)
         return path
 
     # -- issuing --------------------------------------------------------------------------

@@ -235,6 +235,10 @@ def init_instance(
     else:
         data = {**DEFAULT_INSTITUTION, **settings.institution_overrides(), **overrides}
         institution_from(data)  # refuses bad settings before anything is written
+        if overrides.get("logo"):
+            from .settings_file import adopt_logo
+
+            data["logo"] = adopt_logo(settings, str(data["slug"]), Path(overrides["logo"]))
         write_institutions(path, [data])
         lines.append(f"wrote institution settings to {path}")
     institutions = configured_institutions(settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     serial_prefix: str | None = None
     signatories: list[dict[str, str]] | None = None
     """DIPLOMAS_SIGNATORIES, as JSON: [{"name": …, "title": …, "name_en": …, "title_en": …}]."""
+    logo: str | None = None
+    """DIPLOMAS_LOGO: the issuer's logo, a PNG or JPEG file."""
 
     def institution_overrides(self) -> dict[str, Any]:
         """The issuer's settings that the environment gives, as settings-file keys."""
@@ -75,6 +78,8 @@ class Settings(BaseSettings):
             "name_en": self.institution_name_en,
             "serial_prefix": self.serial_prefix,
             "signatories": self.signatories,
+            # A path in the environment is taken from where the command runs.
+            "logo": str(Path(self.logo).resolve()) if self.logo else None,
         }
         return {key: value for key, value in given.items() if value is not None}
 
@@ -118,7 +123,7 @@ DEFAULT_INSTITUTION: dict[str, Any] = {
 
 
 INSTITUTION_KEYS = frozenset(
-    {"slug", "name", "name_en", "public_url", "serial_prefix", "signatories"}
+    {"slug", "name", "name_en", "public_url", "serial_prefix", "signatories", "logo"}
 )
 SIGNATORY_KEYS = frozenset({"name", "title", "name_en", "title_en"})
 
@@ -173,6 +178,7 @@ def institution_from(data: dict[str, Any], where: str = "") -> Institution:
             signatories=tuple(
                 _signatory(s, f"{where}signatories[{i}].") for i, s in enumerate(signatories)
             ),
+            logo=str(data.get("logo", "")).strip(),
         )
     except KeyError as exc:
         raise ConfigurationError(f"{where}the setting {exc.args[0]!r} is missing") from None
@@ -248,9 +254,14 @@ def configured_institutions(settings: Settings) -> list[Institution]:
         raise ConfigurationError(
             f"{path} does not exist: run `diplomas init` first (or set DIPLOMAS_HOME)"
         )
-    return institutions_from(
+    institutions = institutions_from(
         read_institution_entries(path), str(path), settings.institution_overrides()
     )
+    # A logo the file names is a file beside it (`diplomas init --logo` copies it there).
+    return [
+        replace(i, logo=str(settings.home.resolve() / i.logo)) if i.logo else i
+        for i in institutions
+    ]
 
 
 def write_institutions(path: Path, institutions: list[dict[str, Any]]) -> None:

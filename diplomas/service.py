@@ -95,14 +95,16 @@ def render_signed(
     record: bytes,
     template: str,
     co_signers: Sequence[PdfSigner] = (),
+    logos: Mapping[str, str] | None = None,
 ) -> bytes:
-    """The signed PDF of a stored record: the page printed from the record's own claims,
-    signed by the issuer and then by each co-issuer, in the record's order.
+    """The signed PDF of a stored record: the page printed from the record's own claims
+    (with the institutions' `logos`, by DID), signed by the issuer and then by each
+    co-issuer, in the record's order.
 
     The one rendering path for single and bulk issuance alike.
     """
     claims = claims_from_credential(parse_record(record))
-    pdf = signer.sign(renderer.render(claims, template), record)
+    pdf = signer.sign(renderer.render(claims, template, logos), record)
     for co_signer in co_signers:
         pdf = co_signer.sign_additional(pdf)
     return pdf
@@ -236,6 +238,11 @@ class DiplomaService:
         return self.institutions[0]
 
     @property
+    def logos(self) -> dict[str, str]:
+        """Every institution's logo by each of its DIDs (see `render_signed`)."""
+        return {did: path for i in self.institutions for did, path in i.logos.items()}
+
+    @property
     def co_issuing(self) -> dict[str, Institution]:
         """The institutions that can co-issue: this instance's others, with keys to sign."""
         return {i.slug: i for i in self.institutions[1:] if i.slug in self.co_issuer_keys}
@@ -287,6 +294,7 @@ class DiplomaService:
             diploma.record,
             diploma.request.template,
             self.co_signers(diploma.co_issuers),
+            self.logos,
         )
         self.pdf_store.put(diploma.id, pdf)
         self.repository.set_pdf_sha256(diploma.id, hashlib.sha256(pdf).hexdigest())

@@ -12,8 +12,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from .bootstrap import keys_dir_for, load_institutions, record_audit_event
@@ -21,6 +25,7 @@ from .config import (
     DEFAULT_INSTITUTION,
     INSTITUTION_KEYS,
     Settings,
+    configured_institutions,
     institutions_from,
     read_institution_entries,
     write_institutions,
@@ -28,7 +33,7 @@ from .config import (
 from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.errors import ConfigurationError, NotFound
 
-SETTABLE = ("name", "name_en", "public_url", "serial_prefix", "signatories")
+SETTABLE = ("name", "name_en", "public_url", "serial_prefix", "signatories", "logo")
 """What `set_institution_setting` changes (the slug names the key store: never)."""
 
 ENVIRONMENT = {
@@ -37,7 +42,11 @@ ENVIRONMENT = {
     "name_en": "DIPLOMAS_INSTITUTION_NAME_EN",
     "serial_prefix": "DIPLOMAS_SERIAL_PREFIX",
     "signatories": "DIPLOMAS_SIGNATORIES",
+    "logo": "DIPLOMAS_LOGO",
 }
+LOGO_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
+MAX_LOGO_BYTES = 5 * 1024 * 1024
+MIN_LOGO_PIXELS = 64
 """The issuer's settings that the environment may give (and then they win)."""
 
 
@@ -53,7 +62,7 @@ def check_settings(settings: Settings) -> list[Finding]:
     path = settings.institution_file
     try:
         entries = read_institution_entries(path)
-        institutions = institutions_from(entries, str(path), settings.institution_overrides())
+        institutions = configured_institutions(settings)
     except ConfigurationError as exc:
         return [Finding("error", str(exc))]
     findings: list[Finding] = []
@@ -75,6 +84,14 @@ def check_settings(settings: Settings) -> list[Finding]:
                     "warning",
                     f"{institution.slug}: public_url {institution.public_url} is not https: "
                     "phones will warn that the verification page is not secure",
+                )
+            )
+        if institution.logo and not Path(institution.logo).is_file():
+            findings.append(
+                Finding(
+                    "error",
+                    f"{institution.slug}: the logo {institution.logo} is missing; set it "
+                    "again with `diplomas settings set logo FILE`",
                 )
             )
         if not institution.signatories:
@@ -162,6 +179,8 @@ def set_institution_setting(
         known = ", ".join(str(e.get("slug")) for e in entries)
         raise NotFound(f"no institution {slug!r} in {path} (it has: {known})")
     index = index or 0
+    if key == "logo" and value:
+        value = adopt_logo(settings, str(entries[index]["slug"]), Path(value))
     before = entries[index].get(key)
     changed = [dict(e) for e in entries]
     changed[index][key] = value
@@ -215,3 +234,41 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str, str]]:
         for did in institution.former_dids:
             rows.append((institution.slug, "former did", did, "the key store"))
     return rows
+
+
+def adopt_logo(settings: Settings, slug: str, source: Path) -> str:
+    """Check an institution's logo and copy it beside the settings file, under a name
+    of its own content (so a new logo never overwrites an old one); returns the name the
+    settings file keeps. ConfigurationError says what is wrong with the image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the logo {source}: {exc.strerror}") from None
+    if len(data) > MAX_LOGO_BYTES:
+        raise ConfigurationError(
+            f"the logo {source} is {len(data) // 1024} KB; at most "
+            f"{MAX_LOGO_BYTES // (1024 * 1024)} MB (a few hundred pixels wide is plenty)"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            kind, (width, height) = image.format or "", image.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ConfigurationError(f"the logo {source} is not a PNG or JPEG image") from None
+    if kind not in LOGO_FORMATS:
+        raise ConfigurationError(f"the logo {source} is a {kind} image; use PNG or JPEG")
+    if min(width, height) < MIN_LOGO_PIXELS:
+        raise ConfigurationError(
+            f"the logo {source} is {width}×{height} pixels; at least {MIN_LOGO_PIXELS} on "
+            f"each side, or it prints blurred"
+        )
+    name = f"logo-{slug}-{hashlib.sha256(data).hexdigest()[:12]}{LOGO_FORMATS[kind]}"
+    settings.home.mkdir(parents=True, exist_ok=True)
+    target = settings.home / name
+    if not target.exists():
+        temporary = target.with_name(f".{name}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+    return name

@@ -66,6 +66,10 @@ def init(
             help="Who signs the diplomas (repeat for each); the English parts may be left out.",
         ),
     ] = None,
+    logo: Annotated[
+        Path | None,
+        typer.Option(help="The institution's logo (PNG or JPEG), drawn above its name."),
+    ] = None,
     no_input: Annotated[
         bool,
         typer.Option(
@@ -91,6 +95,7 @@ def init(
                 "public_url": public_url,
                 "serial_prefix": serial_prefix,
                 "signatories": [parse_signatory(s) for s in signatory] if signatory else None,
+                "logo": str(logo) if logo else None,
             }.items()
             if v is not None
         }

@@ -94,10 +94,19 @@ class Institution:
     signatories: tuple[Signatory, ...] = ()
     former_dids: tuple[str, ...] = ()
     """DIDs of earlier public URLs that issued diplomas name (`core.identity`)."""
+    logo: str = ""
+    """The institution's logo (a PNG or JPEG file), drawn in its column on designs that
+    place institution logos; empty for none."""
 
     @property
     def did(self) -> str:
         return did_web(self.public_url)
+
+    @property
+    def logos(self) -> dict[str, str]:
+        """Its logo under each of its DIDs, as the renderer finds it (by the DID that a
+        diploma's record names)."""
+        return {did: self.logo for did in self.dids} if self.logo else {}
 
     @property
     def dids(self) -> tuple[str, ...]:

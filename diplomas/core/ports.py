@@ -48,8 +48,11 @@ class PdfReport:
 
 
 class PdfRenderer(Protocol):
-    def render(self, claims: PublicClaims, template: str) -> bytes:
-        """An unsigned one-page PDF of the diploma with its QR code."""
+    def render(
+        self, claims: PublicClaims, template: str, logos: Mapping[str, str] | None = None
+    ) -> bytes:
+        """An unsigned one-page PDF of the diploma with its QR code; `logos` maps an
+        issuing institution's DID to its logo image file."""
         ...
 
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import io
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from reportlab import rl_config
@@ -100,6 +103,8 @@ class PageDesign:
     ornaments: _Recorder = field(repr=False)
     """Paper, stars, frame and corners."""
     logo: ImageReader | None
+    ornaments_under_logos: _Recorder = field(repr=False)
+    """The same without the emblem stars, for a page with the institutions' logos."""
 
 
 def prepare(template: Template) -> PageDesign:
@@ -110,14 +115,19 @@ def prepare(template: Template) -> PageDesign:
     # now. This package is the only user of reportlab in the process.
     rl_config.useA85 = 0
     width, height = template.width * mm, template.height * mm
-    ornaments = _Recorder()
-    ornaments.setFillColorRGB(*template.background)
-    ornaments.rect(0, 0, width, height, stroke=0, fill=1)
-    for star in template.stars:
-        _star(ornaments, star, height, template.background)
-    _border(ornaments, template.border, width, height, template.background)
-    logo = _image(template.logo) if template.logo is not None else None
-    return PageDesign(template, ornaments, logo)
+
+    def ornaments(emblems: bool) -> _Recorder:
+        recorder = _Recorder()
+        recorder.setFillColorRGB(*template.background)
+        recorder.rect(0, 0, width, height, stroke=0, fill=1)
+        for star in template.stars:
+            if emblems or not star.emblem:
+                _star(recorder, star, height, template.background)
+        _border(recorder, template.border, width, height, template.background)
+        return recorder
+
+    logo = _image(template.logo.path) if template.logo is not None else None
+    return PageDesign(template, ornaments(True), logo, ornaments(False))
 
 
 @lru_cache(maxsize=256)
@@ -128,18 +138,39 @@ def _recorded_rule(rule: PlacedRule) -> _Recorder:
     return recorder
 
 
-def _image(logo: Logo) -> ImageReader:
+def _image(path: Path) -> ImageReader:
     try:
-        reader = ImageReader(str(logo.path))
+        reader = ImageReader(str(path))
         reader.getSize()
     except Exception as exc:  # reportlab wraps Pillow's many error types in plain Exception
-        raise ConfigurationError(f"cannot read the logo {logo.path}: {exc}") from None
+        raise ConfigurationError(f"cannot read the logo {path}: {exc}") from None
     return reader
 
 
-def draw_page(design: PageDesign, layout: Layout, claims: PublicClaims) -> bytes:
-    """The one-page PDF of `layout` on `design`."""
+@lru_cache(maxsize=32)
+def _institution_logo(path: Path, modified: int) -> ImageReader:
+    """An institution's logo, read once per file version (a new logo has a new time)."""
+    return _image(path)
+
+
+def institution_logo(path: str) -> ImageReader:
+    try:
+        modified = os.stat(path).st_mtime_ns
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the logo {path}: {exc.strerror}") from None
+    return _institution_logo(Path(path), modified)
+
+
+def draw_page(
+    design: PageDesign,
+    layout: Layout,
+    claims: PublicClaims,
+    logos: Mapping[str, str] | None = None,
+) -> bytes:
+    """The one-page PDF of `layout` on `design`; `logos` maps an issuer's DID to its
+    logo file, drawn in its column where the design places institution logos."""
     template = design.template
+    placed_logos = _column_logos(template, claims, logos or {})
     buffer = io.BytesIO()
     # invariant: no creation time or random document id, so the same claims always give
     # the same bytes and a re-render can be compared with the stored PDF.
@@ -160,11 +191,13 @@ def draw_page(design: PageDesign, layout: Layout, claims: PublicClaims) -> bytes
     canvas.setCreator("diplomas")
     canvas.setProducer("diplomas")
 
-    design.ornaments.replay(canvas)
+    (design.ornaments_under_logos if placed_logos else design.ornaments).replay(canvas)
     for placed in layout.rules:
         _recorded_rule(placed).replay(canvas)
     if template.logo is not None and design.logo is not None:
         _logo(canvas, template.logo, design.logo, layout.height)
+    for box, image in placed_logos:
+        _logo(canvas, box, image, layout.height)
     _qr(canvas, layout.qr)
 
     _text(canvas, layout)
@@ -339,6 +372,26 @@ def _rule(canvas: Canvas, rule: PlacedRule) -> None:
     _diamond(canvas, middle, rule.y, half)
     _diamond(canvas, rule.x, rule.y, half / 2)
     _diamond(canvas, rule.x + rule.width, rule.y, half / 2)
+
+
+def _column_logos(
+    template: Template, claims: PublicClaims, logos: Mapping[str, str]
+) -> list[tuple[Logo, ImageReader]]:
+    """Each issuer's logo in its column, for the issuers that have one."""
+    spec = template.issuers.logo
+    if spec is None or not logos:
+        return []
+    row = template.issuers
+    placed = []
+    for issuer, (x, width) in zip(claims.issuers, row.columns(len(claims.issuers)), strict=True):
+        path = logos.get(issuer.did)
+        if path:
+            box_width = min(spec.width, width)
+            box = Logo(
+                Path(path), x + (width - box_width) / 2, row.y + spec.y, box_width, spec.height
+            )
+            placed.append((box, institution_logo(path)))
+    return placed
 
 
 def _logo(canvas: Canvas, logo: Logo, image: ImageReader, page_height: float) -> None:

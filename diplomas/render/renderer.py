@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,10 @@ class TemplateRenderer:
         printed in its box."""
         return lay_out(self._design(template).template, claims)
 
-    def render(self, claims: PublicClaims, template: str) -> bytes:
-        """An unsigned one-page PDF of the diploma with its QR code."""
+    def render(
+        self, claims: PublicClaims, template: str, logos: Mapping[str, str] | None = None
+    ) -> bytes:
+        """An unsigned one-page PDF of the diploma with its QR code; `logos` maps an
+        issuing institution's DID to its logo file, for designs that place them."""
         design = self._design(template)
-        return draw_page(design, lay_out(design.template, claims), claims)
+        return draw_page(design, lay_out(design.template, claims), claims, logos)

@@ -108,6 +108,18 @@ class Star:
     fill: bool
     line_width: float
     opacity: float
+    emblem: bool = False
+    """Left out on a page that shows the institutions' own logos (which take its place)."""
+
+
+@dataclass(frozen=True)
+class ColumnLogo:
+    """Where each institution's logo goes in its column: a box `width` × `height` mm,
+    centred in the column, `y` from the row's top. The image keeps its proportions."""
+
+    y: float
+    width: float
+    height: float
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,8 @@ class Row:
     gap: float
     boxes: tuple[TextBox, ...]
     rules: tuple[Rule, ...]
+    logo: ColumnLogo | None = None
+    """The issuers' row only: where each institution's logo goes, if it has one."""
     _placed: dict[int, tuple[tuple[TextBox, ...], ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -380,7 +394,7 @@ class _Loader:
         logo_table = top.optional_table("logo")
         logo = self.logo(logo_table) if logo_table else None
         boxes = tuple(self.box(t, PAGE_FIELDS) for t in top.tables("text"))
-        issuers = self.row(top.table("issuers"), ISSUER_FIELDS)
+        issuers = self.row(top.table("issuers"), ISSUER_FIELDS, logos=True)
         signatories = self.row(top.table("signatories"), SIGNATORY_FIELDS)
         qr = self.qr(top.table("qr"))
         top.done()
@@ -430,6 +444,7 @@ class _Loader:
             fill=t.flag("fill", True),
             line_width=t.number("line_width", 0.6, high=20),
             opacity=t.number("opacity", 1.0, high=1.0),
+            emblem=t.flag("emblem", False),
         )
         t.done()
         return star
@@ -496,7 +511,8 @@ class _Loader:
         t.done()
         return box
 
-    def row(self, t: _Table, allowed: frozenset[str]) -> Row:
+    def row(self, t: _Table, allowed: frozenset[str], *, logos: bool = False) -> Row:
+        logo_table = t.optional_table("logo") if logos else None
         row = Row(
             x=t.number("x"),
             y=t.number("y"),
@@ -504,9 +520,19 @@ class _Loader:
             gap=t.number("gap", 0.0),
             boxes=tuple(self.box(b, allowed, relative=True) for b in t.tables("text")),
             rules=tuple(self.rule(r, relative=True) for r in t.tables("rule")),
+            logo=self.column_logo(logo_table) if logo_table else None,
         )
         t.done()
         return row
+
+    def column_logo(self, t: _Table) -> ColumnLogo:
+        logo = ColumnLogo(
+            y=t.number("y", low=-500, high=500),
+            width=t.number("width", low=1),
+            height=t.number("height", low=1),
+        )
+        t.done()
+        return logo
 
     def qr(self, t: _Table) -> QrSpec:
         spec = QrSpec(

@@ -204,3 +204,32 @@ def test_two_bundles_claiming_one_institution_are_refused(
         env, "verify", str(pdf), "--trust", str(bundles[0]), "--trust", str(bundles[1]), code=4
     )
     assert "both claim to speak for did:web:127.0.0.1%3A8000" in out
+
+
+def test_the_institution_logo(env: dict[str, str], tmp_path: Path) -> None:
+    from PIL import Image
+
+    from pdftools import first_page_image
+
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(tmp_path / "uni.png")
+    Image.new("RGB", (20, 20), (200, 30, 30)).save(tmp_path / "tiny.png")
+    (tmp_path / "notes.png").write_text("not a picture")
+    out = run(env, "init", "--logo", str(tmp_path / "tiny.png"), code=4)
+    assert "20×20 pixels; at least 64" in out
+    out = run(env, "init", "--logo", str(tmp_path / "notes.png"), code=4)
+    assert "is not a PNG or JPEG image" in out
+
+    invoke(env, "init", "--no-input", "--logo", str(tmp_path / "uni.png"))
+    data = tomllib.loads(settings_file(env).read_text(encoding="utf-8"))["institutions"][0]
+    kept = Path(env["DIPLOMAS_HOME"]) / data["logo"]
+    assert kept.read_bytes() == (tmp_path / "uni.png").read_bytes()  # copied beside it
+    pdf = Path(env["DIPLOMAS_HOME"]) / "d.pdf"
+    invoke(env, "issue", "--name", "زهرا محمدی‌نژاد", "--out", str(pdf))
+    page = first_page_image(pdf.read_bytes(), dpi=72).convert("RGB")
+    assert page.getpixel((int(148.5 * 72 / 25.4), int(23.5 * 72 / 25.4))) == (200, 30, 30)
+
+    Image.new("RGB", (200, 200), (30, 30, 200)).save(tmp_path / "new.png")
+    out = run(env, "settings", "set", "logo", str(tmp_path / "new.png"))
+    assert "logo set to logo-tbzmed-" in out
+    assert kept.exists()  # the old logo stays: diplomas drawn with it name nothing else
+    assert "the settings are usable" in run(env, "settings", "check")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pypdfium2
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from diplomas.core.credential import PublicClaims
 from diplomas.core.errors import ConfigurationError, NotFound
@@ -163,7 +163,7 @@ def logo_template(workshop: Path, image: Image.Image, file: str) -> TemplateRend
     # The logo takes the place of the emblem star above the institutions.
     edit(
         workshop,
-        '[[star]]\nx = 148.5\ny = 24\nsize = 13\ncolor = "gold"\nline_width = 0.8\n',
+        EMBLEM,
         f'[logo]\npath = "{file}"\nx = 140\ny = 16\nwidth = 17\nheight = 15\n',
     )
     return TemplateRenderer(workshop)
@@ -179,6 +179,10 @@ def page_pixels(pdf: bytes, dpi: int = 72) -> Image.Image:
 
 
 MM = 72 / 25.4
+EMBLEM = (
+    '[[star]]\nx = 148.5\ny = 24\nsize = 13\ncolor = "gold"\nline_width = 0.8\n'
+    "emblem = true  # the institutions' logos take its place when they have them\n"
+)
 
 
 @pytest.mark.parametrize("file", ["logo.png", "logo.jpg"])
@@ -204,7 +208,7 @@ def test_unreadable_logo_is_a_configuration_error(workshop: Path) -> None:
     (workshop / "mine" / "logo.png").write_bytes(b"not a picture")
     edit(
         workshop,
-        '[[star]]\nx = 148.5\ny = 24\nsize = 13\ncolor = "gold"\nline_width = 0.8\n',
+        EMBLEM,
         '[logo]\npath = "logo.png"\nx = 140\ny = 16\nwidth = 17\nheight = 15\n',
     )
     with pytest.raises(ConfigurationError, match="cannot read the logo"):
@@ -220,3 +224,31 @@ def test_logo_path_must_stay_inside_templates(workshop: Path, tmp_path: Path) ->
     )
     with pytest.raises(ConfigurationError, match="outside the templates folder"):
         TemplateRenderer(workshop).ensure_template("mine")
+
+
+def test_institution_logos_take_the_emblems_place(claims: PublicClaims, tmp_path: Path) -> None:
+    # Each issuer's own logo (`diplomas init --logo`), above its name in its column; the
+    # emblem star they replace is left out.
+    Image.new("RGB", (200, 150), (200, 30, 30)).save(tmp_path / "uni.png")
+    renderer = TemplateRenderer()
+    issuer = claims.issuers[0]
+    plain = page_pixels(renderer.render(claims, "classic"))
+    with_logo = page_pixels(
+        renderer.render(claims, "classic", {issuer.did: str(tmp_path / "uni.png")})
+    )
+    x, width = renderer.template("classic").issuers.columns(len(claims.issuers))[0]
+    assert with_logo.getpixel((int((x + width / 2) * MM), int(23.5 * MM))) == (200, 30, 30)
+    assert plain.getpixel((int((x + width / 2) * MM), int(23.5 * MM))) != (200, 30, 30)
+
+    def inked(page: Image.Image) -> bool:
+        """Anything but paper where the emblem star stands (between the columns)."""
+        box = page.crop((int(142 * MM), int(17 * MM), int(155 * MM), int(31 * MM)))
+        paper = Image.new("RGB", box.size, (251, 247, 236))
+        return ImageChops.difference(box, paper).getbbox() is not None
+
+    assert inked(plain)
+    assert not inked(with_logo)
+    unreadable = tmp_path / "broken.png"
+    unreadable.write_bytes(b"not a picture")
+    with pytest.raises(ConfigurationError, match="cannot read the logo"):
+        renderer.render(claims, "classic", {issuer.did: str(unreadable)})
