@@ -207,9 +207,8 @@ def test_two_bundles_claiming_one_institution_are_refused(
 
 
 def test_the_institution_logo(env: dict[str, str], tmp_path: Path) -> None:
-    from PIL import Image
-
     from pdftools import first_page_image
+    from PIL import Image
 
     Image.new("RGB", (300, 200), (200, 30, 30)).save(tmp_path / "uni.png")
     Image.new("RGB", (20, 20), (200, 30, 30)).save(tmp_path / "tiny.png")
