@@ -467,7 +467,10 @@ class DiplomaService:
         return verdict_for_document(report, self.keyring(), lookup)
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [_jwk_with_validity(k) for k in self.keyring()]}
+        """Every institution's record keys, each once: as its current DID names it (the
+        ring also holds each key under the former DIDs; the DID documents list those)."""
+        current = {i.did for i in self.institutions}
+        return {"keys": [_jwk_with_validity(k) for k in self.keyring() if k.controller in current]}
 
     # -- tokens ----------------------------------------------------------------------------
 

@@ -132,6 +132,11 @@ def test_the_did_documents_explain_both_addresses(
     assert signed_with in methods  # the old diplomas' key, as they name it
     assert signed_with.replace(OLD_DID, NEW_DID) in document["assertionMethod"]  # type: ignore[operator]
 
+    with TestClient(create_app(service, inst.settings)) as client:
+        jwks = client.get("/.well-known/jwks.json").json()["keys"]
+    assert len({k["kid"] for k in jwks}) == len(jwks)  # each key once
+    assert {k["controller"] for k in jwks} == {NEW_DID, f"{NEW_DID}:i:samt"}
+
     # Asked for at the old address (still pointing at this server), the old document.
     old = did_document(service, inst.settings, host="127.0.0.1:8000")
     assert old["id"] == OLD_DID
