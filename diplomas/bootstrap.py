@@ -108,7 +108,6 @@ def settle_identity(
         return replace(institution, former_dids=identity.former_dids)
     if not (directory / "record-keys.json").is_file():
         return institution  # no keys yet: `init` makes them, then records the identity
-    before: Address | None = None
     with locked(directory):
         identity = read_identity(directory)  # again: another process may have been first
         now = datetime.now(UTC)
@@ -118,22 +117,24 @@ def settle_identity(
             before = identity.current
             in_use = _issued_since(settings, engine, institution.slug, before.since)
             identity = moved(identity, institution.public_url, now, in_use=in_use)
+            if before.did != identity.current.did:
+                # The entry first: a crash before the file is written leaves an entry
+                # that the next look writes again, never a move the log does not show.
+                record_audit_event(
+                    settings,
+                    actor,
+                    AuditAction.INSTITUTION_MOVED,
+                    {
+                        "institution": institution.slug,
+                        "from_url": before.public_url,
+                        "from_did": before.did,
+                        "to_url": identity.current.public_url,
+                        "to_did": identity.current.did,
+                        "former_kept": before.did in identity.former_dids,
+                    },
+                    subject=institution.slug,
+                )
         write_identity(directory, identity)
-    if before is not None and before.did != identity.current.did:
-        record_audit_event(
-            settings,
-            actor,
-            AuditAction.INSTITUTION_MOVED,
-            {
-                "institution": institution.slug,
-                "from_url": before.public_url,
-                "from_did": before.did,
-                "to_url": identity.current.public_url,
-                "to_did": identity.current.did,
-                "former_kept": before.did in identity.former_dids,
-            },
-            subject=institution.slug,
-        )
     return replace(institution, former_dids=identity.former_dids)
 
 
