@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     KEY_ROTATED = "key.rotated"
     KEY_RETIRED = "key.retired"
     KEY_COMPROMISED = "key.compromised"
+    CERTIFICATE_IMPORTED = "certificate.imported"
+    """A CA-issued document-signing certificate became the one that signs PDFs."""
     INSTITUTION_ADDED = "institution.added"
     TOKEN_CREATED = "token.created"  # noqa: S105 - action names, not secrets
     TOKEN_USED = "token.used"  # noqa: S105
