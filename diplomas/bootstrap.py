@@ -234,7 +234,8 @@ def build_service(settings: Settings) -> DiplomaService:
         templates=renderer,
         pdf_signer=store.pdf_signer(),
         pdf_validator=PadesValidator(
-            issuers={i.did: stores[i.slug].trust_roots() for i in institutions}
+            issuers={i.did: stores[i.slug].trust_roots() for i in institutions},
+            ca_issued=[pair for i in institutions for pair in stores[i.slug].ca_issued()],
         ),
         record_keys=store,
         co_issuer_keys={i.slug: stores[i.slug] for i in institutions[1:]},
@@ -287,7 +288,10 @@ def verify_offline(pdf: bytes, *bundles: bytes) -> Verdict:
     from .pdfsign import PadesValidator
 
     trusts = [load_bundle(b) for b in bundles]
-    report = PadesValidator(issuers={t.did: t.trust_roots() for t in trusts}).inspect(pdf)
+    report = PadesValidator(
+        issuers={t.did: t.trust_roots() for t in trusts},
+        ca_issued=[pair for t in trusts for pair in t.ca_issued],
+    ).inspect(pdf)
     keyring = KeyRing(k for t in trusts for k in t.record_keys)
     return verdict_for_document(report, keyring, None)
 

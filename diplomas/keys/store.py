@@ -299,6 +299,15 @@ class FileKeyStore:
     def document_signing_certificate(self) -> x509.Certificate:
         return self._certificate(self.signing_certificates().current())
 
+    def ca_issued(self) -> list[tuple[x509.Certificate, x509.Certificate]]:
+        """(CA root, certificate) for every imported certificate: a CA's root vouches
+        for the institution only through the certificates it issued to it."""
+        return [
+            (_read_certificate(self._dir / entry.root_file), self._certificate(entry))
+            for entry in self.signing_certificates().entries
+            if entry.source == "imported"
+        ]
+
     def pdf_signer(self) -> PadesSigner:
         """The PAdES signer over the current document-signing key, built once and reused
         (a server picks up an imported certificate when it restarts)."""
@@ -382,7 +391,9 @@ class FileKeyStore:
         self.pdf_signer()
 
     def export_bundle(self) -> dict[str, Any]:
-        return bundle.export_bundle(self.institution, self.keyring(), self.trust_roots())
+        return bundle.export_bundle(
+            self.institution, self.keyring(), self.trust_roots(), self.ca_issued()
+        )
 
 
 def _signature_details(institution: Institution) -> dict[str, str]:

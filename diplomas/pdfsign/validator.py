@@ -122,6 +122,11 @@ class PadesValidator:
     `issuers` maps each institution's DID to its roots (all trusted, besides `trust_roots`),
     so that each signature is attributed to the institution it speaks for: a co-issued
     diploma needs one good signature from each of its issuers, not just any two.
+
+    `ca_issued` pairs a CA's root with a document-signing certificate that the CA issued to
+    an institution (`diplomas keys import-certificate`). A CA issues certificates to many
+    others, so under a root named in such a pair only the paired certificates sign; under
+    an institution's self-made root, any certificate it issued does.
     """
 
     def __init__(
@@ -129,6 +134,7 @@ class PadesValidator:
         trust_roots: Sequence[x509.Certificate] = (),
         *,
         issuers: Mapping[str, Sequence[x509.Certificate]] | None = None,
+        ca_issued: Sequence[tuple[x509.Certificate, x509.Certificate]] = (),
         now: Callable[[], datetime] | None = None,
     ) -> None:
         owned = [(did, to_asn1(root)) for did, roots in (issuers or {}).items() for root in roots]
@@ -136,6 +142,11 @@ class PadesValidator:
         unique = {r.dump(): r for r in [*(to_asn1(root) for root in trust_roots)]}
         unique.update((root.dump(), root) for _, root in owned)
         self._roots = list(unique.values())
+        self._registered: dict[bytes, set[bytes]] = {}
+        for root, certificate in ca_issued:
+            self._registered.setdefault(to_asn1(root).dump(), set()).add(
+                to_asn1(certificate).dump()
+            )
         # Built once: the anchors are immutable. Each check still gets a ValidationContext
         # (and so a certificate registry) of its own, since the certificates a signature
         # carries are registered in it and must not outlive that check.
@@ -232,6 +243,13 @@ class PadesValidator:
             reasons.append(_with_detail("the signature's certificates cannot be read", exc))
             carried = []
         reasons.extend(_status_reasons(status, signer, carried))
+        on_path = _path_certificates(status)
+        registered = [self._registered[d] for d in on_path if d in self._registered]
+        if registered and embedded.signer_cert.dump() not in registered[0]:
+            reasons.append(
+                f"signed by a certificate that the institution's CA issued, but not one that "
+                f"the institution registered (signer: {signer})"
+            )
         return checked
 
     def _judge_coverage(

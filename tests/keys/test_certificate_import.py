@@ -285,3 +285,42 @@ def test_subject_of_the_test_ca_holds_the_full_name() -> None:
     subject = institution_subject().rfc4514_string()
     assert "OU=Vice-Chancellery for Research and Technology" in subject
     assert "O=Tabriz University of Medical Sciences" in subject
+
+
+def test_only_the_registered_certificate_speaks_for_the_institution(
+    store: FileKeyStore, ca: MadeCA, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """The CA issues certificates to others too: one of theirs, under the same root and
+    with the institution's very name, is not the institution's signature, in the store's
+    validator or in a trust bundle exported from it."""
+    from diplomas.keys import load_bundle
+    from diplomas.pdfsign import PadesSigner
+
+    certificate = ca.issue(rsa_key.public_key(), CA_NOW)
+    store.import_certificate(
+        check_certificate(rsa_key, [certificate, ca.intermediate, ca.root], None, NOW)
+    )
+    stranger_key = ec.generate_private_key(ec.SECP256R1())
+    stranger = PadesSigner(
+        stranger_key,
+        ca.issue(stranger_key.public_key(), CA_NOW),
+        [ca.intermediate, ca.root],
+    )
+    ours, theirs = (s.sign(make_unsigned_pdf(), b"{}") for s in (store.pdf_signer(), stranger))
+
+    bundle = load_bundle(json.dumps(store.export_bundle()).encode())
+    assert bundle.ca_issued == ((ca.root, certificate),)
+    did = store.institution.did
+    for validator in (
+        PadesValidator(issuers={did: store.trust_roots()}, ca_issued=store.ca_issued()),
+        PadesValidator(issuers={did: bundle.trust_roots()}, ca_issued=bundle.ca_issued),
+    ):
+        [check] = validator.inspect(ours).signatures
+        assert check.ok, check
+        [check] = validator.inspect(theirs).signatures
+        assert check.reasons == (
+            "signed by a certificate that the institution's CA issued, but not one that the "
+            "institution registered (signer: Tabriz University of Medical Sciences Diplomas, "
+            "Vice-Chancellery for Research and Technology, Tabriz University of Medical "
+            "Sciences)",
+        ), check
