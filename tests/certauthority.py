@@ -110,7 +110,7 @@ class MadeCA:
         )
 
 
-def _ca_certificate(
+def ca_certificate(
     subject: x509.Name,
     key: ec.EllipticCurvePrivateKey,
     issuer: x509.Name,
@@ -141,8 +141,8 @@ def make_ca(now: datetime, name: str = "Test Trust Services") -> MadeCA:
     root_key = ec.generate_private_key(ec.SECP256R1())
     intermediate_key = ec.generate_private_key(ec.SECP256R1())
     root_name, intermediate_name = _name(f"{name} Root CA"), _name(f"{name} Signing CA")
-    root = _ca_certificate(root_name, root_key, root_name, root_key, now, 1)
-    intermediate = _ca_certificate(intermediate_name, intermediate_key, root_name, root_key, now, 0)
+    root = ca_certificate(root_name, root_key, root_name, root_key, now, 1)
+    intermediate = ca_certificate(intermediate_name, intermediate_key, root_name, root_key, now, 0)
     return MadeCA(root_key, root, intermediate_key, intermediate)
 
 

@@ -353,14 +353,15 @@ class FileKeyStore:
             ]
             if checked.intermediates:
                 files.append((chain_file, b"".join(_pem(c) for c in checked.intermediates)))
+            # all names checked first, so that a refusal leaves nothing half-written
+            existing = [name for name, _ in files if (self._dir / name).exists()]
+            if existing:
+                raise KeyStoreError(
+                    f"{self._dir / existing[0]} exists already (left by an interrupted "
+                    f"import?); it is not in {signing.LIST_FILE}: move it away and import again"
+                )
             for name, data in files:
-                try:
-                    write_new_file(self._dir / name, data)
-                except FileExistsError:
-                    raise KeyStoreError(
-                        f"{self._dir / name} exists already (left by an interrupted import?); "
-                        f"it is not in {signing.LIST_FILE}: move it away and import again"
-                    ) from None
+                _write_once(self._dir / name, data)
             data = signing.dump_list(listed)
             signing.load_list(data, signing.LIST_FILE)  # a reader's checks, before writing
             replace_file(self._dir / signing.LIST_FILE, data)

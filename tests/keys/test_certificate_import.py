@@ -19,7 +19,7 @@ from pdfsign.conftest import make_unsigned_pdf
 from diplomas.core.errors import InvalidInput, KeyStoreError
 from diplomas.keys import FileKeyStore
 from diplomas.keys.importing import check_certificate, read_pem, read_pkcs12
-from diplomas.keys.signing import LIST_FILE
+from diplomas.keys.signing import LIST_FILE, certificate_id
 from diplomas.pdfsign import PadesValidator
 
 from .conftest import NOW, PASSPHRASE
@@ -324,3 +324,59 @@ def test_only_the_registered_certificate_speaks_for_the_institution(
             "Vice-Chancellery for Research and Technology, Tabriz University of Medical "
             "Sciences)",
         ), check
+
+
+def test_refused_pkcs12_without_a_key(ca: MadeCA, rsa_key: rsa.RSAPrivateKey) -> None:
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    certificate = ca.issue(rsa_key.public_key(), CA_NOW)
+    data = pkcs12.serialize_key_and_certificates(
+        b"x", None, certificate, [ca.root], BestAvailableEncryption(b"pw")
+    )
+    with pytest.raises(InvalidInput) as excinfo:
+        read_pkcs12(data, b"pw")
+    assert _refusal(excinfo) == "p12: the PKCS#12 file holds no private key"
+
+
+def test_refused_password_for_a_plain_key(ca: MadeCA, rsa_key: rsa.RSAPrivateKey) -> None:
+    certificate = ca.issue(rsa_key.public_key(), CA_NOW)
+    with pytest.raises(InvalidInput) as excinfo:
+        read_pem(key_pem(rsa_key), pem(certificate), b"unneeded")
+    assert _refusal(excinfo) == "key: the key file is not encrypted, but a password was given"
+
+
+def test_refused_chain_without_certificates(rsa_key: rsa.RSAPrivateKey) -> None:
+    with pytest.raises(InvalidInput) as excinfo:
+        read_pem(key_pem(rsa_key), b"not a certificate\n", None)
+    assert _refusal(excinfo) == "chain: the chain file holds no PEM certificate"
+
+
+def test_refused_deeper_chain_than_the_ca_allows(ca: MadeCA, rsa_key: rsa.RSAPrivateKey) -> None:
+    """The intermediate may issue end-entity certificates only (path length 0)."""
+    from certauthority import ca_certificate
+
+    sub_key = ec.generate_private_key(ec.SECP256R1())
+    sub = ca_certificate(
+        _named("Sub CA"), sub_key, ca.intermediate.subject, ca.intermediate_key, CA_NOW, 0
+    )
+    certificate = MadeCA(ca.root_key, ca.root, sub_key, sub).issue(rsa_key.public_key(), CA_NOW)
+    with pytest.raises(InvalidInput) as excinfo:
+        check_certificate(rsa_key, [certificate, sub, ca.intermediate, ca.root], None, NOW)
+    assert _refusal(excinfo) == (
+        "chain: CN=Test Trust Services Signing CA,O=Test Trust Services,C=IR may not have "
+        "1 CA certificate(s) below it"
+    )
+
+
+def test_a_file_left_by_an_interrupted_import_is_not_overwritten(
+    store: FileKeyStore, key_dir: Path, ca: MadeCA, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    certificate = ca.issue(rsa_key.public_key(), CA_NOW)
+    checked = check_certificate(rsa_key, [certificate, ca.intermediate, ca.root], None, NOW)
+    left = key_dir / f"document-signing-{certificate_id(certificate)}.pem"
+    left.write_bytes(b"left over")
+    with pytest.raises(KeyStoreError, match="left by an interrupted import"):
+        store.import_certificate(checked)
+    assert left.read_bytes() == b"left over"
+    assert not left.with_name(left.name.replace(".pem", ".key.pem")).exists()
+    assert len(store.signing_certificates().entries) == 1
