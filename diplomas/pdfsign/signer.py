@@ -57,7 +57,6 @@ RECORD_FILE_NAME = "diploma-credential.json"
 RECORD_MIME_TYPE = "application/vc+ld+json"
 RECORD_DESCRIPTION = "Signed diploma record (W3C Verifiable Credential, Open Badges 3.0)"
 FIELD_NAME = "DiplomaSignature"
-DIGEST = "sha256"
 
 # Orders of the P-256 and P-384 groups. ECDSA signatures are normalised to s <= n/2
 # ("low S", as in Bitcoin's BIP 62), so that nobody can turn a valid signature into a
@@ -86,6 +85,9 @@ class Mechanism:
     signatures are deterministic and as long as the modulus."""
     form: str
     """The signature value's form, in words."""
+
+    def hash_algorithm(self) -> hashes.HashAlgorithm:
+        return hashes.SHA384() if self.digest == "sha384" else hashes.SHA256()
 
 
 _MECHANISMS = {
@@ -125,7 +127,7 @@ def mechanism_for(certificate: asn1_x509.Certificate) -> Mechanism | None:
 
 
 # The signature placeholder is sized once, from a real CMS object, plus this margin
-# (ECDSA signatures vary by a few bytes).
+# (ECDSA signatures vary by a few bytes; RSA ones do not).
 _PLACEHOLDER_MARGIN = 64
 
 
@@ -184,9 +186,7 @@ class _CmsSigner(signers.Signer):
         )
         self._key = key
         self._mechanism = mechanism
-        self._hash: hashes.HashAlgorithm = (
-            hashes.SHA384() if mechanism.digest == "sha384" else hashes.SHA256()
-        )
+        self._hash = mechanism.hash_algorithm()
         self.signed_attr_prov_spec = _PadesAttributes(signing_cert, mechanism.digest)
 
     # pyHanko builds the signed attributes and the SignerInfo as trees of asn1crypto
@@ -249,7 +249,7 @@ class PadesSigner:
                 "the document-signing key must be RSA (2048 bits or more) or ECDSA P-256 or P-384"
             )
         self.certificate = signing_cert
-        self._digest = mechanism.digest
+        self._mechanism = mechanism
         self._field_name = field_name
         self._signer_name, self._reason, self._location = signer_name, reason, location
         others = [to_asn1(c) for c in chain if c != signing_cert]
@@ -260,7 +260,7 @@ class PadesSigner:
     def _pdf_signer_for(self, field_name: str) -> signers.PdfSigner:
         metadata = signers.PdfSignatureMetadata(
             field_name=field_name,
-            md_algorithm=self._digest,
+            md_algorithm=self._mechanism.digest,
             subfilter=fields.SigSeedSubFilter.PADES,
             name=self._signer_name or None,
             reason=self._reason or None,
@@ -270,9 +270,10 @@ class PadesSigner:
 
     def _placeholder_size(self) -> int:
         """Hex digits to reserve for the CMS object: measured once on a real signature."""
-        size = hashes.SHA384.digest_size if self._digest == "sha384" else hashes.SHA256.digest_size
+        digest = self._mechanism.digest
+        size = self._mechanism.hash_algorithm().digest_size
         probe = run_coroutine(
-            lambda: self._cms_signer.async_sign(bytes(size), self._digest, use_pades=True)
+            lambda: self._cms_signer.async_sign(bytes(size), digest, use_pades=True)
         )
         return 2 * (len(probe.dump()) + _PLACEHOLDER_MARGIN)
 
