@@ -6,6 +6,7 @@ that signs PDFs.
     retire KEY_ID [--rotate]     the key signs no more; what it signed keeps verifying
     compromised KEY_ID --since   what the key signed at or after TIME fails verification
     export [--out FILE]          the public trust bundle for offline verifiers
+    certificates                 the document-signing certificates, and which one signs
     import-certificate           a CA-issued document-signing certificate signs PDFs from now
       (--p12 FILE | --key KEY.pem --chain CHAIN.pem) [--root ROOT.pem] [--password-stdin]
 
@@ -205,6 +206,28 @@ def keys_export(
     else:
         write_atomic(out_file, bundle.encode())
         out.print(f"trust bundle written to {out_file}", highlight=False)
+
+
+@keys_app.command("certificates")
+def keys_certificates(institution: InstitutionOpt = None) -> None:
+    """List the document-signing certificates: self-made or imported, and which signs PDFs."""
+    with errors_to_exit():
+        listed = _store(institution).signing_certificates()
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    for title in ("subject", "issuer", "valid until"):
+        table.add_column(title, overflow="fold")
+    for entry in listed.entries:
+        signs = " (signs)" if entry.cert_id == listed.current_id else ""
+        table.add_row(
+            entry.cert_id,
+            f"{entry.source}{signs}",
+            entry.subject,
+            entry.issuer,
+            iso_utc(entry.not_after),
+        )
+    out.print(table)
 
 
 P12_PASSWORD_VARIABLE = "DIPLOMAS_P12_PASSWORD"  # noqa: S105 (a variable's name)

@@ -120,6 +120,12 @@ def test_pkcs12_import_rsa_signs_trusted_and_earlier_diplomas_keep_verifying(
     [pdf_signer] = [s for s in _verdict(env, after)["signers"] if s["kind"] == "pdf"]
     assert pdf_signer["signer"] == f"{ORGANIZATION} Diplomas, {UNIT}, {ORGANIZATION}"
 
+    rows = re.findall(
+        r"dsc-[0-9a-f]{16} *│ *(self-made|imported)( \(signs\))?",
+        invoke(env, "keys", "certificates").output,
+    )
+    assert rows == [("self-made", ""), ("imported", " (signs)")]
+
     entries = json.loads(invoke(env, "audit", "list", "--json").output)
     [imported] = [e for e in entries if e["action"] == "certificate.imported"]
     assert imported["details"]["serial"] == format(certificate.serial_number, "x")
