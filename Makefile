@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The test suite needs poppler (pdftotext, pdfsig, pdffonts) as real outside validators.
-SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm
+# The test suite needs poppler (pdftotext, pdfsig, pdffonts) as real outside validators, and
+# NSS's certutil to make the certificate database that pdfsig trusts a test CA from.
+SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm certutil
 
 .PHONY: run test lint format system-deps clean bench
 
@@ -28,9 +29,9 @@ run: $(VENV)/.installed
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing poppler-utils (pdftotext, pdfsig) for the tests"; \
+	  echo "installing poppler-utils (pdftotext, pdfsig) and libnss3-tools (certutil) for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils libnss3-tools >/dev/null; \
 	fi
 
 test: $(VENV)/.installed-dev system-deps

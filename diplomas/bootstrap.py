@@ -418,7 +418,8 @@ def build_service(
         templates=runtime.renderer,
         pdf_signer=store.pdf_signer(),
         pdf_validator=PadesValidator(
-            issuers={did: stores[i.slug].trust_roots() for i in institutions for did in i.dids}
+            issuers={did: stores[i.slug].trust_roots() for i in institutions for did in i.dids},
+            ca_issued=[pair for i in institutions for pair in stores[i.slug].ca_issued()],
         ),
         record_keys=store,
         co_issuer_keys={i.slug: stores[i.slug] for i in institutions[1:]},
@@ -475,7 +476,8 @@ def verify_offline(pdf: bytes, *bundles: bytes) -> Verdict:
 
     trusts = _load_bundles(bundles)
     report = PadesValidator(
-        issuers={did: t.trust_roots() for t in trusts for did in t.dids}
+        issuers={did: t.trust_roots() for t in trusts for did in t.dids},
+        ca_issued=[pair for t in trusts for pair in t.ca_issued],
     ).inspect(pdf)
     keyring = KeyRing(k for t in trusts for k in t.keyring())
     return verdict_for_document(report, keyring, None)

@@ -1,10 +1,14 @@
-"""`diplomas keys ...`: the record-signing keys over their lifetime.
+"""`diplomas keys ...`: the record-signing keys over their lifetime, and the certificate
+that signs PDFs.
 
     list                         every key, its window and state
     rotate                       a new key signs from now on; the old one is retired
     retire KEY_ID [--rotate]     the key signs no more; what it signed keeps verifying
     compromised KEY_ID --since   what the key signed at or after TIME fails verification
     export [--out FILE]          the public trust bundle for offline verifiers
+    certificates                 the document-signing certificates, and which one signs
+    import-certificate           a CA-issued document-signing certificate signs PDFs from now
+      (--p12 FILE | --key KEY.pem --chain CHAIN.pem) [--root ROOT.pem] [--password-stdin]
 
 The commands parse, call the key store (which checks and writes under its lock), print.
 """
@@ -12,6 +16,7 @@ The commands parse, call the key store (which checks and writes under its lock),
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -201,3 +206,129 @@ def keys_export(
     else:
         write_atomic(out_file, bundle.encode())
         out.print(f"trust bundle written to {out_file}", highlight=False)
+
+
+@keys_app.command("certificates")
+def keys_certificates(institution: InstitutionOpt = None) -> None:
+    """List the document-signing certificates: self-made or imported, and which signs PDFs."""
+    with errors_to_exit():
+        listed = _store(institution).signing_certificates()
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    for title in ("subject", "issuer", "valid until"):
+        table.add_column(title, overflow="fold")
+    for entry in listed.entries:
+        signs = " (signs)" if entry.cert_id == listed.current_id else ""
+        table.add_row(
+            entry.cert_id,
+            f"{entry.source}{signs}",
+            entry.subject,
+            entry.issuer,
+            iso_utc(entry.not_after),
+        )
+    out.print(table)
+
+
+P12_PASSWORD_VARIABLE = "DIPLOMAS_P12_PASSWORD"  # noqa: S105 (a variable's name)
+
+
+def _import_password(from_stdin: bool) -> bytes | None:
+    """The PKCS#12 (or PEM key) password: the first line of stdin, or the environment.
+    Never an option, so that it stays out of shell history and `ps`."""
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        return line.encode() if line else None
+    value = os.environ.get(P12_PASSWORD_VARIABLE)
+    return value.encode() if value else None
+
+
+def _read(path: Path, what: str) -> bytes:
+    from ..core.errors import FieldProblem, InvalidInput
+
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(FieldProblem(what, f"cannot read {path}: {exc.strerror}")) from None
+
+
+@keys_app.command("import-certificate")
+def keys_import_certificate(
+    p12: Annotated[
+        Path | None,
+        typer.Option("--p12", metavar="FILE", help="PKCS#12 (.p12/.pfx): key, certificate, chain."),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", metavar="KEY.pem", help="The private key (PEM).")
+    ] = None,
+    chain: Annotated[
+        Path | None,
+        typer.Option(
+            "--chain",
+            metavar="CHAIN.pem",
+            help="The certificate first, then the intermediate CAs, optionally the root (PEM).",
+        ),
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", metavar="ROOT.pem", help="The CA's root, if not in the file."),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help=f"Read the PKCS#12 or key password from stdin (else ${P12_PASSWORD_VARIABLE}).",
+        ),
+    ] = False,
+    institution: InstitutionOpt = None,
+) -> None:
+    """Sign PDFs from now on with a document-signing certificate issued by a CA.
+
+    The key, certificate and chain are checked, stored (the key encrypted with the key
+    store's passphrase) and made current; the earlier certificate and root stay, so the
+    diplomas signed before keep verifying. PDF readers that trust the CA show the
+    signature as valid, under the certificate's name.
+    """
+    from ..core.errors import FieldProblem, InvalidInput
+    from ..keys.importing import check_certificate, read_pem, read_pkcs12, read_root
+
+    with errors_to_exit():
+        pem_given = key is not None or chain is not None
+        if (p12 is not None) == pem_given or (pem_given and (key is None or chain is None)):
+            raise InvalidInput(
+                FieldProblem("--p12", "give either --p12 FILE, or both --key and --chain")
+            )
+        password = _import_password(password_stdin)
+        if p12 is not None:
+            private, certificates = read_pkcs12(_read(p12, "--p12"), password)
+        else:
+            assert key is not None and chain is not None
+            private, certificates = read_pem(_read(key, "--key"), _read(chain, "--chain"), password)
+        given_root = read_root(_read(root, "--root")) if root is not None else None
+        now = datetime.now(UTC)
+        checked = check_certificate(private, certificates, given_root, now)
+        store = _store(institution)
+        before = store.signing_certificates().current()
+        entry = store.import_certificate(checked)
+        record_event(
+            AuditAction.CERTIFICATE_IMPORTED,
+            {
+                "institution": store.institution.slug,
+                "certificate": entry.cert_id,
+                "serial": entry.serial,
+                "subject": entry.subject,
+                "issuer": entry.issuer,
+                "not_after": iso_utc(entry.not_after),
+                "sha256": entry.sha256,
+                "replaces": before.cert_id,
+            },
+            entry.cert_id,
+        )
+    out.print(f"imported {entry.cert_id}: {entry.subject}", highlight=False)
+    out.print(
+        f"issued by {entry.issuer}, valid until {iso_utc(entry.not_after)}; "
+        f"it signs PDFs from now on (a running server takes it within a second or two)",
+        highlight=False,
+    )
+    out.print(f"{before.cert_id} signs no more; what it signed keeps verifying", highlight=False)
+    out.print("publish the CA root: run `diplomas keys export` again for offline verifiers")

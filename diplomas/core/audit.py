@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     KEY_ROTATED = "key.rotated"
     KEY_RETIRED = "key.retired"
     KEY_COMPROMISED = "key.compromised"
+    CERTIFICATE_IMPORTED = "certificate.imported"
+    """A CA-issued document-signing certificate became the one that signs PDFs."""
     INSTITUTION_ADDED = "institution.added"
     INSTITUTION_MOVED = "institution.moved"
     """Its public URL, and so its DID, changed; `details` names both and whether the

@@ -7,8 +7,12 @@
       "record_keys": [{"id": "<did>#<key id>", "type": "JsonWebKey", "controller": "<did>",
                        "publicKeyJwk": {...Ed25519 JWK...}, "valid_from": "...Z",
                        "valid_until": null, "compromised_since": null}, ...],
-      "root_certificates": ["-----BEGIN CERTIFICATE-----...", ...]
+      "root_certificates": ["-----BEGIN CERTIFICATE-----...", ...],
+      "ca_issued_certificates": [{"root": "-----BEGIN...", "certificate": "-----BEGIN..."}]
     }
+
+`ca_issued_certificates` (optional) names the document-signing certificates a CA issued to
+the institution: under such a CA's root only those sign for it (see `PadesValidator`).
 
 `diplomas verify --trust bundle.json` builds its key ring and PDF trust roots from it.
 Each key is listed once, under the institution's current DID; `also_known_as` names the
@@ -51,6 +55,8 @@ class TrustBundle:
     record_keys: tuple[RecordKey, ...]
     roots: tuple[x509.Certificate, ...]
     also_known_as: tuple[str, ...] = ()
+    ca_issued: tuple[tuple[x509.Certificate, x509.Certificate], ...] = ()
+    """(CA root, document-signing certificate) pairs."""
 
     @property
     def dids(self) -> tuple[str, ...]:
@@ -68,12 +74,19 @@ def _when(moment: datetime | None) -> str | None:
     return iso_utc(moment) if moment is not None else None
 
 
+def _pem(certificate: x509.Certificate) -> str:
+    return certificate.public_bytes(Encoding.PEM).decode("ascii")
+
+
 def export_bundle(
-    institution: Institution, keys: Iterable[RecordKey], roots: Sequence[x509.Certificate]
+    institution: Institution,
+    keys: Iterable[RecordKey],
+    roots: Sequence[x509.Certificate],
+    ca_issued: Sequence[tuple[x509.Certificate, x509.Certificate]] = (),
 ) -> dict[str, Any]:
     """The JSON-able bundle for `institution`: every record key (retired and compromised
     ones too, with their windows), each once under the current DID, the former DIDs the
-    keys also speak for, and the root certificates."""
+    keys also speak for, the root certificates, and the certificates CAs issued to it."""
     about: dict[str, Any] = {
         "did": institution.did,
         "name": institution.name,
@@ -82,7 +95,7 @@ def export_bundle(
     }
     if institution.former_dids:
         about["also_known_as"] = list(institution.former_dids)
-    return {
+    document = {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
         "institution": about,
@@ -98,8 +111,14 @@ def export_bundle(
             }
             for key in keys
         ],
-        "root_certificates": [root.public_bytes(Encoding.PEM).decode("ascii") for root in roots],
+        "root_certificates": [_pem(root) for root in roots],
     }
+    if ca_issued:
+        document["ca_issued_certificates"] = [
+            {"root": _pem(root), "certificate": _pem(certificate)}
+            for root, certificate in ca_issued
+        ]
+    return document
 
 
 def _text(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
@@ -176,6 +195,30 @@ def _root(raw: object, index: int) -> x509.Certificate:
     return certificate
 
 
+def _ca_issued(
+    raw: object, roots: Sequence[x509.Certificate]
+) -> tuple[tuple[x509.Certificate, x509.Certificate], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise KeyStoreError("trust bundle: ca_issued_certificates must be a list")
+    pairs = []
+    for index, item in enumerate(raw):
+        where = f"trust bundle: ca_issued_certificates[{index}]"
+        if not isinstance(item, Mapping):
+            raise KeyStoreError(f"{where} must be an object")
+        root = _root(item.get("root"), index)
+        if root not in roots:
+            raise KeyStoreError(f"{where}.root is not among root_certificates")
+        text = item.get("certificate")
+        try:
+            certificate = x509.load_pem_x509_certificate(str(text).encode("ascii"))
+        except (ValueError, UnicodeEncodeError) as exc:
+            raise KeyStoreError(f"{where}.certificate is not a PEM certificate") from exc
+        pairs.append((root, certificate))
+    return tuple(pairs)
+
+
 def load_bundle(data: bytes) -> TrustBundle:
     """Read and check a trust bundle; KeyStoreError says what is wrong with it."""
     try:
@@ -217,8 +260,9 @@ def load_bundle(data: bytes) -> TrustBundle:
         name_en=_text(institution, "name_en", "institution.", required=False),
         public_url=_text(institution, "public_url", "institution.", required=False),
         record_keys=record_keys,
-        roots=tuple(_root(r, i) for i, r in enumerate(roots)),
+        roots=(checked := tuple(_root(r, i) for i, r in enumerate(roots))),
         also_known_as=also_known_as,
+        ca_issued=_ca_issued(document.get("ca_issued_certificates"), checked),
     )
 
 

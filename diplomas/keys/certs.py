@@ -4,8 +4,8 @@ Both use ECDSA P-256. The root is self-signed, may issue only end-entity certifi
 (path length 0) and lives 20 years; the document-signing certificate lives 5 years (never
 past the root) and is marked for digital signature and non-repudiation, with the
 document-signing and email-protection extended key usages that PDF readers look for.
-The names carry the institution's English name (O, and CN) and its Persian name as a
-second O attribute, all as UTF8String.
+The names put the institution's name in the attributes meant for it (see `subject_name`),
+all as UTF8String, and never cut a name.
 """
 
 from __future__ import annotations
@@ -26,29 +26,63 @@ DOCUMENT_SIGNING_VALIDITY = timedelta(days=5 * 365 + 1)
 BACKDATE = timedelta(hours=1)
 
 ID_KP_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
-_MAX_NAME = 64  # ub-common-name and ub-organization-name (RFC 5280)
+MAX_NAME = 64
+"""ub-common-name, ub-organization-name and ub-organizational-unit-name (RFC 5280)."""
 
 
 def new_ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _clip(value: str) -> str:
-    return value[:_MAX_NAME].strip()
+def split_name(english: str) -> tuple[str, str]:
+    """(organization, unit) for an English name: a name that is too long for one attribute
+    and reads "<unit>, <organization>" ("Vice-Chancellery for Research and Technology,
+    Tabriz University of Medical Sciences") is split at a ", " into its two parts, the
+    latest split that fits both. Any other name stays whole in the organization, even past
+    64 characters: readers show a long O whole, while a cut one names somebody else."""
+    english = " ".join(english.split())
+    if len(english) <= MAX_NAME:
+        return english, ""
+    parts = english.split(", ")
+    for cut in range(len(parts) - 1, 0, -1):
+        unit, organization = ", ".join(parts[:cut]), ", ".join(parts[cut:])
+        if len(unit) <= MAX_NAME and len(organization) <= MAX_NAME:
+            return organization, unit
+    return english, ""
 
 
-def _name(institution: Institution, common_name: str) -> x509.Name:
-    """O=<English name>, O=<Persian name>, CN=<common name>: most general first."""
-    english = _display_name(institution)
-    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, _clip(english))]
-    persian = institution.name.strip()
-    if persian and persian != english:
-        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, _clip(persian)))
-    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, _clip(common_name)))
+def common_name(institution: Institution, role: str) -> str:
+    """ "<name> <role>" within the 64 characters a CN may have (cryptography refuses more):
+    the whole name if it fits, else the organization part of it; as a last resort whole
+    words of it, never part of a word. The full name is in O and OU anyway."""
+    english = " ".join(display_name(institution).split())
+    organization, _ = split_name(english)
+    for base in (english, organization):
+        if len(f"{base} {role}") <= MAX_NAME:
+            return f"{base} {role}"
+    words: list[str] = []
+    for word in organization.split():
+        if len(" ".join([*words, word])) > MAX_NAME:
+            break
+        words.append(word)
+    return " ".join(words) or organization[:MAX_NAME]
+
+
+def subject_name(institution: Institution, role: str) -> x509.Name:
+    """O=<English organization>, [OU=<English unit>], [O=<Persian name>], CN=<name and role>:
+    most general first, every value whole."""
+    organization, unit = split_name(display_name(institution))
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)]
+    if unit:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+    persian = " ".join(institution.name.split())
+    if persian and persian != organization and persian != display_name(institution):
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, persian))
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name(institution, role)))
     return x509.Name([x509.RelativeDistinguishedName([a]) for a in attributes])
 
 
-def _display_name(institution: Institution) -> str:
+def display_name(institution: Institution) -> str:
     return institution.name_en.strip() or institution.name.strip() or institution.slug
 
 
@@ -56,7 +90,7 @@ def build_root_certificate(
     institution: Institution, key: ec.EllipticCurvePrivateKey, now: datetime
 ) -> x509.Certificate:
     """A self-signed CA certificate for the institution, valid 20 years from `now`."""
-    subject = _name(institution, f"{_display_name(institution)} Root CA")
+    subject = subject_name(institution, "Root CA")
     start = now.replace(microsecond=0) - BACKDATE
     public = key.public_key()
     return (
@@ -100,7 +134,7 @@ def build_document_signing_certificate(
     root_ski = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(institution, f"{_display_name(institution)} Document Signing"))
+        .subject_name(subject_name(institution, "Document Signing"))
         .issuer_name(root.subject)
         .public_key(key)
         .serial_number(x509.random_serial_number())

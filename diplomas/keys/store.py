@@ -3,14 +3,19 @@
     <directory>/                         0700
       record-keys.json                   public metadata of every record key (ids, windows)
       record-key-<key id>.pem            Ed25519 record-signing key, encrypted PKCS#8
-      root-ca.key.pem, root-ca.pem       the institution's root CA (ECDSA P-256)
-      document-signing.key.pem,          the certificate and key that sign PDFs
+      root-ca.key.pem, root-ca.pem       the institution's self-made root CA (ECDSA P-256)
+      document-signing.key.pem,          the self-made certificate and key that sign PDFs
       document-signing.pem
+      signing-certificates.json          every document-signing certificate and which one
+                                         signs now (see `signing`; absent: the self-made one)
+      document-signing-<id>.key.pem,     an imported certificate (`import_certificate`):
+      .pem, .chain.pem, .root.pem        encrypted key, certificate, intermediates, CA root
       national-id-secret.json            HMAC secret for national ids, sealed (scrypt, AES-GCM)
       .lock                              held (flock) while init or a key change runs
 
 Every file is created 0600 with O_EXCL and never overwritten; only record-keys.json is
-replaced, atomically, when keys rotate, retire or are marked compromised. Private keys are
+replaced, atomically, when keys rotate, retire or are marked compromised, and
+signing-certificates.json when a certificate is imported. Private keys are
 decrypted lazily, once per store object, and kept in memory.
 """
 
@@ -27,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, RecordSigner, published_under
 from ..core.model import Institution
-from . import bundle, certs, sealed
+from . import bundle, certs, sealed, signing
 from ._files import (
     ensure_private_dir,
     locked,
@@ -58,6 +63,7 @@ from .record import (
 
 if TYPE_CHECKING:
     from ..pdfsign import PadesSigner
+    from .importing import CheckedCertificate, SigningKey
 
 METADATA_FILE = "record-keys.json"
 ROOT_KEY_FILE = "root-ca.key.pem"
@@ -67,7 +73,9 @@ SIGNING_CERT_FILE = "document-signing.pem"
 SECRET_FILE = "national-id-secret.json"  # noqa: S105 (a file name, not a secret)
 
 
-def _encrypt(key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey, passphrase: bytes) -> bytes:
+def _encrypt(
+    key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, passphrase: bytes
+) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -247,29 +255,122 @@ class FileKeyStore:
 
     # -- PDF signing ---------------------------------------------------------------------
 
+    def signing_certificates(self) -> signing.SigningCertificates:
+        """Every document-signing certificate, oldest first, and the current one (a store
+        without the list file has its self-made certificate alone)."""
+        path = self._dir / signing.LIST_FILE
+        try:
+            data = read_private_file(path)
+        except FileNotFoundError:
+            return signing.implicit_list(_read_certificate(self._dir / SIGNING_CERT_FILE))
+        return signing.load_list(data, str(path))
+
+    def _certificate(self, entry: signing.SigningCertificate) -> x509.Certificate:
+        certificate = _read_certificate(self._dir / entry.certificate_file)
+        if signing.fingerprint(certificate) != entry.sha256:
+            raise KeyStoreError(
+                f"{entry.certificate_file} is not the certificate that {signing.LIST_FILE} "
+                f"lists as {entry.cert_id}"
+            )
+        return certificate
+
+    def _chain(self, entry: signing.SigningCertificate) -> list[x509.Certificate]:
+        """The intermediates (nearest first) and the root above `entry`'s certificate."""
+        intermediates: list[x509.Certificate] = []
+        if entry.chain_file is not None:
+            path = self._dir / entry.chain_file
+            try:
+                intermediates = x509.load_pem_x509_certificates(path.read_bytes())
+            except FileNotFoundError:
+                raise KeyStoreError(f"the certificate chain {path} is missing") from None
+            except ValueError as exc:
+                raise KeyStoreError(f"{path} is not a PEM certificate chain") from exc
+        return [*intermediates, _read_certificate(self._dir / entry.root_file)]
+
     def trust_roots(self) -> list[x509.Certificate]:
+        """The root of every document-signing certificate the store ever had, the self-made
+        one first: diplomas signed before an import keep verifying after it."""
         with self._lock:
             if self._roots is None:
-                self._roots = [_read_certificate(self._dir / ROOT_CERT_FILE)]
+                roots: dict[bytes, x509.Certificate] = {}
+                for entry in self.signing_certificates().entries:
+                    root = _read_certificate(self._dir / entry.root_file)
+                    roots.setdefault(root.public_bytes(serialization.Encoding.DER), root)
+                self._roots = list(roots.values())
             return list(self._roots)
 
     def document_signing_certificate(self) -> x509.Certificate:
-        return _read_certificate(self._dir / SIGNING_CERT_FILE)
+        return self._certificate(self.signing_certificates().current())
+
+    def ca_issued(self) -> list[tuple[x509.Certificate, x509.Certificate]]:
+        """(CA root, certificate) for every imported certificate: a CA's root vouches
+        for the institution only through the certificates it issued to it."""
+        return [
+            (_read_certificate(self._dir / entry.root_file), self._certificate(entry))
+            for entry in self.signing_certificates().entries
+            if entry.source == "imported"
+        ]
 
     def pdf_signer(self) -> PadesSigner:
-        """The PAdES signer over the document-signing key, built once and reused."""
+        """The PAdES signer over the current document-signing key, built once and reused
+        (a server picks up an imported certificate when it restarts)."""
         with self._lock:
             if self._pdf_signer is None:
                 from ..pdfsign import PadesSigner
 
-                key = _decrypt_ec(self._dir / SIGNING_KEY_FILE, self._passphrase)
-                certificate = self.document_signing_certificate()
-                roots = self.trust_roots()
-                _check_pair(key, certificate, roots[0])
+                entry = self.signing_certificates().current()
+                key = _decrypt_signing_key(self._dir / entry.key_file, self._passphrase)
+                certificate = self._certificate(entry)
+                chain = self._chain(entry)
+                _check_pair(key, certificate, chain, entry)
                 self._pdf_signer = PadesSigner(
-                    key, certificate, roots, **_signature_details(self.institution)
+                    key, certificate, chain, **_signature_details(self.institution)
                 )
             return self._pdf_signer
+
+    def import_certificate(self, checked: CheckedCertificate) -> signing.SigningCertificate:
+        """Add a CA-issued certificate (see `importing.check_certificate`) and make it the
+        one that signs PDFs. Its key is stored encrypted with the store's passphrase, it and
+        its chain in new files; the earlier certificates and roots stay, so what they
+        signed keeps verifying. The list file is written last: a crash before leaves unused
+        files and the old list, never a list naming files that are not there."""
+        with locked(self._dir), self._lock:
+            _check_passphrase(self._dir, self._passphrase)
+            before = self.signing_certificates()
+            key_file, cert_file, chain_file, root_file = signing.imported_file_names(
+                signing.certificate_id(checked.certificate)
+            )
+            entry = signing.describe(
+                checked.certificate,
+                source="imported",
+                key_file=key_file,
+                certificate_file=cert_file,
+                chain_file=chain_file if checked.intermediates else None,
+                root_file=root_file,
+            )
+            listed = before.added(entry)
+            files = [
+                (key_file, _encrypt(checked.key, self._passphrase)),
+                (cert_file, _pem(checked.certificate)),
+                (root_file, _pem(checked.root)),
+            ]
+            if checked.intermediates:
+                files.append((chain_file, b"".join(_pem(c) for c in checked.intermediates)))
+            # all names checked first, so that a refusal leaves nothing half-written
+            existing = [name for name, _ in files if (self._dir / name).exists()]
+            if existing:
+                raise KeyStoreError(
+                    f"{self._dir / existing[0]} exists already (left by an interrupted "
+                    f"import?); it is not in {signing.LIST_FILE}: move it away and import again"
+                )
+            for name, data in files:
+                _write_once(self._dir / name, data)
+            data = signing.dump_list(listed)
+            signing.load_list(data, signing.LIST_FILE)  # a reader's checks, before writing
+            replace_file(self._dir / signing.LIST_FILE, data)
+            self._pdf_signer = None
+            self._roots = None
+        return entry
 
     # -- other secrets -------------------------------------------------------------------
 
@@ -294,7 +395,9 @@ class FileKeyStore:
         self.pdf_signer()
 
     def export_bundle(self) -> dict[str, Any]:
-        return bundle.export_bundle(self.institution, self.entries(), self.trust_roots())
+        return bundle.export_bundle(
+            self.institution, self.entries(), self.trust_roots(), self.ca_issued()
+        )
 
 
 def _signature_details(institution: Institution) -> dict[str, str]:
@@ -305,15 +408,34 @@ def _signature_details(institution: Institution) -> dict[str, str]:
     }
 
 
+def _decrypt_signing_key(path: Path, passphrase: bytes) -> SigningKey:
+    key = _decrypt(path, passphrase)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise KeyStoreError(f"{path} does not hold an RSA or ECDSA key")
+    return key
+
+
 def _check_pair(
-    key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate, root: x509.Certificate
+    key: SigningKey,
+    certificate: x509.Certificate,
+    chain: list[x509.Certificate],
+    entry: signing.SigningCertificate,
 ) -> None:
+    """The key opens the certificate, and each certificate up to the root is signed by the
+    next: files swapped or mixed up are refused before anything is signed."""
     if certificate.public_key() != key.public_key():
-        raise KeyStoreError(f"{SIGNING_CERT_FILE} does not belong to the key in {SIGNING_KEY_FILE}")
-    try:
-        certificate.verify_directly_issued_by(root)
-    except (ValueError, TypeError, InvalidSignature) as exc:
-        raise KeyStoreError(f"{SIGNING_CERT_FILE} was not issued by {ROOT_CERT_FILE}") from exc
+        raise KeyStoreError(
+            f"{entry.certificate_file} does not belong to the key in {entry.key_file}"
+        )
+    for child, issuer in zip([certificate, *chain], chain, strict=False):
+        try:
+            child.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise KeyStoreError(
+                f"the chain of {entry.certificate_file} is broken: "
+                f"{child.subject.rfc4514_string()} was not issued by "
+                f"{issuer.subject.rfc4514_string()}"
+            ) from exc
 
 
 def _new_record_entry(

@@ -5,7 +5,7 @@ invisible PAdES signature, in a single incremental update. Everything that does 
 depend on the document is prepared in the constructor: the certificates in asn1crypto
 form, the CMS signer, the signing-certificate-v2 attribute and a fixed size for the
 signature placeholder. What is left per call is parsing the PDF, writing the update,
-one SHA-256 over the file and one ECDSA signature.
+one SHA-256 over the file and one ECDSA (or RSA) signature.
 
 Where the time goes (the rendered 46 KB diploma, one core of this 2-core machine, idle):
 pyHanko with its defaults takes ~20 ms per signature: ~9 ms is a dry-run signature that
@@ -26,15 +26,17 @@ own parser and writer, which its public API does not let us skip.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
 from asn1crypto import algos as asn1_algos
 from asn1crypto import cms as asn1_cms
+from asn1crypto import core as asn1_core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -55,15 +57,77 @@ RECORD_FILE_NAME = "diploma-credential.json"
 RECORD_MIME_TYPE = "application/vc+ld+json"
 RECORD_DESCRIPTION = "Signed diploma record (W3C Verifiable Credential, Open Badges 3.0)"
 FIELD_NAME = "DiplomaSignature"
-DIGEST = "sha256"
 
-# Order of the P-256 group. Signatures are normalised to s <= n/2 ("low S", as in
-# Bitcoin's BIP 62), so that nobody can turn a valid signature into a second valid one
-# by replacing s with n - s; the validator insists on it.
+# Orders of the P-256 and P-384 groups. ECDSA signatures are normalised to s <= n/2
+# ("low S", as in Bitcoin's BIP 62), so that nobody can turn a valid signature into a
+# second valid one by replacing s with n - s; the validator insists on it.
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P384_ORDER = int(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+    16,
+)
+MIN_RSA_BITS = 2048
+
+SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """How a key of one kind signs: the one combination the signer writes for it, and so
+    the only one the validator accepts from a certificate with such a key."""
+
+    digest: str
+    """The message digest (asn1crypto's name): SHA-256, or SHA-384 with P-384 as ISO 32002
+    pairs them."""
+    algorithm: asn1_algos.SignedDigestAlgorithm
+    ec_order: int | None
+    """The group order for ECDSA (signatures have low s); None for RSA PKCS#1 v1.5, whose
+    signatures are deterministic and as long as the modulus."""
+    form: str
+    """The signature value's form, in words."""
+
+    def hash_algorithm(self) -> hashes.HashAlgorithm:
+        return hashes.SHA384() if self.digest == "sha384" else hashes.SHA256()
+
+
+_MECHANISMS = {
+    "rsa": Mechanism(
+        "sha256",
+        # RFC 4055: the parameters of sha256WithRSAEncryption are an explicit NULL
+        asn1_algos.SignedDigestAlgorithm(
+            {"algorithm": "sha256_rsa", "parameters": asn1_core.Null()}
+        ),
+        None,
+        "an RSA signature as long as its key",
+    ),
+    "secp256r1": Mechanism(
+        "sha256",
+        asn1_algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+        P256_ORDER,
+        "an ECDSA P-256 signature with low s",
+    ),
+    "secp384r1": Mechanism(
+        "sha384",
+        asn1_algos.SignedDigestAlgorithm({"algorithm": "sha384_ecdsa"}),
+        P384_ORDER,
+        "an ECDSA P-384 signature with low s",
+    ),
+}
+
+
+def mechanism_for(certificate: asn1_x509.Certificate) -> Mechanism | None:
+    """The mechanism for the certificate's key, or None if the signer supports no such key
+    (RSA under 2048 bits, curves other than P-256 and P-384, anything else)."""
+    public = certificate.public_key
+    if public.algorithm == "rsa":
+        return _MECHANISMS["rsa"] if public.bit_size >= MIN_RSA_BITS else None
+    if public.algorithm == "ec" and public.curve[0] == "named":
+        return _MECHANISMS.get(public.curve[1])
+    return None
+
 
 # The signature placeholder is sized once, from a real CMS object, plus this margin
-# (ECDSA signatures vary by a few bytes).
+# (ECDSA signatures vary by a few bytes; RSA ones do not).
 _PLACEHOLDER_MARGIN = 64
 
 
@@ -90,8 +154,8 @@ class _PadesAttributes(SignedAttributeProviderSpec):
     signing-certificate-v2 (PAdES forbids the CMS signing-time attribute; the time goes
     in the signature dictionary's /M)."""
 
-    def __init__(self, signing_cert: asn1_x509.Certificate) -> None:
-        value = as_signing_certificate_v2(signing_cert, DIGEST)
+    def __init__(self, signing_cert: asn1_x509.Certificate, digest: str) -> None:
+        value = as_signing_certificate_v2(signing_cert, digest)
         attribute = asn1_cms.CMSAttribute({"type": "signing_certificate_v2", "values": [value]})
         self._providers = (_FixedAttribute(attribute),)
 
@@ -101,12 +165,13 @@ class _PadesAttributes(SignedAttributeProviderSpec):
         return self._providers
 
 
-class _EcdsaCmsSigner(signers.Signer):
-    """pyHanko CMS signer over an in-memory ECDSA key that is already loaded."""
+class _CmsSigner(signers.Signer):
+    """pyHanko CMS signer over an in-memory RSA or ECDSA key that is already loaded."""
 
     def __init__(
         self,
-        key: ec.EllipticCurvePrivateKey,
+        key: SigningKey,
+        mechanism: Mechanism,
         signing_cert: asn1_x509.Certificate,
         others: Sequence[asn1_x509.Certificate],
     ) -> None:
@@ -116,11 +181,13 @@ class _EcdsaCmsSigner(signers.Signer):
         super().__init__(
             signing_cert=signing_cert,
             cert_registry=registry,
-            signature_mechanism=asn1_algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+            signature_mechanism=mechanism.algorithm,
             embed_roots=False,  # verifiers bring their own roots
         )
         self._key = key
-        self.signed_attr_prov_spec = _PadesAttributes(signing_cert)
+        self._mechanism = mechanism
+        self._hash = mechanism.hash_algorithm()
+        self.signed_attr_prov_spec = _PadesAttributes(signing_cert, mechanism.digest)
 
     # pyHanko builds the signed attributes and the SignerInfo as trees of asn1crypto
     # values, and asn1crypto deep-copies such a tree each time it is placed under a
@@ -141,14 +208,20 @@ class _EcdsaCmsSigner(signers.Signer):
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
     ) -> bytes:
-        if digest_algorithm != DIGEST:
-            raise SigningError(f"this signer uses {DIGEST}, not {digest_algorithm}")
-        r, s = decode_dss_signature(self._key.sign(data, ec.ECDSA(hashes.SHA256())))
-        return encode_dss_signature(r, min(s, P256_ORDER - s))
+        digest = self._mechanism.digest
+        if digest_algorithm != digest:
+            raise SigningError(f"this signer uses {digest}, not {digest_algorithm}")
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, padding.PKCS1v15(), self._hash)
+        order = self._mechanism.ec_order
+        assert order is not None
+        r, s = decode_dss_signature(self._key.sign(data, ec.ECDSA(self._hash)))
+        return encode_dss_signature(r, min(s, order - s))
 
 
 class PadesSigner:
-    """Signs diploma PDFs with the institution's document-signing key (PAdES B-B).
+    """Signs diploma PDFs with the institution's document-signing key (PAdES B-B): RSA
+    (PKCS#1 v1.5 with SHA-256), ECDSA P-256 with SHA-256 or ECDSA P-384 with SHA-384.
 
     `chain` holds the issuer certificates (the root, and intermediates if any); only the
     non-self-signed ones are embedded in signatures, since verifiers supply the root.
@@ -158,7 +231,7 @@ class PadesSigner:
 
     def __init__(
         self,
-        signing_key: ec.EllipticCurvePrivateKey,
+        signing_key: SigningKey,
         signing_cert: x509.Certificate,
         chain: Sequence[x509.Certificate] = (),
         *,
@@ -167,22 +240,27 @@ class PadesSigner:
         location: str = "",
         field_name: str = FIELD_NAME,
     ) -> None:
-        if not isinstance(signing_key.curve, ec.SECP256R1):
-            raise ValueError("the document-signing key must be an ECDSA P-256 key")
         if signing_cert.public_key() != signing_key.public_key():
             raise ValueError("the signing certificate does not belong to the signing key")
+        certificate = to_asn1(signing_cert)
+        mechanism = mechanism_for(certificate)
+        if mechanism is None:
+            raise ValueError(
+                "the document-signing key must be RSA (2048 bits or more) or ECDSA P-256 or P-384"
+            )
         self.certificate = signing_cert
+        self._mechanism = mechanism
         self._field_name = field_name
         self._signer_name, self._reason, self._location = signer_name, reason, location
         others = [to_asn1(c) for c in chain if c != signing_cert]
-        self._cms_signer = _EcdsaCmsSigner(signing_key, to_asn1(signing_cert), others)
+        self._cms_signer = _CmsSigner(signing_key, mechanism, certificate, others)
         self._pdf_signer = self._pdf_signer_for(field_name)
         self._bytes_reserved = self._placeholder_size()
 
     def _pdf_signer_for(self, field_name: str) -> signers.PdfSigner:
         metadata = signers.PdfSignatureMetadata(
             field_name=field_name,
-            md_algorithm=DIGEST,
+            md_algorithm=self._mechanism.digest,
             subfilter=fields.SigSeedSubFilter.PADES,
             name=self._signer_name or None,
             reason=self._reason or None,
@@ -192,8 +270,10 @@ class PadesSigner:
 
     def _placeholder_size(self) -> int:
         """Hex digits to reserve for the CMS object: measured once on a real signature."""
+        digest = self._mechanism.digest
+        size = self._mechanism.hash_algorithm().digest_size
         probe = run_coroutine(
-            lambda: self._cms_signer.async_sign(bytes(32), DIGEST, use_pades=True)
+            lambda: self._cms_signer.async_sign(bytes(size), digest, use_pades=True)
         )
         return 2 * (len(probe.dump()) + _PLACEHOLDER_MARGIN)
 

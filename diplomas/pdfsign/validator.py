@@ -10,8 +10,10 @@ because this service made the PDF itself:
   changed byte in the unsigned gap would go unnoticed;
 * the CMS envelope, which the signature does not cover, holds exactly what the signer
   writes: strict DER (no length stretched over the padding), one signer identified by
-  the very bytes of its certificate's issuer name, SHA-256 with ECDSA, a low-s signature
-  value (so it cannot be swapped for its mirror image), no CRLs or unsigned attributes,
+  the very bytes of its certificate's issuer name, the one algorithm our signer uses for
+  the certificate's key (RSA PKCS#1 v1.5 or ECDSA P-256 with SHA-256, ECDSA P-384 with
+  SHA-384), a low-s ECDSA signature value (so it cannot be swapped for its mirror image)
+  or an RSA one as long as the modulus, no CRLs or unsigned attributes,
   and only certificates that are on the validated path;
 * the last signature covers the whole file; an earlier one may be followed only by
   further good signatures.
@@ -61,7 +63,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from ..core.ports import PdfReport, PdfSignatureCheck
 from . import hexstrings
 from ._sync import run_coroutine
-from .signer import P256_ORDER, RECORD_FILE_NAME, to_asn1
+from .signer import RECORD_FILE_NAME, Mechanism, mechanism_for, to_asn1
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,11 @@ class PadesValidator:
     roots (all trusted, besides `trust_roots`), so that each signature is attributed to
     the institution it speaks for: a co-issued diploma needs one good signature from
     each of its issuers, not just any two.
+
+    `ca_issued` pairs a CA's root with a document-signing certificate that the CA issued to
+    an institution (`diplomas keys import-certificate`). A CA issues certificates to many
+    others, so under a root named in such a pair only the paired certificates sign; under
+    an institution's self-made root, any certificate it issued does.
     """
 
     def __init__(
@@ -128,6 +135,7 @@ class PadesValidator:
         trust_roots: Sequence[x509.Certificate] = (),
         *,
         issuers: Mapping[str, Sequence[x509.Certificate]] | None = None,
+        ca_issued: Sequence[tuple[x509.Certificate, x509.Certificate]] = (),
         now: Callable[[], datetime] | None = None,
     ) -> None:
         owned = [(did, to_asn1(root)) for did, roots in (issuers or {}).items() for root in roots]
@@ -138,6 +146,11 @@ class PadesValidator:
         unique = {r.dump(): r for r in [*(to_asn1(root) for root in trust_roots)]}
         unique.update((root.dump(), root) for _, root in owned)
         self._roots = list(unique.values())
+        self._registered: dict[bytes, set[bytes]] = {}
+        for root, certificate in ca_issued:
+            self._registered.setdefault(to_asn1(root).dump(), set()).add(
+                to_asn1(certificate).dump()
+            )
         # Built once: the anchors are immutable. Each check still gets a ValidationContext
         # (and so a certificate registry) of its own, since the certificates a signature
         # carries are registered in it and must not outlive that check.
@@ -235,6 +248,13 @@ class PadesValidator:
             reasons.append(_with_detail("the signature's certificates cannot be read", exc))
             carried = []
         reasons.extend(_status_reasons(status, signer, carried))
+        on_path = _path_certificates(status)
+        registered = [self._registered[d] for d in on_path if d in self._registered]
+        if registered and embedded.signer_cert.dump() not in registered[0]:
+            reasons.append(
+                f"signed by a certificate that the institution's CA issued, but not one that "
+                f"the institution registered (signer: {signer})"
+            )
         return checked
 
     def _judge_coverage(
@@ -320,13 +340,20 @@ def _with_detail(sentence: str, exc: BaseException) -> str:
 
 
 def _signer_name(embedded: EmbeddedPdfSignature) -> str:
-    """The signing certificate's subject in words: its common name and organisations."""
+    """The signing certificate's subject in words: its common name, then its units and
+    organisations (a long institution name is often split between the two)."""
     try:
         certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
         name = certificate.subject
-        common = [str(a.value) for a in name.get_attributes_for_oid(NameOID.COMMON_NAME)]
-        orgs = [str(a.value) for a in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-        parts = common + [o for o in orgs if o not in common]
+        parts: list[str] = []
+        for oid in (
+            NameOID.COMMON_NAME,
+            NameOID.ORGANIZATIONAL_UNIT_NAME,
+            NameOID.ORGANIZATION_NAME,
+        ):
+            for attribute in name.get_attributes_for_oid(oid):
+                if str(attribute.value) not in parts:
+                    parts.append(str(attribute.value))
         return ", ".join(parts) if parts else name.rfc4514_string() or "unnamed signer"
     except _MALFORMED:
         return "unknown signer"
@@ -390,11 +417,14 @@ def _der_length(data: bytes) -> int | None:
     return total if total <= len(data) else None
 
 
-_SHA256 = asn1_algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
-_SHA256_WITH_NULL = asn1_algos.DigestAlgorithm(
-    {"algorithm": "sha256", "parameters": asn1_core.Null()}
-).dump()
-_ECDSA_WITH_SHA256 = asn1_algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}).dump()
+def _digest_forms(digest: str) -> tuple[bytes, bytes]:
+    """The digest algorithm without parameters and with an explicit NULL, both allowed."""
+    return (
+        asn1_algos.DigestAlgorithm({"algorithm": digest}).dump(),
+        asn1_algos.DigestAlgorithm({"algorithm": digest, "parameters": asn1_core.Null()}).dump(),
+    )
+
+
 _ALTERED_CONTAINER = (
     "the signature container holds data that this service's signer never writes (it was altered)"
 )
@@ -413,13 +443,20 @@ def _cms_reasons(embedded: EmbeddedPdfSignature, der: bytes | None) -> list[str]
     encapsulated = signed_data["encap_content_info"]
     sid = signer_info["sid"]
     certificate = embedded.signer_cert
+    mechanism = mechanism_for(certificate)
+    if mechanism is None:
+        reasons.append(
+            "the signing certificate's key is not one this service signs with (RSA of 2048 "
+            "bits or more, ECDSA P-256 or P-384)"
+        )
+        return reasons
     expected = (
         signed_data["version"].native == "v1"
         and len(signed_data["signer_infos"]) == 1
         and len(digests) == 1
         and digests[0].dump() == signer_info["digest_algorithm"].dump()
-        and signer_info["digest_algorithm"].dump() in (_SHA256, _SHA256_WITH_NULL)
-        and signer_info["signature_algorithm"].dump() == _ECDSA_WITH_SHA256
+        and signer_info["digest_algorithm"].dump() in _digest_forms(mechanism.digest)
+        and signer_info["signature_algorithm"].dump() == mechanism.algorithm.dump()
         and encapsulated["content_type"].native == "data"
         and encapsulated["content"].native is None
         and signed_data["crls"].native is None
@@ -431,10 +468,10 @@ def _cms_reasons(embedded: EmbeddedPdfSignature, der: bytes | None) -> list[str]
     )
     if not expected:
         reasons.append(_ALTERED_CONTAINER)
-    elif not _low_s_p256(signer_info["signature"].native, certificate):
+    elif not _canonical_signature(signer_info["signature"].native, certificate, mechanism):
         reasons.append(
-            "the signature value is not in the form this service's signer writes (an "
-            "ECDSA P-256 signature with low s)"
+            f"the signature value is not in the form this service's signer writes "
+            f"({mechanism.form})"
         )
     return reasons
 
@@ -476,17 +513,20 @@ def _strict_der(der: bytes) -> bool:
     return element(0, len(der), 0) == len(der)
 
 
-def _low_s_p256(signature: bytes, certificate: asn1_x509.Certificate) -> bool:
-    if certificate.public_key.algorithm != "ec" or certificate.public_key.curve != (
-        "named",
-        "secp256r1",
-    ):
-        return False
+def _canonical_signature(
+    signature: bytes, certificate: asn1_x509.Certificate, mechanism: Mechanism
+) -> bool:
+    """Whether the signature value has the one form our signer writes: for ECDSA, DER with
+    s <= n/2 (its mirror n - s verifies too); for RSA, exactly as many bytes as the modulus
+    (verifiers also accept it with its leading zero bytes left off)."""
+    if mechanism.ec_order is None:
+        modulus_bytes: int = certificate.public_key.byte_size
+        return len(signature) == modulus_bytes
     try:
         r, s = decode_dss_signature(signature)
     except ValueError:
         return False
-    return encode_dss_signature(r, s) == signature and 0 < s <= P256_ORDER // 2
+    return encode_dss_signature(r, s) == signature and 0 < s <= mechanism.ec_order // 2
 
 
 def _path_certificates(status: PdfSignatureStatus) -> set[bytes]:
