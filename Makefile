@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The test suite needs poppler (pdftotext, pdfsig, pdffonts) as real outside validators, and
 # NSS's certutil to make the certificate database that pdfsig trusts a test CA from.
-SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm certutil
+SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm certutil node npm
 
 .PHONY: run test lint format system-deps clean bench
 
@@ -27,11 +27,18 @@ run: $(VENV)/.installed
 	$(BIN)/diplomas serve --host $(HOST) --port $(PORT)
 
 system-deps:
-	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing poppler-utils (pdftotext, pdfsig) and libnss3-tools (certutil) for the tests"; \
+	  packages=""; \
+	  for t in $$missing; do case $$t in \
+	    certutil) packages="$$packages libnss3-tools";; \
+	    node) packages="$$packages nodejs";; \
+	    npm) packages="$$packages npm";; \
+	    *) packages="$$packages poppler-utils";; \
+	  esac; done; \
+	  echo "installing$$packages for the tests (missing:$$missing)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils libnss3-tools >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$packages >/dev/null; \
 	fi
 
 test: $(VENV)/.installed-dev system-deps

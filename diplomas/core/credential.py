@@ -4,6 +4,21 @@
 built from it and parsed back into it, so the signed record, the printed page and the
 verification page always say the same thing. Email, national id and internal ids are not
 claims and never enter the record.
+
+Two record shapes exist, told apart by `diploma.schemaVersion`; both are read, only the
+second is written:
+
+    1   @context ends with an inline object that maps `diploma` to one JSON literal.
+        Verifiers that compare a proof's @context with the document's element by element
+        (Digital Bazaar's eddsa-jcs-2022 cryptosuite) refuse it, since two copies of an
+        object are never the same object to them.
+    2   @context holds registered URLs only: VC 2.0, Open Badges 3.0.3, and the VC 2.0
+        undefined-terms context, whose @vocab gives our own terms (`diploma`, `serial`,
+        `signatories`, ...) IRIs without any context of ours. The issue date is the Open
+        Badges `awardedDate`; signatories carry language-tagged names and job titles.
+
+A signed record never changes shape: diplomas issued in shape 1 keep their bytes, and
+their proofs keep verifying here.
 """
 
 from __future__ import annotations
@@ -14,26 +29,17 @@ from datetime import date, datetime
 from typing import Any
 
 from . import qrproof
+from .contexts import CREDENTIALS_V2, OPEN_BADGES_V3, UNDEFINED_TERMS_V2
 from .errors import DocumentError
 from .keyring import RecordSigner
 from .model import Diploma, DiplomaRequest, Institution, Signatory
-from .proof import add_proof, canonical
+from .proof import add_proof, canonical, parse_iso_utc
 from .qrproof import QrClaims
 from .statuslist import StatusEntry, entry_from_json
 
-SCHEMA_VERSION = 1
-CONTEXTS = (
-    "https://www.w3.org/ns/credentials/v2",
-    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
-)
-# Our own block (serial, signatories, co-issuers) as one JSON literal in the issuer-dependent
-# vocabulary, so JSON-LD processors keep it instead of dropping an undefined term.
-EXTENSION_CONTEXT = {
-    "diploma": {
-        "@id": "https://www.w3.org/ns/credentials/issuer-dependent#diploma",
-        "@type": "@json",
-    }
-}
+SCHEMA_VERSION = 2
+"""The shape new records are written in (see the module docstring)."""
+CONTEXTS = (CREDENTIALS_V2, OPEN_BADGES_V3, UNDEFINED_TERMS_V2)
 CRITERIA_FA = "اعطا شده به کارآفرینان برتر نوآور و فناور"
 CRITERIA_EN = "Awarded to outstanding innovative and technological entrepreneurs."
 
@@ -160,28 +166,31 @@ def build_credential(claims: PublicClaims) -> dict[str, Any]:
         subject["achievement"]["fieldOfStudy"] = _lang(claims.field)
     if claims.citation:
         subject["narrative"] = _lang(claims.citation)
+    issued = f"{claims.issued_on.isoformat()}T00:00:00Z"
+    details: dict[str, Any] = {
+        "schemaVersion": SCHEMA_VERSION,
+        # Not `id`: JSON-LD would read a nested `id` as the block's own (relative) IRI.
+        "diplomaId": claims.id,
+        "serial": claims.serial,
+        **({"qrSignature": claims.qr_signature} if claims.qr_signature else {}),
+        "signatories": [
+            {"name": _lang(s.name, s.name_en), "jobTitle": _lang(s.title, s.title_en)}
+            for s in claims.signatories
+        ],
+    }
+    if len(claims.issuers) > 1:
+        details["coIssuers"] = [_profile(i) for i in claims.issuers[1:]]
     credential: dict[str, Any] = {
-        "@context": [*CONTEXTS, EXTENSION_CONTEXT],
+        "@context": list(CONTEXTS),
         "id": claims.verify_url,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": _lang(claims.award, claims.award_en),
         "issuer": _profile(claims.issuer),
-        "validFrom": f"{claims.issued_on.isoformat()}T00:00:00Z",
+        "validFrom": issued,
+        "awardedDate": issued,
         "credentialSubject": subject,
-        "diploma": {
-            "schemaVersion": SCHEMA_VERSION,
-            "id": claims.id,
-            "serial": claims.serial,
-            **({"qrSignature": claims.qr_signature} if claims.qr_signature else {}),
-            "issuedOn": claims.issued_on.isoformat(),
-            "signatories": [
-                {"name": s.name, "title": s.title, "nameEn": s.name_en, "titleEn": s.title_en}
-                for s in claims.signatories
-            ],
-        },
+        "diploma": details,
     }
-    if len(claims.issuers) > 1:
-        credential["diploma"]["coIssuers"] = [_profile(i) for i in claims.issuers[1:]]
     if claims.status:
         credential["credentialStatus"] = [e.to_json() for e in claims.status]
     return credential
@@ -217,12 +226,35 @@ def _status_from(value: Any) -> tuple[StatusEntry, ...]:
     return tuple(entry_from_json(e) for e in entries)
 
 
+def _signatory_v1(value: Any) -> Signatory:
+    return Signatory(
+        str(value["name"]),
+        str(value["title"]),
+        str(value.get("nameEn", "")),
+        str(value.get("titleEn", "")),
+    )
+
+
+def _signatory_v2(value: Any) -> Signatory:
+    name, title = value["name"], value["jobTitle"]
+    return Signatory(_text(name, "fa"), _text(title, "fa"), _text(name, "en"), _text(title, "en"))
+
+
 def claims_from_credential(credential: Mapping[str, Any]) -> PublicClaims:
-    """Parse the claims back out of a credential; DocumentError if it is not one of ours."""
+    """Parse the claims back out of a credential of either shape; DocumentError if it is
+    not one of ours."""
     try:
         d = credential["diploma"]
-        if d["schemaVersion"] != SCHEMA_VERSION:
-            raise DocumentError(f"record schema version {d['schemaVersion']} is not supported")
+        version = d["schemaVersion"]
+        if version == 1:
+            diploma_id, issued_on = d["id"], date.fromisoformat(str(d["issuedOn"]))
+            signatory = _signatory_v1
+        elif version == SCHEMA_VERSION:
+            diploma_id = d["diplomaId"]
+            issued_on = parse_iso_utc(str(credential["awardedDate"])).date()
+            signatory = _signatory_v2
+        else:
+            raise DocumentError(f"record schema version {version} is not supported")
         subject = credential["credentialSubject"]
         achievement = subject["achievement"]
         issuers = (
@@ -230,7 +262,7 @@ def claims_from_credential(credential: Mapping[str, Any]) -> PublicClaims:
             *(_issuer_from(p) for p in d.get("coIssuers", [])),
         )
         return PublicClaims(
-            id=str(d["id"]),
+            id=str(diploma_id),
             serial=str(d["serial"]),
             verify_url=str(credential["id"]),
             name=_text(subject["name"], "fa"),
@@ -239,17 +271,9 @@ def claims_from_credential(credential: Mapping[str, Any]) -> PublicClaims:
             award_en=_text(achievement["name"], "en"),
             citation=_text(subject.get("narrative", []), "fa"),
             field=_text(achievement.get("fieldOfStudy", []), "fa"),
-            issued_on=date.fromisoformat(str(d["issuedOn"])),
+            issued_on=issued_on,
             issuers=issuers,
-            signatories=tuple(
-                Signatory(
-                    str(s["name"]),
-                    str(s["title"]),
-                    str(s.get("nameEn", "")),
-                    str(s.get("titleEn", "")),
-                )
-                for s in d["signatories"]
-            ),
+            signatories=tuple(signatory(s) for s in d["signatories"]),
             status=_status_from(credential.get("credentialStatus")),
             qr_signature=str(d.get("qrSignature", "")),
         )

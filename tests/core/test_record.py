@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diplomas.core.credential import claims_for, claims_from_credential, signed_record
+from diplomas.core.credential import (
+    SCHEMA_VERSION,
+    claims_for,
+    claims_from_credential,
+    signed_record,
+)
 from diplomas.core.keyring import KeyRing, RecordKey
 from diplomas.core.model import DiplomaStatus, Institution, Signatory, parse_request
 from diplomas.core.proof import canonical, check_proofs
@@ -29,6 +34,7 @@ from diplomas.core.verification import (
 # The signed example of the W3C Data Integrity EdDSA Cryptosuites test vectors
 # (TestVectors/eddsa-jcs-2022/signedJCS.json in w3c/vc-di-eddsa), kept with the tests.
 VECTOR = Path(__file__).parents[1] / "data" / "eddsa-jcs-2022-signedJCS.json"
+SCHEMA_1_RECORD = Path(__file__).parents[1] / "data" / "record-schema-1-co-issued.json"
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 UNI = Institution(
@@ -304,3 +310,69 @@ def test_canonical_escapes_like_rfc8785(text: str) -> None:
     value = {"z": text, "a": [text, 1, True, None], "é": text}
     assert canonical(value) == rfc8785.dumps(value)
     assert canonical({"k": text}) == rfc8785.dumps({"k": text})
+
+
+# -- record shapes ------------------------------------------------------------------------
+
+
+def _seeded_key(controller: str, seed: bytes) -> RecordKey:
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return RecordKey("rk-2026-1", raw, controller, NOW - timedelta(days=1))
+
+
+# The keys that signed tests/data/record-schema-1-co-issued.json: bytes 0..31 for the
+# university, 32..63 for SAMT (test keys, nothing else was ever signed with them).
+SCHEMA_1_RING = KeyRing(
+    [_seeded_key(UNI.did, bytes(range(32))), _seeded_key(SAMT.did, bytes(range(32, 64)))]
+)
+
+
+def test_a_schema_1_record_still_verifies_and_reads() -> None:
+    """A co-issued record of the first shape, its @context ending with an inline object,
+    exactly as the code before schema 2 signed it (commit e55c4f2): diplomas issued then
+    hold such bytes and must keep verifying."""
+    record = SCHEMA_1_RECORD.read_bytes()
+    document = json.loads(record)
+    assert document["diploma"]["schemaVersion"] == 1
+    assert isinstance(document["@context"][-1], dict)
+    check = check_record(record, SCHEMA_1_RING)
+    assert check.ok, check.reasons
+    claims = check.claims
+    assert claims is not None
+    assert (claims.id, claims.serial) == ("01JDQ3Z8M4V9K2T6R5X7Y1B0CE", "TBZMED-1405-000001")
+    assert claims.issued_on == date(2026, 11, 26)
+    assert [i.did for i in claims.issuers] == [UNI.did, SAMT.did]
+    assert [s.name_en for s in claims.signatories] == ["Dr Parviz Shahabi", "Saber Parnian"]
+    assert claims.signatories[1].title == "رئیس سازمان"
+    assert [e.index for e in claims.status] == [90_210, 90_210]
+    assert claims.qr_signature
+    forged = record.replace("زهرا".encode(), "سارا".encode())
+    assert not check_record(forged, SCHEMA_1_RING).ok
+
+
+def test_new_records_take_schema_2_and_say_what_schema_1_said() -> None:
+    """Re-signing the schema-1 sample's claims in the new shape changes the shape only."""
+    old = check_record(SCHEMA_1_RECORD.read_bytes(), SCHEMA_1_RING).claims
+    assert old is not None
+    signers = [
+        MemorySigner(UNI.did, "rk-2026-1", Ed25519PrivateKey.from_private_bytes(bytes(range(32)))),
+        MemorySigner(
+            SAMT.did, "rk-2026-1", Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
+        ),
+    ]
+    record = signed_record(replace(old, qr_signature=""), signers, NOW)
+    document = json.loads(record)
+    assert SCHEMA_VERSION == 2 and document["diploma"]["schemaVersion"] == 2
+    assert all(isinstance(c, str) for c in document["@context"])
+    assert document["awardedDate"] == "2026-11-26T00:00:00Z"
+    assert "id" not in document["diploma"]
+    check = check_record(record, SCHEMA_1_RING)
+    assert check.ok, check.reasons
+    assert check.claims == old
+
+
+def test_unknown_schema_versions_are_refused() -> None:
+    document = json.loads(RECORD)
+    document["diploma"]["schemaVersion"] = 3
+    assert "schema version 3" in " ".join(check_record(canonical(document), KeyRing()).reasons)

@@ -21,12 +21,18 @@ CREDENTIALS_V2 = "https://www.w3.org/ns/credentials/v2"
 OPEN_BADGES_V3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 DID_V1 = "https://www.w3.org/ns/did/v1"
 MULTIKEY_V1 = "https://w3id.org/security/multikey/v1"
+UNDEFINED_TERMS_V2 = "https://www.w3.org/ns/credentials/undefined-terms/v2"
+"""VC 2.0's context for terms no context defines: an `@vocab` under
+https://www.w3.org/ns/credentials/undefined-term#. The VC 2.0 context itself has no
+`@vocab` (drafts had one, under issuer-dependent#), so without this JSON-LD processors
+drop such terms."""
 
 _FILES = {
     CREDENTIALS_V2: "credentials-v2.json",
     OPEN_BADGES_V3: "ob-v3p0-context-3.0.3.json",
     DID_V1: "did-v1.json",
     MULTIKEY_V1: "multikey-v1.json",
+    UNDEFINED_TERMS_V2: "undefined-terms-v2.json",
 }
 
 
