@@ -15,8 +15,8 @@ Diplomas are issued through the real service and app; their credentials, the DID
 documents and the status lists are fetched over the app's HTTP routes, written to files,
 and handed to `digitalbazaar/verify.mjs`, whose document loader serves those files and the
 contexts bundled in diplomas/core/contexts, and refuses everything else. Node.js 18 or
-later and npm are required: `npm ci` installs the pinned packages into digitalbazaar/node_modules once
-(again only when the lock file changes).
+later and npm are required: `npm ci` installs the pinned packages into
+digitalbazaar/node_modules once (again only when the lock file changes).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ SCHEMA_1_RECORD = Path(__file__).parents[1] / "data" / "record-schema-1-co-issue
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is not installed: these tests need Node.js 18 or later and npm (make test installs them)")
+        pytest.fail(f"{name} is missing: these tests need Node.js 18+ and npm (make test installs them)")
     return path
 
 
