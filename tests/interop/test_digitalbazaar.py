@@ -47,7 +47,9 @@ SCHEMA_1_RECORD = Path(__file__).parents[1] / "data" / "record-schema-1-co-issue
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is missing: these tests need Node.js 18+ and npm (make test installs them)")
+        pytest.fail(
+            f"{name} is missing: these tests need Node.js 18+ and npm (make test installs them)"
+        )
     return path
 
 
