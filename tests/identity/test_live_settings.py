@@ -141,3 +141,41 @@ def test_a_broken_settings_file_is_named_and_the_old_settings_stay(
 
         settings_file.write_text(good, "utf-8")
         assert eventually(lambda: warned() == [])
+
+
+def test_the_server_signs_with_an_imported_certificate_without_a_restart(
+    served: tuple[dict[str, str], str, str], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from certauthority import key_pem, make_ca, pem
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    env, base, token = served
+    auth = {"Authorization": f"Bearer {token}"}
+    now = datetime.now(UTC)
+    ca = make_ca(now)
+    key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "key.pem").write_bytes(key_pem(key))
+    chain = pem(ca.issue(key.public_key(), now), ca.intermediate, ca.root)
+    (tmp_path / "chain.pem").write_bytes(chain)
+
+    def pdf_signer(http: httpx.Client, issued: dict[str, Any]) -> str:
+        pdf = http.get(issued["pdf_url"], headers=auth).content
+        verdict = http.post("/api/v1/verify", files={"file": ("d.pdf", pdf, "application/pdf")})
+        assert verdict.json()["status"] == "valid", verdict.json()
+        (signer,) = [s["signer"] for s in verdict.json()["signers"] if s["kind"] == "pdf"]
+        return str(signer)
+
+    with httpx.Client(base_url=base, timeout=30) as http:
+        before = http.post("/api/v1/diplomas", json=ZAHRA, headers=auth).json()
+        assert "Document Signing" in pdf_signer(http, before)  # the self-made certificate
+        key_file, chain_file = str(tmp_path / "key.pem"), str(tmp_path / "chain.pem")
+        invoke(env, "keys", "import-certificate", "--key", key_file, "--chain", chain_file)
+
+        def signed_by_the_ca() -> bool:
+            issued = http.post("/api/v1/diplomas", json=ZAHRA, headers=auth).json()
+            return "Diplomas" in pdf_signer(http, issued)
+
+        assert eventually(signed_by_the_ca), "the server went on with the self-made certificate"
+        assert "Document Signing" in pdf_signer(http, before)  # and the earlier one verifies
