@@ -25,7 +25,6 @@ DID is refused.
 from __future__ import annotations
 
 import binascii
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +38,7 @@ from ..core.keyring import KeyRing, RecordKey, published_under
 from ..core.model import Institution
 from ..core.proof import iso_utc, parse_iso_utc
 from .record import unb64url
+from .versioned import read_versioned
 
 BUNDLE_FORMAT = "diplomas-trust-bundle"
 BUNDLE_VERSION = 1
@@ -221,17 +221,9 @@ def _ca_issued(
 
 def load_bundle(data: bytes) -> TrustBundle:
     """Read and check a trust bundle; KeyStoreError says what is wrong with it."""
-    try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyStoreError(f"the trust bundle is not valid JSON: {exc}") from exc
-    if not isinstance(document, Mapping) or document.get("format") != BUNDLE_FORMAT:
-        raise KeyStoreError(f"the file is not a trust bundle (format {BUNDLE_FORMAT!r} expected)")
-    if document.get("version") != BUNDLE_VERSION:
-        raise KeyStoreError(
-            f"the trust bundle has version {document.get('version')!r}; "
-            f"this program reads version {BUNDLE_VERSION}"
-        )
+    document = read_versioned(
+        data, "the file", format=BUNDLE_FORMAT, version=BUNDLE_VERSION, what="a trust bundle"
+    )
     institution = document.get("institution")
     if not isinstance(institution, Mapping):
         raise KeyStoreError("trust bundle: institution must be an object")

@@ -24,6 +24,7 @@ from ..core.errors import KeyStoreError
 from ..core.identity import Address, Identity
 from ..core.proof import iso_utc, parse_iso_utc
 from ._files import read_private_file, replace_file
+from .versioned import read_versioned
 
 IDENTITY_FILE = "identity.json"
 IDENTITY_FORMAT = "diplomas-identity"
@@ -76,17 +77,9 @@ def dump_identity(identity: Identity) -> bytes:
 
 
 def load_identity(data: bytes, source: str) -> Identity:
-    try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyStoreError(f"{source} is not valid JSON: {exc}") from None
-    if not isinstance(document, Mapping) or document.get("format") != IDENTITY_FORMAT:
-        raise KeyStoreError(f"{source} is not an identity file ({IDENTITY_FORMAT})")
-    if document.get("version") != IDENTITY_VERSION:
-        raise KeyStoreError(
-            f"{source} has version {document.get('version')!r}; "
-            f"this program reads version {IDENTITY_VERSION}"
-        )
+    document = read_versioned(
+        data, source, format=IDENTITY_FORMAT, version=IDENTITY_VERSION, what="an identity file"
+    )
     former = document.get("former", [])
     if not isinstance(former, list):
         raise KeyStoreError(f"{source}: former must be a list")

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ..core.errors import Conflict, FieldProblem, InvalidInput, KeyStoreError, NotFound
 from ..core.keyring import RecordKey
 from ..core.proof import iso_utc, parse_iso_utc
+from .versioned import read_versioned
 
 METADATA_FORMAT = "diplomas-record-keys"
 METADATA_VERSION = 1
@@ -133,17 +134,9 @@ def dump_metadata(entries: Sequence[RecordKey]) -> bytes:
 
 
 def load_metadata(data: bytes, source: str) -> tuple[RecordKey, ...]:
-    try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyStoreError(f"{source} is not valid JSON: {exc}") from exc
-    if not isinstance(document, Mapping) or document.get("format") != METADATA_FORMAT:
-        raise KeyStoreError(f"{source} is not a record-key list ({METADATA_FORMAT})")
-    if document.get("version") != METADATA_VERSION:
-        raise KeyStoreError(
-            f"{source} has version {document.get('version')!r}; "
-            f"this program reads version {METADATA_VERSION}"
-        )
+    document = read_versioned(
+        data, source, format=METADATA_FORMAT, version=METADATA_VERSION, what="a record-key list"
+    )
     keys = document.get("keys")
     if not isinstance(keys, list):
         raise KeyStoreError(f"{source}: keys must be a list")

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..core.errors import KeyStoreError
 from ..core.proof import iso_utc, parse_iso_utc
+from .versioned import read_versioned
 
 LIST_FILE = "signing-certificates.json"
 LIST_FORMAT = "diplomas-signing-certificates"
@@ -218,17 +219,13 @@ def _entry(raw: object, where: str) -> SigningCertificate:
 
 def load_list(data: bytes, source: str) -> SigningCertificates:
     """Parse the list file, refusing anything a writer of this version would not write."""
-    try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyStoreError(f"{source} is not valid JSON: {exc}") from exc
-    if not isinstance(document, Mapping) or document.get("format") != LIST_FORMAT:
-        raise KeyStoreError(f"{source} is not a list of document-signing certificates")
-    if document.get("version") != LIST_VERSION:
-        raise KeyStoreError(
-            f"{source} has version {document.get('version')!r}; this release reads "
-            f"version {LIST_VERSION}"
-        )
+    document = read_versioned(
+        data,
+        source,
+        format=LIST_FORMAT,
+        version=LIST_VERSION,
+        what="a list of document-signing certificates",
+    )
     raw_entries = document.get("certificates")
     if not isinstance(raw_entries, list) or not raw_entries:
         raise KeyStoreError(f"{source} lists no certificates")
