@@ -4,8 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The test suite needs poppler (pdftotext, pdfsig, pdffonts) as real outside validators.
+# The test suite needs poppler (pdftotext, pdfsig, pdffonts) as real outside validators, and
+# Debian's Chromium for the browser tests (tests/browser): `playwright install` fetches
+# Playwright's own browser builds from a download host that this network may not reach.
 SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint format system-deps clean bench
 
@@ -26,11 +29,16 @@ run: $(VENV)/.installed
 	$(BIN)/diplomas serve --host $(HOST) --port $(PORT)
 
 system-deps:
-	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing poppler-utils (pdftotext, pdfsig) for the tests"; \
+	@packages=""; \
+	for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || packages=" poppler-utils"; done; \
+	[ -x $(CHROMIUM) ] || packages="$$packages chromium"; \
+	if [ -n "$$packages" ]; then \
+	  echo "installing$$packages for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; \
+	  log=$$(mktemp); \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$packages; } >$$log 2>&1 \
+	    || { cat $$log; rm -f $$log; exit 1; }; \
+	  rm -f $$log; \
 	fi
 
 test: $(VENV)/.installed-dev system-deps
