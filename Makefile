@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # The test suite needs poppler (pdftotext, pdfsig, pdffonts) as real outside validators, and
-# NSS's certutil to make the certificate database that pdfsig trusts a test CA from.
+# NSS's certutil to make the certificate database that pdfsig trusts a test CA from, Node.js
+# and npm for the interoperability test (tests/interop), and Debian's Chromium for the
+# browser tests (tests/browser): `playwright install` fetches Playwright's own browser
+# builds from a download host that this network may not reach.
 SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm certutil node npm
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint format system-deps clean bench
 
@@ -27,18 +31,22 @@ run: $(VENV)/.installed
 	$(BIN)/diplomas serve --host $(HOST) --port $(PORT)
 
 system-deps:
-	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
-	if [ -n "$$missing" ]; then \
-	  packages=""; \
-	  for t in $$missing; do case $$t in \
-	    certutil) packages="$$packages libnss3-tools";; \
-	    node) packages="$$packages nodejs";; \
-	    npm) packages="$$packages npm";; \
-	    *) packages="$$packages poppler-utils";; \
-	  esac; done; \
-	  echo "installing$$packages for the tests (missing:$$missing)"; \
+	@packages=""; \
+	for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || case $$t in \
+	  certutil) packages="$$packages libnss3-tools";; \
+	  node) packages="$$packages nodejs";; \
+	  npm) packages="$$packages npm";; \
+	  *) packages="$$packages poppler-utils";; \
+	esac; done; \
+	[ -x $(CHROMIUM) ] || packages="$$packages chromium"; \
+	packages=$$(echo $$packages | tr ' ' '\n' | sort -u | tr '\n' ' ' | sed 's/ *$$//'); \
+	if [ -n "$$packages" ]; then \
+	  echo "installing $$packages for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$packages >/dev/null; \
+	  log=$$(mktemp); \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$packages; } >$$log 2>&1 \
+	    || { cat $$log; rm -f $$log; exit 1; }; \
+	  rm -f $$log; \
 	fi
 
 test: $(VENV)/.installed-dev system-deps

@@ -37,6 +37,13 @@ class Instance:
         return {"Authorization": f"Bearer {self.tokens[scope]}"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run last. pytest-playwright keeps one sync Playwright for the whole
+    session, and with it an asyncio loop that stays the main thread's running loop: every
+    test after it would find `asyncio.run` refused and anyio "already running"."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)  # stable
+
+
 def _pg_schema_url() -> Iterator[str]:
     import sqlalchemy as sa
 

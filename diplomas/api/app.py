@@ -37,7 +37,7 @@ from .metrics import Metrics
 from .middleware import EdgeMiddleware, body_limits
 from .openapi import document_errors
 from .ratelimit import RateLimiter
-from .routes import batches, diplomas, health, pages, status, verify, wellknown
+from .routes import batches, diplomas, docs, health, pages, status, verify, wellknown
 
 log = logging.getLogger("diplomas.http")
 
@@ -150,6 +150,9 @@ def create_app(
         title="diplomas",
         version=__version__,
         summary="Issue signed PDF entrepreneurship diplomas and verify them.",
+        # FastAPI's pages take their scripts from a CDN; ours serves its own (`routes.docs`).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.state.settings = settings
@@ -180,14 +183,14 @@ def create_app(
 
     # Routes are matched in order, one pattern after another (about a microsecond each),
     # so the two that phones and employers hit most go first: the QR page and the JSON
-    # verdict; FastAPI's own documentation routes go last. `/{path}/did.json` comes
-    # before `/status/{name}` (which would otherwise take `/status/did.json`); the QR
-    # page's pattern leaves `/v/did.json` to it. Routes are added to the app's own list:
-    # FastAPI keeps an included router nested and walks it on every request, which costs
-    # the busiest routes more than answering from the verdict cache does. (Each route's
-    # prefix and tags were set where it was declared, on its router; the routers carry
-    # nothing else.)
-    documentation = list(app.router.routes)
+    # verdict; the documentation (the OpenAPI document and /docs) goes last.
+    # `/{path}/did.json` comes before `/status/{name}` (which would otherwise take
+    # `/status/did.json`); the QR page's pattern leaves `/v/did.json` to it. Routes are
+    # added to the app's own list: FastAPI keeps an included router nested and walks it
+    # on every request, which costs the busiest routes more than answering from the
+    # verdict cache does. (Each route's prefix and tags were set where it was declared,
+    # on its router; the routers carry nothing else.)
+    documentation = [*app.router.routes, *docs.router.routes]
     ours = [
         route
         for module in (pages, verify, wellknown, status, health, diplomas, batches)
@@ -195,6 +198,8 @@ def create_app(
     ]
     ours.sort(key=lambda route: getattr(route, "path_format", "") not in HOT_ROUTES)  # stable
     app.router.routes[:] = [*ours, *documentation]
+    # Before /static, which would otherwise take its paths too.
+    app.mount(docs.SWAGGER_UI_URL, docs.swagger_ui_files(), name="swagger-ui")
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "static"),

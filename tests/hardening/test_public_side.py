@@ -11,6 +11,8 @@ from pathlib import Path
 from conftest import Instance
 from fastapi.testclient import TestClient
 
+from diplomas.api.middleware import DOCS_CSP
+
 from .conftest import ZAHRA
 
 API = Path(__file__).resolve().parents[2] / "diplomas" / "api"
@@ -23,9 +25,30 @@ CSP = (
 def test_templates_and_static_have_no_inline_script_or_style() -> None:
     files = [*API.glob("templates/*"), *API.glob("static/*")]
     assert files
+    # A script element is allowed only empty, naming a file of the site's own.
+    inline = r'<script(?!\s+src="/[^"]*"></script>)|<style|\sstyle=|\son[a-z]+=|javascript:'
     for path in files:
         text = path.read_text(encoding="utf-8")
-        assert not re.search(r"<script|<style|\sstyle=|\son[a-z]+=|javascript:", text, re.I), path
+        assert not re.search(inline, text, re.I), path
+
+
+def test_docs_page_is_served_whole_by_the_app(open_client: TestClient) -> None:
+    page = open_client.get("/docs")
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"] == DOCS_CSP
+    assert "'unsafe-inline'" not in DOCS_CSP and "http" not in DOCS_CSP
+    assert page.headers["x-frame-options"] == "DENY"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(assets) == 4  # Swagger UI's stylesheet, icon and bundle; docs.js
+    for asset in assets:
+        assert asset.startswith("/static/")
+        answer = open_client.get(asset)
+        assert answer.status_code == 200, asset
+        assert answer.content
+    assert 'data-openapi-url="/openapi.json"' in page.text
+    # FastAPI's own pages (CDN scripts, inline scripts) are gone, not merely unlinked.
+    for path in ("/redoc", "/docs/oauth2-redirect"):
+        assert open_client.get(path).status_code == 404
 
 
 def test_every_html_page_has_the_security_headers(
