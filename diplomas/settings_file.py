@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .bootstrap import keys_dir_for, load_institutions, record_audit_event
+from .bootstrap import keys_dir_for, load_institutions, record_audit_event, settle_identity
 from .config import (
     DEFAULT_INSTITUTION,
     INSTITUTION_KEYS,
@@ -184,9 +184,20 @@ def set_institution_setting(
     before = entries[index].get(key)
     changed = [dict(e) for e in entries]
     changed[index][key] = value
-    institutions_from(changed, str(path), settings.institution_overrides())  # refuses first
+    # Refuses a bad value before anything is written.
+    wanted = institutions_from(changed, str(path), settings.institution_overrides())
     if before == value:
         return [f"{key} is {_shown(value)} already; nothing changed"]
+    if key == "public_url":
+        # The move is recorded first, in the name of whoever asked for it: a running server
+        # that sees the new file a moment later finds it recorded already.
+        for institution in wanted:
+            settle_identity(
+                settings,
+                institution,
+                keys_dir_for(settings, wanted, institution.slug),
+                actor=actor,
+            )
     write_institutions(path, changed)
     who = str(changed[index]["slug"])
     record_audit_event(

@@ -159,8 +159,9 @@ def test_settings_set_checks_records_and_moves(env: dict[str, str]) -> None:
     assert "VALID" in run(env, "verify", str(pdf), "--trust", str(export))
 
     audit = json.loads(run(env, "audit", "list", "--json"))
-    actions = [e["action"] for e in audit]
-    assert "settings.changed" in actions and "institution.moved" in actions
+    by_action = {e["action"]: e for e in audit}
+    assert by_action["settings.changed"]["actor"].startswith("cli:")
+    assert by_action["institution.moved"]["actor"].startswith("cli:")  # who asked for it
 
     shown = json.loads(run(env, "settings", "show", "--json"))
     rows = {(r["setting"], r["value"]): r["source"] for r in shown}
