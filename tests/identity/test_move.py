@@ -202,3 +202,20 @@ def test_the_environment_wins_over_the_file(tmp_path: Path) -> None:
     assert outcome.diploma.serial.startswith("TBZ-")
     assert service.verify_pdf(outcome.pdf).status is VerdictStatus.VALID
     assert f'public_url = "{OLD}"' in inst.settings.institution_file.read_text()  # untouched
+
+
+def test_a_diploma_naming_an_institution_the_settings_dropped_is_a_503(tmp_path: Path) -> None:
+    # Nothing answers 500: the instance, not the request, is at fault, and says so.
+    inst = make_instance(tmp_path, co_issuers=[SAMT])
+    joint = inst.service.issue({**ZAHRA, "co_issuers": ["samt"]})
+    path = inst.settings.institution_file
+    text = path.read_text(encoding="utf-8")
+    second = text.index("[[institutions]]", text.index("[[institutions]]") + 1)
+    path.write_text(text[:second], encoding="utf-8")
+    service = build_service(inst.settings)
+    with TestClient(create_app(service, inst.settings), raise_server_exceptions=False) as client:
+        for route in (f"/v/{joint.diploma.id}", f"/api/v1/verify/{joint.diploma.id}"):
+            r = client.get(route)
+            assert r.status_code == 503, (route, r.status_code, r.text)
+            assert r.headers["Retry-After"]
+            assert str(path) not in r.text
