@@ -26,7 +26,14 @@ from .config import (
     write_institutions,
 )
 from .core.audit import SYSTEM_ACTOR, AuditAction
-from .core.errors import ConfigurationError, Conflict, DocumentError, FieldProblem, InvalidInput
+from .core.errors import (
+    ConfigurationError,
+    Conflict,
+    DocumentError,
+    FieldProblem,
+    InvalidInput,
+    KeyStoreError,
+)
 from .core.identity import Address, Identity, moved
 from .core.keyring import KeyRing
 from .core.model import Institution, did_web
@@ -100,14 +107,35 @@ def settle_identity(
     a former one, so that every diploma issued there keeps verifying, and the move goes
     into the audit log. The check costs one file read; the database is asked only when
     the URL changed."""
-    from .keys._files import locked
-    from .keys.identity import read_identity, write_identity
+    from .keys.identity import read_identity
 
     identity = read_identity(directory) if directory.is_dir() else None
     if identity is not None and identity.names(institution.public_url):
         return replace(institution, former_dids=identity.former_dids)
     if not (directory / "record-keys.json").is_file():
         return institution  # no keys yet: `init` makes them, then records the identity
+    try:
+        identity = _record_identity(settings, institution, directory, actor, engine)
+    except OSError as exc:  # the lock file: a key store mounted read-only, say
+        raise KeyStoreError(
+            f"cannot lock the key store {directory} to record the institution's public "
+            f"address ({exc.strerror}): it must be writable when the public URL changes"
+        ) from None
+    return replace(institution, former_dids=identity.former_dids)
+
+
+def _record_identity(
+    settings: Settings,
+    institution: Institution,
+    directory: Path,
+    actor: str,
+    engine: Engine | None,
+) -> Identity:
+    """Under the key store's lock: the identity with `institution`'s public URL as the
+    current one, recorded (with an audit entry if it is a move)."""
+    from .keys._files import locked
+    from .keys.identity import read_identity, write_identity
+
     with locked(directory):
         identity = read_identity(directory)  # again: another process may have been first
         now = datetime.now(UTC)
@@ -135,7 +163,7 @@ def settle_identity(
                     subject=institution.slug,
                 )
         write_identity(directory, identity)
-    return replace(institution, former_dids=identity.former_dids)
+    return identity
 
 
 def _first_identity(

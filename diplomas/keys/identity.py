@@ -101,4 +101,11 @@ def read_identity(directory: Path) -> Identity | None:
 
 def write_identity(directory: Path, identity: Identity) -> None:
     """Record `identity` (atomically; call under the key store's lock)."""
-    replace_file(directory / IDENTITY_FILE, dump_identity(identity))
+    try:
+        replace_file(directory / IDENTITY_FILE, dump_identity(identity))
+    except OSError as exc:
+        raise KeyStoreError(
+            f"cannot record the institution's public address in {directory / IDENTITY_FILE} "
+            f"({exc.strerror}): the key store must be writable when it is first used by "
+            f"this version and when the public URL changes"
+        ) from None
