@@ -67,15 +67,25 @@ def keys_dir_for(settings: Settings, institutions: Sequence[Institution], slug: 
 
 
 def load_institutions(
-    settings: Settings, *, actor: str = SYSTEM_ACTOR, engine: Engine | None = None
+    settings: Settings,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    engine: Engine | None = None,
+    record: bool = True,
 ) -> list[Institution]:
     """The institutions as the settings file and the environment describe them now, each
     with the former DIDs its key store remembers. A public URL changed since the last
-    look is recorded first (`settle_identity`), by whichever process sees it first."""
+    look is recorded first (`settle_identity`), by whichever process sees it first;
+    with `record=False` (commands that only look) nothing is written."""
     institutions = configured_institutions(settings)
     settled = [
         settle_identity(
-            settings, i, keys_dir_for(settings, institutions, i.slug), actor=actor, engine=engine
+            settings,
+            i,
+            keys_dir_for(settings, institutions, i.slug),
+            actor=actor,
+            engine=engine,
+            record=record,
         )
         for i in institutions
     ]
@@ -98,9 +108,10 @@ def settle_identity(
     *,
     actor: str = SYSTEM_ACTOR,
     engine: Engine | None = None,
+    record: bool = True,
 ) -> Institution:
     """`institution` with the former DIDs its key store remembers, after recording a
-    change of its public URL if there was one.
+    change of its public URL if there was one (unless `record` is False).
 
     A URL changed before anything was issued under the old one is just taken: nothing
     names the old address. One changed after diplomas were issued keeps the old DID as
@@ -110,9 +121,9 @@ def settle_identity(
     from .keys.identity import read_identity
 
     identity = read_identity(directory) if directory.is_dir() else None
-    if identity is not None and identity.names(institution.public_url):
+    if identity is not None and (not record or identity.names(institution.public_url)):
         return replace(institution, former_dids=identity.former_dids)
-    if not (directory / "record-keys.json").is_file():
+    if not record or not (directory / "record-keys.json").is_file():
         return institution  # no keys yet: `init` makes them, then records the identity
     try:
         identity = _record_identity(settings, institution, directory, actor, engine)
@@ -329,7 +340,14 @@ def add_institution(
     if "public_url" in data:
         data["public_url"] = check_public_url(data["public_url"])
     # Refuses bad settings (and a URL another institution has) before anything is written.
-    added = configured_institutions_with(settings, [*entries, data])[-1]
+    institutions = configured_institutions_with(settings, [*entries, data])
+    added = institutions[-1]
+    # Its keys first, then the settings that name it: a running server that sees the new
+    # settings file finds everything it needs there.
+    from .keys import init_key_store
+
+    directory = keys_dir_for(settings, institutions, slug)
+    store = init_key_store(directory, _passphrase(settings), added, datetime.now(UTC))
     write_institutions(path, [*entries, data])
     record_audit_event(
         settings,
@@ -338,7 +356,20 @@ def add_institution(
         {"institution": slug, "public_url": added.public_url},
         subject=slug,
     )
-    return [f"added co-issuer {slug} to {path}", *init_instance(settings, {}, actor=actor)]
+    key_ids = [k.key_id for k in store.entries()]
+    record_audit_event(
+        settings,
+        actor,
+        AuditAction.KEY_INIT,
+        {"institution": slug, "key_ids": key_ids},
+        subject=key_ids[0],
+    )
+    settle_identity(settings, added, directory, actor=actor)
+    return [
+        f"added co-issuer {slug} to {path}",
+        f"created keys for co-issuer {slug} in {directory} ({len(key_ids)} record key(s))",
+        f"its DID: {added.did}",
+    ]
 
 
 def configured_institutions_with(

@@ -6,7 +6,9 @@ Nothing here runs at import; `Settings()` reads the environment when called, and
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -141,7 +143,38 @@ def check_public_url(value: object) -> str:
         raise ConfigurationError(
             f"public_url {url!r} must be a plain address, without ?query, #fragment or user"
         )
+    host = parsed.hostname
+    if not (_HOST_NAME.fullmatch(host) or _is_ip_address(host)):
+        raise ConfigurationError(
+            f"public_url {url!r}: {host!r} is not a host name (letters, digits, '-' and "
+            f"'.', like diplomas.example.ac.ir) nor an IP address"
+        )
+    try:
+        parsed.port  # noqa: B018 - urllib checks the port when it is read
+    except ValueError:
+        raise ConfigurationError(
+            f"public_url {url!r} has a port that is not a number from 1 to 65535"
+        ) from None
+    if parsed.port == 0 or not all(_PATH_PART.fullmatch(p) for p in parsed.path.split("/")[1:]):
+        raise ConfigurationError(
+            f"public_url {url!r} must have a port from 1 to 65535 and a path of plain "
+            f"words (letters, digits, '-', '_', '.')"
+        )
     return url
+
+
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+_PATH_PART = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _text_setting(data: dict[str, Any], key: str, where: str) -> str:

@@ -32,6 +32,7 @@ from .config import (
 )
 from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.errors import ConfigurationError, NotFound
+from .keys.identity import read_identity
 
 SETTABLE = ("name", "name_en", "public_url", "serial_prefix", "signatories", "logo")
 """What `set_institution_setting` changes (the slug names the key store: never)."""
@@ -123,9 +124,20 @@ def check_settings(settings: Settings) -> list[Finding]:
                 )
             )
     try:
-        load_institutions(settings, actor=SYSTEM_ACTOR)
+        load_institutions(settings, record=False)
     except ConfigurationError as exc:
         findings.append(Finding("error", str(exc)))
+    for institution in institutions:
+        identity = read_identity(keys_dir_for(settings, institutions, institution.slug))
+        if identity is not None and identity.current.did != institution.did:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{institution.slug}: public_url is now {institution.public_url}, the key "
+                    f"store has {identity.current.public_url}: the next command that issues "
+                    "or serves records the move (diplomas issued before keep verifying)",
+                )
+            )
     for institution in institutions:
         store = keys_dir_for(settings, institutions, institution.slug)
         if not (store / "record-keys.json").is_file():
@@ -231,7 +243,7 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str, str]]:
     path = settings.institution_file
     entries = read_institution_entries(path)
     overrides = settings.institution_overrides()
-    institutions = load_institutions(settings)
+    institutions = load_institutions(settings, record=False)
     rows: list[tuple[str, str, str, str]] = []
     for index, (entry, institution) in enumerate(zip(entries, institutions, strict=True)):
         for key in sorted(INSTITUTION_KEYS):

@@ -225,10 +225,22 @@ def issue(
         }.items()
         if v is not None
     }
+    # The file must be writable before a serial is spent: a diploma issued whose PDF then
+    # has nowhere to go would be issued again by a user who retries.
+    ready_to_write(out_file)
     with errors_to_exit():
         outcome = load_service().issue(raw, actor=current_actor())
-    write_atomic(out_file, outcome.pdf)
     d = outcome.diploma
+    try:
+        write_atomic(out_file, outcome.pdf)
+    except OSError as exc:
+        err.print(
+            f"[red]error[/red]: issued {d.serial} (id {d.id}), but cannot write {out_file}: "
+            f"{exc.strerror}. Run the same command with another --out; give --external-id "
+            f"so that a retry returns this diploma instead of issuing another.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
     result = {
         "id": d.id,
         "serial": d.serial,
@@ -249,6 +261,25 @@ def read_input(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         err.print(f"[red]error[/red]: cannot read {path}: {exc.strerror}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+
+
+def ready_to_write(path: Path) -> None:
+    """Exit with a plain message unless a file can be written at `path` (its folder is
+    made if missing)."""
+    if path.is_dir():
+        err.print(
+            f"[red]error[/red]: {path} is a folder; give a file name, like {path / 'diploma.pdf'}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    probe = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        err.print(f"[red]error[/red]: cannot write {path}: {exc.strerror}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 

@@ -233,3 +233,40 @@ def test_the_institution_logo(env: dict[str, str], tmp_path: Path) -> None:
     assert "logo set to logo-tbzmed-" in out
     assert kept.exists()  # the old logo stays: diplomas drawn with it name nothing else
     assert "the settings are usable" in run(env, "settings", "check")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("https://exa mple.com", "is not a host name"),
+        ("https://verify.tbzmed.ac.ir:99999", "port that is not a number from 1 to 65535"),
+        ("diplomas.tbzmed.ac.ir", "must be an address like https://"),
+        ("https://x.ir/?a=1", "without ?query"),
+    ],
+)
+def test_a_public_url_that_is_not_one_is_refused(env: dict[str, str], url: str, says: str) -> None:
+    invoke(env, "init", "--no-input")
+    before = settings_file(env).read_text(encoding="utf-8")
+    out = run(env, "settings", "set", "public_url", url, code=4)
+    assert says in out
+    assert settings_file(env).read_text(encoding="utf-8") == before
+    assert "institution.moved" not in run(env, "audit", "list")
+
+
+def test_looking_at_the_settings_records_nothing(env: dict[str, str]) -> None:
+    invoke(env, "init", "--no-input")
+    elsewhere = {**env, "DIPLOMAS_PUBLIC_URL": "https://env.example.ir"}
+    run(elsewhere, "settings", "show")
+    out = run(elsewhere, "settings", "check")
+    assert "the next command that issues or serves records the move" in out
+    assert "institution.moved" not in run(env, "audit", "list")
+
+
+def test_issue_refuses_an_output_it_cannot_write_before_issuing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    invoke(env, "init", "--no-input")
+    out = run(env, "issue", "--name", "زهرا محمدی‌نژاد", "--out", str(tmp_path), code=2)
+    assert "is a folder; give a file name" in out
+    assert "Traceback" not in out
+    assert "diploma.issued" not in run(env, "audit", "list")
