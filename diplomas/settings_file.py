@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from .bootstrap import keys_dir_for, load_institutions, record_audit_event, settle_identity
 from .config import (
@@ -69,11 +71,12 @@ def check_settings(settings: Settings) -> list[Finding]:
     findings: list[Finding] = []
     issuer = institutions[0]
     live = settings.environment == "production"
-    if issuer.public_url == DEFAULT_INSTITUTION["public_url"]:
+    if _local(issuer.public_url):
+        still = "still " if issuer.public_url == DEFAULT_INSTITUTION["public_url"] else ""
         findings.append(
             Finding(
                 "error" if live else "warning",
-                f"public_url is still {issuer.public_url}, which only this computer reaches: "
+                f"public_url is {still}{issuer.public_url}, which only this computer reaches: "
                 "QR codes would point there. Set the address employers reach "
                 "(`diplomas settings set public_url https://…` or DIPLOMAS_PUBLIC_URL)",
             )
@@ -151,8 +154,16 @@ def check_settings(settings: Settings) -> list[Finding]:
 
 
 def _local(url: str) -> bool:
-    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    return host in ("127.0.0.1", "localhost", "::1")
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_value(key: str, text: str) -> Any:

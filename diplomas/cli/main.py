@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ..core.errors import ConfigurationError
 from ..core.verification import Verdict, VerdictStatus
 from .console import (
     EXIT_INVALID_INPUT,
@@ -121,8 +122,9 @@ def parse_signatory(text: str) -> dict[str, str]:
 
 def ask_first_settings(given: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
     """Ask, in the terminal, for each first-set-up setting that neither an option nor the
-    environment gives; Enter takes the default shown."""
-    from ..config import DEFAULT_INSTITUTION
+    environment gives; Enter takes the default shown. An answer that cannot be used is
+    said at once and asked again, so no other answer is lost."""
+    from ..config import DEFAULT_INSTITUTION, institution_from
 
     answers = dict(given)
     questions = (
@@ -132,8 +134,14 @@ def ask_first_settings(given: dict[str, Any], environment: dict[str, Any]) -> di
         ("serial_prefix", "Serial prefix (capital letters or digits)"),
     )
     for key, question in questions:
-        if key not in answers and key not in environment:
-            answers[key] = typer.prompt(question, default=str(DEFAULT_INSTITUTION[key])).strip()
+        while key not in answers and key not in environment:
+            answer = typer.prompt(question, default=str(DEFAULT_INSTITUTION[key])).strip()
+            try:  # the one setting checked in the place of the default's
+                institution_from({**DEFAULT_INSTITUTION, key: answer})
+            except ConfigurationError as exc:
+                err.print(f"[red]{exc}[/red]; try again", highlight=False)
+            else:
+                answers[key] = answer
     if "signatories" not in answers and "signatories" not in environment:
         default = DEFAULT_INSTITUTION["signatories"][0]
         first = {

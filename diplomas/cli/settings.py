@@ -74,15 +74,14 @@ def settings_set(
     ] = None,
 ) -> None:
     """Change one setting in the settings file; a running server takes it within seconds."""
-    from ..settings_file import parse_value, set_institution_setting
+    from ..settings_file import check_settings, parse_value, set_institution_setting
 
+    settings = load_settings()
     with errors_to_exit():
         lines = set_institution_setting(
-            load_settings(),
-            key,
-            parse_value(key, value),
-            slug=institution or "",
-            actor=current_actor(),
+            settings, key, parse_value(key, value), slug=institution or "", actor=current_actor()
         )
     for line in lines:
         out.print(line, highlight=False)
+    for finding in check_settings(settings):  # what the new settings leave to fix
+        err.print(f"[yellow]{finding.level}[/yellow]: {finding.message}", highlight=False)

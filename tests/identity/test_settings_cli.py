@@ -80,6 +80,7 @@ def test_init_asks_in_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
     answers = [
         "دانشگاه نمونه",
         "Sample University",
+        "diplomas.example.ac.ir",  # not an address: said at once, asked again
         "https://diplomas.example.ac.ir",
         "",  # the default serial prefix
         "",
@@ -97,20 +98,21 @@ def test_init_asks_in_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     os.close(secondary)
-    seen = b""
+    seen = asked = b""
     for answer in answers:
         deadline = time.monotonic() + 60
         while not seen.rstrip().endswith(b":"):
             assert time.monotonic() < deadline, seen.decode(errors="replace")
             seen += os.read(primary, 4096)
         os.write(primary, answer.encode() + b"\r")
-        seen = b""
+        asked, seen = asked + seen, b""
     try:
         while True:
             seen += os.read(primary, 4096)
     except OSError:  # the terminal closes when the command ends
         pass
     assert process.wait(60) == 0, seen.decode(errors="replace")
+    assert b"try again" in asked
     os.close(primary)
     data = tomllib.loads(settings_file(env).read_text(encoding="utf-8"))["institutions"][0]
     assert data["name"] == "دانشگاه نمونه"
