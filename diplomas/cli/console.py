@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -50,6 +51,14 @@ def errors_to_exit() -> Iterator[None]:
     except (Unauthorized, Forbidden, DiplomaError) as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
+
+
+def quiet_pdf_libraries() -> None:
+    """pyHanko logs a traceback for each signature it cannot build a path for (a
+    co-issuer whose bundle was not given, a forged signer); the verdict already says it
+    in words, and a traceback on the terminal reads like a crash."""
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def load_settings() -> Settings:

@@ -22,6 +22,7 @@ from .console import (
     load_service,
     load_settings,
     out,
+    quiet_pdf_libraries,
 )
 
 app = typer.Typer(
@@ -386,6 +387,7 @@ def verify(
     if (pdf is None) == (qr is None):
         err.print("[red]error[/red]: give either FILE.pdf or --qr IMAGE", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT)
+    quiet_pdf_libraries()
     if qr is not None:
         verify_qr(read_input(qr), [read_input(t) for t in trust or []], as_json)
         return

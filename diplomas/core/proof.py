@@ -117,6 +117,19 @@ def add_proof(
     return out
 
 
+def _moved_hint(method: str, keyring: KeyRing) -> list[str]:
+    """When the key is known under another DID only: the sentence that says why (a trust
+    bundle exported before the institution moved to the DID the record names)."""
+    did, _, key_id = method.partition("#")
+    known = sorted({k.controller for k in keyring if k.key_id == key_id and key_id})
+    if not known:
+        return []
+    return [
+        f"key {key_id} is known here only as {', '.join(known)}'s: the institution may "
+        f"have moved to {did} after these keys were exported; use a newer trust bundle"
+    ]
+
+
 @dataclass(frozen=True)
 class ProofCheck:
     """The outcome for one proof: whose key, when, and every reason it fails (none if ok)."""
@@ -158,6 +171,7 @@ def check_proof(
         public_key = public_key_from_did_key(vm)
     if public_key is None:
         reasons.append(f"the record was signed by an unknown key ({vm or 'none named'})")
+        reasons.extend(_moved_hint(vm, keyring))
 
     value = proof.get("proofValue")
     signature = b""

@@ -180,11 +180,17 @@ def _missing_pdf_signatures(claims: PublicClaims, report: PdfReport) -> list[str
     """Each issuer of the record must have put its own good signature on the PDF: a
     co-issued diploma with one institution's signature missing or broken is refused."""
     signed_by = {did for s in report.signatures if s.ok for did in s.issuers}
-    return [
+    missing = [
         f"no valid PDF signature from {issuer.name_en or issuer.name} ({issuer.did})"
         for issuer in claims.issuers
         if issuer.did not in signed_by
     ]
+    if missing and signed_by:
+        missing.append(
+            f"the valid PDF signatures speak for {', '.join(sorted(signed_by))}: if the "
+            f"institution moved to another address, use a trust bundle exported after the move"
+        )
+    return missing
 
 
 def verdict_for_document(

@@ -268,9 +268,20 @@ class PadesValidator:
             if item.covers_file or item.status is None:
                 continue
             later = checked[index + 1 :]
-            if later and _only_signatures_follow(item.status) and all(not c.reasons for c in later):
+            only_signatures = bool(later) and _only_signatures_follow(item.status)
+            if only_signatures and all(not c.reasons for c in later):
                 continue
-            if later or _later_revisions(reader, item.embedded):
+            untrusted = [c for c in later if c.reasons and _intact(c)]
+            if only_signatures and untrusted and all(not c.reasons or _intact(c) for c in later):
+                # Not a changed document: a further signature (a co-issuer's, say) that
+                # this verifier has no trust for. Say so, rather than suggest tampering.
+                names = ", ".join(dict.fromkeys(c.signer for c in untrusted))
+                item.reasons.append(
+                    f"it is followed by a further signature ({names}) that is intact but not "
+                    f"trusted here, so the update it signed is not vouched for (for a jointly "
+                    f"awarded diploma, give each institution's trust bundle)"
+                )
+            elif later or _later_revisions(reader, item.embedded):
                 item.reasons.append(
                     "the document was changed after it was signed: a later incremental "
                     "update is not covered by a valid signature"
@@ -284,6 +295,19 @@ class PadesValidator:
                     if added and added > 0
                     else "the signature does not cover the whole file"
                 )
+
+
+def _intact(checked: _Checked) -> bool:
+    """A signature whose one fault is its signer: its bytes and value are good, but its
+    certificate leads to no root trusted here."""
+    status = checked.status
+    return (
+        status is not None
+        and status.intact
+        and status.valid
+        and status.validation_path is None
+        and len(checked.reasons) <= 1
+    )
 
 
 def _too_many_xref_rows(pdf: bytes) -> bool:

@@ -189,6 +189,9 @@ def test_the_command_line_issues_jointly_and_verifies_offline_with_both_bundles(
     one = json.loads(run("verify", str(pdf), "--trust", str(ours), "--json", code=1))
     assert one["status"] == "invalid"
     assert any("East Azerbaijan" in r for r in one["reasons"])
+    # Not a tampered file: a signer this bundle cannot vouch for, said as such.
+    assert not any("was changed after it was signed" in r for r in one["reasons"]), one
+    assert any("intact but not trusted here" in r for r in one["reasons"]), one
 
     # Each institution's keys rotate on their own.
     run("keys", "rotate", "--institution", "samt")

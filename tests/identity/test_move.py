@@ -219,3 +219,22 @@ def test_a_diploma_naming_an_institution_the_settings_dropped_is_a_503(tmp_path:
             assert r.status_code == 503, (route, r.status_code, r.text)
             assert r.headers["Retry-After"]
             assert str(path) not in r.text
+
+
+def test_a_bundle_from_before_the_move_says_why_it_fails_on_new_diplomas(
+    moved: tuple[Instance, DiplomaService, dict[str, object]], tmp_path: Path
+) -> None:
+    inst, service, _ = moved
+    # A bundle as `diplomas keys export` wrote it before the move: the old DID only.
+    old_bundle = json.loads(bundles(inst.settings)[0])
+    old_bundle["institution"]["did"] = OLD_DID
+    old_bundle["institution"].pop("also_known_as")
+    for key in old_bundle["record_keys"]:
+        key["id"] = key["id"].replace(NEW_DID, OLD_DID)
+        key["controller"] = OLD_DID
+    new = service.issue({**ZAHRA, "external_id": "after"})
+    verdict = verify_offline(new.pdf, json.dumps(old_bundle).encode())
+    assert verdict.status is VerdictStatus.INVALID
+    said = " ".join(verdict.reasons)
+    assert "the institution may have moved to did:web:diplomas.tbzmed.ac.ir" in said
+    assert "use a trust bundle exported after the move" in said
