@@ -340,7 +340,7 @@ def add_institution(
     if "public_url" in data:
         data["public_url"] = check_public_url(data["public_url"])
     # Refuses bad settings (and a URL another institution has) before anything is written.
-    institutions = configured_institutions_with(settings, [*entries, data])
+    institutions = configured_institutions(settings, [*entries, data])
     added = institutions[-1]
     # Its keys first, then the settings that name it: a running server that sees the new
     # settings file finds everything it needs there.
@@ -370,17 +370,6 @@ def add_institution(
         f"created keys for co-issuer {slug} in {directory} ({len(key_ids)} record key(s))",
         f"its DID: {added.did}",
     ]
-
-
-def configured_institutions_with(
-    settings: Settings, entries: list[dict[str, Any]]
-) -> list[Institution]:
-    """The institutions that the settings file would give with `entries` in it."""
-    from .config import institutions_from
-
-    return institutions_from(
-        entries, str(settings.institution_file), settings.institution_overrides()
-    )
 
 
 def open_audit_log(settings: Settings) -> tuple[SqlAuditLog, Engine]:

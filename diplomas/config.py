@@ -1,7 +1,7 @@
 """Settings: environment variables (`DIPLOMAS_*`) and the instance's institution file.
 
 Nothing here runs at import; `Settings()` reads the environment when called, and
-`load_institutions` reads the file that `diplomas init` wrote.
+`configured_institutions` reads the file that `diplomas init` wrote.
 """
 
 from __future__ import annotations
@@ -237,22 +237,6 @@ def _signatory(raw: object, where: str) -> Signatory:
         raise ConfigurationError(f"{where}{exc.args[0]} is missing") from None
 
 
-def load_institutions(path: Path) -> list[Institution]:
-    """The institutions of this instance; the first one is the default issuer."""
-    if not path.exists():
-        raise ConfigurationError(
-            f"{path} does not exist: run `diplomas init` first (or set DIPLOMAS_HOME)"
-        )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
-    entries = data.get("institutions")
-    if not isinstance(entries, list) or not entries:
-        raise ConfigurationError(f"{path} has no [[institutions]] entry")
-    return institutions_from(entries, str(path))
-
-
 def institutions_from(
     entries: list[dict[str, Any]], source: str, overrides: dict[str, Any] | None = None
 ) -> list[Institution]:
@@ -278,18 +262,16 @@ def institutions_from(
     return institutions
 
 
-def configured_institutions(settings: Settings) -> list[Institution]:
-    """The institutions as the settings file and the environment describe them now (the
-    environment wins for the issuer); their former addresses come from the key stores
-    (`bootstrap.load_institutions`)."""
+def configured_institutions(
+    settings: Settings, entries: list[dict[str, Any]] | None = None
+) -> list[Institution]:
+    """The institutions as the settings file (or `entries`, tables about to be written to
+    it) and the environment describe them now, the environment winning for the issuer;
+    their former addresses come from the key stores (`bootstrap.load_institutions`)."""
     path = settings.institution_file
-    if not path.exists():
-        raise ConfigurationError(
-            f"{path} does not exist: run `diplomas init` first (or set DIPLOMAS_HOME)"
-        )
-    institutions = institutions_from(
-        read_institution_entries(path), str(path), settings.institution_overrides()
-    )
+    if entries is None:
+        entries = read_institution_entries(path)
+    institutions = institutions_from(entries, str(path), settings.institution_overrides())
     # A logo the file names is a file beside it (`diplomas init --logo` copies it there).
     return [
         replace(i, logo=str(settings.home.resolve() / i.logo)) if i.logo else i

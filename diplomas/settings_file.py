@@ -28,7 +28,6 @@ from .config import (
     INSTITUTION_KEYS,
     Settings,
     configured_institutions,
-    institutions_from,
     read_institution_entries,
     write_institutions,
 )
@@ -208,7 +207,7 @@ def set_institution_setting(
     changed = [dict(e) for e in entries]
     changed[index][key] = value
     # Refuses a bad value before anything is written.
-    wanted = institutions_from(changed, str(path), settings.institution_overrides())
+    wanted = configured_institutions(settings, changed)
     if before == value:
         return [f"{key} is {_shown(value)} already; nothing changed"]
     if key == "public_url":

@@ -52,13 +52,13 @@ InstitutionOpt = Annotated[
 
 def _store(slug: str | None = None) -> FileKeyStore:
     from ..bootstrap import open_key_store
-    from ..config import load_institutions
+    from ..config import configured_institutions
     from ..core.errors import NotFound
 
     settings = load_settings()
     institution = None
     if slug:
-        institutions = load_institutions(settings.institution_file)
+        institutions = configured_institutions(settings)
         institution = next((i for i in institutions if i.slug == slug), None)
         if institution is None:
             known = ", ".join(i.slug for i in institutions)
