@@ -94,6 +94,13 @@ class Clients:
         return threads
 
 
+def wait_for_answers(ledger: Ledger, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while len(ledger.acked) < count:
+        assert time.monotonic() < deadline, "the restarted server answered nothing"
+        time.sleep(0.01)
+
+
 def test_server_killed_at_random_moments_loses_and_duplicates_nothing(
     tmp_path: Path, backend: str
 ) -> None:
@@ -110,8 +117,12 @@ def test_server_killed_at_random_moments_loses_and_duplicates_nothing(
         for _ in range(KILLS):
             server.start()
             stop = threading.Event()
+            before = len(ledger.acked)
             threads = clients.run_until(stop)
-            time.sleep(rng.uniform(0.05, 1.2))
+            # Kill only once this run has answered something: on a slow machine a fixed
+            # sleep can end before the first answer, and the round would test nothing.
+            wait_for_answers(ledger, before + 1)
+            time.sleep(rng.uniform(0.0, 0.8))
             server.kill()
             stop.set()
             for t in threads:
@@ -128,7 +139,7 @@ def test_server_killed_at_random_moments_loses_and_duplicates_nothing(
         assert clients.errors == []
         assert not todo
         assert set(ledger.acked) == clients.sent
-        assert len(ledger.acked) > 3 * KILLS, "the server issued too little between kills"
+        assert len(ledger.acked) >= 2 * KILLS, "the server issued too little between kills"
         assert unanswered > 0, "no request was cut short: the kills missed"
         check_consistent(site, clients.sent, ledger.acked, verify_over_http=[])
     finally:
