@@ -11,6 +11,8 @@ PORT ?= 8000
 # builds from a download host that this network may not reach.
 SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm certutil node npm
 CHROMIUM := /usr/bin/chromium
+# SoftHSM2, a PKCS#11 token in software, stands in for a hardware token in tests/hsm.
+SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
 
 .PHONY: run test lint format system-deps clean bench
 
@@ -39,6 +41,7 @@ system-deps:
 	  *) packages="$$packages poppler-utils";; \
 	esac; done; \
 	[ -x $(CHROMIUM) ] || packages="$$packages chromium"; \
+	[ -e $(SOFTHSM) ] || packages="$$packages softhsm2"; \
 	packages=$$(echo $$packages | tr ' ' '\n' | sort -u | tr '\n' ' ' | sed 's/ *$$//'); \
 	if [ -n "$$packages" ]; then \
 	  echo "installing $$packages for the tests"; \
