@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
+
 from .config import (
     DEFAULT_INSTITUTION,
     Settings,
@@ -23,6 +25,7 @@ from .config import (
     configured_institutions,
     institution_from,
     read_institution_entries,
+    signing_settings,
     write_institutions,
 )
 from .core.audit import SYSTEM_ACTOR, AuditAction
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from .api.app import DiplomasAPI
     from .core.qrproof import QrCheck
     from .keys import FileKeyStore, TrustBundle
+    from .pdfsign.signer import Timestamping
     from .render import TemplateRenderer
     from .service import DiplomaService
     from .storage.audit import SqlAuditLog
@@ -58,6 +62,34 @@ def _passphrase(settings: Settings) -> bytes:
     settings.check_production()
     env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
     return stretch_passphrase(settings.keys_dir, resolve_passphrase(settings.home, env))
+
+
+def timestamping_for(settings: Settings) -> Timestamping | None:
+    """The timestamp authority PDF signatures use (PAdES B-T, B-LT), from the settings."""
+    from .pdfsign.signer import Timestamping
+
+    signing = signing_settings(settings)
+    if signing is None:
+        return None
+    path = signing.timestamp_roots
+    try:
+        roots = tuple(x509.load_pem_x509_certificates(path.read_bytes()))
+    except OSError as exc:
+        raise ConfigurationError(
+            f"DIPLOMAS_TIMESTAMP_ROOTS: {path} cannot be read ({exc.strerror})"
+        ) from None
+    except ValueError:
+        raise ConfigurationError(
+            f"DIPLOMAS_TIMESTAMP_ROOTS: {path} holds no PEM certificate; give the timestamp "
+            f"authority's root certificate in PEM form"
+        ) from None
+    return Timestamping(
+        signing.timestamp_url,
+        roots,
+        username=signing.username,
+        password=signing.password.get_secret_value(),
+        embed_validation_info=signing.embed_validation_info,
+    )
 
 
 def keys_dir_for(settings: Settings, institutions: Sequence[Institution], slug: str) -> Path:
@@ -233,7 +265,9 @@ def open_key_store(settings: Settings, institution: Institution | None = None) -
         institution = next(i for i in institutions if i.slug == institution.slug)
     institution = institution or institutions[0]
     directory = keys_dir_for(settings, institutions, institution.slug)
-    return FileKeyStore(directory, _passphrase(settings), institution)
+    return FileKeyStore(
+        directory, _passphrase(settings), institution, timestamping=timestamping_for(settings)
+    )
 
 
 def open_key_stores(
@@ -244,8 +278,11 @@ def open_key_stores(
 
     institutions = institutions or load_institutions(settings)
     passphrase = _passphrase(settings)
+    timestamping = timestamping_for(settings)
     return {
-        i.slug: FileKeyStore(keys_dir_for(settings, institutions, i.slug), passphrase, i)
+        i.slug: FileKeyStore(
+            keys_dir_for(settings, institutions, i.slug), passphrase, i, timestamping=timestamping
+        )
         for i in institutions
     }
 
@@ -468,6 +505,7 @@ def build_service(
         pdf_validator=PadesValidator(
             issuers={did: stores[i.slug].trust_roots() for i in institutions for did in i.dids},
             ca_issued=[pair for i in institutions for pair in stores[i.slug].ca_issued()],
+            timestamp_roots=_timestamp_roots(store.timestamping),
         ),
         record_keys=store,
         co_issuer_keys={i.slug: stores[i.slug] for i in institutions[1:]},
@@ -475,6 +513,10 @@ def build_service(
         audit=runtime.audit,
         verdicts=verdicts,
     )
+
+
+def _timestamp_roots(timestamping: Timestamping | None) -> tuple[x509.Certificate, ...]:
+    return timestamping.roots if timestamping is not None else ()
 
 
 def build_app(settings: Settings) -> DiplomasAPI:
@@ -526,6 +568,7 @@ def verify_offline(pdf: bytes, *bundles: bytes) -> Verdict:
     report = PadesValidator(
         issuers={did: t.trust_roots() for t in trusts for did in t.dids},
         ca_issued=[pair for t in trusts for pair in t.ca_issued],
+        timestamp_roots=[root for t in trusts for root in t.timestamp_roots],
     ).inspect(pdf)
     keyring = KeyRing(k for t in trusts for k in t.keyring())
     return verdict_for_document(report, keyring, None)

@@ -10,7 +10,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     within this many seconds. Changes made through the process itself show at once."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # PDF signatures with an RFC 3161 timestamp (PAdES B-T) and the validation data for
+    # long-term checking (B-LT): see `signing_settings`.
+    timestamp_url: str | None = None
+    """DIPLOMAS_TIMESTAMP_URL: the timestamp authority's address; unset, PDFs are PAdES B-B."""
+    timestamp_roots: Path | None = None
+    """DIPLOMAS_TIMESTAMP_ROOTS: a PEM file of the authority's root certificate(s); needed
+    with a timestamp authority, and trusted for timestamps only."""
+    timestamp_username: str | None = None
+    timestamp_password: SecretStr | None = None
+    """DIPLOMAS_TIMESTAMP_USERNAME / _PASSWORD: HTTP basic credentials, if it asks."""
+    embed_validation_info: bool | None = None
+    """DIPLOMAS_EMBED_VALIDATION_INFO: embed OCSP responses and CRLs (PAdES B-LT); on by
+    default when a timestamp authority is set."""
+
     # The issuing institution's settings, from the environment: each one given wins over
     # the settings file, so that a container is set up with variables alone and nobody
     # edits a file inside a volume.
@@ -103,6 +117,50 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "DIPLOMAS_KEY_PASSPHRASE must be set when DIPLOMAS_ENVIRONMENT=production"
             )
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    """How PDF signatures are timestamped, checked: a URL without credentials in it, its
+    roots' file, and the credentials from the environment only."""
+
+    timestamp_url: str
+    timestamp_roots: Path
+    username: str = ""
+    password: SecretStr = field(default_factory=lambda: SecretStr(""))
+    embed_validation_info: bool = True
+
+
+def signing_settings(settings: Settings) -> SigningSettings | None:
+    """The timestamp authority's settings, or None when none is set (PAdES B-B)."""
+    url = (settings.timestamp_url or "").strip()
+    if not url:
+        return None
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigurationError(
+            f"DIPLOMAS_TIMESTAMP_URL {url!r} must be an address like https://tsa.example.org/tsr"
+        )
+    if parsed.username or parsed.password:
+        raise ConfigurationError(
+            "DIPLOMAS_TIMESTAMP_URL must not hold credentials (they would show in logs and "
+            "errors): give them in DIPLOMAS_TIMESTAMP_USERNAME and DIPLOMAS_TIMESTAMP_PASSWORD"
+        )
+    if settings.timestamp_roots is None:
+        raise ConfigurationError(
+            "DIPLOMAS_TIMESTAMP_URL is set but DIPLOMAS_TIMESTAMP_ROOTS is not: give a PEM "
+            "file with the timestamp authority's root certificate, so that its timestamps "
+            "can be trusted (ask the authority for it)"
+        )
+    return SigningSettings(
+        timestamp_url=url,
+        timestamp_roots=settings.timestamp_roots,
+        username=settings.timestamp_username or "",
+        password=settings.timestamp_password or SecretStr(""),
+        embed_validation_info=(
+            True if settings.embed_validation_info is None else settings.embed_validation_info
+        ),
+    )
 
 
 DEFAULT_INSTITUTION: dict[str, Any] = {

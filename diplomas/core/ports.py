@@ -32,6 +32,9 @@ class PdfSignatureCheck:
     issuers: frozenset[str] = frozenset()
     """The DIDs (current and former) of the institution whose root certificate the
     signature chains to (none if it chains to none): which co-issuer it speaks for."""
+    proven_time: datetime | None = None
+    """When a trusted RFC 3161 timestamp proves the signature existed (PAdES B-T); None
+    without one, and then the time the PDF claims is all there is."""
 
     @property
     def ok(self) -> bool:

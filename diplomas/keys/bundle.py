@@ -14,6 +14,9 @@
 `ca_issued_certificates` (optional) names the document-signing certificates a CA issued to
 the institution: under such a CA's root only those sign for it (see `PadesValidator`).
 
+`timestamp_roots` (optional, PEM strings) are the roots of the timestamp authority the
+institution's PDF signatures are timestamped by: trusted for timestamps only.
+
 `diplomas verify --trust bundle.json` builds its key ring and PDF trust roots from it.
 Each key is listed once, under the institution's current DID; `also_known_as` names the
 DIDs of its former public URLs (absent when it never moved), and every key verifies
@@ -57,6 +60,8 @@ class TrustBundle:
     also_known_as: tuple[str, ...] = ()
     ca_issued: tuple[tuple[x509.Certificate, x509.Certificate], ...] = ()
     """(CA root, document-signing certificate) pairs."""
+    timestamp_roots: tuple[x509.Certificate, ...] = ()
+    """Roots of the timestamp authority, trusted for timestamps only."""
 
     @property
     def dids(self) -> tuple[str, ...]:
@@ -83,6 +88,8 @@ def export_bundle(
     keys: Iterable[RecordKey],
     roots: Sequence[x509.Certificate],
     ca_issued: Sequence[tuple[x509.Certificate, x509.Certificate]] = (),
+    *,
+    timestamp_roots: Sequence[x509.Certificate] = (),
 ) -> dict[str, Any]:
     """The JSON-able bundle for `institution`: every record key (retired and compromised
     ones too, with their windows), each once under the current DID, the former DIDs the
@@ -118,6 +125,8 @@ def export_bundle(
             {"root": _pem(root), "certificate": _pem(certificate)}
             for root, certificate in ca_issued
         ]
+    if timestamp_roots:
+        document["timestamp_roots"] = [_pem(root) for root in timestamp_roots]
     return document
 
 
@@ -255,7 +264,14 @@ def load_bundle(data: bytes) -> TrustBundle:
         roots=(checked := tuple(_root(r, i) for i, r in enumerate(roots))),
         also_known_as=also_known_as,
         ca_issued=_ca_issued(document.get("ca_issued_certificates"), checked),
+        timestamp_roots=_timestamp_roots(document.get("timestamp_roots", [])),
     )
+
+
+def _timestamp_roots(raw: object) -> tuple[x509.Certificate, ...]:
+    if not isinstance(raw, list):
+        raise KeyStoreError("trust bundle: timestamp_roots must be a list of PEM certificates")
+    return tuple(_root(r, i) for i, r in enumerate(raw))
 
 
 def _also_known_as(raw: object, did: str) -> tuple[str, ...]:

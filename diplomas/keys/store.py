@@ -63,6 +63,7 @@ from .record import (
 
 if TYPE_CHECKING:
     from ..pdfsign import PadesSigner
+    from ..pdfsign.signer import Timestamping
     from .importing import CheckedCertificate, SigningKey
 
 METADATA_FILE = "record-keys.json"
@@ -129,8 +130,17 @@ class FileKeyStore:
     when something is signed (or on `unlock()`).
     """
 
-    def __init__(self, directory: Path, passphrase: bytes, institution: Institution) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        passphrase: bytes,
+        institution: Institution,
+        *,
+        timestamping: Timestamping | None = None,
+    ) -> None:
         self._dir = Path(directory)
+        self.timestamping = timestamping
+        """The timestamp authority PDF signatures use (PAdES B-T/B-LT), if one is set."""
         self._passphrase = passphrase
         self.institution = institution
         if not (self._dir / METADATA_FILE).is_file():
@@ -324,7 +334,11 @@ class FileKeyStore:
                 chain = self._chain(entry)
                 _check_pair(key, certificate, chain, entry)
                 self._pdf_signer = PadesSigner(
-                    key, certificate, chain, **_signature_details(self.institution)
+                    key,
+                    certificate,
+                    chain,
+                    timestamping=self.timestamping,
+                    **_signature_details(self.institution),
                 )
             return self._pdf_signer
 
@@ -396,7 +410,11 @@ class FileKeyStore:
 
     def export_bundle(self) -> dict[str, Any]:
         return bundle.export_bundle(
-            self.institution, self.entries(), self.trust_roots(), self.ca_issued()
+            self.institution,
+            self.entries(),
+            self.trust_roots(),
+            self.ca_issued(),
+            timestamp_roots=self.timestamping.roots if self.timestamping else (),
         )
 
 

@@ -1,4 +1,5 @@
-"""PAdES B-B signing with pyHanko, prepared once and reused for every PDF.
+"""PAdES signing with pyHanko, prepared once and reused for every PDF: B-B, or B-T and
+B-LT when a timestamp authority is configured (`Timestamping`).
 
 `PadesSigner.sign` embeds the signed record as `diploma-credential.json` and adds one
 invisible PAdES signature, in a single incremental update. Everything that does not
@@ -21,12 +22,20 @@ ECDSA. Two further savings are taken here: the coroutine runs on a loop kept per
 signed attributes and SignerInfo are handed back parsed from their own DER, so asn1crypto
 copies bytes rather than trees when it nests them (~0.2 ms). Everything else is pyHanko's
 own parser and writer, which its public API does not let us skip.
+
+With a timestamp authority (PAdES B-T) the signature value is sent to it and its RFC 3161
+token is added as an unsigned attribute; with validation data (B-LT) the certificates,
+OCSP responses and CRLs of the signer's and the authority's chains are fetched and written
+to the document security store (DSS) in a second incremental update. Both go through
+pyHanko's supported API (`HTTPTimeStamper`, `PdfSignatureMetadata(embed_validation_info=
+True, validation_context=...)`); the network round trips dwarf the savings above, so that
+path lets pyHanko size the placeholder itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
@@ -48,9 +57,12 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers
 from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
 from pyhanko.sign.general import SigningError, as_signing_certificate_v2
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from ..core.errors import DocumentError
+from ..core.errors import ConfigurationError, DiplomaError, DocumentError
 from ._sync import run_coroutine
 
 RECORD_FILE_NAME = "diploma-credential.json"
@@ -219,8 +231,32 @@ class _CmsSigner(signers.Signer):
         return encode_dss_signature(r, min(s, order - s))
 
 
+@dataclass(frozen=True)
+class Timestamping:
+    """Where signatures get an RFC 3161 timestamp (PAdES B-T), and whether the validation
+    data for long-term checking is embedded with them (B-LT)."""
+
+    url: str
+    """The timestamp authority's address (HTTP POST of RFC 3161 requests)."""
+    roots: tuple[x509.Certificate, ...] = ()
+    """The roots the authority's certificate must chain to. Needed for B-LT: validation
+    data is gathered only along paths to roots that are trusted, never to whatever root
+    the authority's answer happens to name."""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    """HTTP basic credentials, if the authority asks for them; never shown or logged."""
+    embed_validation_info: bool = True
+    timeout: float = 10.0
+    """Seconds to wait for the authority (and, for B-LT, each OCSP responder or CRL)."""
+
+    def timestamper(self) -> HTTPTimeStamper:
+        auth = (self.username, self.password) if self.username else None
+        return HTTPTimeStamper(self.url, timeout=self.timeout, auth=auth)
+
+
 class PadesSigner:
-    """Signs diploma PDFs with the institution's document-signing key (PAdES B-B): RSA
+    """Signs diploma PDFs with the institution's document-signing key (PAdES B-B, or B-T
+    and B-LT with `timestamping`): RSA
     (PKCS#1 v1.5 with SHA-256), ECDSA P-256 with SHA-256 or ECDSA P-384 with SHA-384.
 
     `chain` holds the issuer certificates (the root, and intermediates if any); only the
@@ -239,6 +275,7 @@ class PadesSigner:
         reason: str = "",
         location: str = "",
         field_name: str = FIELD_NAME,
+        timestamping: Timestamping | None = None,
     ) -> None:
         if signing_cert.public_key() != signing_key.public_key():
             raise ValueError("the signing certificate does not belong to the signing key")
@@ -254,10 +291,20 @@ class PadesSigner:
         self._signer_name, self._reason, self._location = signer_name, reason, location
         others = [to_asn1(c) for c in chain if c != signing_cert]
         self._cms_signer = _CmsSigner(signing_key, mechanism, certificate, others)
-        self._pdf_signer = self._pdf_signer_for(field_name)
-        self._bytes_reserved = self._placeholder_size()
+        self.timestamping = timestamping
+        self._long_term: _LongTerm | None = None
+        if timestamping is None:
+            self._pdf_signer = self._pdf_signer_for(field_name)
+            self._bytes_reserved: int | None = self._placeholder_size()
+        else:
+            roots = [c for c in chain if c.issuer == c.subject] or list(chain[-1:])
+            self._long_term = _LongTerm(timestamping, roots, others)
+            self._bytes_reserved = None  # pyHanko sizes it, with the authority's token
 
-    def _pdf_signer_for(self, field_name: str) -> signers.PdfSigner:
+    def _pdf_signer_for(
+        self, field_name: str, context: ValidationContext | None = None
+    ) -> signers.PdfSigner:
+        long_term = self._long_term
         metadata = signers.PdfSignatureMetadata(
             field_name=field_name,
             md_algorithm=self._mechanism.digest,
@@ -265,8 +312,15 @@ class PadesSigner:
             name=self._signer_name or None,
             reason=self._reason or None,
             location=self._location or None,
+            embed_validation_info=context is not None,
+            validation_context=context,
+            signer_key_usage={"digital_signature"},
         )
-        return signers.PdfSigner(metadata, signer=self._cms_signer)
+        return signers.PdfSigner(
+            metadata,
+            signer=self._cms_signer,
+            timestamper=None if long_term is None else long_term.timestamper,
+        )
 
     def _placeholder_size(self) -> int:
         """Hex digits to reserve for the CMS object: measured once on a real signature."""
@@ -281,6 +335,8 @@ class PadesSigner:
         """Embed `record` as `diploma-credential.json` and sign, in one incremental update."""
         writer = _open(pdf)
         embed_record(writer, record)
+        if self._long_term is not None:
+            return self._write_timestamped(writer, self._field_name)
         return self._write_signed(writer, self._pdf_signer)
 
     def sign_additional(self, pdf: bytes) -> bytes:
@@ -291,7 +347,34 @@ class PadesSigner:
         number = 2
         while f"{self._field_name}{number}" in taken:
             number += 1
-        return self._write_signed(writer, self._pdf_signer_for(f"{self._field_name}{number}"))
+        name = f"{self._field_name}{number}"
+        if self._long_term is not None:
+            return self._write_timestamped(writer, name)
+        return self._write_signed(writer, self._pdf_signer_for(name))
+
+    def _write_timestamped(self, writer: IncrementalPdfFileWriter, field_name: str) -> bytes:
+        """Sign with the authority's timestamp, and for B-LT the validation data in a DSS.
+
+        When the authority (or, for B-LT, a revocation responder) cannot be reached, this
+        raises rather than signing without: the instance promised timestamped diplomas,
+        and a B-B one made quietly in their place would look the same to the office but
+        lose, for good, the proof of when it was signed, which is what lets it outlive
+        the certificate. The diploma's record is kept; its PDF is made on the next request
+        once the authority answers (the service re-signs a PDF it does not hold).
+        """
+        long_term = self._long_term
+        assert long_term is not None
+        context = long_term.validation_context()
+        pdf_signer = self._pdf_signer_for(field_name, context)
+        try:
+            output = run_coroutine(lambda: pdf_signer.async_sign_pdf(writer))
+        except (PdfError, SigningError, TimestampRequestError) as exc:
+            raise _timestamped_failure(exc, long_term.settings.url) from None
+        finally:
+            if context is not None:
+                run_coroutine(context.aclose)
+        result: bytes = output.getvalue()
+        return result
 
     def _write_signed(
         self, writer: IncrementalPdfFileWriter, pdf_signer: signers.PdfSigner
@@ -306,6 +389,68 @@ class PadesSigner:
             raise DocumentError(f"the PDF cannot be signed: {exc}") from exc
         result: bytes = output.getvalue()
         return result
+
+
+class _LongTerm:
+    """What the timestamped signing path keeps: the authority's client (which caches
+    the one answer pyHanko measures the placeholder with) and the trust for B-LT."""
+
+    def __init__(
+        self,
+        settings: Timestamping,
+        signer_roots: Sequence[x509.Certificate],
+        others: Sequence[asn1_x509.Certificate],
+    ) -> None:
+        self.settings = settings
+        self.timestamper = settings.timestamper()
+        self._roots = [to_asn1(c) for c in (*signer_roots, *settings.roots)]
+        self._others = list(others)
+
+    def validation_context(self) -> ValidationContext | None:
+        """A fresh context per signature (it caches what it fetched, which must be new
+        for each signature), fetching OCSP responses and CRLs; None for B-T only."""
+        if not self.settings.embed_validation_info:
+            return None
+        return ValidationContext(
+            trust_roots=self._roots,
+            other_certs=self._others,
+            allow_fetching=True,
+            # every certificate that names a responder or a CRL must have its answer
+            # embedded: a B-LT signature without them could not be checked later
+            revocation_mode="hard-fail",
+        )
+
+
+def _timestamped_failure(exc: BaseException, url: str) -> DiplomaError:
+    """The error to raise when a timestamped signature could not be made, in words."""
+    chain = [exc]
+    while (inner := chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 20:
+        chain.append(inner)
+    if any(isinstance(e, TimestampRequestError) for e in chain):
+        return ConfigurationError(
+            f"the timestamp authority at {url} did not answer ({_cause(exc)}); nothing was "
+            f"signed. The diploma is kept and its PDF is made once the authority answers: "
+            f"check that it is up and that DIPLOMAS_TIMESTAMP_URL is right"
+        )
+    if any(isinstance(e, PathBuildingError | PathValidationError | ValidationError) for e in chain):
+        return ConfigurationError(
+            f"the document-signing certificate could not be checked for a long-term "
+            f"signature: {_cause(exc)}. Nothing was signed; check that the certificate is "
+            f"not revoked, that its CA's OCSP responder or CRL answers, and that "
+            f"DIPLOMAS_TIMESTAMP_ROOTS holds the timestamp authority's root"
+        )
+    return DocumentError(f"the PDF cannot be signed: {_cause(exc)}")
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason, in one short line (a connection refused, a timeout)."""
+    for _ in range(20):
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return text.rstrip(".") or type(exc).__name__
 
 
 def _open(pdf: bytes) -> IncrementalPdfFileWriter:

@@ -22,12 +22,24 @@ The embedded `diploma-credential.json` is read from the revision that was signed
 the attachments must be the same in the final document. Signatures are checked at the
 signing time they claim (diplomas outlive the 5-year document-signing certificate), and
 a claimed time in the future is refused.
+
+Timestamps and long-term validation data (PAdES B-T and B-LT, see `signer.Timestamping`):
+a signature may carry one RFC 3161 signature timestamp as its only unsigned attribute.
+When the token is intact and its authority chains to a trusted timestamp root, its time
+is the signature's `proven_time`, and the signature is checked at that time rather than
+at the one the PDF claims. A document security store (DSS) added after the last signature
+is accepted when pyHanko's difference analysis finds nothing but validation data in it;
+its OCSP responses and CRLs are then used, and a certificate that names a responder or a
+CRL must have its answer there (no soft-failing). A signing certificate that the embedded
+data shows revoked fails, whatever time the PDF claims, unless a trusted timestamp proves
+the signature was made before the revocation.
 """
 
 from __future__ import annotations
 
 import binascii
 import functools
+import hashlib
 import logging
 import re
 import struct
@@ -40,6 +52,8 @@ from typing import Any
 
 from asn1crypto import algos as asn1_algos
 from asn1crypto import core as asn1_core
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -52,11 +66,14 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
+from pyhanko.sign.validation.generic_cms import collect_timing_info
 from pyhanko.sign.validation.pdf_embedded import (
     EmbeddedPdfSignature,
     async_validate_pdf_signature,
 )
-from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
@@ -114,6 +131,7 @@ class _Checked:
     reasons: list[str]
     status: PdfSignatureStatus | None
     covers_file: bool
+    proven_time: datetime | None = None
 
 
 class PadesValidator:
@@ -137,6 +155,7 @@ class PadesValidator:
         issuers: Mapping[str, Sequence[x509.Certificate]] | None = None,
         ca_issued: Sequence[tuple[x509.Certificate, x509.Certificate]] = (),
         now: Callable[[], datetime] | None = None,
+        timestamp_roots: Sequence[x509.Certificate] = (),
     ) -> None:
         owned = [(did, to_asn1(root)) for did, roots in (issuers or {}).items() for root in roots]
         owners: dict[bytes, set[str]] = {}
@@ -155,6 +174,11 @@ class PadesValidator:
         # (and so a certificate registry) of its own, since the certificates a signature
         # carries are registered in it and must not outlive that check.
         self._trust = SimpleTrustManager.build(trust_roots=self._roots)
+        # Timestamp authorities are trusted apart: a TSA's root vouches for times only,
+        # never for a signer, and an institution's root never for a time.
+        self._timestamp_trust = SimpleTrustManager.build(
+            trust_roots=[to_asn1(root) for root in timestamp_roots]
+        )
         self._now = now or (lambda: datetime.now(UTC))
         _memoise_name_preparation()
         hexstrings.install()
@@ -186,11 +210,15 @@ class PadesValidator:
             )
 
         now = self._now()
-        checked = [self._check(pdf, embedded, now) for embedded in found]
+        embedded_data, data_problem = _validation_data(reader)
+        if data_problem:
+            return PdfReport((), None, (data_problem,))
+        checked = [self._check(pdf, embedded, now, embedded_data) for embedded in found]
         self._judge_coverage(pdf, reader, checked)
         record, problems = _signed_record(reader, checked)
         signatures = tuple(
-            PdfSignatureCheck(c.signer, tuple(c.reasons), self._issuers_of(c)) for c in checked
+            PdfSignatureCheck(c.signer, tuple(c.reasons), self._issuers_of(c), c.proven_time)
+            for c in checked
         )
         return PdfReport(signatures, record, tuple(problems))
 
@@ -205,7 +233,13 @@ class PadesValidator:
 
     # -- one signature ------------------------------------------------------------------
 
-    def _check(self, pdf: bytes, embedded: EmbeddedPdfSignature, now: datetime) -> _Checked:
+    def _check(
+        self,
+        pdf: bytes,
+        embedded: EmbeddedPdfSignature,
+        now: datetime,
+        embedded_data: _ValidationData | None = None,
+    ) -> _Checked:
         signer = _signer_name(embedded)
         reasons: list[str] = []
         checked = _Checked(embedded, signer, reasons, None, covers_file=False)
@@ -220,9 +254,13 @@ class PadesValidator:
             checked.covers_file = covered_end == len(pdf)
             reasons.extend(_cms_reasons(embedded, der))
 
+            timestamp = self._timestamp(embedded, embedded_data, reasons)
+            checked.proven_time = _proven_time(timestamp)
             claimed = embedded.self_reported_timestamp
             moment = now
-            if claimed is None:
+            if checked.proven_time is not None:
+                moment = checked.proven_time
+            elif claimed is None:
                 reasons.append("the signature does not say when it was made")
             elif claimed > now + _CLOCK_SKEW:
                 reasons.append(
@@ -230,13 +268,9 @@ class PadesValidator:
                 )
             else:
                 moment = claimed
-            context = ValidationContext(
-                trust_manager=self._trust,
-                allow_fetching=False,
-                moment=moment,
-                revocation_mode="soft-fail",
-            )
-            status = run_coroutine(lambda: _validate(embedded, context))
+            context = self._context(self._trust, moment, embedded_data)
+            timestamp_context = self._context(self._timestamp_trust, now, embedded_data)
+            status = run_coroutine(lambda: _validate(embedded, context, timestamp_context))
         except _MALFORMED as exc:
             log.debug("signature cannot be checked", exc_info=True)
             reasons.append(_with_detail("the signature is damaged and cannot be checked", exc))
@@ -248,6 +282,8 @@ class PadesValidator:
             reasons.append(_with_detail("the signature's certificates cannot be read", exc))
             carried = []
         reasons.extend(_status_reasons(status, signer, carried))
+        if embedded_data is not None:
+            reasons.extend(_revocation_reasons(embedded, embedded_data, checked.proven_time))
         on_path = _path_certificates(status)
         registered = [self._registered[d] for d in on_path if d in self._registered]
         if registered and embedded.signer_cert.dump() not in registered[0]:
@@ -256,6 +292,67 @@ class PadesValidator:
                 f"the institution registered (signer: {signer})"
             )
         return checked
+
+    # -- timestamps and long-term validation data (PAdES B-T, B-LT) ---------------------
+
+    def _context(
+        self,
+        trust: SimpleTrustManager,
+        moment: datetime,
+        embedded_data: _ValidationData | None,
+    ) -> ValidationContext:
+        """A validation context that never fetches. With validation data embedded, every
+        certificate that names an OCSP responder or a CRL needs its answer from the DSS
+        ("hard-fail"); without any (PAdES B-B, as diplomas were signed before timestamps)
+        revocation cannot be known offline and is not checked ("soft-fail")."""
+        if embedded_data is None:
+            return ValidationContext(
+                trust_manager=trust,
+                allow_fetching=False,
+                moment=moment,
+                revocation_mode="soft-fail",
+            )
+        return ValidationContext(
+            trust_manager=trust,
+            allow_fetching=False,
+            moment=moment,
+            other_certs=embedded_data.certificates,
+            ocsps=embedded_data.ocsps,
+            crls=embedded_data.crls,
+            revocation_mode="hard-fail",
+        )
+
+    def _timestamp(
+        self,
+        embedded: EmbeddedPdfSignature,
+        embedded_data: _ValidationData | None,
+        reasons: list[str],
+    ) -> TimestampSignatureStatus | None:
+        """The signature's RFC 3161 timestamp, checked against the timestamp roots (None
+        if it carries none). A token that does not match the signature is a reason; one
+        from an authority not trusted here proves nothing, and takes nothing away."""
+        if embedded.signer_info["unsigned_attrs"].native is None:
+            return None
+        context = self._context(self._timestamp_trust, self._now(), embedded_data)
+
+        async def timing() -> dict[str, Any]:
+            try:
+                info: dict[str, Any] = await collect_timing_info(
+                    embedded.signer_info, context, raw_digest=embedded.compute_digest
+                )
+                return info
+            finally:
+                await context.aclose()  # type: ignore[no-untyped-call]
+
+        status = run_coroutine(timing).get("timestamp_validity")
+        if status is None:
+            return None
+        if not (status.intact and status.valid):
+            reasons.append(
+                "the signature's timestamp does not match the signature or its authority's "
+                "certificate (it was altered)"
+            )
+        return status if isinstance(status, TimestampSignatureStatus) else None
 
     def _judge_coverage(
         self, pdf: bytes, reader: PdfFileReader, checked: Sequence[_Checked]
@@ -268,6 +365,8 @@ class PadesValidator:
             if item.covers_file or item.status is None:
                 continue
             later = checked[index + 1 :]
+            if not later and _only_validation_data_follows(pdf, reader, item):
+                continue  # B-LT: the DSS written after the signature, and nothing else
             only_signatures = bool(later) and _only_signatures_follow(item.status)
             if only_signatures and all(not c.reasons for c in later):
                 continue
@@ -345,17 +444,22 @@ def _memoise_name_preparation() -> None:
 
 
 async def _validate(
-    embedded: EmbeddedPdfSignature, context: ValidationContext
+    embedded: EmbeddedPdfSignature,
+    context: ValidationContext,
+    timestamp_context: ValidationContext,
 ) -> PdfSignatureStatus:
     """pyHanko's `validate_pdf_signature`, run on the thread's lasting event loop
     (`run_coroutine`) rather than on a new one per call (`asyncio.run`, ~0.3 ms)."""
     try:
         status: PdfSignatureStatus = await async_validate_pdf_signature(
-            embedded, signer_validation_context=context
+            embedded,
+            signer_validation_context=context,
+            ts_validation_context=timestamp_context,
         )
         return status
     finally:
         await context.aclose()  # type: ignore[no-untyped-call]
+        await timestamp_context.aclose()  # type: ignore[no-untyped-call]
 
 
 def _with_detail(sentence: str, exc: BaseException) -> str:
@@ -485,7 +589,7 @@ def _cms_reasons(embedded: EmbeddedPdfSignature, der: bytes | None) -> list[str]
         and encapsulated["content"].native is None
         and signed_data["crls"].native is None
         and signer_info["version"].native == "v1"
-        and signer_info["unsigned_attrs"].native is None
+        and _only_a_timestamp(signer_info["unsigned_attrs"])
         and sid.name == "issuer_and_serial_number"
         and sid.chosen["issuer"].dump() == certificate.issuer.dump()
         and sid.chosen["serial_number"].native == certificate.serial_number
@@ -628,6 +732,26 @@ def _later_revisions(reader: PdfFileReader, embedded: EmbeddedPdfSignature) -> b
     return total - 1 > revision
 
 
+def _only_validation_data_follows(pdf: bytes, reader: PdfFileReader, item: _Checked) -> bool:
+    """Whether exactly one update follows the signed revision, pyHanko's difference
+    analysis finds nothing in it but validation data (a DSS), which a B-LT signer writes,
+    and the file ends where that update does (no bytes after its %%EOF)."""
+    status = item.status
+    if status is None:
+        return False
+    level = status.modification_level
+    revisions: int = reader.xrefs.total_revisions
+    return bool(
+        status.docmdp_ok
+        and level == ModificationLevel.LTA_UPDATES
+        and revisions == item.embedded.signed_revision + 2
+        and _ENDS_AFTER_STARTXREF.fullmatch(pdf[pdf.rfind(b"startxref") :])
+    )
+
+
+_ENDS_AFTER_STARTXREF = re.compile(rb"startxref\r?\n\d{1,12}\r?\n%%EOF\r?\n?")
+
+
 def _only_signatures_follow(status: PdfSignatureStatus) -> bool:
     level = status.modification_level
     return bool(
@@ -635,6 +759,136 @@ def _only_signatures_follow(status: PdfSignatureStatus) -> bool:
         and level is not None
         and level.value <= ModificationLevel.FORM_FILLING.value
     )
+
+
+# -- timestamps and long-term validation data ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ValidationData:
+    """What the document security store holds: certificates, OCSP responses, CRLs."""
+
+    certificates: list[asn1_x509.Certificate]
+    ocsps: list[asn1_ocsp.OCSPResponse]
+    crls: list[asn1_crl.CertificateList]
+
+
+MAX_VALIDATION_ITEMS = 256
+"""Certificates, OCSP responses and CRLs a DSS may hold: a diploma's has a handful."""
+
+
+def _validation_data(reader: PdfFileReader) -> tuple[_ValidationData | None, str]:
+    """The DSS's contents (None when there is no DSS), or a problem in words."""
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return None, ""
+    except _MALFORMED as exc:
+        return None, _with_detail("the PDF's validation data (DSS) cannot be read", exc)
+    if len(dss.certs) + len(dss.ocsps) + len(dss.crls) > MAX_VALIDATION_ITEMS:
+        return None, (
+            f"the PDF's validation data (DSS) holds more than {MAX_VALIDATION_ITEMS} items; "
+            f"a diploma's holds a handful"
+        )
+    try:
+        certificates = list(dss.load_certs())
+        ocsps = [asn1_ocsp.OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps]
+        crls = [asn1_crl.CertificateList.load(ref.get_object().data) for ref in dss.crls]
+        for item in (*certificates, *ocsps, *crls):
+            item.native  # noqa: B018 - parse it all now, not inside the validator
+    except _MALFORMED as exc:
+        return None, _with_detail("the PDF's validation data (DSS) cannot be read", exc)
+    return _ValidationData(certificates, ocsps, crls), ""
+
+
+def _only_a_timestamp(unsigned: Any) -> bool:
+    """No unsigned attributes, or exactly one: a signature timestamp with one token."""
+    if unsigned.native is None:
+        return True
+    return (
+        len(unsigned) == 1
+        and unsigned[0]["type"].native == "signature_time_stamp_token"
+        and len(unsigned[0]["values"]) == 1
+    )
+
+
+def _proven_time(timestamp: TimestampSignatureStatus | None) -> datetime | None:
+    """The timestamp's time, if the token is sound and its authority trusted here."""
+    if timestamp is None or not (timestamp.intact and timestamp.valid and timestamp.trusted):
+        return None
+    return timestamp.timestamp
+
+
+def _revocation_reasons(
+    embedded: EmbeddedPdfSignature, data: _ValidationData, proven_time: datetime | None
+) -> list[str]:
+    """The signing certificate revoked according to the embedded OCSP responses or CRLs.
+
+    pyHanko judges revocation at the moment it is given, and without a timestamp that is
+    the time the PDF claims: a signature made with a certificate after its revocation, by
+    a clock set back, would pass. So any revocation found counts, unless a trusted
+    timestamp proves that the signature existed before it.
+    """
+    certificate = embedded.signer_cert
+    revoked = [
+        *_ocsp_revocations(certificate, data.ocsps),
+        *_crl_revocations(certificate, data.crls),
+    ]
+    if not revoked:
+        return []
+    since = min(revoked)
+    if proven_time is not None and proven_time < since:
+        return []
+    return [
+        f"the signing certificate was revoked on {since.isoformat()} and nothing proves "
+        f"that the signature was made before (it carries no trusted timestamp from "
+        f"before then)"
+        if proven_time is None
+        else f"the signing certificate was revoked on {since.isoformat()}, before the "
+        f"signature's timestamp ({proven_time.isoformat()})"
+    ]
+
+
+def _ocsp_revocations(
+    certificate: asn1_x509.Certificate, ocsps: Sequence[asn1_ocsp.OCSPResponse]
+) -> list[datetime]:
+    found: list[datetime] = []
+    for response in ocsps:
+        try:
+            if response["response_status"].native != "successful":
+                continue
+            basic = response["response_bytes"]["response"].parsed
+            for single in basic["tbs_response_data"]["responses"]:
+                status = single["cert_status"]
+                cert_id = single["cert_id"]
+                algorithm = cert_id["hash_algorithm"]["algorithm"].native
+                name_hash = hashlib.new(algorithm, certificate.issuer.dump()).digest()
+                if (
+                    status.name == "revoked"
+                    and cert_id["serial_number"].native == certificate.serial_number
+                    and cert_id["issuer_name_hash"].native == name_hash
+                ):
+                    found.append(status.chosen["revocation_time"].native)
+        except _MALFORMED:
+            continue
+    return found
+
+
+def _crl_revocations(
+    certificate: asn1_x509.Certificate, crls: Sequence[asn1_crl.CertificateList]
+) -> list[datetime]:
+    found: list[datetime] = []
+    for crl in crls:
+        try:
+            tbs = crl["tbs_cert_list"]
+            if tbs["issuer"].dump() != certificate.issuer.dump():
+                continue
+            for entry in tbs["revoked_certificates"]:
+                if entry["user_certificate"].native == certificate.serial_number:
+                    found.append(entry["revocation_date"].native)
+        except _MALFORMED:
+            continue
+    return found
 
 
 # -- the embedded record ------------------------------------------------------------------
