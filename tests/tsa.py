@@ -9,11 +9,14 @@ this server, and a second one that it has revoked. Keys are made fresh for each 
 
 from __future__ import annotations
 
+import base64
+import io
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from asn1crypto import pem
 from certauthority import COMMON_NAME, ORGANIZATION, UNIT, key_pem
@@ -197,11 +200,27 @@ def config(directory: Path, url: str, now: datetime, revoked_since: datetime) ->
 
 class _Slot:
     """The WSGI app the servers call, set once the CA server's port (which the
-    certificates name) is known."""
+    certificates name) is known.
+
+    Certomancer answers OCSP requests sent by POST only; NSS (and so pdfsig) sends small
+    ones by GET, base64 in the path (RFC 6960, appendix A.1). Those are handed on as the
+    POST they stand for."""
 
     app: Any = None
 
     def __call__(self, environ: Any, start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        parts = path.split("/", 4)
+        if environ["REQUEST_METHOD"] == "GET" and len(parts) == 5 and parts[2] == "ocsp":
+            request = base64.b64decode(unquote(parts[4]))
+            environ = {
+                **environ,
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/".join(parts[:4]),
+                "CONTENT_TYPE": "application/ocsp-request",
+                "CONTENT_LENGTH": str(len(request)),
+                "wsgi.input": io.BytesIO(request),
+            }
         return self.app(environ, start_response)
 
 

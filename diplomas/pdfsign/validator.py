@@ -320,6 +320,12 @@ class PadesValidator:
             ocsps=embedded_data.ocsps,
             crls=embedded_data.crls,
             revocation_mode="hard-fail",
+            # A B-LT signer gathers the OCSP answers and CRLs while and after it signs,
+            # so they are a little younger than the signature: an answer that the
+            # certificate is good at a later time holds for the earlier one too (a
+            # revocation is never undone), and revocations are judged on their own, at
+            # any time, by `_revocation_reasons`.
+            retroactive_revinfo=True,
         )
 
     def _timestamp(
