@@ -235,8 +235,8 @@ class _Server:
     thread: threading.Thread | None = None
 
     @classmethod
-    def bind(cls, app: Any) -> _Server:
-        return cls(make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet))
+    def bind(cls, app: Any, port: int = 0) -> _Server:
+        return cls(make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet))
 
     @property
     def url(self) -> str:
@@ -282,6 +282,12 @@ class TrustServices:
 
     def ocsp_url(self) -> str:
         return str(self.arch.service_registry.get_ocsp_info(ServiceLabel("interm")).url)
+
+    def restart_tsa(self) -> None:
+        """Serve the timestamp authority again, on the port it had."""
+        self.tsa.stop()
+        self.tsa = _Server.bind(self.tsa.server.app, self.tsa.server.server_port)
+        self.tsa.serve()
 
     def stop(self) -> None:
         self.tsa.stop()

@@ -739,9 +739,9 @@ def _later_revisions(reader: PdfFileReader, embedded: EmbeddedPdfSignature) -> b
 
 
 def _only_validation_data_follows(pdf: bytes, reader: PdfFileReader, item: _Checked) -> bool:
-    """Whether exactly one update follows the signed revision, pyHanko's difference
-    analysis finds nothing in it but validation data (a DSS), which a B-LT signer writes,
-    and the file ends where that update does (no bytes after its %%EOF)."""
+    """Whether updates follow the signed revision, pyHanko's difference analysis finds
+    nothing in them but validation data (a DSS: the B-LT signer's, or revocation answers
+    added later), and the file ends where the last one does (no bytes after its %%EOF)."""
     status = item.status
     if status is None:
         return False
@@ -750,7 +750,7 @@ def _only_validation_data_follows(pdf: bytes, reader: PdfFileReader, item: _Chec
     return bool(
         status.docmdp_ok
         and level == ModificationLevel.LTA_UPDATES
-        and revisions == item.embedded.signed_revision + 2
+        and revisions > item.embedded.signed_revision + 1
         and _ENDS_AFTER_STARTXREF.fullmatch(pdf[pdf.rfind(b"startxref") :])
     )
 

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -246,6 +247,35 @@ def test_a_signature_made_after_the_revocation_fails_though_it_claims_earlier(
     reasons = " ".join(r for s in report.signatures for r in s.reasons)
     assert "revoked" in reasons and "nothing proves" in reasons, report
     assert report.signatures[0].proven_time is None
+
+
+def test_a_timestamp_from_before_the_revocation_keeps_the_signature_good(
+    tmp_path: Path,
+) -> None:
+    """Signed (B-LT) while the certificate was good; revoked a moment later, and the CA's
+    answer saying so added to the PDF afterwards. The trusted timestamp proves the
+    signature came first: still good. Without trusting the authority, nothing proves it."""
+    revocation = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    services = tsa.start(tmp_path / "certomancer", revoked_since=revocation)
+    try:
+        signed = _signer(services, "signer-revoked").sign(make_unsigned_pdf(), RECORD)
+        while datetime.now(UTC) <= revocation + timedelta(seconds=1):
+            time.sleep(0.2)
+        response = _ocsp_response(services, "signer-revoked")
+    finally:
+        services.stop()
+    out = BytesIO(signed)
+    DocumentSecurityStore.add_dss(out, None, ocsps=[response], force_write=True)
+    later = out.getvalue()
+
+    report = _validator(services).inspect(later)
+    assert not failed(report), report
+    proven = report.signatures[0].proven_time
+    assert proven is not None and proven < revocation
+
+    untrusting = _validator(services, timestamp_roots=False).inspect(later)
+    reasons = " ".join(untrusting.signatures[0].reasons)
+    assert "revoked" in reasons and "nothing proves" in reasons, untrusting
 
 
 def test_the_timestamp_authority_down_stops_signing_with_a_plain_error(

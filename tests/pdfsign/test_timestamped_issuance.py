@@ -87,6 +87,17 @@ def _verdict(env: dict[str, str], pdf: Path, *trust: str) -> dict[str, object]:
     return verdict
 
 
+def _settings(env: dict[str, str]) -> Settings:
+    return Settings(
+        home=Path(env["DIPLOMAS_HOME"]),
+        keys_dir=Path(env["DIPLOMAS_KEYS_DIR"]),
+        key_passphrase=env["DIPLOMAS_KEY_PASSPHRASE"],  # type: ignore[arg-type]
+        timestamp_url=env["DIPLOMAS_TIMESTAMP_URL"],
+        timestamp_roots=Path(env["DIPLOMAS_TIMESTAMP_ROOTS"]),
+        rate_limit=0,
+    )
+
+
 def test_a_long_term_diploma_verifies_online_offline_and_through_the_server(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -108,14 +119,7 @@ def test_a_long_term_diploma_verifies_online_offline_and_through_the_server(
     offline = {"DIPLOMAS_HOME": str(tmp_path / "nowhere"), "DIPLOMAS_KEYS_DIR": str(tmp_path)}
     assert _verdict(offline, pdf, str(bundle_file))["status"] == "valid"
 
-    settings = Settings(
-        home=Path(env["DIPLOMAS_HOME"]),
-        keys_dir=Path(env["DIPLOMAS_KEYS_DIR"]),
-        key_passphrase=env["DIPLOMAS_KEY_PASSPHRASE"],  # type: ignore[arg-type]
-        timestamp_url=env["DIPLOMAS_TIMESTAMP_URL"],
-        timestamp_roots=Path(env["DIPLOMAS_TIMESTAMP_ROOTS"]),
-        rate_limit=0,
-    )
+    settings = _settings(env)
     port = free_port()
     with (
         serving(Instance(settings, build_service(settings), {}), port) as server,
@@ -141,6 +145,16 @@ def test_with_the_authority_stopped_issuing_fails_plainly_and_stores_no_pdf(
     assert "nothing was signed" in printed
     assert not (tmp_path / "second.pdf").exists()
     assert sorted(pdfs.rglob("*.pdf")) == stored
+
+    # nothing lost: the record was kept, and its PDF is signed once the authority is back
+    services.restart_tsa()
+    service = build_service(_settings(env))
+    diplomas, total = service.search("", 0, 10)
+    assert total == 2
+    [unsigned] = [d for d in diplomas if not (pdfs / f"{d.id}.pdf").exists()]
+    pdf = service.pdf(unsigned.id)
+    assert b"/DSS" in pdf
+    assert sorted(pdfs.rglob("*.pdf")) != stored
 
 
 def test_a_timestamp_url_without_roots_is_refused(env: dict[str, str], tmp_path: Path) -> None:
