@@ -739,19 +739,95 @@ def _later_revisions(reader: PdfFileReader, embedded: EmbeddedPdfSignature) -> b
 
 
 def _only_validation_data_follows(pdf: bytes, reader: PdfFileReader, item: _Checked) -> bool:
-    """Whether updates follow the signed revision, pyHanko's difference analysis finds
-    nothing in them but validation data (a DSS: the B-LT signer's, or revocation answers
-    added later), and the file ends where the last one does (no bytes after its %%EOF)."""
+    """Whether the updates after the signed revision add validation data (a DSS: the B-LT
+    signer's, or revocation answers added later) and nothing else, and the file ends where
+    the last one does (no bytes after its %%EOF).
+
+    pyHanko's difference analysis calls such updates LTA_UPDATES, but it lets them change
+    the document information and XMP metadata as well; our own reading allows in them only
+    the catalog gaining /DSS, /ModDate in the information dictionary and the modification
+    time in the XMP stream (which every PDF writer refreshes), and new objects."""
     status = item.status
     if status is None:
         return False
-    level = status.modification_level
     revisions: int = reader.xrefs.total_revisions
+    signed: int = item.embedded.signed_revision
+    try:
+        only_dss = _only_dss_added(reader, signed)
+    except _MALFORMED:
+        log.debug("the updates after the signature cannot be compared", exc_info=True)
+        return False
     return bool(
         status.docmdp_ok
-        and level == ModificationLevel.LTA_UPDATES
-        and revisions > item.embedded.signed_revision + 1
+        and status.modification_level == ModificationLevel.LTA_UPDATES
+        and revisions > signed + 1
+        and only_dss
         and _ENDS_AFTER_STARTXREF.fullmatch(pdf[pdf.rfind(b"startxref") :])
+    )
+
+
+_XMP_TIMES = re.compile(rb'xmp:(?:ModifyDate|MetadataDate)="[^"]*"')
+
+
+def _only_dss_added(reader: PdfFileReader, signed_revision: int) -> bool:
+    before = reader.get_historical_resolver(signed_revision)
+    trailer, trailer_before = reader.trailer_view, before.trailer_view
+    if any(_raw(trailer, k) != _raw(trailer_before, k) for k in ("/Root", "/Info")):
+        return False
+    if "/DSS" not in reader.root or "/DSS" in before.root:
+        return False  # the updates must be what adds the DSS
+    xrefs = reader.xrefs
+    allowed: dict[tuple[int, int], Callable[[Any, Any], bool]] = {}
+    root = trailer.raw_get("/Root")
+    allowed[(root.idnum, root.generation)] = _same_but_dss
+    info = _raw(trailer, "/Info")
+    if isinstance(info, generic.IndirectObject):
+        allowed[(info.idnum, info.generation)] = _same_but_modification_date
+    metadata = _raw(reader.root, "/Metadata")
+    if isinstance(metadata, generic.IndirectObject):
+        allowed[(metadata.idnum, metadata.generation)] = _same_xmp_but_times
+    for revision in range(signed_revision + 1, xrefs.total_revisions):
+        if xrefs.refs_freed_in_revision(revision):
+            return False
+        for ref in xrefs.explicit_refs_in_revision(revision):
+            if xrefs.get_introducing_revision(ref) > signed_revision:
+                continue  # a new object: reachable only through what the checks allow
+            check = allowed.get((ref.idnum, ref.generation))
+            earlier, now = before.get_object(ref), reader.get_object(ref)  # type: ignore[no-untyped-call]
+            if check is None or not check(earlier, now):
+                return False
+    return True
+
+
+def _raw(dictionary: generic.DictionaryObject, key: str) -> Any:
+    """The entry as written (an indirect reference stays one), or None."""
+    return dictionary.raw_get(key) if key in dictionary else None
+
+
+def _same_but_dss(before: Any, after: Any) -> bool:
+    keys = set(after) - {"/DSS"}
+    return (
+        "/DSS" in after
+        and "/DSS" not in before
+        and keys == set(before)
+        and all(before.raw_get(k) == after.raw_get(k) for k in keys)
+    )
+
+
+def _same_but_modification_date(before: Any, after: Any) -> bool:
+    keys = set(after) - {"/ModDate"}
+    return keys == set(before) - {"/ModDate"} and all(
+        before.raw_get(k) == after.raw_get(k) for k in keys
+    )
+
+
+def _same_xmp_but_times(before: Any, after: Any) -> bool:
+    if not isinstance(before, generic.StreamObject) or not isinstance(after, generic.StreamObject):
+        return False
+    return bool(
+        _XMP_TIMES.sub(b"", before.data) == _XMP_TIMES.sub(b"", after.data)
+        and before.get("/Type") == after.get("/Type")
+        and before.get("/Subtype") == after.get("/Subtype")
     )
 
 

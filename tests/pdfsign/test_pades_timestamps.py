@@ -28,6 +28,8 @@ from asn1crypto import x509 as asn1_x509
 from certauthority import nss_database
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers import pdf_signer as pyhanko_pdf_signer
 from pyhanko.sign.validation import validate_pdf_signature
@@ -146,6 +148,40 @@ def test_bytes_after_the_validation_data_are_refused(
     for extra in (b"\n", b"%%EOF\n", b"junk"):
         report = _validator(services).inspect(long_term_pdf + extra)
         assert failed(report), extra
+
+
+@pytest.mark.parametrize("change", ["title", "annotation"])
+def test_more_than_validation_data_after_the_signature_is_refused(
+    services: tsa.TrustServices, long_term_pdf: bytes, change: str
+) -> None:
+    """pyHanko's difference analysis lets an update that adds validation data also change
+    the document information; ours allows nothing but the DSS (and the times writers
+    refresh)."""
+    writer = IncrementalPdfFileWriter(BytesIO(long_term_pdf))
+    if change == "title":
+        info = writer.trailer["/Info"]
+        info[generic.pdf_name("/Title")] = generic.pdf_string("Diploma of Someone Else")
+        writer.update_container(info)
+    else:
+        page_ref = writer.root["/Pages"]["/Kids"][0]
+        page = page_ref.get_object()
+        note = generic.DictionaryObject(
+            {
+                generic.pdf_name("/Type"): generic.pdf_name("/Annot"),
+                generic.pdf_name("/Subtype"): generic.pdf_name("/FreeText"),
+                generic.pdf_name("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (72, 300, 500, 360)]
+                ),
+                generic.pdf_name("/Contents"): generic.pdf_string("Forged"),
+            }
+        )
+        page[generic.pdf_name("/Annots")] = generic.ArrayObject([writer.add_object(note)])
+        writer.update_container(page_ref)
+    out = BytesIO()
+    writer.write(out)
+    report = _validator(services).inspect(out.getvalue())
+    reasons = " ".join(r for s in report.signatures for r in s.reasons)
+    assert "changed after it was signed" in reasons, report
 
 
 def test_pdfsig_validates_the_long_term_signature(
