@@ -35,7 +35,7 @@ path lets pyHanko size the placeholder itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from io import BytesIO
 from typing import Any
 
@@ -304,7 +304,6 @@ class PadesSigner:
     def _pdf_signer_for(
         self, field_name: str, context: ValidationContext | None = None
     ) -> signers.PdfSigner:
-        long_term = self._long_term
         metadata = signers.PdfSignatureMetadata(
             field_name=field_name,
             md_algorithm=self._mechanism.digest,
@@ -312,14 +311,19 @@ class PadesSigner:
             name=self._signer_name or None,
             reason=self._reason or None,
             location=self._location or None,
-            embed_validation_info=context is not None,
-            validation_context=context,
-            signer_key_usage={"digital_signature"},
         )
+        if self._long_term is None:
+            return signers.PdfSigner(metadata, signer=self._cms_signer)
+        if context is not None:
+            metadata = replace(
+                metadata,
+                embed_validation_info=True,
+                validation_context=context,
+                # the key usage the import requires (pyHanko's default is non-repudiation)
+                signer_key_usage={"digital_signature"},
+            )
         return signers.PdfSigner(
-            metadata,
-            signer=self._cms_signer,
-            timestamper=None if long_term is None else long_term.timestamper,
+            metadata, signer=self._cms_signer, timestamper=self._long_term.timestamper
         )
 
     def _placeholder_size(self) -> int:

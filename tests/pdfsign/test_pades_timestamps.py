@@ -11,6 +11,7 @@ that does not answer stops the signature with a sentence naming it.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import hashlib
 import shutil
 import subprocess
@@ -140,6 +141,31 @@ def test_timestamp_without_validation_data_is_b_t(services: tsa.TrustServices) -
     report = _validator(services).inspect(pdf)
     assert not failed(report), report
     assert report.signatures[0].proven_time is not None
+
+
+def test_a_backdated_timestamp_token_is_refused(
+    services: tsa.TrustServices, long_term_pdf: bytes
+) -> None:
+    """The token sits in the signature's unsigned attributes, outside what the document
+    signature covers: changing its time (here two years back) must break the authority's
+    signature on it, and then nothing is proven."""
+    [embedded] = PdfFileReader(BytesIO(long_term_pdf)).embedded_signatures
+    token = embedded.signer_info["unsigned_attrs"][0]["values"][0]
+    info = token["content"]["encap_content_info"]["content"].parsed
+    gen_time = info["gen_time"].dump()
+    contents = embedded.pkcs7_content
+    assert contents.count(gen_time) == 1
+    year = str(info["gen_time"].native.year).encode()
+    earlier = gen_time.replace(year, str(int(year) - 2).encode(), 1)
+    hex_before = binascii.hexlify(contents).upper()
+    hex_after = binascii.hexlify(contents.replace(gen_time, earlier)).upper()
+    assert long_term_pdf.count(hex_before) == 1
+    tampered = long_term_pdf.replace(hex_before, hex_after)
+
+    report = _validator(services).inspect(tampered)
+    [check] = report.signatures
+    assert any("timestamp does not match" in r for r in check.reasons), report
+    assert check.proven_time is None
 
 
 def test_bytes_after_the_validation_data_are_refused(
