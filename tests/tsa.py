@@ -224,6 +224,16 @@ class _Slot:
         return self.app(environ, start_response)
 
 
+class _WholeSeconds(Animator):
+    """Certomancer, answering at whole seconds: its OCSP answers carry the time it answers
+    at, and DER allows fractions of a second there, but NSS (so pdfsig) refuses them as
+    corrupted data."""
+
+    def at_time(self, request: Any) -> datetime:
+        moment: datetime = super().at_time(request)
+        return moment.replace(microsecond=0)
+
+
 class _Quiet(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -303,7 +313,7 @@ def start(directory: Path, *, revoked_since: datetime | None = None) -> TrustSer
     ca, tsa = _Server.bind(slot), _Server.bind(slot)
     settings = CertomancerConfig(config(directory, ca.url, now, revoked_since), str(directory))
     arch = settings.get_pki_arch(ARCH)
-    slot.app = Animator(AnimatorArchStore({arch.arch_label: arch}), with_web_ui=False)
+    slot.app = _WholeSeconds(AnimatorArchStore({arch.arch_label: arch}), with_web_ui=False)
     ca.serve()
     tsa.serve()
     return TrustServices(arch, ca, tsa, revoked_since)
