@@ -131,36 +131,72 @@ class SigningSettings:
     embed_validation_info: bool = True
 
 
+SIGNING_KEYS = frozenset({"timestamp_url", "timestamp_roots", "embed_validation_info"})
+"""What the settings file's [signing] table may hold: never credentials (those come from
+the environment only, so that the file can be shown and copied)."""
+
+
 def signing_settings(settings: Settings) -> SigningSettings | None:
-    """The timestamp authority's settings, or None when none is set (PAdES B-B)."""
-    url = (settings.timestamp_url or "").strip()
+    """The timestamp authority's settings, or None when none is set (PAdES B-B): the
+    environment's DIPLOMAS_TIMESTAMP_* variables, each winning over the same setting in
+    the settings file's [signing] table."""
+    table = read_signing_table(settings.institution_file)
+    url = (settings.timestamp_url or str(table.get("timestamp_url", ""))).strip()
     if not url:
         return None
     parsed = urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigurationError(
-            f"DIPLOMAS_TIMESTAMP_URL {url!r} must be an address like https://tsa.example.org/tsr"
+            f"timestamp_url {url!r} must be an address like https://tsa.example.org/tsr"
         )
     if parsed.username or parsed.password:
         raise ConfigurationError(
-            "DIPLOMAS_TIMESTAMP_URL must not hold credentials (they would show in logs and "
-            "errors): give them in DIPLOMAS_TIMESTAMP_USERNAME and DIPLOMAS_TIMESTAMP_PASSWORD"
+            "timestamp_url must not hold credentials (they would show in logs and errors): "
+            "give them in DIPLOMAS_TIMESTAMP_USERNAME and DIPLOMAS_TIMESTAMP_PASSWORD"
         )
-    if settings.timestamp_roots is None:
+    roots = settings.timestamp_roots
+    if roots is None and table.get("timestamp_roots"):
+        # a path in the file is taken from the file's folder, as its logo is
+        roots = settings.home / str(table["timestamp_roots"])
+    if roots is None:
         raise ConfigurationError(
-            "DIPLOMAS_TIMESTAMP_URL is set but DIPLOMAS_TIMESTAMP_ROOTS is not: give a PEM "
-            "file with the timestamp authority's root certificate, so that its timestamps "
-            "can be trusted (ask the authority for it)"
+            "a timestamp authority is set (timestamp_url) but DIPLOMAS_TIMESTAMP_ROOTS is "
+            "not, nor timestamp_roots in [signing]: give a PEM file with the authority's "
+            "root certificate, so that its timestamps can be trusted (ask the authority)"
         )
+    embed = settings.embed_validation_info
+    if embed is None:
+        embed = bool(table.get("embed_validation_info", True))
     return SigningSettings(
         timestamp_url=url,
-        timestamp_roots=settings.timestamp_roots,
+        timestamp_roots=roots,
         username=settings.timestamp_username or "",
         password=settings.timestamp_password or SecretStr(""),
-        embed_validation_info=(
-            True if settings.embed_validation_info is None else settings.embed_validation_info
-        ),
+        embed_validation_info=embed,
     )
+
+
+def read_signing_table(path: Path) -> dict[str, Any]:
+    """The settings file's [signing] table, checked ({} when there is none, or no file)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    table = data.get("signing", {})
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{path}: [signing] must be a table")
+    unknown = sorted(set(table) - SIGNING_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: unknown setting(s) {', '.join(unknown)} in [signing]; the settings are "
+            f"{', '.join(sorted(SIGNING_KEYS))} (credentials only in DIPLOMAS_TIMESTAMP_USERNAME "
+            f"and DIPLOMAS_TIMESTAMP_PASSWORD)"
+        )
+    if not isinstance(table.get("embed_validation_info", True), bool):
+        raise ConfigurationError(f"{path}: [signing] embed_validation_info must be true or false")
+    return table
 
 
 DEFAULT_INSTITUTION: dict[str, Any] = {
@@ -342,8 +378,16 @@ def write_institutions(path: Path, institutions: list[dict[str, Any]]) -> None:
         "# The institutions of this diplomas instance; the first is the default issuer.\n"
         "# public_url is what the QR code points to: set it to the address employers reach.\n"
     )
+    # the file's other tables ([signing]) are kept as they are
+    try:
+        kept = {
+            k: v for k, v in tomllib.loads(path.read_text("utf-8")).items() if k != "institutions"
+        }
+    except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        kept = {}
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(header + tomli_w.dumps({"institutions": institutions}), encoding="utf-8")
+    text = tomli_w.dumps({"institutions": institutions, **kept})
+    tmp.write_text(header + text, encoding="utf-8")
     os.replace(tmp, path)
 
 

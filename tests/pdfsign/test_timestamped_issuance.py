@@ -164,3 +164,36 @@ def test_a_timestamp_url_without_roots_is_refused(env: dict[str, str], tmp_path:
     with_credentials = {**env, "DIPLOMAS_TIMESTAMP_URL": "https://user:pw@tsa.example.org/"}
     printed = " ".join(_issue(with_credentials, tmp_path / "d.pdf", code=4).split())
     assert "must not hold credentials" in printed and "pw@" not in printed
+
+
+def test_the_settings_file_can_name_the_authority_and_keeps_it(
+    env: dict[str, str], tmp_path: Path, services: tsa.TrustServices
+) -> None:
+    """[signing] in institution.toml instead of the environment; `diplomas settings set`
+    rewrites the file and keeps the table; the environment wins over it."""
+    home = Path(env["DIPLOMAS_HOME"])
+    (home / "tsa-root.pem").write_bytes(pem(services.certificate("tsa-root")))
+    settings_file = home / "institution.toml"
+    settings_file.write_text(
+        settings_file.read_text(encoding="utf-8")
+        + f'\n[signing]\ntimestamp_url = "{services.tsa_url}"\ntimestamp_roots = "tsa-root.pem"\n',
+        encoding="utf-8",
+    )
+    from_file = {
+        k: v
+        for k, v in env.items()
+        if k not in ("DIPLOMAS_TIMESTAMP_URL", "DIPLOMAS_TIMESTAMP_ROOTS")
+    }
+    invoke(from_file, "settings", "set", "name_en", "Tabriz Research Office")
+    assert f'timestamp_url = "{services.tsa_url}"' in settings_file.read_text(encoding="utf-8")
+
+    pdf = tmp_path / "diploma.pdf"
+    _issue(from_file, pdf)
+    assert b"/DSS" in pdf.read_bytes()
+    assert _verdict(from_file, pdf)["status"] == "valid"
+
+    elsewhere = "http://127.0.0.1:9/tsa"  # the discard port: nothing answers there
+    printed = " ".join(
+        _issue({**from_file, "DIPLOMAS_TIMESTAMP_URL": elsewhere}, tmp_path / "d.pdf", 4).split()
+    )
+    assert f"the timestamp authority at {elsewhere} did not answer" in printed
