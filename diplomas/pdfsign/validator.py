@@ -781,12 +781,23 @@ def _only_dss_added(reader: PdfFileReader, signed_revision: int) -> bool:
     trailer, trailer_before = reader.trailer_view, before.trailer_view
     if any(_raw(trailer, k) != _raw(trailer_before, k) for k in ("/Root", "/Info")):
         return False
-    if "/DSS" not in reader.root or "/DSS" in before.root:
-        return False  # the updates must be what adds the DSS
+    if "/DSS" not in reader.root:
+        return False  # the updates must be what adds (or adds to) the DSS
     xrefs = reader.xrefs
     allowed: dict[tuple[int, int], Callable[[Any, Any], bool]] = {}
     root = trailer.raw_get("/Root")
     allowed[(root.idnum, root.generation)] = _same_but_dss
+    # A DSS that the signed revision had already (an earlier co-issuer's B-LT signature)
+    # may grow: it and its lists hold validation data only.
+    existing = _raw(before.root, "/DSS")
+    if isinstance(existing, generic.IndirectObject):
+        allowed[(existing.idnum, existing.generation)] = _any_change
+    if "/DSS" in before.root:
+        dss_before = before.root["/DSS"]
+        for key in ("/Certs", "/OCSPs", "/CRLs", "/VRI"):
+            part = _raw(dss_before, key)
+            if isinstance(part, generic.IndirectObject):
+                allowed[(part.idnum, part.generation)] = _any_change
     info = _raw(trailer, "/Info")
     if isinstance(info, generic.IndirectObject):
         allowed[(info.idnum, info.generation)] = _same_but_modification_date
@@ -815,10 +826,13 @@ def _same_but_dss(before: Any, after: Any) -> bool:
     keys = set(after) - {"/DSS"}
     return (
         "/DSS" in after
-        and "/DSS" not in before
-        and keys == set(before)
+        and keys == set(before) - {"/DSS"}
         and all(before.raw_get(k) == after.raw_get(k) for k in keys)
     )
+
+
+def _any_change(before: Any, after: Any) -> bool:
+    return True
 
 
 def _same_but_modification_date(before: Any, after: Any) -> bool:

@@ -37,10 +37,11 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from diplomas.core.errors import ConfigurationError
+from diplomas.keys import MemoryKeyStore
 from diplomas.pdfsign import PadesSigner, PadesValidator
 from diplomas.pdfsign.signer import Timestamping, to_asn1
 
-from .conftest import RECORD, failed, make_unsigned_pdf
+from .conftest import INSTITUTION, RECORD, failed, make_unsigned_pdf
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +167,31 @@ def test_a_backdated_timestamp_token_is_refused(
     [check] = report.signatures
     assert any("timestamp does not match" in r for r in check.reasons), report
     assert check.proven_time is None
+
+
+def test_a_co_issuer_adds_its_long_term_signature(
+    services: tsa.TrustServices, long_term_pdf: bytes
+) -> None:
+    """A jointly awarded diploma: the co-issuer (its own self-made root here) signs after
+    the first B-LT signature, and adds its validation data to the same DSS."""
+    co_issuer = MemoryKeyStore(INSTITUTION, datetime.now(UTC))
+    own = co_issuer.pdf_signer()
+    key = own._cms_signer._key
+    signer = PadesSigner(
+        key,
+        own.certificate,
+        co_issuer.trust_roots(),
+        timestamping=Timestamping(services.tsa_url, roots=(services.certificate("tsa-root"),)),
+    )
+    both = signer.sign_additional(long_term_pdf)
+    validator = PadesValidator(
+        [services.certificate("root"), *co_issuer.trust_roots()],
+        timestamp_roots=[services.certificate("tsa-root")],
+    )
+    report = validator.inspect(both)
+    assert not failed(report), report
+    assert len(report.signatures) == 2
+    assert all(s.proven_time is not None for s in report.signatures)
 
 
 def test_bytes_after_the_validation_data_are_refused(

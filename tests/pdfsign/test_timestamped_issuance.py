@@ -197,3 +197,23 @@ def test_the_settings_file_can_name_the_authority_and_keeps_it(
         _issue({**from_file, "DIPLOMAS_TIMESTAMP_URL": elsewhere}, tmp_path / "d.pdf", 4).split()
     )
     assert f"the timestamp authority at {elsewhere} did not answer" in printed
+
+
+def test_the_self_made_certificate_signs_long_term_too(
+    tmp_path: Path, services: tsa.TrustServices
+) -> None:
+    """The default set-up: no CA, the institution's own root; its certificates name no
+    revocation service, so B-LT embeds the certificates and the authority's data."""
+    environment = cli_environment(tmp_path)
+    invoke(environment, "init")
+    (tmp_path / "tsa-root.pem").write_bytes(pem(services.certificate("tsa-root")))
+    env = {
+        **environment,
+        "DIPLOMAS_TIMESTAMP_URL": services.tsa_url,
+        "DIPLOMAS_TIMESTAMP_ROOTS": str(tmp_path / "tsa-root.pem"),
+    }
+    pdf = tmp_path / "diploma.pdf"
+    _issue(env, pdf)
+    reader = PdfFileReader(BytesIO(pdf.read_bytes()))
+    assert DocumentSecurityStore.read_dss(reader).crls  # the authority's root's CRL
+    assert _verdict(env, pdf)["status"] == "valid"
