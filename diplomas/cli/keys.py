@@ -28,7 +28,7 @@ from rich.table import Table
 from ..core.audit import AuditAction
 from ..core.proof import iso_utc
 from .audit import record_event
-from .console import err, errors_to_exit, load_settings, out
+from .console import errors_to_exit, load_settings, out, warning
 
 if TYPE_CHECKING:
     from ..keys import FileKeyStore
@@ -68,10 +68,9 @@ def _store(slug: str | None = None) -> FileKeyStore:
 
 def _warn_if_nothing_signs(store: FileKeyStore) -> None:
     if all(k.status != "active" for k in store.entries()):
-        err.print(
-            "[yellow]warning[/yellow]: no active key is left, so no diploma can be issued "
-            "until you run `diplomas keys rotate`",
-            highlight=False,
+        warning(
+            "no active key is left, so no diploma can be issued "
+            "until you run `diplomas keys rotate`"
         )
 
 

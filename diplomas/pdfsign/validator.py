@@ -114,6 +114,7 @@ class _Checked:
     reasons: list[str]
     status: PdfSignatureStatus | None
     covers_file: bool
+    issuers: frozenset[str] = frozenset()
 
 
 class PadesValidator:
@@ -124,10 +125,12 @@ class PadesValidator:
     the institution it speaks for: a co-issued diploma needs one good signature from
     each of its issuers, not just any two.
 
-    `ca_issued` pairs a CA's root with a document-signing certificate that the CA issued to
-    an institution (`diplomas keys import-certificate`). A CA issues certificates to many
-    others, so under a root named in such a pair only the paired certificates sign; under
-    an institution's self-made root, any certificate it issued does.
+    `ca_issued` maps an institution's DIDs to (CA root, document-signing certificate) pairs:
+    certificates that a CA issued to that institution (`diplomas keys import-certificate`).
+    A CA issues certificates to many others, so under a root named in such a pair only the
+    paired certificates sign for that institution; under an institution's self-made root,
+    any certificate it issued does. The pairs are kept per institution: two institutions
+    with certificates from one national CA each speak only through their own.
     """
 
     def __init__(
@@ -135,7 +138,7 @@ class PadesValidator:
         trust_roots: Sequence[x509.Certificate] = (),
         *,
         issuers: Mapping[str, Sequence[x509.Certificate]] | None = None,
-        ca_issued: Sequence[tuple[x509.Certificate, x509.Certificate]] = (),
+        ca_issued: Mapping[str, Sequence[tuple[x509.Certificate, x509.Certificate]]] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         owned = [(did, to_asn1(root)) for did, roots in (issuers or {}).items() for root in roots]
@@ -146,11 +149,12 @@ class PadesValidator:
         unique = {r.dump(): r for r in [*(to_asn1(root) for root in trust_roots)]}
         unique.update((root.dump(), root) for _, root in owned)
         self._roots = list(unique.values())
-        self._registered: dict[bytes, set[bytes]] = {}
-        for root, certificate in ca_issued:
-            self._registered.setdefault(to_asn1(root).dump(), set()).add(
-                to_asn1(certificate).dump()
-            )
+        self._registered: dict[tuple[str, bytes], set[bytes]] = {}
+        for did, pairs in (ca_issued or {}).items():
+            for root, certificate in pairs:
+                self._registered.setdefault((did, to_asn1(root).dump()), set()).add(
+                    to_asn1(certificate).dump()
+                )
         # Built once: the anchors are immutable. Each check still gets a ValidationContext
         # (and so a certificate registry) of its own, since the certificates a signature
         # carries are registered in it and must not outlive that check.
@@ -190,17 +194,22 @@ class PadesValidator:
         self._judge_coverage(pdf, reader, checked)
         record, problems = _signed_record(reader, checked)
         signatures = tuple(
-            PdfSignatureCheck(c.signer, tuple(c.reasons), self._issuers_of(c)) for c in checked
+            PdfSignatureCheck(c.signer, tuple(c.reasons), c.issuers) for c in checked
         )
         return PdfReport(signatures, record, tuple(problems))
 
-    def _issuers_of(self, checked: _Checked) -> frozenset[str]:
-        """The DIDs whose root the signature's validated path ends at, if any."""
-        if checked.status is None:
+    def _speaks_for(self, embedded: EmbeddedPdfSignature, on_path: set[bytes]) -> frozenset[str]:
+        """The DIDs the signature speaks for: the owners of the root its validated path
+        ends at that either made the certificate under their own root or registered it
+        as issued to them by that CA."""
+        root = next((d for d in on_path if d in self._owners), None)
+        if root is None:
             return frozenset()
-        return next(
-            (self._owners[d] for d in _path_certificates(checked.status) if d in self._owners),
-            frozenset(),
+        signer = embedded.signer_cert.dump()
+        return frozenset(
+            did
+            for did in self._owners[root]
+            if (registered := self._registered.get((did, root))) is None or signer in registered
         )
 
     # -- one signature ------------------------------------------------------------------
@@ -249,8 +258,8 @@ class PadesValidator:
             carried = []
         reasons.extend(_status_reasons(status, signer, carried))
         on_path = _path_certificates(status)
-        registered = [self._registered[d] for d in on_path if d in self._registered]
-        if registered and embedded.signer_cert.dump() not in registered[0]:
+        checked.issuers = self._speaks_for(embedded, on_path)
+        if not checked.issuers and any(d in self._owners for d in on_path):
             reasons.append(
                 f"signed by a certificate that the institution's CA issued, but not one that "
                 f"the institution registered (signer: {signer})"
