@@ -57,7 +57,8 @@ def _passphrase(settings: Settings) -> bytes:
 
     settings.check_production()
     env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-    return stretch_passphrase(settings.keys_dir, resolve_passphrase(settings.home, env))
+    passphrase = resolve_passphrase(settings.home, env, settings.key_passphrase_file)
+    return stretch_passphrase(settings.keys_dir, passphrase)
 
 
 def keys_dir_for(settings: Settings, institutions: Sequence[Institution], slug: str) -> Path:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     keys_dir: Path = Path("keys")
     database_url: str = ""
     key_passphrase: SecretStr | None = None
+    key_passphrase_file: Path | None = None
+    """A file holding the passphrase (a mounted secret), instead of key_passphrase."""
     templates_dir: Path = Path("templates")
     """The instance's own diploma designs: they add to the designs that ship with the
     package, and override one of them by taking its name. A folder that does not exist
@@ -99,9 +101,11 @@ class Settings(BaseSettings):
 
     def check_production(self) -> None:
         """Outside development the passphrase must come from the environment, not a file."""
-        if self.environment == "production" and self.key_passphrase is None:
+        given = self.key_passphrase is not None or self.key_passphrase_file is not None
+        if self.environment == "production" and not given:
             raise ConfigurationError(
-                "DIPLOMAS_KEY_PASSPHRASE must be set when DIPLOMAS_ENVIRONMENT=production"
+                "DIPLOMAS_KEY_PASSPHRASE or DIPLOMAS_KEY_PASSPHRASE_FILE must be set when "
+                "DIPLOMAS_ENVIRONMENT=production"
             )
 
 
