@@ -14,19 +14,67 @@ CHROMIUM := /usr/bin/chromium
 # SoftHSM2, a PKCS#11 token in software, stands in for a hardware token in tests/hsm.
 SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
 
-.PHONY: run test lint format system-deps clean bench
+# Every Python package comes from requirements/, exact versions with their hashes (pip
+# refuses a file whose hash is not there); the project itself is then installed without
+# dependencies. `make lock` remakes those files from pyproject.toml (see the README).
+LOCK := requirements/lock.txt
+RUNTIME_LOCK := requirements/runtime.txt
+BUILD_LOCK := requirements/build.txt
+TOOLS_LOCK := requirements/tools.txt
+LOCK_INDEX ?= https://pypi.org/simple
+UV_COMPILE = $(BIN)/uv pip compile --quiet --no-config --default-index $(LOCK_INDEX) \
+  --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes \
+  --custom-compile-command 'make lock' $(LOCK_ARGS)
+# A dependency that pyproject.toml names but the lock lacks (or pins outside its range)
+# shows up here, instead of as an ImportError somewhere in the tests.
+PIP_CHECK = $(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+  echo "the installed packages do not match pyproject.toml: run 'make lock' to update $(LOCK)"; \
+  exit 1; }
 
+.PHONY: run test lint format system-deps clean bench lock lock-upgrade audit
+
+# No `pip install --upgrade pip`: that would fetch an unpinned pip; the lock pins pip.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml $(RUNTIME_LOCK) $(BUILD_LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(BUILD_LOCK) -r $(RUNTIME_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(PIP_CHECK)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(PIP_CHECK)
 	touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-tools: $(TOOLS_LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(TOOLS_LOCK)
+	touch $@
+
+# Keeps the versions already locked and adds what pyproject.toml gained: the same command
+# on the same index gives the same files. `make lock-upgrade` moves everything to the newest.
+lock: $(VENV)/.installed-tools
+	$(UV_COMPILE) pyproject.toml requirements/build.in --extra dev -o $(LOCK)
+	$(UV_COMPILE) pyproject.toml -c $(LOCK) -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) requirements/build.in -c $(LOCK) -o $(BUILD_LOCK)
+	$(UV_COMPILE) requirements/tools.in -o $(TOOLS_LOCK)
+
+lock-upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
+
+# pip-audit asks PyPI's advisory data about every pinned version; --strict counts a
+# package it could not ask about as a failure, never as clean.
+AUDIT_SERVICE ?= pypi
+audit: $(VENV)/.installed-dev
+	@$(BIN)/pip-audit --strict --disable-pip --require-hashes --progress-spinner off \
+	  --vulnerability-service $(AUDIT_SERVICE) -r $(LOCK) -r $(TOOLS_LOCK) || { \
+	  echo "make audit failed. Either a locked package has a published vulnerability (listed"; \
+	  echo "above with its fixed version: raise its floor in pyproject.toml, then 'make lock'),"; \
+	  echo "or the advisory service ($(AUDIT_SERVICE)) could not be reached or did not know a"; \
+	  echo "package ('could not be audited' above): that is no clean result. Rerun where"; \
+	  echo "pypi.org answers, or with AUDIT_SERVICE=osv (api.osv.dev)."; exit 1; } >&2
 
 run: $(VENV)/.installed
 	$(BIN)/diplomas init --no-input
