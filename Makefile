@@ -64,17 +64,29 @@ lock: $(VENV)/.installed-tools
 lock-upgrade:
 	$(MAKE) lock LOCK_ARGS=--upgrade
 
-# pip-audit asks PyPI's advisory data about every pinned version; --strict counts a
-# package it could not ask about as a failure, never as clean.
+# pip-audit asks an advisory service about every pinned version; --strict makes a package
+# it could not ask about a failure, never a clean result. The service must be reachable:
+# pypi.org's JSON API by default, AUDIT_SERVICE=osv for api.osv.dev (AUDIT_ARGS for more).
 AUDIT_SERVICE ?= pypi
+AUDIT_LOCKS ?= $(LOCK) $(TOOLS_LOCK)
+AUDIT_ARGS ?=
 audit: $(VENV)/.installed-dev
-	@$(BIN)/pip-audit --strict --disable-pip --require-hashes --progress-spinner off \
-	  --vulnerability-service $(AUDIT_SERVICE) -r $(LOCK) -r $(TOOLS_LOCK) || { \
-	  echo "make audit failed. Either a locked package has a published vulnerability (listed"; \
-	  echo "above with its fixed version: raise its floor in pyproject.toml, then 'make lock'),"; \
-	  echo "or the advisory service ($(AUDIT_SERVICE)) could not be reached or did not know a"; \
-	  echo "package ('could not be audited' above): that is no clean result. Rerun where"; \
-	  echo "pypi.org answers, or with AUDIT_SERVICE=osv (api.osv.dev)."; exit 1; } >&2
+	@out=$$(mktemp); \
+	if $(BIN)/pip-audit --strict --disable-pip --require-hashes --progress-spinner off \
+	  --vulnerability-service $(AUDIT_SERVICE) $(AUDIT_ARGS) $(addprefix -r ,$(AUDIT_LOCKS)) \
+	  >$$out 2>&1; then cat $$out; rm -f $$out; exit 0; fi; \
+	if grep -q -e 'could not be audited' -e 'Error: HTTPConnectionPool' \
+	  -e 'Error: HTTPSConnectionPool' -e 'ServiceError' -e 'Could not connect' $$out; then \
+	  grep -v -e '^ ' -e '^Traceback' $$out | tail -n 1; \
+	  echo "make audit: the advisory service ($(AUDIT_SERVICE)) did not answer for every locked"; \
+	  echo "package, so the lock was NOT audited (this is no clean result). Run it where pypi.org's"; \
+	  echo "JSON API answers, or with AUDIT_SERVICE=osv where api.osv.dev does."; \
+	else cat $$out; \
+	  echo "make audit: locked packages have published vulnerabilities (above, with the fixed"; \
+	  echo "versions). Raise each one's floor in pyproject.toml to a fixed release (a package"; \
+	  echo "that another pulls in: list it there with that floor and say why), 'make lock',"; \
+	  echo "run the tests, then 'make audit' again."; \
+	fi >&2; rm -f $$out; exit 1
 
 run: $(VENV)/.installed
 	$(BIN)/diplomas init --no-input
