@@ -70,6 +70,9 @@ lock-upgrade:
 AUDIT_SERVICE ?= pypi
 AUDIT_LOCKS ?= $(LOCK) $(TOOLS_LOCK)
 AUDIT_ARGS ?=
+# AUDIT_UNREACHABLE=warn: a service that cannot be reached is reported, not a failure (for
+# a CI machine with no route to any advisory service); a vulnerability found still fails.
+AUDIT_UNREACHABLE ?= fail
 audit: $(VENV)/.installed-dev
 	@out=$$(mktemp); \
 	if $(BIN)/pip-audit --strict --disable-pip --require-hashes --progress-spinner off \
@@ -81,6 +84,7 @@ audit: $(VENV)/.installed-dev
 	  echo "make audit: the advisory service ($(AUDIT_SERVICE)) did not answer for every locked"; \
 	  echo "package, so the lock was NOT audited (this is no clean result). Run it where pypi.org's"; \
 	  echo "JSON API answers, or with AUDIT_SERVICE=osv where api.osv.dev does."; \
+	  if [ "$(AUDIT_UNREACHABLE)" = warn ]; then rm -f $$out; exit 0; fi; \
 	else cat $$out; \
 	  echo "make audit: locked packages have published vulnerabilities (above, with the fixed"; \
 	  echo "versions). Raise each one's floor in pyproject.toml to a fixed release (a package"; \

@@ -71,7 +71,9 @@ def advisories() -> Iterator[Advisories]:
     server.server_close()
 
 
-def make_audit(url: str, *locks: Path) -> subprocess.CompletedProcess[str]:
+def make_audit(
+    url: str, *locks: Path, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     """`make audit` with this test's interpreter's venv, which it does not reinstall."""
     venv = Path(sys.prefix)
     return subprocess.run(
@@ -85,6 +87,7 @@ def make_audit(url: str, *locks: Path) -> subprocess.CompletedProcess[str]:
             "AUDIT_SERVICE=osv",
             f"AUDIT_ARGS=--osv-url={url}",
             f"AUDIT_LOCKS={' '.join(str(lock) for lock in locks)}",
+            *extra,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -134,3 +137,23 @@ def test_an_unreachable_service_is_no_clean_result() -> None:
     assert done.returncode != 0, output
     assert "was NOT audited" in output
     assert "No known vulnerabilities found" not in output
+
+
+def test_ci_goes_on_past_an_unreachable_service_but_never_past_a_vulnerability(
+    advisories: Advisories, tmp_path: Path
+) -> None:
+    """.ci/run audits with AUDIT_UNREACHABLE=warn: a machine with no route to any advisory
+    service gets the loud "NOT audited" and goes on; a published advisory still fails."""
+    closed = free_port()
+    warn = ("AUDIT_UNREACHABLE=warn",)
+    done = make_audit(f"http://127.0.0.1:{closed}/v1/query", *LOCKS, extra=warn)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "was NOT audited" in done.stdout + done.stderr
+    lock = tmp_path / "lock.txt"
+    text = LOCKS[0].read_text(encoding="utf-8")
+    lock.write_text(re.sub(r"^python-multipart==\S+", "python-multipart==0.0.17", text, flags=re.M))
+    url = f"http://127.0.0.1:{advisories.server_port}/v1/query"
+    done = make_audit(url, lock, extra=warn)
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "published vulnerabilities" in done.stdout + done.stderr
+    assert "make audit AUDIT_UNREACHABLE=warn" in (ROOT / ".ci" / "run").read_text()
