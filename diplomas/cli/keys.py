@@ -504,14 +504,31 @@ def keys_distrust_certificate(
 ) -> None:
     """Distrust a document-signing certificate from TIME: every verifier (this server,
     `diplomas verify --trust`) refuses its PDF signatures made then or later, whatever
-    time the PDF claims, unless a trusted timestamp shows them earlier."""
+    time the PDF claims, unless a trusted timestamp shows them earlier.
+
+    The diplomas this server stored that the certificate signed are its own: their
+    signatures are listed as vouched for, so they keep verifying."""
+    from ..keys.distrust import DistrustedCertificate
     from ..keys.record import parse_since
+
+    found: list[str] = []
+    unreadable: list[Path] = []
+
+    def stored(named: DistrustedCertificate) -> list[str]:
+        from ..pdfsign.signatures import stored_signatures
+
+        for item in stored_signatures(load_settings().pdf_dir):
+            if isinstance(item, Path):
+                unreadable.append(item)
+            elif named.names(item.certificate):
+                found.append(item.digest)
+        return found
 
     with errors_to_exit():
         now = datetime.now(UTC)
         moment = parse_since(since, now)
         store = _store(institution)
-        entry = store.distrust_certificate(certificate, moment, now, reason)
+        entry = store.distrust_certificate(certificate, moment, now, reason, vouched=stored)
         assert entry.distrusted_since is not None
         record_event(
             AuditAction.CERTIFICATE_DISTRUSTED,
@@ -522,6 +539,7 @@ def keys_distrust_certificate(
                 "issuer": entry.issuer,
                 "since": iso_utc(entry.distrusted_since),
                 "reason": entry.distrust_reason,
+                "vouched_signatures": len(found),
             },
             entry.cert_id,
         )
@@ -529,9 +547,17 @@ def keys_distrust_certificate(
     out.print(
         f"certificate {entry.cert_id} (serial {entry.serial}) is distrusted since "
         f"{iso_utc(entry.distrusted_since)}: PDF signatures it made from then on are refused, "
-        f"whatever time the PDF claims; earlier ones verify only with a trusted timestamp",
+        f"whatever time the PDF claims",
         highlight=False,
     )
+    out.print(
+        f"{len(found)} signature(s) of diplomas this server stored are vouched for and keep "
+        f"verifying; any other signature by it verifies only with a trusted timestamp from "
+        f"before then",
+        highlight=False,
+    )
+    for path in unreadable:
+        err.print(f"[yellow]warning[/yellow]: {path} could not be read; not vouched for")
     out.print(
         "publish the distrust: run `diplomas keys export` again for offline verifiers "
         "(a running server applies it within a second or two)"

@@ -15,12 +15,21 @@ In a trust bundle:
 `sha256` is there for people comparing with `diplomas keys certificates`; matching uses
 issuer and serial. The rule itself, applied to every PDF signature, is in
 `pdfsign.validator` (`distrust_reason`).
+
+`vouched_signatures` (optional) lists the SHA-256 of the signature values of the
+diplomas the institution's own server issued with the certificate: found among its stored
+PDFs when the certificate was distrusted (`vouched_signatures` below). Diplomas signed
+before a distrust seldom carry a timestamp; this list keeps them verifying without
+letting the claimed time count. A signature value covers the signed attributes, and they
+the digest of the signed bytes, so a listed value vouches for one document only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +39,7 @@ from cryptography import x509
 from ..core.errors import KeyStoreError
 from ..core.proof import iso_utc, parse_iso_utc
 from .signing import MAX_REASON, SigningCertificate
+from .versioned import read_versioned
 
 _SERIAL = re.compile(r"[0-9a-f]{1,40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -45,6 +55,8 @@ class DistrustedCertificate:
     since: datetime
     reason: str = ""
     sha256: str = ""
+    vouched: frozenset[str] = frozenset()
+    """SHA-256 (hex) of signature values the institution made itself and vouches for."""
 
     def names(self, certificate: x509.Certificate) -> bool:
         return (
@@ -53,15 +65,67 @@ class DistrustedCertificate:
         )
 
 
-def from_entries(entries: Iterable[SigningCertificate]) -> tuple[DistrustedCertificate, ...]:
-    """The distrusted certificates among a store's document-signing certificates."""
+def from_entries(
+    entries: Iterable[SigningCertificate],
+    vouched: Callable[[SigningCertificate], frozenset[str]] = lambda _: frozenset(),
+) -> tuple[DistrustedCertificate, ...]:
+    """The distrusted certificates among a store's document-signing certificates, each
+    with the signatures `vouched` says the institution vouches for."""
     return tuple(
         DistrustedCertificate(
-            int(e.serial, 16), e.issuer, e.distrusted_since, e.distrust_reason, e.sha256
+            int(e.serial, 16),
+            e.issuer,
+            e.distrusted_since,
+            e.distrust_reason,
+            e.sha256,
+            vouched(e),
         )
         for e in entries
         if e.distrusted_since is not None
     )
+
+
+VOUCHED_FORMAT = "diplomas-vouched-signatures"
+VOUCHED_VERSION = 1
+
+
+def vouched_file_name(cert_id: str) -> str:
+    return f"document-signing-{cert_id}.vouched.json"
+
+
+def dump_vouched(cert_id: str, digests: Iterable[str]) -> bytes:
+    document = {
+        "format": VOUCHED_FORMAT,
+        "version": VOUCHED_VERSION,
+        "certificate": cert_id,
+        "signatures": sorted(set(digests)),
+    }
+    return (json.dumps(document, indent=1) + "\n").encode()
+
+
+def load_vouched(data: bytes, cert_id: str, source: str) -> frozenset[str]:
+    document = read_versioned(
+        data,
+        source,
+        format=VOUCHED_FORMAT,
+        version=VOUCHED_VERSION,
+        what="a list of vouched signatures",
+    )
+    if document.get("certificate") != cert_id:
+        raise KeyStoreError(f"{source} is not the list of {cert_id}")
+    return _digests(document.get("signatures"), source)
+
+
+def _digests(raw: object, where: str) -> frozenset[str]:
+    if not isinstance(raw, list) or not all(
+        isinstance(d, str) and _SHA256.fullmatch(d) for d in raw
+    ):
+        raise KeyStoreError(f"{where} must be a list of SHA-256 digests in hex")
+    return frozenset(raw)
+
+
+def signature_digest(signature_value: bytes) -> str:
+    return hashlib.sha256(signature_value).hexdigest()
 
 
 def to_json(distrusted: Sequence[DistrustedCertificate]) -> list[dict[str, Any]]:
@@ -72,6 +136,7 @@ def to_json(distrusted: Sequence[DistrustedCertificate]) -> list[dict[str, Any]]
             "sha256": d.sha256,
             "since": iso_utc(d.since),
             "reason": d.reason,
+            **({"vouched_signatures": sorted(d.vouched)} if d.vouched else {}),
         }
         for d in distrusted
     ]
@@ -111,4 +176,6 @@ def _item(raw: object, where: str) -> DistrustedCertificate:
         raise KeyStoreError(
             f"trust bundle: {where}.reason must be text of at most {MAX_REASON} characters"
         )
-    return DistrustedCertificate(int(serial, 16), issuer, moment, reason, sha256)
+    vouched = raw.get("vouched_signatures", [])
+    digests = _digests(vouched, f"trust bundle: {where}.vouched_signatures")
+    return DistrustedCertificate(int(serial, 16), issuer, moment, reason, sha256, digests)

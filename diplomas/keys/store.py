@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -454,11 +454,19 @@ class FileKeyStore:
         return entry
 
     def distrust_certificate(
-        self, reference: str, since: datetime, now: datetime, reason: str = ""
+        self,
+        reference: str,
+        since: datetime,
+        now: datetime,
+        reason: str = "",
+        *,
+        vouched: Callable[[distrust.DistrustedCertificate], Iterable[str]] | None = None,
     ) -> signing.SigningCertificate:
         """Distrust the document-signing certificate `reference` (id or serial) from
         `since`: its signatures made then or later are refused by every verifier unless a
-        trusted timestamp shows them earlier. Returns the changed entry."""
+        trusted timestamp shows them earlier, or the institution vouches for them.
+        `vouched` gives the digests of the signature values it vouches for (those of the
+        diplomas its server stored; see `keys.distrust`). Returns the changed entry."""
         from .record import check_since
 
         moment = check_since(since, now)
@@ -469,11 +477,30 @@ class FileKeyStore:
             before = self.signing_certificates()
             entry = before.find(reference)
             listed = before.distrusted(entry.cert_id, moment, reason)
+            changed = listed.find(entry.cert_id)
+            if vouched is not None:
+                [named] = distrust.from_entries([changed])
+                # the digests first: a crash before the list names the distrust leaves a
+                # file no reader looks at
+                replace_file(
+                    self._dir / distrust.vouched_file_name(entry.cert_id),
+                    distrust.dump_vouched(entry.cert_id, vouched(named)),
+                )
             self._write_list(listed)
-        return listed.find(entry.cert_id)
+        return changed
 
     def distrusted_certificates(self) -> tuple[distrust.DistrustedCertificate, ...]:
-        return distrust.from_entries(self.signing_certificates().entries)
+        """The distrusted document-signing certificates, each with the signatures the
+        institution vouches for."""
+        return distrust.from_entries(self.signing_certificates().entries, self._vouched)
+
+    def _vouched(self, entry: signing.SigningCertificate) -> frozenset[str]:
+        path = self._dir / distrust.vouched_file_name(entry.cert_id)
+        try:
+            data = read_private_file(path)
+        except FileNotFoundError:
+            return frozenset()
+        return distrust.load_vouched(data, entry.cert_id, str(path))
 
     def _write_list(self, listed: signing.SigningCertificates) -> None:
         """Replace the list file (under the lock), after a reader's checks."""

@@ -67,7 +67,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from ..core.ports import PdfReport, PdfSignatureCheck
-from ..keys.distrust import DistrustedCertificate
+from ..keys.distrust import DistrustedCertificate, signature_digest
 from . import hexstrings
 from ._sync import run_coroutine
 from .signer import RECORD_FILE_NAME, Mechanism, mechanism_for, to_asn1
@@ -342,7 +342,8 @@ def distrust_reason(
     index: Mapping[int, Sequence[DistrustedCertificate]],
 ) -> str | None:
     """Why a signature by a distrusted certificate is refused, or None if its certificate
-    is not distrusted or a trusted timestamp shows it was made before the distrust.
+    is not distrusted, a trusted timestamp shows it was made before the distrust, or the
+    institution vouched for this very signature (one of the diplomas it stored).
 
     Only a timestamp counts: a valid token from a time-stamping authority whose
     certificate chains to a trusted root. The signing time the PDF states (the CMS
@@ -358,6 +359,10 @@ def distrust_reason(
     stamp = status.timestamp_validity
     if stamp is not None and stamp.trusted and stamp.timestamp < entry.since:
         return None
+    if entry.vouched and signature_digest(embedded.signer_info["signature"].native) in (
+        entry.vouched
+    ):
+        return None  # one of the institution's own diplomas, listed when it distrusted
     why = f" ({entry.reason})" if entry.reason else ""
     if stamp is None:
         proof = "it carries no timestamp to show it was made before then"
