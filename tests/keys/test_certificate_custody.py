@@ -24,6 +24,7 @@ from diplomas.keys.offline_root import open_root
 from diplomas.keys.signing import LIST_FILE
 from diplomas.keys.store import ROOT_CERT_FILE, ROOT_KEY_FILE
 from diplomas.pdfsign import PadesSigner, PadesValidator
+from diplomas.pdfsign.signatures import signatures_in
 
 from .conftest import PASSPHRASE
 
@@ -260,13 +261,17 @@ def test_the_bundle_carries_the_distrust_and_its_loader_checks_it(
 ) -> None:
     first = live_store.signing_certificates().current()
     live_store.renew_certificate(now())
-    live_store.distrust_certificate(first.cert_id, now(), now(), "stolen")
+    live_store.distrust_certificate(
+        first.cert_id, now(), now(), "stolen", vouched=lambda _: ["ab" * 32, "cd" * 32]
+    )
     exported = live_store.export_bundle()
     [item] = exported["distrusted_certificates"]
     assert item["serial"] == first.serial and item["issuer"] == first.issuer
     assert item["sha256"] == first.sha256 and item["reason"] == "stolen"
+    assert item["vouched_signatures"] == ["ab" * 32, "cd" * 32]
     loaded = load_bundle(json.dumps(exported).encode())
     assert loaded.distrusted == live_store.distrusted_certificates()
+    assert loaded.distrusted[0].vouched == {"ab" * 32, "cd" * 32}
 
     for field, value, message in (
         ("serial", "not hex", "serial must be the serial number in hex"),
@@ -274,6 +279,8 @@ def test_the_bundle_carries_the_distrust_and_its_loader_checks_it(
         ("since", "yesterday", "since must be a time with a time zone"),
         ("since", "2026-01-01T00:00:00", "since must be a time with a time zone"),
         ("sha256", "abc", "sha256 must be 64 hex digits"),
+        ("vouched_signatures", ["abc"], "must be a list of SHA-256 digests"),
+        ("vouched_signatures", "0" * 64, "must be a list of SHA-256 digests"),
     ):
         broken = json.loads(json.dumps(exported))
         broken["distrusted_certificates"][0][field] = value
@@ -289,9 +296,13 @@ def test_a_distrusted_certificates_signature_fails_whatever_time_it_claims(
 ) -> None:
     stolen: PadesSigner = live_store.pdf_signer()
     first = live_store.signing_certificates().current()
+    genuine = stolen.sign(make_unsigned_pdf("The office's own diploma"), RECORD)
+    unlisted = stolen.sign(make_unsigned_pdf("Another one, not kept"), RECORD)
     live_store.renew_certificate(now())
     since = now() - timedelta(seconds=1)
-    live_store.distrust_certificate(first.cert_id, since, now(), "stolen")
+    live_store.distrust_certificate(
+        first.cert_id, since, now(), "stolen", vouched=lambda _: [signatures_in(genuine)[0].digest]
+    )
 
     # the thief signs now, claiming a time before the distrust (the certificate was
     # valid then, so without the distrust this signature would pass)
@@ -304,6 +315,12 @@ def test_a_distrusted_certificates_signature_fails_whatever_time_it_claims(
     [reason] = check.reasons
     assert "distrusts since" in reason and "(stolen)" in reason
     assert "no timestamp" in reason and "the time the PDF itself claims does not count" in reason
+
+    # what the office vouched for (a diploma its server stored) keeps verifying; a
+    # signature of the same certificate that it did not list needs a timestamp
+    assert not failed(validator_for(live_store).inspect(genuine))
+    [check] = validator_for(live_store).inspect(unlisted).signatures
+    assert any("distrusts since" in r for r in check.reasons)
 
     # the certificate that signs now is not touched by it
     fresh = live_store.pdf_signer().sign(make_unsigned_pdf(), RECORD)
