@@ -384,7 +384,8 @@ def root_passphrase(from_stdin: bool, *, new: bool) -> bytes:
     if new:
         settings = load_settings()
         env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-        check_root_passphrase(passphrase, resolve_passphrase(settings.home, env))
+        store_passphrase = resolve_passphrase(settings.home, env, settings.key_passphrase_file)
+        check_root_passphrase(passphrase, store_passphrase)
     return passphrase
 
 
@@ -557,7 +558,7 @@ def keys_distrust_certificate(
         highlight=False,
     )
     for path in unreadable:
-        err.print(f"[yellow]warning[/yellow]: {path} could not be read; not vouched for")
+        warning(f"{path} could not be read; its signatures are not vouched for")
     out.print(
         "publish the distrust: run `diplomas keys export` again for offline verifiers "
         "(a running server applies it within a second or two)"
