@@ -494,7 +494,11 @@ def build_service(
         pdf_validator=PadesValidator(
             issuers={did: stores[i.slug].trust_roots() for i in institutions for did in i.dids},
             ca_issued={did: stores[i.slug].ca_issued() for i in institutions for did in i.dids},
-            distrusted=[d for i in institutions for d in stores[i.slug].distrusted_certificates()],
+            distrusted={
+                did: stores[i.slug].distrusted_certificates()
+                for i in institutions
+                for did in i.dids
+            },
         ),
         record_keys=store,
         co_issuer_keys={i.slug: stores[i.slug] for i in institutions[1:]},
@@ -557,7 +561,7 @@ def verify_offline(pdf: bytes, *bundles: bytes, names: Sequence[str] = ()) -> Ve
     report = PadesValidator(
         issuers={did: t.trust_roots() for t in trusts for did in t.dids},
         ca_issued={did: t.ca_issued for t in trusts for did in t.dids},
-        distrusted=[d for t in trusts for d in t.distrusted],
+        distrusted={did: t.distrusted for t in trusts for did in t.dids},
     ).inspect(pdf)
     keyring = KeyRing(k for t in trusts for k in t.keyring())
     return verdict_for_document(report, keyring, None, bundle_vouchers(trusts, names))

@@ -139,8 +139,11 @@ class PadesValidator:
     any certificate it issued does. The pairs are kept per institution: two institutions
     with certificates from one national CA each speak only through their own.
 
-    `distrusted` names certificates whose signatures are refused from a moment on unless a
-    trusted timestamp shows them earlier (see `distrust_reason`).
+    `distrusted` maps an institution's DIDs to the certificates it distrusts from a moment
+    on (`diplomas keys distrust-certificate`): their signatures that speak for it are
+    refused unless a trusted timestamp shows them earlier (see `distrust_reason`). Kept per
+    institution like `ca_issued`: one institution's bundle cannot distrust, and so silence,
+    another's certificates.
     """
 
     def __init__(
@@ -149,7 +152,7 @@ class PadesValidator:
         *,
         issuers: Mapping[str, Sequence[x509.Certificate]] | None = None,
         ca_issued: Mapping[str, Sequence[tuple[x509.Certificate, x509.Certificate]]] | None = None,
-        distrusted: Sequence[DistrustedCertificate] = (),
+        distrusted: Mapping[str, Sequence[DistrustedCertificate]] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         owned = [(did, to_asn1(root)) for did, roots in (issuers or {}).items() for root in roots]
@@ -171,7 +174,11 @@ class PadesValidator:
         # carries are registered in it and must not outlive that check.
         self._trust = SimpleTrustManager.build(trust_roots=self._roots)
         self._now = now or (lambda: datetime.now(UTC))
-        self._distrusted = distrust_index(distrusted)
+        self._distrusted = {
+            did: index
+            for did, items in (distrusted or {}).items()
+            if (index := distrust_index(items))
+        }
         _memoise_name_preparation()
         hexstrings.install()
 
@@ -277,10 +284,23 @@ class PadesValidator:
                 f"the institution registered (signer: {signer})"
             )
         if self._distrusted:
-            refusal = distrust_reason(embedded, status, self._distrusted)
-            if refusal is not None:
-                reasons.append(refusal)
+            reasons.extend(self._distrust_reasons(embedded, status, checked.issuers))
         return checked
+
+    def _distrust_reasons(
+        self,
+        embedded: EmbeddedPdfSignature,
+        status: PdfSignatureStatus,
+        speaks_for: frozenset[str],
+    ) -> list[str]:
+        """The refusal of a distrusted certificate's signature, by the institutions it
+        speaks for (one sentence, even when several of its DIDs list the distrust)."""
+        for did in sorted(speaks_for):
+            index = self._distrusted.get(did)
+            refusal = None if index is None else distrust_reason(embedded, status, index)
+            if refusal is not None:
+                return [refusal]
+        return []
 
     def _judge_coverage(
         self, pdf: bytes, reader: PdfFileReader, checked: Sequence[_Checked]

@@ -20,6 +20,7 @@ from pyhanko.sign.signers import pdf_signer as pyhanko_pdf_signer
 from diplomas.core.errors import Conflict, KeyStoreError, NotFound
 from diplomas.core.model import Institution
 from diplomas.keys import FileKeyStore, init_key_store, load_bundle
+from diplomas.keys.distrust import DistrustedCertificate
 from diplomas.keys.offline_root import open_root
 from diplomas.keys.signing import LIST_FILE
 from diplomas.keys.store import ROOT_CERT_FILE, ROOT_KEY_FILE
@@ -46,10 +47,12 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 
 def validator_for(store: FileKeyStore) -> PadesValidator:
+    """The validator as the server builds it for this one institution."""
+    did = store.institution.did
     return PadesValidator(
-        store.trust_roots(),
-        ca_issued=store.ca_issued(),
-        distrusted=store.distrusted_certificates(),
+        issuers={did: store.trust_roots()},
+        ca_issued={did: store.ca_issued()},
+        distrusted={did: store.distrusted_certificates()},
     )
 
 
@@ -325,3 +328,31 @@ def test_a_distrusted_certificates_signature_fails_whatever_time_it_claims(
     # the certificate that signs now is not touched by it
     fresh = live_store.pdf_signer().sign(make_unsigned_pdf(), RECORD)
     assert not failed(validator_for(live_store).inspect(fresh))
+
+
+def test_an_institution_distrusts_only_its_own_certificates(
+    live_store: FileKeyStore, tmp_path: Path
+) -> None:
+    """A distrust speaks for the institution that made it, like its roots: another
+    institution's bundle naming this one's certificate silences nothing."""
+    from dataclasses import replace
+
+    other = init_key_store(
+        tmp_path / "other",
+        PASSPHRASE,
+        replace(live_store.institution, slug="other", public_url="https://other.example.org"),
+        now(),
+    )
+    pdf = live_store.pdf_signer().sign(make_unsigned_pdf(), RECORD)
+    certificate = live_store.document_signing_certificate()
+    named = DistrustedCertificate(
+        certificate.serial_number, certificate.issuer.rfc4514_string(), now() - timedelta(days=1)
+    )
+    ours, theirs = live_store.institution.did, other.institution.did
+    issuers = {ours: live_store.trust_roots(), theirs: other.trust_roots()}
+
+    by_the_other = PadesValidator(issuers=issuers, distrusted={theirs: [named]})
+    assert not failed(by_the_other.inspect(pdf))
+    by_its_own = PadesValidator(issuers=issuers, distrusted={ours: [named]})
+    [check] = by_its_own.inspect(pdf).signatures
+    assert any("distrusts since" in r for r in check.reasons)
