@@ -41,7 +41,9 @@ ROOT_VERSION = 1
 ROOT_PASSPHRASE_VARIABLE = "DIPLOMAS_ROOT_PASSPHRASE"  # noqa: S105 (a variable's name)
 MIN_PASSPHRASE = 12
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**17, 8, 1
-_MAX_N = 2**20  # refuse a file that asks for more memory than a laptop has
+# A file asking for more than this is refused rather than opened: 4 times what we write.
+_MAX_N = 2**20
+_MAX_MEMORY = 4 * 128 * _SCRYPT_N * _SCRYPT_R
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ def open_root(data: bytes, passphrase: bytes, source: str) -> RootKey:
         n, r, p = (int(kdf[k]) for k in ("n", "r", "p"))
         if not 2**14 <= n <= _MAX_N or not 1 <= r <= 16 or not 1 <= p <= 4:
             raise ValueError("scrypt costs out of range")
+        if 128 * n * r > _MAX_MEMORY:
+            raise ValueError("scrypt would need more memory than this program allows")
         salt = base64.b64decode(kdf["salt"], validate=True)
         nonce = base64.b64decode(document["nonce"], validate=True)
         ciphertext = base64.b64decode(document["ciphertext"], validate=True)

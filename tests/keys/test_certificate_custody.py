@@ -178,9 +178,10 @@ def test_a_damaged_root_file_is_refused_in_plain_words(
     with pytest.raises(KeyStoreError, match=r"passphrase is wrong .* or the file was altered"):
         open_root(json.dumps(document).encode(), ROOT_PASSPHRASE, "root.json")
     document = json.loads(out.read_bytes())
-    document["kdf"]["n"] = 2**30  # a file asking for a terabyte of memory
-    with pytest.raises(KeyStoreError, match="damaged"):
-        open_root(json.dumps(document).encode(), ROOT_PASSPHRASE, "root.json")
+    for n, r in ((2**30, 8), (2**20, 16)):  # a file asking for 1 TiB, or 2 GiB, of memory
+        document["kdf"]["n"], document["kdf"]["r"] = n, r
+        with pytest.raises(KeyStoreError, match="damaged"):
+            open_root(json.dumps(document).encode(), ROOT_PASSPHRASE, "root.json")
     with pytest.raises(KeyStoreError, match="not an offline root file"):
         open_root(b'{"format": "diplomas-trust-bundle", "version": 1}', ROOT_PASSPHRASE, "x")
 
@@ -209,6 +210,22 @@ def test_init_with_an_offline_root_never_writes_the_root_key_to_the_store(
     # a second init finds everything and leaves the root where it is
     again = init_key_store(key_dir, PASSPHRASE, institution, now())
     assert again.root_is_offline()
+
+
+def test_init_with_an_offline_root_moves_a_root_already_in_the_store(
+    live_store: FileKeyStore, key_dir: Path, institution: Institution, tmp_path: Path
+) -> None:
+    root = live_store.trust_roots()[0]
+    out = tmp_path / "root.json"
+    again = init_key_store(
+        key_dir, PASSPHRASE, institution, now(), offline_root=(out, ROOT_PASSPHRASE)
+    )
+    assert again.root_is_offline() and not (key_dir / ROOT_KEY_FILE).exists()
+    assert open_root(out.read_bytes(), ROOT_PASSPHRASE, str(out)).certificate == root
+    # once offline, a further init with the option writes no second file
+    other = tmp_path / "second.json"
+    init_key_store(key_dir, PASSPHRASE, institution, now(), offline_root=(other, ROOT_PASSPHRASE))
+    assert not other.exists()
 
 
 # -- distrusting ----------------------------------------------------------------------
