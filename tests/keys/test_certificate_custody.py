@@ -373,3 +373,29 @@ def test_an_institution_distrusts_only_its_own_certificates(
     by_its_own = PadesValidator(issuers=issuers, distrusted={ours: [named]})
     [check] = by_its_own.inspect(pdf).signatures
     assert any("distrusts since" in r for r in check.reasons)
+
+
+def test_a_ca_issued_certificate_is_distrusted_the_same_way(live_store: FileKeyStore) -> None:
+    """An imported certificate is named by its CA's issuer name and serial like any other;
+    the office renews a self-made one to sign meanwhile, then distrusts the CA's."""
+    from certauthority import make_ca
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from diplomas.keys.importing import check_certificate
+
+    ca = make_ca(now() - timedelta(hours=1))
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = ca.issue(key.public_key(), now() - timedelta(hours=1))
+    imported = live_store.import_certificate(
+        check_certificate(key, [certificate, ca.intermediate, ca.root], None, now())
+    )
+    signed = live_store.pdf_signer().sign(make_unsigned_pdf(), RECORD)
+    assert not failed(validator_for(live_store).inspect(signed))
+
+    with pytest.raises(Conflict, match="signs PDFs now"):
+        live_store.distrust_certificate(imported.serial, now(), now())
+    live_store.renew_certificate(now())
+    entry = live_store.distrust_certificate(imported.serial, now(), now(), "CA key ceremony")
+    assert entry.cert_id == imported.cert_id and entry.issuer == imported.issuer
+    [check] = validator_for(live_store).inspect(signed).signatures
+    assert any("distrusts since" in r and "CA key ceremony" in r for r in check.reasons)
