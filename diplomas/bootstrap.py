@@ -252,13 +252,19 @@ def open_key_stores(
 
 
 def init_instance(
-    settings: Settings, overrides: dict[str, Any], *, actor: str = SYSTEM_ACTOR
+    settings: Settings,
+    overrides: dict[str, Any],
+    *,
+    actor: str = SYSTEM_ACTOR,
+    offline_root: tuple[Path, bytes] | None = None,
 ) -> list[str]:
     """Create whatever of the instance is missing; existing keys and settings stay as they are.
 
     A new settings file holds the defaults, then what the environment says, then
     `overrides` (the command's options). Keys it creates are recorded in the audit log as
-    done by `actor`. Returns the lines to show the admin.
+    done by `actor`. With `offline_root` (a file and its passphrase) the issuing
+    institution's root CA key goes to that file, not to the key store. Returns the lines
+    to show the admin.
     """
     from .keys import init_key_store
     from .storage.engine import make_engine
@@ -292,7 +298,26 @@ def init_instance(
         for each in institutions:
             directory = keys_dir_for(settings, institutions, each.slug)
             existed = (directory / "record-keys.json").exists()
-            store = init_key_store(directory, passphrase, each, datetime.now(UTC))
+            own_root = offline_root if each is institutions[0] else None
+            was_online = (directory / "root-ca.key.pem").exists() or not existed
+            store = init_key_store(
+                directory, passphrase, each, datetime.now(UTC), offline_root=own_root
+            )
+            if own_root is not None and was_online:
+                record_audit_event(
+                    settings,
+                    actor,
+                    AuditAction.ROOT_EXPORTED,
+                    {"institution": each.slug, "file": str(own_root[0])},
+                    subject=each.slug,
+                )
+                lines.append(
+                    f"the root CA's key is in {own_root[0]} (encrypted), not on this server; "
+                    f"keep it and its passphrase offline: `diplomas keys renew-certificate "
+                    f"--root FILE` needs them"
+                )
+            elif own_root is not None:
+                lines.append(f"the root CA is offline already; {own_root[0]} was not written")
             settle_identity(settings, each, directory, actor=actor, engine=engine)
             if not existed:
                 key_ids = [k.key_id for k in store.entries()]
@@ -469,6 +494,11 @@ def build_service(
         pdf_validator=PadesValidator(
             issuers={did: stores[i.slug].trust_roots() for i in institutions for did in i.dids},
             ca_issued={did: stores[i.slug].ca_issued() for i in institutions for did in i.dids},
+            distrusted={
+                did: stores[i.slug].distrusted_certificates()
+                for i in institutions
+                for did in i.dids
+            },
         ),
         record_keys=store,
         co_issuer_keys={i.slug: stores[i.slug] for i in institutions[1:]},
@@ -531,6 +561,7 @@ def verify_offline(pdf: bytes, *bundles: bytes, names: Sequence[str] = ()) -> Ve
     report = PadesValidator(
         issuers={did: t.trust_roots() for t in trusts for did in t.dids},
         ca_issued={did: t.ca_issued for t in trusts for did in t.dids},
+        distrusted={did: t.distrusted for t in trusts for did in t.dids},
     ).inspect(pdf)
     keyring = KeyRing(k for t in trusts for k in t.keyring())
     return verdict_for_document(report, keyring, None, bundle_vouchers(trusts, names))

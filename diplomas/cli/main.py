@@ -80,15 +80,37 @@ def init(
             "do not give (`make run` does this).",
         ),
     ] = False,
+    offline_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--offline-root",
+            metavar="FILE",
+            help="Keep the root CA off the server: write its key to FILE (new, encrypted "
+            "under a passphrase of its own) instead of the key store; a root already in "
+            "the store is moved there.",
+        ),
+    ] = None,
+    root_passphrase_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--root-passphrase-stdin",
+            help="Read the root file's passphrase from stdin (else "
+            "$DIPLOMAS_ROOT_PASSPHRASE, else it is asked in the terminal).",
+        ),
+    ] = False,
 ) -> None:
     """Create the instance (database, settings, keys) if missing; never overwrite keys.
 
     On a first set-up in a terminal it asks for each setting the options and the
     environment do not give, showing the default; elsewhere it takes the defaults."""
     from ..bootstrap import init_instance
+    from .keys import root_passphrase
 
     settings = load_settings()
     with errors_to_exit():
+        root = None
+        if offline_root is not None:
+            root = (offline_root, root_passphrase(root_passphrase_stdin, new=True))
         overrides: dict[str, Any] = {
             k: v
             for k, v in {
@@ -103,7 +125,7 @@ def init(
         }
         if not settings.institution_file.exists() and not no_input and sys.stdin.isatty():
             overrides = ask_first_settings(overrides, settings.institution_overrides())
-        report = init_instance(settings, overrides, actor=current_actor())
+        report = init_instance(settings, overrides, actor=current_actor(), offline_root=root)
     for line in report:
         out.print(line, highlight=False)
 

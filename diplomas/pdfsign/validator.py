@@ -22,6 +22,12 @@ The embedded `diploma-credential.json` is read from the revision that was signed
 the attachments must be the same in the final document. Signatures are checked at the
 signing time they claim (diplomas outlive the 5-year document-signing certificate), and
 a claimed time in the future is refused.
+
+A certificate the institution distrusted from a moment (`diplomas keys
+distrust-certificate`: its key may be in other hands) is the exception: there the claimed
+time is worth nothing, since whoever holds the key writes any time they like. Its
+signatures pass only with a trusted RFC 3161 timestamp from before that moment
+(`distrust_reason`).
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from ..core.ports import PdfReport, PdfSignatureCheck
+from ..keys.distrust import DistrustedCertificate, signature_digest
 from . import hexstrings
 from ._sync import run_coroutine
 from .signer import RECORD_FILE_NAME, Mechanism, mechanism_for, to_asn1
@@ -131,6 +138,12 @@ class PadesValidator:
     paired certificates sign for that institution; under an institution's self-made root,
     any certificate it issued does. The pairs are kept per institution: two institutions
     with certificates from one national CA each speak only through their own.
+
+    `distrusted` maps an institution's DIDs to the certificates it distrusts from a moment
+    on (`diplomas keys distrust-certificate`): their signatures that speak for it are
+    refused unless a trusted timestamp shows them earlier (see `distrust_reason`). Kept per
+    institution like `ca_issued`: one institution's bundle cannot distrust, and so silence,
+    another's certificates.
     """
 
     def __init__(
@@ -139,6 +152,7 @@ class PadesValidator:
         *,
         issuers: Mapping[str, Sequence[x509.Certificate]] | None = None,
         ca_issued: Mapping[str, Sequence[tuple[x509.Certificate, x509.Certificate]]] | None = None,
+        distrusted: Mapping[str, Sequence[DistrustedCertificate]] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         owned = [(did, to_asn1(root)) for did, roots in (issuers or {}).items() for root in roots]
@@ -160,6 +174,11 @@ class PadesValidator:
         # carries are registered in it and must not outlive that check.
         self._trust = SimpleTrustManager.build(trust_roots=self._roots)
         self._now = now or (lambda: datetime.now(UTC))
+        self._distrusted = {
+            did: index
+            for did, items in (distrusted or {}).items()
+            if (index := distrust_index(items))
+        }
         _memoise_name_preparation()
         hexstrings.install()
 
@@ -264,7 +283,24 @@ class PadesValidator:
                 f"signed by a certificate that the institution's CA issued, but not one that "
                 f"the institution registered (signer: {signer})"
             )
+        if self._distrusted:
+            reasons.extend(self._distrust_reasons(embedded, status, checked.issuers))
         return checked
+
+    def _distrust_reasons(
+        self,
+        embedded: EmbeddedPdfSignature,
+        status: PdfSignatureStatus,
+        speaks_for: frozenset[str],
+    ) -> list[str]:
+        """The refusal of a distrusted certificate's signature, by the institutions it
+        speaks for (one sentence, even when several of its DIDs list the distrust)."""
+        for did in sorted(speaks_for):
+            index = self._distrusted.get(did)
+            refusal = None if index is None else distrust_reason(embedded, status, index)
+            if refusal is not None:
+                return [refusal]
+        return []
 
     def _judge_coverage(
         self, pdf: bytes, reader: PdfFileReader, checked: Sequence[_Checked]
@@ -304,6 +340,62 @@ class PadesValidator:
                     if added and added > 0
                     else "the signature does not cover the whole file"
                 )
+
+
+# -- distrusted certificates --------------------------------------------------------------
+
+
+def distrust_index(
+    distrusted: Sequence[DistrustedCertificate],
+) -> dict[int, tuple[DistrustedCertificate, ...]]:
+    """The distrusted certificates by serial number: a signature whose serial is not there
+    (nearly all) costs one dictionary lookup."""
+    index: dict[int, tuple[DistrustedCertificate, ...]] = {}
+    for item in distrusted:
+        index[item.serial] = (*index.get(item.serial, ()), item)
+    return index
+
+
+def distrust_reason(
+    embedded: EmbeddedPdfSignature,
+    status: PdfSignatureStatus,
+    index: Mapping[int, Sequence[DistrustedCertificate]],
+) -> str | None:
+    """Why a signature by a distrusted certificate is refused, or None if its certificate
+    is not distrusted, a trusted timestamp shows it was made before the distrust, or the
+    institution vouched for this very signature (one of the diplomas it stored).
+
+    Only a timestamp counts: a valid token from a time-stamping authority whose
+    certificate chains to a trusted root. The signing time the PDF states (the CMS
+    signing-time attribute, /M) is written by whoever holds the key, so it proves
+    nothing here."""
+    candidates = index.get(embedded.signer_cert.serial_number)
+    if not candidates:
+        return None
+    certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
+    entry = next((c for c in candidates if c.names(certificate)), None)
+    if entry is None:
+        return None
+    stamp = status.timestamp_validity
+    if stamp is not None and stamp.trusted and stamp.timestamp < entry.since:
+        return None
+    if entry.vouched and signature_digest(embedded.signer_info["signature"].native) in (
+        entry.vouched
+    ):
+        return None  # one of the institution's own diplomas, listed when it distrusted
+    why = f" ({entry.reason})" if entry.reason else ""
+    if stamp is None:
+        proof = "it carries no timestamp to show it was made before then"
+    elif not stamp.trusted:
+        proof = "its timestamp is not from a trusted time-stamping authority"
+    else:
+        proof = f"its trusted timestamp ({stamp.timestamp.isoformat()}) is not earlier"
+    return (
+        f"signed with a certificate the institution distrusts since "
+        f"{entry.since.isoformat()}{why} (serial {entry.serial:x}): {proof}, and the "
+        f"time the PDF itself claims does not count, since whoever holds the key can "
+        f"write any time"
+    )
 
 
 def _intact(checked: _Checked) -> bool:
