@@ -59,7 +59,9 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 def bearer_token(request: Request) -> str | None:
     """The token of an `Authorization: Bearer …` header, as HTTPBearer reads it."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
 
 
 def authenticate(request: Request, scope: str) -> TokenRecord:

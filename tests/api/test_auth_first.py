@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from diplomas.api import create_app
 from diplomas.api.deps import AuthFirstRoute, IssueToken, check_auth_first, required_scope
 from diplomas.api.ratelimit import RateLimiter
+from diplomas.core.audit import AuditAction
 
 FORTY_MB = 40 * 1024 * 1024
 BOUNDARY = "diplomas-test-boundary"
@@ -132,6 +133,19 @@ def test_malformed_json_gets_401_without_a_token_and_422_only_with_one(
         refused = client.post("/api/v1/diplomas", content=b"{", headers=JSON)
         assert refused.headers["www-authenticate"] == "Bearer"
         assert refused.json() == {"detail": "a valid bearer token is required"}
+
+
+def test_a_token_checked_first_is_checked_once(inst: Instance) -> None:
+    """The dependency that declares the scope takes the record the route checked before
+    the body: one audit entry of the token's use per request, naming the route."""
+    assert inst.service.audit is not None
+    before = len(inst.service.audit.entries(action=AuditAction.TOKEN_USED))
+    with TestClient(create_app(inst.service, inst.settings)) as client:
+        body = {"name": "علی رضایی"}
+        assert client.post("/api/v1/diplomas", json=body, headers=inst.auth("issue")).is_success
+    used = inst.service.audit.entries(action=AuditAction.TOKEN_USED)
+    assert len(used) == before + 1
+    assert used[0].details["route"] == "POST /api/v1/diplomas"
 
 
 def test_every_route_that_needs_a_token_checks_it_first(inst: Instance) -> None:
