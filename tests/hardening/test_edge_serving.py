@@ -169,10 +169,12 @@ def test_a_taken_metrics_address_is_an_error_when_named_and_a_warning_by_default
     assert serve_metrics(app.state.metrics, Settings(metrics_address="off")) is None
 
 
-def test_diplomas_serve_keeps_metrics_apart_and_ignores_forwarded_for(tmp_path: Path) -> None:
-    """The command itself, in its own process, with the settings from the environment."""
-    port, metrics_port = free_port(), free_port()
-    inst = make_instance(tmp_path, public_url=f"http://127.0.0.1:{port}")
+@contextmanager
+def serve_command(tmp: Path, *args: str, **variables: str) -> Iterator[tuple[str, Path]]:
+    """`diplomas serve ARGS` in a process of its own over a fresh instance, with the
+    rate limit at BURST and `variables` in its environment: (base URL, its log)."""
+    port = free_port()
+    inst = make_instance(tmp, public_url=f"http://127.0.0.1:{port}")
     env = {
         **os.environ,
         "DIPLOMAS_HOME": str(inst.settings.home),
@@ -180,21 +182,22 @@ def test_diplomas_serve_keeps_metrics_apart_and_ignores_forwarded_for(tmp_path: 
         "DIPLOMAS_KEY_PASSPHRASE": PASSPHRASE,
         "DIPLOMAS_RATE_LIMIT": "60",
         "DIPLOMAS_RATE_LIMIT_BURST": str(BURST),
-        "DIPLOMAS_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}",
         "DIPLOMAS_LOG_LEVEL": "WARNING",
+        **variables,
     }
     env.pop("DIPLOMAS_TRUSTED_PROXIES", None)
-    log = tmp_path / "serve.log"
+    env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own variable
+    log = tmp / "serve.log"
     with open(log, "wb") as stderr:
         proc = subprocess.Popen(
-            [DIPLOMAS, "serve", "--port", str(port)],
+            [DIPLOMAS, "serve", "--port", str(port), *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
             try:
@@ -204,14 +207,43 @@ def test_diplomas_serve_keeps_metrics_apart_and_ignores_forwarded_for(tmp_path: 
                 pass
             assert time.monotonic() < deadline, "diplomas serve did not start"
             time.sleep(0.05)
-        with httpx.Client(base_url=base, timeout=10) as http:
-            answered = codes(http, [f"198.51.100.{i}" for i in range(BURST + 1)])
-            public_metrics = http.get("/metrics").status_code
-        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        yield base, log
     finally:
         proc.terminate()
-        proc.wait(15)
+        proc.wait(30)
+
+
+def test_diplomas_serve_keeps_metrics_apart_and_ignores_forwarded_for(tmp_path: Path) -> None:
+    """The command itself, in its own process, with the settings from the environment."""
+    metrics = f"127.0.0.1:{free_port()}"
+    with (
+        serve_command(tmp_path, DIPLOMAS_METRICS_ADDRESS=metrics) as (base, _),
+        httpx.Client(base_url=base, timeout=10) as http,
+    ):
+        answered = codes(http, [f"198.51.100.{i}" for i in range(BURST + 1)])
+        public_metrics = http.get("/metrics").status_code
+        scraped = httpx.get(f"http://{metrics}/metrics", timeout=10)
     assert answered == [200] * BURST + [429]
     assert public_metrics == 404
     assert scraped.status_code == 200
     assert 'diplomas_rate_limited_total{route="/api/v1/verify/{diploma_id}"} 1.0' in scraped.text
+
+
+def test_diplomas_serve_with_workers_ignores_forwarded_for_too(tmp_path: Path) -> None:
+    """With --workers 2 each process keeps its own buckets (so up to twice the burst
+    passes), and still none believes X-Forwarded-For; the metrics address is not used,
+    and the command says so."""
+    metrics = f"127.0.0.1:{free_port()}"
+    with (
+        serve_command(tmp_path, "--workers", "2", DIPLOMAS_METRICS_ADDRESS=metrics) as (
+            base,
+            log,
+        ),
+        httpx.Client(base_url=base, timeout=10) as http,
+    ):
+        answered = codes(http, [f"198.51.100.{i}" for i in range(4 * BURST)])
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://{metrics}/metrics", timeout=5)
+    assert answered.count(200) <= 2 * BURST
+    assert answered[-1] == 429
+    assert "metrics are served with --workers 1 only" in " ".join(log.read_text().split())
