@@ -28,7 +28,8 @@ def pdf_url(diploma: Diploma) -> str:
     responses={
         200: {
             "model": IssueOut,
-            "description": "already issued for this external_id (to a token with `read`)",
+            "description": "already issued for this external_id: to the token that issued it, "
+            "or one with `read`",
         }
     },
 )
@@ -45,7 +46,7 @@ def issue_diploma(
     if not outcome.created:
         if "read" not in token.scopes and not issued_by(service, outcome.diploma.id, token):
             raise Conflict(
-                "a diploma with this external_id was issued already, by another token; "
+                "a diploma with this external_id was issued already, not with this token; "
                 "ask with a token that has the read scope to be answered which one"
             )
         response.status_code = status.HTTP_200_OK
