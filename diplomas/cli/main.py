@@ -183,9 +183,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the API and the verification pages."""
+    """Serve the API and the verification pages (and the metrics on
+    DIPLOMAS_METRICS_ADDRESS, with one worker)."""
     import uvicorn
 
+    from ..api.serving import serve_metrics, uvicorn_options
     from ..bootstrap import build_app, settle_heap
     from ..logging_setup import configure_logging
 
@@ -194,7 +196,16 @@ def serve(
         # JSON lines on stderr; uvicorn's own logging setup and access line are replaced
         # by ours (which names the route template, status, duration and request id).
         configure_logging(settings.log_level)
+        # Proxy headers only from DIPLOMAS_TRUSTED_PROXIES (`api.serving`).
+        options = {**uvicorn_options(settings), "log_config": None, "access_log": False}
         if workers > 1:
+            if settings.metrics_host_port() is not None:
+                # Each process counts its own requests and only one can listen there.
+                err.print(
+                    "[yellow]warning[/yellow]: metrics are served with --workers 1 only; "
+                    "DIPLOMAS_METRICS_ADDRESS is not used",
+                    highlight=False,
+                )
             os.environ.setdefault("DIPLOMAS_HOME", str(settings.home))
             uvicorn.run(
                 "diplomas.bootstrap:app_from_environment",
@@ -202,13 +213,13 @@ def serve(
                 host=host,
                 port=port,
                 workers=workers,
-                log_config=None,
-                access_log=False,
+                **options,
             )
         else:
             served = build_app(settings)
+            serve_metrics(served.state.metrics, settings)
             settle_heap()
-            uvicorn.run(served, host=host, port=port, log_config=None, access_log=False)
+            uvicorn.run(served, host=host, port=port, **options)
 
 
 @app.command()
