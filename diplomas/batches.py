@@ -117,9 +117,22 @@ def _shown_value(field: str, value: object) -> str:
     return text
 
 
+# What a batch writes to its folder names people (manifests, sample pages, the archive):
+# readable by the owner only, like errors.csv and the stored PDFs' folder.
+OUTPUT_DIRECTORY_MODE = 0o700
+OUTPUT_FILE_MODE = 0o600
+
+
+def _private(path: Path) -> int:
+    """A new file, or one emptied, readable and writable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OUTPUT_FILE_MODE)
+    os.fchmod(fd, OUTPUT_FILE_MODE)  # an older file of that name keeps its mode otherwise
+    return fd
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with open(_private(tmp), "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -216,7 +229,8 @@ def _place(stored: Path, target: Path, pdf: bytes) -> bool:
         os.link(stored, tmp)
         linked = True
     except OSError:
-        tmp.write_bytes(pdf)
+        with open(_private(tmp), "wb") as fh:
+            fh.write(pdf)
         linked = False
     os.replace(tmp, target)
     return linked
@@ -338,7 +352,7 @@ class BatchRunner:
         started = time.perf_counter()
         batch = batch or self.new_batch(roster_path.name, options)
         out = options.out_dir
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(mode=OUTPUT_DIRECTORY_MODE, parents=True, exist_ok=True)
         for stale in out.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
         batch = self.store.touch(batch, datetime.now(UTC), status=BatchStatus.VALIDATING)
@@ -564,8 +578,8 @@ class BatchRunner:
         tmp_json = manifest_json.with_name(".manifest.json.tmp")
         progress.phase("issuing", batch.valid_rows)
         with (
-            open(tmp_csv, "w", newline="", encoding="utf-8-sig") as fcsv,
-            open(tmp_json, "w", encoding="utf-8") as fjson,
+            open(_private(tmp_csv), "w", newline="", encoding="utf-8-sig") as fcsv,
+            open(_private(tmp_json), "w", encoding="utf-8") as fjson,
         ):
             writer = csv.writer(fcsv)
             writer.writerow(MANIFEST_FIELDS)
@@ -669,7 +683,10 @@ class BatchRunner:
         """One zip of every PDF named in the manifest, plus the manifests, written streaming."""
         archive = out / "diplomas.zip"
         tmp = out / ".diplomas.zip.tmp"
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        with (
+            open(_private(tmp), "wb") as raw,
+            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as zf,
+        ):
             with open(manifests[0], encoding="utf-8-sig", newline="") as fh:
                 for entry in csv.DictReader(fh):
                     zf.write(out / entry["file"], entry["file"])

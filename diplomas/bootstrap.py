@@ -61,7 +61,8 @@ def _passphrase(settings: Settings) -> bytes:
 
     settings.check_production()
     env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-    return stretch_passphrase(settings.keys_dir, resolve_passphrase(settings.home, env))
+    passphrase = resolve_passphrase(settings.home, env, settings.key_passphrase_file)
+    return stretch_passphrase(settings.keys_dir, passphrase)
 
 
 def timestamping_for(settings: Settings) -> Timestamping | None:
@@ -288,13 +289,19 @@ def open_key_stores(
 
 
 def init_instance(
-    settings: Settings, overrides: dict[str, Any], *, actor: str = SYSTEM_ACTOR
+    settings: Settings,
+    overrides: dict[str, Any],
+    *,
+    actor: str = SYSTEM_ACTOR,
+    offline_root: tuple[Path, bytes] | None = None,
 ) -> list[str]:
     """Create whatever of the instance is missing; existing keys and settings stay as they are.
 
     A new settings file holds the defaults, then what the environment says, then
     `overrides` (the command's options). Keys it creates are recorded in the audit log as
-    done by `actor`. Returns the lines to show the admin.
+    done by `actor`. With `offline_root` (a file and its passphrase) the issuing
+    institution's root CA key goes to that file, not to the key store. Returns the lines
+    to show the admin.
     """
     from .keys import init_key_store
     from .storage.engine import make_engine
@@ -328,7 +335,26 @@ def init_instance(
         for each in institutions:
             directory = keys_dir_for(settings, institutions, each.slug)
             existed = (directory / "record-keys.json").exists()
-            store = init_key_store(directory, passphrase, each, datetime.now(UTC))
+            own_root = offline_root if each is institutions[0] else None
+            was_online = (directory / "root-ca.key.pem").exists() or not existed
+            store = init_key_store(
+                directory, passphrase, each, datetime.now(UTC), offline_root=own_root
+            )
+            if own_root is not None and was_online:
+                record_audit_event(
+                    settings,
+                    actor,
+                    AuditAction.ROOT_EXPORTED,
+                    {"institution": each.slug, "file": str(own_root[0])},
+                    subject=each.slug,
+                )
+                lines.append(
+                    f"the root CA's key is in {own_root[0]} (encrypted), not on this server; "
+                    f"keep it and its passphrase offline: `diplomas keys renew-certificate "
+                    f"--root FILE` needs them"
+                )
+            elif own_root is not None:
+                lines.append(f"the root CA is offline already; {own_root[0]} was not written")
             settle_identity(settings, each, directory, actor=actor, engine=engine)
             if not existed:
                 key_ids = [k.key_id for k in store.entries()]
@@ -504,7 +530,12 @@ def build_service(
         pdf_signer=store.pdf_signer(),
         pdf_validator=PadesValidator(
             issuers={did: stores[i.slug].trust_roots() for i in institutions for did in i.dids},
-            ca_issued=[pair for i in institutions for pair in stores[i.slug].ca_issued()],
+            ca_issued={did: stores[i.slug].ca_issued() for i in institutions for did in i.dids},
+            distrusted={
+                did: stores[i.slug].distrusted_certificates()
+                for i in institutions
+                for did in i.dids
+            },
             timestamp_roots=_timestamp_roots(store.timestamping),
         ),
         record_keys=store,
@@ -560,34 +591,61 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def verify_offline(pdf: bytes, *bundles: bytes) -> Verdict:
-    """Check a PDF with only trust bundles (one per institution): no database, no network."""
+def verify_offline(pdf: bytes, *bundles: bytes, names: Sequence[str] = ()) -> Verdict:
+    """Check a PDF with only trust bundles (one per institution): no database, no network.
+
+    Each bundle vouches for its own institution only: its roots and its certificates are
+    kept under its own DIDs, and every signature in the verdict names the bundle whose
+    keys or roots checked it (`names`, such as the file names given; else "bundle N")."""
     from .pdfsign import PadesValidator
 
-    trusts = _load_bundles(bundles)
+    trusts = _load_bundles(bundles, names)
     report = PadesValidator(
         issuers={did: t.trust_roots() for t in trusts for did in t.dids},
-        ca_issued=[pair for t in trusts for pair in t.ca_issued],
+        ca_issued={did: t.ca_issued for t in trusts for did in t.dids},
+        distrusted={did: t.distrusted for t in trusts for did in t.dids},
         timestamp_roots=[root for t in trusts for root in t.timestamp_roots],
     ).inspect(pdf)
     keyring = KeyRing(k for t in trusts for k in t.keyring())
-    return verdict_for_document(report, keyring, None)
+    return verdict_for_document(report, keyring, None, bundle_vouchers(trusts, names))
 
 
-def _load_bundles(bundles: Sequence[bytes]) -> list[TrustBundle]:
+def bundle_vouchers(trusts: Sequence[TrustBundle], names: Sequence[str] = ()) -> dict[str, str]:
+    """Each DID to the trust bundle that speaks for it, in words."""
+    return {
+        did: f"trust bundle {_bundle_name(number, names)} ({trust.name_en or trust.name})"
+        for number, trust in enumerate(trusts, start=1)
+        for did in trust.dids
+    }
+
+
+def _bundle_name(number: int, names: Sequence[str]) -> str:
+    return names[number - 1] if number <= len(names) else str(number)
+
+
+def _load_bundles(bundles: Sequence[bytes], names: Sequence[str] = ()) -> list[TrustBundle]:
     """The trust bundles, each vouching for its own institution only: two that claim the
     same DID (a current or a former one) are refused, whichever order they come in."""
     from .keys import load_bundle
 
-    trusts = [load_bundle(b) for b in bundles]
+    trusts = []
+    for number, data in enumerate(bundles, start=1):
+        try:
+            trusts.append(load_bundle(data))
+        except KeyStoreError as exc:
+            if number > len(names):
+                raise
+            raise KeyStoreError(f"{names[number - 1]}: {exc}") from None
     claimed: dict[str, int] = {}
     for number, trust in enumerate(trusts, start=1):
         for did in trust.dids:
             first = claimed.setdefault(did, number)
             if first != number:
                 raise ConfigurationError(
-                    f"trust bundles {first} and {number} both claim to speak for {did}: "
-                    f"each institution has one bundle; check where they came from"
+                    f"trust bundles {_bundle_name(first, names)} and "
+                    f"{_bundle_name(number, names)} both claim to speak for {did}: each "
+                    f"institution has one bundle, and one of these is not what it says; "
+                    f"check where they came from"
                 )
     return trusts
 
@@ -603,6 +661,13 @@ def verify_qr_photo(image: bytes, keyring: KeyRing) -> list[QrCheck]:
     return [check_qr(text, keyring) for text in texts]
 
 
-def offline_keyring(*bundles: bytes) -> KeyRing:
+def offline_keyring(*bundles: bytes, names: Sequence[str] = ()) -> KeyRing:
     """The record keys of the institutions whose trust bundles are given."""
-    return KeyRing(k for t in _load_bundles(bundles) for k in t.keyring())
+    return offline_trust(*bundles, names=names)[0]
+
+
+def offline_trust(*bundles: bytes, names: Sequence[str] = ()) -> tuple[KeyRing, dict[str, str]]:
+    """The record keys of the institutions whose trust bundles are given, and which bundle
+    vouches for each DID."""
+    trusts = _load_bundles(bundles, names)
+    return KeyRing(k for t in trusts for k in t.keyring()), bundle_vouchers(trusts, names)

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     keys_dir: Path = Path("keys")
     database_url: str = ""
     key_passphrase: SecretStr | None = None
+    key_passphrase_file: Path | None = None
+    """A file holding the passphrase (a mounted secret), instead of key_passphrase."""
     templates_dir: Path = Path("templates")
     """The instance's own diploma designs: they add to the designs that ship with the
     package, and override one of them by taking its name. A folder that does not exist
@@ -58,6 +60,19 @@ class Settings(BaseSettings):
     made by other processes (the CLI, other workers): a revocation made elsewhere shows
     within this many seconds. Changes made through the process itself show at once."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    trusted_proxies: str = ""
+    """DIPLOMAS_TRUSTED_PROXIES: the reverse proxies (addresses or CIDRs, comma-separated)
+    whose X-Forwarded-For and X-Forwarded-Proto are believed. Empty (the default): none,
+    so a client cannot pick the address that rate limits count it under."""
+    metrics_address: str = "127.0.0.1:9464"
+    """DIPLOMAS_METRICS_ADDRESS (host:port): where `diplomas serve` answers /metrics, apart
+    from the public app; `off` serves none."""
+    api_docs: bool | None = None
+    """DIPLOMAS_API_DOCS: serve /docs and /openapi.json. Unset: on in development, off in
+    production (the API's description is for the office, not for strangers)."""
+    auth_failures_per_minute: int = Field(10, ge=0)
+    """Wrong or missing bearer tokens a client address may send per minute (at most this
+    many at once) before its requests to authenticated routes get 429; 0 disables."""
 
     # PDF signatures with an RFC 3161 timestamp (PAdES B-T) and the validation data for
     # long-term checking (B-LT): see `signing_settings`.
@@ -111,11 +126,45 @@ class Settings(BaseSettings):
     def pdf_dir(self) -> Path:
         return self.home / "pdfs"
 
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
+
+    def trusted_proxy_list(self) -> list[str]:
+        """DIPLOMAS_TRUSTED_PROXIES as a list; ConfigurationError naming a bad entry."""
+        entries = [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigurationError(
+                    f"DIPLOMAS_TRUSTED_PROXIES: {entry!r} is not an IP address or network "
+                    "(give the proxies' addresses or CIDRs, comma-separated, e.g. "
+                    "172.16.0.0/12)"
+                ) from None
+        return entries
+
+    def metrics_host_port(self) -> tuple[str, int] | None:
+        """DIPLOMAS_METRICS_ADDRESS as (host, port), None when `off`; ConfigurationError
+        when it is neither."""
+        value = self.metrics_address.strip()
+        if value.lower() == "off":
+            return None
+        host, _, port = value.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError(
+                f"DIPLOMAS_METRICS_ADDRESS: {value!r} is not host:port (e.g. 127.0.0.1:9464) or off"
+            )
+        return host, int(port)
+
     def check_production(self) -> None:
         """Outside development the passphrase must come from the environment, not a file."""
-        if self.environment == "production" and self.key_passphrase is None:
+        given = self.key_passphrase is not None or self.key_passphrase_file is not None
+        if self.environment == "production" and not given:
             raise ConfigurationError(
-                "DIPLOMAS_KEY_PASSPHRASE must be set when DIPLOMAS_ENVIRONMENT=production"
+                "DIPLOMAS_KEY_PASSPHRASE or DIPLOMAS_KEY_PASSPHRASE_FILE must be set when "
+                "DIPLOMAS_ENVIRONMENT=production"
             )
 
 

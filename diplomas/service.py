@@ -433,7 +433,9 @@ class DiplomaService:
                 return kept
             generation = cache.generation
         diploma = self._find(diploma_id)
-        verdict = verdict_for_stored(_stored_state(diploma) if diploma else None, self.keyring())
+        verdict = verdict_for_stored(
+            _stored_state(diploma) if diploma else None, self.keyring(), self.vouchers()
+        )
         if cache is None or diploma is None:
             return CachedVerdict(verdict)
         return cache.put(diploma_id, verdict, generation)
@@ -464,7 +466,16 @@ class DiplomaService:
             found = self.repository.get(diploma_id) if is_diploma_id(diploma_id) else None
             return _stored_state(found) if found else None
 
-        return verdict_for_document(report, self.keyring(), lookup)
+        return verdict_for_document(report, self.keyring(), lookup, self.vouchers())
+
+    def vouchers(self) -> dict[str, str]:
+        """Each institution configured here vouches for its own DIDs only: its keys and
+        roots were loaded from its own key store, never from another's."""
+        return {
+            did: f"this server's keys for {i.name_en or i.name}"
+            for i in self.institutions
+            for did in i.dids
+        }
 
     def jwks(self) -> dict[str, Any]:
         """Every institution's record keys, each once: as its current DID names it (the

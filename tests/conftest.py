@@ -158,6 +158,8 @@ def free_port() -> int:
 class LiveServer:
     instance: Instance
     base_url: str
+    app: Any = None
+    """The app served (its `state` holds the metrics, which are not on its address)."""
 
 
 @pytest.fixture
@@ -175,9 +177,8 @@ def serving(inst: Instance, port: int) -> Iterator[LiveServer]:
     from diplomas.api import create_app
 
     base = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(
-        create_app(inst.service, inst.settings), host="127.0.0.1", port=port, log_level="warning"
-    )
+    app = create_app(inst.service, inst.settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -187,7 +188,7 @@ def serving(inst: Instance, port: int) -> Iterator[LiveServer]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(inst, base)
+        yield LiveServer(inst, base, app)
     finally:
         server.should_exit = True
         thread.join(10)

@@ -32,6 +32,7 @@ from ..core.errors import (
 )
 from ..service import DiplomaService
 from ..watch import CHECK_SECONDS, SettingsWatch
+from .deps import check_auth_first
 from .errors import RETRY_AFTER_SECONDS, on_database_error
 from .metrics import Metrics
 from .middleware import EdgeMiddleware, body_limits
@@ -150,9 +151,11 @@ def create_app(
         title="diplomas",
         version=__version__,
         summary="Issue signed PDF entrepreneurship diplomas and verify them.",
-        # FastAPI's pages take their scripts from a CDN; ours serves its own (`routes.docs`).
+        # FastAPI's pages take their scripts from a CDN; ours serves its own (`routes.docs`),
+        # and only where the settings turn the documentation on (off in production).
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.service = service
     app.state.settings = settings
@@ -174,6 +177,8 @@ def create_app(
     limiter = None
     if settings.rate_limit > 0:
         limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst)
+    failures = settings.auth_failures_per_minute
+    app.state.auth_failures = RateLimiter(failures, failures) if failures > 0 else None
     app.edge = partial(
         EdgeMiddleware,
         metrics=metrics,
@@ -190,16 +195,18 @@ def create_app(
     # on every request, which costs the busiest routes more than answering from the
     # verdict cache does. (Each route's prefix and tags were set where it was declared,
     # on its router; the routers carry nothing else.)
-    documentation = [*app.router.routes, *docs.router.routes]
+    documentation = [*app.router.routes, *(docs.router.routes if settings.docs_enabled else ())]
     ours = [
         route
         for module in (pages, verify, wellknown, status, health, diplomas, batches)
         for route in module.router.routes
     ]
     ours.sort(key=lambda route: getattr(route, "path_format", "") not in HOT_ROUTES)  # stable
+    check_auth_first(ours)
     app.router.routes[:] = [*ours, *documentation]
-    # Before /static, which would otherwise take its paths too.
-    app.mount(docs.SWAGGER_UI_URL, docs.swagger_ui_files(), name="swagger-ui")
+    if settings.docs_enabled:
+        # Before /static, which would otherwise take its paths too.
+        app.mount(docs.SWAGGER_UI_URL, docs.swagger_ui_files(), name="swagger-ui")
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "static"),

@@ -42,7 +42,7 @@ DESCRIPTIONS = {
     "429": "too many requests from this address; see Retry-After",
     "503": "the database is away (down, restarting or locked); try again after Retry-After",
 }
-NO_DATABASE = re.compile(r"/healthz|/metrics|/\.well-known/.*|/\{path\}/did\.json")
+NO_DATABASE = re.compile(r"/healthz|/\.well-known/.*|/\{path\}/did\.json")
 """Operations that answer from memory and key files only: never a 503 of the database's
 (/readyz declares its own 503, with its own body)."""
 CONFLICTS = re.compile(r"/api/v1/diplomas(/\{[^}]+\}/(revoke|suspend|unsuspend))?$|/archive$")
@@ -59,7 +59,7 @@ def _error(code: str) -> dict[str, Any]:
 def _codes(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     codes = []
     if operation.get("security"):
-        codes += ["401", "403"]
+        codes += ["401", "403", "429"]  # 429: too many wrong tokens (`deps.authenticate`)
     if "{" in path:
         codes.append("404")
     if "requestBody" in operation:
@@ -69,7 +69,7 @@ def _codes(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     if (method == "post" and CONFLICTS.search(path)) or path.endswith("/archive"):
         codes.append("409")
     concrete = re.sub(r"\{[^}]+\}", "x", path)
-    if any(r.pattern.fullmatch(concrete) for r in RATE_LIMITED):
+    if any(r.pattern.fullmatch(concrete) for r in RATE_LIMITED) and "429" not in codes:
         codes.append("429")
     if not NO_DATABASE.fullmatch(path) and path != "/readyz":
         codes.append("503")

@@ -1,4 +1,5 @@
-"""A token bucket per client address, in this process's memory.
+"""A token bucket per client address, in this process's memory: requests to the public
+verify routes, and failed token checks (`deps.authenticate`).
 
 Each client has a bucket of `burst` tokens that refills at `rate_per_minute`; a request
 takes one token, or is refused with the seconds until one is back. With several server
@@ -52,6 +53,15 @@ class RateLimiter:
             if len(self._buckets) > self._max:
                 self._buckets.popitem(last=False)
         return wait
+
+    def wait(self, client: str) -> float:
+        """The seconds until `client` has a token again (0.0 if it has one), taking none:
+        for limits that count only some requests, such as failed ones."""
+        now = self._clock()
+        with self._lock:
+            tokens, stamp = self._buckets.get(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
     @staticmethod
     def retry_after(wait: float) -> str:

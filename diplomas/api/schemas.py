@@ -185,6 +185,11 @@ class SignerOut(BaseModel):
     signer: str
     ok: bool
     reasons: list[str]
+    vouched_by: str = Field(
+        "",
+        description="Whose keys or roots checked this signature: the institution configured "
+        "on this server that the signature speaks for (empty when it matched none).",
+    )
 
 
 class VerdictOut(BaseModel):
@@ -211,7 +216,13 @@ class VerdictOut(BaseModel):
             revoked_at=v.revoked_at,
             revocation_reason=v.revocation_reason,
             signers=[
-                SignerOut(kind=s.kind, signer=s.signer, ok=s.ok, reasons=list(s.reasons))
+                SignerOut(
+                    kind=s.kind,
+                    signer=s.signer,
+                    ok=s.ok,
+                    reasons=list(s.reasons),
+                    vouched_by=s.vouched_by,
+                )
                 for s in v.signers
             ],
             suspended_at=v.suspended_at,

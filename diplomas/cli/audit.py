@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ..core.audit import AuditEntry, cli_actor, utc_text
-from .console import EXIT_NOT_GENUINE, err, errors_to_exit, load_settings, out
+from .console import EXIT_NOT_GENUINE, err, errors_to_exit, load_settings, out, say
 
 if TYPE_CHECKING:
     from ..core.audit import AuditAction
@@ -116,14 +117,15 @@ def audit_verify(
         }
         out.print_json(json.dumps(result))
     elif verdict.intact:
-        out.print(
-            f"[bold green]INTACT[/]: {verdict.checked} entries, head {verdict.head.seq} "
-            f"{verdict.head.hash}",
-            highlight=False,
+        say(
+            out,
+            "INTACT",
+            "bold green",
+            f"{verdict.checked} entries, head {verdict.head.seq} {verdict.head.hash}",
         )
     else:
         where = f"entry {verdict.broken_at}" if verdict.broken_at is not None else "the log"
-        err.print(f"[bold red]BROKEN[/] at {where}", highlight=False)
+        err.print(Text.assemble(("BROKEN", "bold red"), f" at {where}"))
         for reason in verdict.reasons:
             err.print(f"- {reason}", highlight=False)
         err.print(f"{verdict.checked} entries before it are intact", highlight=False)

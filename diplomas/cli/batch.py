@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..core.batch import BatchStatus
 from ..core.model import DEFAULT_TEMPLATE
-from .console import err, errors_to_exit, load_settings
+from .console import err, error, errors_to_exit, load_settings
 from .console import out as console
 
 EXIT_REFUSED = 2
@@ -76,7 +76,7 @@ def issue_batch(
     from ..bootstrap import build_service
 
     if not roster.is_file():
-        err.print(f"[red]error[/red]: {roster} is not a file", highlight=False)
+        error(f"{roster} is not a file")
         raise typer.Exit(EXIT_REFUSED)
     options = BatchOptions(
         out_dir=out,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from ..config import Settings
 
@@ -24,8 +25,25 @@ from ..core.errors import (
     Unauthorized,
 )
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines, paths uncut
+# No markup: names, serials, certificate subjects, file names and reasons come from
+# rosters, PDFs and records made by others, and "[bold green]VALID[/]" in a certificate's
+# name must print as those characters, not as a styled verdict. Styles go in as `style=`.
+out = Console(markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)  # whole lines, paths uncut
+
+
+def say(console: Console, label: str, style: str, message: str = "") -> None:
+    """`label: message`, the label styled, the message printed as the characters it holds."""
+    console.print(Text.assemble((label, style), f": {message}" if message else ""))
+
+
+def error(message: str) -> None:
+    say(err, "error", "red", message)
+
+
+def warning(message: str) -> None:
+    say(err, "warning", "yellow", message)
+
 
 EXIT_NOT_GENUINE = 1
 EXIT_INVALID_INPUT = 2
@@ -40,16 +58,16 @@ def errors_to_exit() -> Iterator[None]:
         yield
     except InvalidInput as exc:
         for problem in exc.problems:
-            err.print(f"[red]error[/red]: {problem.field}: {problem.message}", highlight=False)
+            error(f"{problem.field}: {problem.message}")
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     except NotFound as exc:
-        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        error(str(exc))
         raise typer.Exit(EXIT_NOT_FOUND) from None
     except (ConfigurationError, KeyStoreError) as exc:
-        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        error(str(exc))
         raise typer.Exit(EXIT_CONFIG) from None
     except (Unauthorized, Forbidden, DiplomaError) as exc:
-        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        error(str(exc))
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 

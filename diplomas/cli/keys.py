@@ -9,6 +9,13 @@ that signs PDFs.
     certificates                 the document-signing certificates, and which one signs
     import-certificate           a CA-issued document-signing certificate signs PDFs from now
       (--p12 FILE | --key KEY.pem --chain CHAIN.pem) [--root ROOT.pem] [--password-stdin]
+    renew-certificate [--root FILE]  a new self-made document-signing certificate signs
+    distrust-certificate ID-or-SERIAL --since TIME [--reason TEXT]
+                                 its PDF signatures from TIME on are refused everywhere
+    export-root --out FILE       move the root CA's key out of the store, to an encrypted file
+
+The root passphrase (export-root, renew-certificate --root) is asked in a terminal, or read
+from stdin (--root-passphrase-stdin) or $DIPLOMAS_ROOT_PASSPHRASE; never an option.
 
 The commands parse, call the key store (which checks and writes under its lock), print.
 """
@@ -28,7 +35,7 @@ from rich.table import Table
 from ..core.audit import AuditAction
 from ..core.proof import iso_utc
 from .audit import record_event
-from .console import err, errors_to_exit, load_settings, out
+from .console import errors_to_exit, load_settings, out, warning
 
 if TYPE_CHECKING:
     from ..keys import FileKeyStore
@@ -68,10 +75,9 @@ def _store(slug: str | None = None) -> FileKeyStore:
 
 def _warn_if_nothing_signs(store: FileKeyStore) -> None:
     if all(k.status != "active" for k in store.entries()):
-        err.print(
-            "[yellow]warning[/yellow]: no active key is left, so no diploma can be issued "
-            "until you run `diplomas keys rotate`",
-            highlight=False,
+        warning(
+            "no active key is left, so no diploma can be issued "
+            "until you run `diplomas keys rotate`"
         )
 
 
@@ -216,16 +222,23 @@ def keys_certificates(institution: InstitutionOpt = None) -> None:
     table = Table()
     table.add_column("id", no_wrap=True)
     table.add_column("source", no_wrap=True)
-    for title in ("subject", "issuer", "valid until"):
+    for title in ("serial", "subject", "issuer", "valid until", "distrusted since"):
         table.add_column(title, overflow="fold")
     for entry in listed.entries:
         signs = " (signs)" if entry.cert_id == listed.current_id else ""
+        distrusted = ""
+        if entry.distrusted_since is not None:
+            distrusted = iso_utc(entry.distrusted_since)
+            if entry.distrust_reason:
+                distrusted += f" ({entry.distrust_reason})"
         table.add_row(
             entry.cert_id,
             f"{entry.source}{signs}",
+            entry.serial,
             entry.subject,
             entry.issuer,
             iso_utc(entry.not_after),
+            distrusted,
         )
     out.print(table)
 
@@ -332,3 +345,221 @@ def keys_import_certificate(
     )
     out.print(f"{before.cert_id} signs no more; what it signed keeps verifying", highlight=False)
     out.print("publish the CA root: run `diplomas keys export` again for offline verifiers")
+
+
+RootPassphraseStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--root-passphrase-stdin",
+        help="Read the root file's passphrase from stdin (else $DIPLOMAS_ROOT_PASSPHRASE, "
+        "else it is asked in the terminal).",
+    ),
+]
+
+
+def root_passphrase(from_stdin: bool, *, new: bool) -> bytes:
+    """The offline root's passphrase: the first line of stdin, the environment, or asked
+    in a terminal (twice for a new one). Never an option, so that it stays out of shell
+    history and `ps`; refused when it is the key store's passphrase."""
+    from ..core.errors import KeyStoreError
+    from ..keys.offline_root import ROOT_PASSPHRASE_VARIABLE, check_root_passphrase
+    from ..keys.passphrase import resolve_passphrase
+
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+    elif os.environ.get(ROOT_PASSPHRASE_VARIABLE):
+        value = os.environ[ROOT_PASSPHRASE_VARIABLE]
+    elif sys.stdin.isatty():
+        value = typer.prompt(
+            "Passphrase for the root file (not the key store's)",
+            hide_input=True,
+            confirmation_prompt=new,
+        )
+    else:
+        raise KeyStoreError(
+            f"the root file's passphrase is needed: give it on stdin with "
+            f"--root-passphrase-stdin, or in ${ROOT_PASSPHRASE_VARIABLE}"
+        )
+    passphrase = value.encode()
+    if new:
+        settings = load_settings()
+        env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+        store_passphrase = resolve_passphrase(settings.home, env, settings.key_passphrase_file)
+        check_root_passphrase(passphrase, store_passphrase)
+    return passphrase
+
+
+@keys_app.command("export-root")
+def keys_export_root(
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="A new file (on removable media, say) for the root key, encrypted.",
+        ),
+    ],
+    passphrase_stdin: RootPassphraseStdinOpt = False,
+    institution: InstitutionOpt = None,
+) -> None:
+    """Move the root CA's key out of the key store into an encrypted file.
+
+    The file is written, read back and opened with its passphrase; only then is the key
+    removed from the store. The root's certificate stays (verifiers trust it), and the
+    document-signing key keeps signing. Bring the file back only to renew the
+    document-signing certificate (`diplomas keys renew-certificate --root FILE`)."""
+    with errors_to_exit():
+        store = _store(institution)
+        store.export_root(out_file, root_passphrase(passphrase_stdin, new=True))
+        record_event(
+            AuditAction.ROOT_EXPORTED,
+            {"institution": store.institution.slug, "file": str(out_file)},
+            store.institution.slug,
+        )
+    out.print(f"the root CA's key is in {out_file} (encrypted) and no longer in the store")
+    out.print(
+        "keep that file and its passphrase apart from the server (two copies, offline); "
+        "without them no new document-signing certificate can be made under this root",
+        highlight=False,
+    )
+
+
+@keys_app.command("renew-certificate")
+def keys_renew_certificate(
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            metavar="FILE",
+            help="The offline root file (from `init --offline-root` or `keys export-root`); "
+            "needed when the root is not in the store.",
+        ),
+    ] = None,
+    passphrase_stdin: RootPassphraseStdinOpt = False,
+    institution: InstitutionOpt = None,
+) -> None:
+    """Make a new document-signing key and certificate under the root; it signs PDFs from
+    now on. The earlier certificate signs no more, and what it signed keeps verifying."""
+    from ..core.errors import FieldProblem, InvalidInput
+    from ..keys.offline_root import open_root
+
+    with errors_to_exit():
+        store = _store(institution)
+        brought = None
+        if root is not None:
+            data = _read(root, "--root")
+            brought = open_root(data, root_passphrase(passphrase_stdin, new=False), str(root))
+        elif store.root_is_offline():
+            raise InvalidInput(
+                FieldProblem(
+                    "--root",
+                    "the root CA is kept offline (the store holds only its certificate): "
+                    "bring its file for this one command: "
+                    "`diplomas keys renew-certificate --root FILE`",
+                )
+            )
+        before = store.signing_certificates().current()
+        entry = store.renew_certificate(datetime.now(UTC), brought)
+        record_event(
+            AuditAction.CERTIFICATE_RENEWED,
+            {
+                "institution": store.institution.slug,
+                "certificate": entry.cert_id,
+                "serial": entry.serial,
+                "not_after": iso_utc(entry.not_after),
+                "sha256": entry.sha256,
+                "replaces": before.cert_id,
+                "root": "brought in" if brought is not None else "in the store",
+            },
+            entry.cert_id,
+        )
+    out.print(
+        f"new certificate {entry.cert_id} (serial {entry.serial}) signs PDFs from now on, "
+        f"valid until {iso_utc(entry.not_after)}",
+        highlight=False,
+    )
+    out.print(f"{before.cert_id} signs no more; what it signed keeps verifying", highlight=False)
+    if brought is not None:
+        out.print(f"the root was used for this command only; put {root} away again")
+
+
+@keys_app.command("distrust-certificate")
+def keys_distrust_certificate(
+    certificate: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID-OR-SERIAL",
+            help="A certificate id or serial number from `diplomas keys certificates`.",
+        ),
+    ],
+    since: Annotated[
+        str,
+        typer.Option(
+            metavar="TIME",
+            help="ISO 8601 with a zone, e.g. 2026-11-26T09:30:00Z: from when the "
+            "certificate's key may be in other hands.",
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="Why, in a few words (shown to verifiers).")] = "",
+    institution: InstitutionOpt = None,
+) -> None:
+    """Distrust a document-signing certificate from TIME: every verifier (this server,
+    `diplomas verify --trust`) refuses its PDF signatures made then or later, whatever
+    time the PDF claims, unless a trusted timestamp shows them earlier.
+
+    The diplomas this server stored that the certificate signed are its own: their
+    signatures are listed as vouched for, so they keep verifying."""
+    from ..keys.distrust import DistrustedCertificate
+    from ..keys.record import parse_since
+
+    found: list[str] = []
+    unreadable: list[Path] = []
+
+    def stored(named: DistrustedCertificate) -> list[str]:
+        from ..pdfsign.signatures import stored_signatures
+
+        for item in stored_signatures(load_settings().pdf_dir):
+            if isinstance(item, Path):
+                unreadable.append(item)
+            elif named.names(item.certificate):
+                found.append(item.digest)
+        return found
+
+    with errors_to_exit():
+        now = datetime.now(UTC)
+        moment = parse_since(since, now)
+        store = _store(institution)
+        entry = store.distrust_certificate(certificate, moment, now, reason, vouched=stored)
+        assert entry.distrusted_since is not None
+        record_event(
+            AuditAction.CERTIFICATE_DISTRUSTED,
+            {
+                "institution": store.institution.slug,
+                "certificate": entry.cert_id,
+                "serial": entry.serial,
+                "issuer": entry.issuer,
+                "since": iso_utc(entry.distrusted_since),
+                "reason": entry.distrust_reason,
+                "vouched_signatures": len(found),
+            },
+            entry.cert_id,
+        )
+    assert entry.distrusted_since is not None
+    out.print(
+        f"certificate {entry.cert_id} (serial {entry.serial}) is distrusted since "
+        f"{iso_utc(entry.distrusted_since)}: PDF signatures it made from then on are refused, "
+        f"whatever time the PDF claims",
+        highlight=False,
+    )
+    out.print(
+        f"{len(found)} signature(s) of diplomas this server stored are vouched for and keep "
+        f"verifying; any other signature by it verifies only with a trusted timestamp from "
+        f"before then",
+        highlight=False,
+    )
+    for path in unreadable:
+        warning(f"{path} could not be read; its signatures are not vouched for")
+    out.print(
+        "publish the distrust: run `diplomas keys export` again for offline verifiers "
+        "(a running server applies it within a second or two)"
+    )

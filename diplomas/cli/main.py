@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ..core.errors import ConfigurationError
 from ..core.verification import Verdict, VerdictStatus
@@ -18,6 +17,7 @@ from .console import (
     EXIT_INVALID_INPUT,
     EXIT_NOT_GENUINE,
     err,
+    error,
     errors_to_exit,
     load_service,
     load_settings,
@@ -80,15 +80,37 @@ def init(
             "do not give (`make run` does this).",
         ),
     ] = False,
+    offline_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--offline-root",
+            metavar="FILE",
+            help="Keep the root CA off the server: write its key to FILE (new, encrypted "
+            "under a passphrase of its own) instead of the key store; a root already in "
+            "the store is moved there.",
+        ),
+    ] = None,
+    root_passphrase_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--root-passphrase-stdin",
+            help="Read the root file's passphrase from stdin (else "
+            "$DIPLOMAS_ROOT_PASSPHRASE, else it is asked in the terminal).",
+        ),
+    ] = False,
 ) -> None:
     """Create the instance (database, settings, keys) if missing; never overwrite keys.
 
     On a first set-up in a terminal it asks for each setting the options and the
     environment do not give, showing the default; elsewhere it takes the defaults."""
     from ..bootstrap import init_instance
+    from .keys import root_passphrase
 
     settings = load_settings()
     with errors_to_exit():
+        root = None
+        if offline_root is not None:
+            root = (offline_root, root_passphrase(root_passphrase_stdin, new=True))
         overrides: dict[str, Any] = {
             k: v
             for k, v in {
@@ -103,7 +125,7 @@ def init(
         }
         if not settings.institution_file.exists() and not no_input and sys.stdin.isatty():
             overrides = ask_first_settings(overrides, settings.institution_overrides())
-        report = init_instance(settings, overrides, actor=current_actor())
+        report = init_instance(settings, overrides, actor=current_actor(), offline_root=root)
     for line in report:
         out.print(line, highlight=False)
 
@@ -140,7 +162,7 @@ def ask_first_settings(given: dict[str, Any], environment: dict[str, Any]) -> di
             try:  # the one setting checked in the place of the default's
                 institution_from({**DEFAULT_INSTITUTION, key: answer})
             except ConfigurationError as exc:
-                err.print(f"[red]{exc}[/red]; try again", highlight=False)
+                err.print(f"{exc}; try again", style="red")
             else:
                 answers[key] = answer
     if "signatories" not in answers and "signatories" not in environment:
@@ -161,9 +183,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the API and the verification pages."""
+    """Serve the API and the verification pages (and the metrics on
+    DIPLOMAS_METRICS_ADDRESS, with one worker)."""
     import uvicorn
 
+    from ..api.serving import serve_metrics, uvicorn_options
     from ..bootstrap import build_app, settle_heap
     from ..logging_setup import configure_logging
 
@@ -172,7 +196,16 @@ def serve(
         # JSON lines on stderr; uvicorn's own logging setup and access line are replaced
         # by ours (which names the route template, status, duration and request id).
         configure_logging(settings.log_level)
+        # Proxy headers only from DIPLOMAS_TRUSTED_PROXIES (`api.serving`).
+        options = {**uvicorn_options(settings), "log_config": None, "access_log": False}
         if workers > 1:
+            if settings.metrics_host_port() is not None:
+                # Each process counts its own requests and only one can listen there.
+                err.print(
+                    "[yellow]warning[/yellow]: metrics are served with --workers 1 only; "
+                    "DIPLOMAS_METRICS_ADDRESS is not used",
+                    highlight=False,
+                )
             os.environ.setdefault("DIPLOMAS_HOME", str(settings.home))
             uvicorn.run(
                 "diplomas.bootstrap:app_from_environment",
@@ -180,13 +213,13 @@ def serve(
                 host=host,
                 port=port,
                 workers=workers,
-                log_config=None,
-                access_log=False,
+                **options,
             )
         else:
             served = build_app(settings)
+            serve_metrics(served.state.metrics, settings)
             settle_heap()
-            uvicorn.run(served, host=host, port=port, log_config=None, access_log=False)
+            uvicorn.run(served, host=host, port=port, **options)
 
 
 @app.command()
@@ -243,11 +276,10 @@ def issue(
     try:
         write_atomic(out_file, outcome.pdf)
     except OSError as exc:
-        err.print(
-            f"[red]error[/red]: issued {d.serial} (id {d.id}), but cannot write {out_file}: "
+        error(
+            f"issued {d.serial} (id {d.id}), but cannot write {out_file}: "
             f"{exc.strerror}. Run the same command with another --out; give --external-id "
-            f"so that a retry returns this diploma instead of issuing another.",
-            highlight=False,
+            f"so that a retry returns this diploma instead of issuing another."
         )
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     result = {
@@ -269,7 +301,7 @@ def read_input(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        err.print(f"[red]error[/red]: cannot read {path}: {exc.strerror}", highlight=False)
+        error(f"cannot read {path}: {exc.strerror}")
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
@@ -277,10 +309,7 @@ def ready_to_write(path: Path) -> None:
     """Exit with a plain message unless a file can be written at `path` (its folder is
     made if missing)."""
     if path.is_dir():
-        err.print(
-            f"[red]error[/red]: {path} is a folder; give a file name, like {path / 'diploma.pdf'}",
-            highlight=False,
-        )
+        error(f"{path} is a folder; give a file name, like {path / 'diploma.pdf'}")
         raise typer.Exit(EXIT_INVALID_INPUT)
     probe = path.with_name(f".{path.name}.tmp")
     try:
@@ -288,7 +317,7 @@ def ready_to_write(path: Path) -> None:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        err.print(f"[red]error[/red]: cannot write {path}: {exc.strerror}", highlight=False)
+        error(f"cannot write {path}: {exc.strerror}")
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
@@ -344,15 +373,16 @@ def print_verdict(verdict: Verdict) -> None:
     colour = {"valid": "green", "revoked": "yellow", "suspended": "yellow"}.get(
         verdict.status.value, "red"
     )
-    out.print(f"[bold {colour}]{verdict.status.value.upper()}[/]")
+    out.print(verdict.status.value.upper(), style=f"bold {colour}")
     if verdict.claims:
         c = verdict.claims
         out.print(f"{c.serial}  {c.name}  {c.name_en}  {c.issued_on.isoformat()}", highlight=False)
-    table = Table("signature", "signer", "result", show_edge=False)
+    # One block per signature rather than a table: signer names, key ids and file names
+    # are long, and a table on an 80-column terminal cuts them.
     for s in verdict.signers:
-        table.add_row(s.kind, s.signer, "ok" if s.ok else "; ".join(s.reasons))
-    if verdict.signers:
-        out.print(table)
+        out.print(f"{s.kind} signature by {s.signer}", highlight=False)
+        out.print(f"  result: {'ok' if s.ok else '; '.join(s.reasons)}", highlight=False)
+        out.print(f"  vouched for by: {s.vouched_by or 'nobody trusted here'}", highlight=False)
     for reason in verdict.reasons:
         out.print(f"- {reason}", highlight=False)
 
@@ -385,17 +415,20 @@ def verify(
     from ..bootstrap import verify_offline
 
     if (pdf is None) == (qr is None):
-        err.print("[red]error[/red]: give either FILE.pdf or --qr IMAGE", highlight=False)
+        error("give either FILE.pdf or --qr IMAGE")
         raise typer.Exit(EXIT_INVALID_INPUT)
     quiet_pdf_libraries()
     if qr is not None:
-        verify_qr(read_input(qr), [read_input(t) for t in trust or []], as_json)
+        trust = trust or []
+        verify_qr(read_input(qr), [read_input(t) for t in trust], [str(t) for t in trust], as_json)
         return
     assert pdf is not None
     data = read_input(pdf)
     with errors_to_exit():
         if trust:
-            verdict = verify_offline(data, *(read_input(t) for t in trust))
+            verdict = verify_offline(
+                data, *(read_input(t) for t in trust), names=[str(t) for t in trust]
+            )
         else:
             verdict = load_service().verify_pdf(data)
     if as_json:
@@ -406,14 +439,18 @@ def verify(
         raise typer.Exit(EXIT_NOT_GENUINE)
 
 
-def verify_qr(image: bytes, bundles: list[bytes], as_json: bool) -> None:
+def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: bool) -> None:
     """The QR code's offline verdict: what the issuer signed, for a person to compare
     with the printed page."""
-    from ..bootstrap import offline_keyring, verify_qr_photo
+    from ..bootstrap import offline_trust, verify_qr_photo
     from ..core.dates import format_solar_hijri_numeric
 
     with errors_to_exit():
-        keyring = offline_keyring(*bundles) if bundles else load_service().keyring()
+        if bundles:
+            keyring, vouchers = offline_trust(*bundles, names=names)
+        else:
+            service = load_service()
+            keyring, vouchers = service.keyring(), service.vouchers()
         checks = verify_qr_photo(image, keyring)
     note = "the revocation status is not known offline: open the link to check it"
     results: list[dict[str, Any]] = [
@@ -425,6 +462,9 @@ def verify_qr(image: bytes, bundles: list[bytes], as_json: bool) -> None:
             "name": c.claims.name if c.claims else None,
             "issued_on": c.claims.issued_on.isoformat() if c.claims else None,
             "signed_by": c.key.verification_method if c.key else None,
+            "vouched_by": next(
+                (vouchers[d] for d in (c.key.speaks_for if c.key else ()) if d in vouchers), None
+            ),
         }
         for c in checks
     ]
@@ -433,7 +473,7 @@ def verify_qr(image: bytes, bundles: list[bytes], as_json: bool) -> None:
     else:
         for result in results:
             colour = "green" if result["status"] == "valid" else "red"
-            out.print(f"[bold {colour}]QR CODE {result['status'].upper()}[/]")
+            out.print(f"QR CODE {result['status'].upper()}", style=f"bold {colour}")
             if result["name"] is not None:
                 when = date.fromisoformat(result["issued_on"])
                 out.print(f"name:    {result['name']}", highlight=False)
@@ -445,6 +485,8 @@ def verify_qr(image: bytes, bundles: list[bytes], as_json: bool) -> None:
                 out.print(f"link:    {result['url']}", highlight=False)
             if result["signed_by"]:
                 out.print(f"signed by {result['signed_by']}", highlight=False)
+            if result["vouched_by"]:
+                out.print(f"vouched for by {result['vouched_by']}", highlight=False)
             for reason in result["reasons"]:
                 out.print(f"- {reason}", highlight=False)
     if not all(c.genuine for c in checks):

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from .audit import current_actor
-from .console import EXIT_CONFIG, err, errors_to_exit, load_settings, out
+from .console import EXIT_CONFIG, err, errors_to_exit, load_settings, out, say
 
 settings_app = typer.Typer(
     help="The institution settings: show, check and change them.", no_args_is_help=True
@@ -55,7 +55,7 @@ def settings_check() -> None:
         findings = check_settings(load_settings())
     for finding in findings:
         colour = "red" if finding.level == "error" else "yellow"
-        err.print(f"[{colour}]{finding.level}[/{colour}]: {finding.message}", highlight=False)
+        say(err, finding.level, colour, finding.message)
     if any(f.level == "error" for f in findings):
         raise typer.Exit(EXIT_CONFIG)
     out.print("the settings are usable" + (" (see the warnings)" if findings else ""))
@@ -84,4 +84,4 @@ def settings_set(
     for line in lines:
         out.print(line, highlight=False)
     for finding in check_settings(settings):  # what the new settings leave to fix
-        err.print(f"[yellow]{finding.level}[/yellow]: {finding.message}", highlight=False)
+        say(err, finding.level, "yellow", finding.message)

@@ -45,6 +45,12 @@ class AuditAction(StrEnum):
     KEY_COMPROMISED = "key.compromised"
     CERTIFICATE_IMPORTED = "certificate.imported"
     """A CA-issued document-signing certificate became the one that signs PDFs."""
+    CERTIFICATE_RENEWED = "certificate.renewed"
+    """A new self-made document-signing certificate signs PDFs from now on."""
+    CERTIFICATE_DISTRUSTED = "certificate.distrusted"
+    """PDF signatures by the certificate from `details["since"]` on are refused."""
+    ROOT_EXPORTED = "root.exported"
+    """The root CA's key left the key store for an offline file."""
     INSTITUTION_ADDED = "institution.added"
     INSTITUTION_MOVED = "institution.moved"
     """Its public URL, and so its DID, changed; `details` names both and whether the

@@ -17,10 +17,16 @@ _ARABIC_INDIC_TO_PERSIAN = str.maketrans("٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶
 _ANY_TO_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _ASCII_TO_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
-# Invisible characters that only hide or reorder text (bidi overrides can make a printed
-# name read differently from the stored one), so they are removed; ZWNJ is part of Persian
-# spelling and is kept.
-_INVISIBLE = re.compile("[\u200b\u200d-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u00ad]")
+# Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt, unchanged since
+# Unicode 6.2): characters that render as nothing, so that two names which look alike
+# would be different strings (U+2060 word joiner, U+180E Mongolian vowel separator, the
+# U+E00xx tag characters...), and bidi controls that make a printed name read differently
+# from the stored one. All are removed, except ZWNJ (U+200C), part of Persian spelling.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200d-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[ \t\r\n\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZWNJ_RUNS = re.compile(f"(?:\\s*{ZWNJ}\\s*)+")

@@ -9,7 +9,7 @@ check adds a plain sentence to the reasons.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -39,6 +39,10 @@ class SignerReport:
     signer: str
     ok: bool
     reasons: tuple[str, ...] = ()
+    vouched_by: str = ""
+    """Whose word the key or root that checked this signature came from: a trust bundle
+    named on the command line, or an institution configured on this server ("" when the
+    signature matched nobody's key or root)."""
 
 
 @dataclass(frozen=True)
@@ -115,19 +119,36 @@ def check_record(record: bytes, keyring: KeyRing) -> RecordCheck:
     return RecordCheck(claims, proofs, tuple(dict.fromkeys(reasons)))
 
 
-def _record_signers(check: RecordCheck) -> tuple[SignerReport, ...]:
+Vouchers = Mapping[str, str]
+"""Each trusted DID (current and former) to the source that vouches for its keys and roots:
+one per institution, so a signature names exactly who its trust came from."""
+
+
+def _vouched_by(dids: Iterable[str], vouchers: Vouchers) -> str:
+    return "; ".join(dict.fromkeys(vouchers[d] for d in sorted(dids) if d in vouchers))
+
+
+def _record_signers(check: RecordCheck, vouchers: Vouchers) -> tuple[SignerReport, ...]:
     return tuple(
-        SignerReport("record", p.verification_method or "unnamed key", p.ok, p.reasons)
+        SignerReport(
+            "record",
+            p.verification_method or "unnamed key",
+            p.ok,
+            p.reasons,
+            _vouched_by(p.key.speaks_for if p.key else (), vouchers),
+        )
         for p in check.proofs
     )
 
 
-def verdict_for_stored(stored: StoredState | None, keyring: KeyRing) -> Verdict:
+def verdict_for_stored(
+    stored: StoredState | None, keyring: KeyRing, vouchers: Vouchers | None = None
+) -> Verdict:
     """The verdict for an id looked up in the database (the QR landing page and JSON)."""
     if stored is None:
         return Verdict(VerdictStatus.UNKNOWN, ("no diploma with this id was issued here",))
     check = check_record(stored.record, keyring)
-    signers = _record_signers(check)
+    signers = _record_signers(check, vouchers or {})
     if not check.ok:
         return Verdict(
             VerdictStatus.INVALID,
@@ -194,16 +215,21 @@ def _missing_pdf_signatures(claims: PublicClaims, report: PdfReport) -> list[str
 
 
 def verdict_for_document(
-    report: PdfReport, keyring: KeyRing, lookup: Callable[[str], StoredState | None] | None
+    report: PdfReport,
+    keyring: KeyRing,
+    lookup: Callable[[str], StoredState | None] | None,
+    vouchers: Vouchers | None = None,
 ) -> Verdict:
     """The verdict for an uploaded PDF: its signatures, its embedded record, the database.
 
     `lookup` is None for offline verification (a trust bundle and no database): the
     revocation status then cannot be known, and the verdict says so.
     """
+    vouchers = vouchers or {}
     reasons: list[str] = list(report.problems)
     signers: list[SignerReport] = [
-        SignerReport("pdf", s.signer, s.ok, s.reasons) for s in report.signatures
+        SignerReport("pdf", s.signer, s.ok, s.reasons, _vouched_by(s.issuers, vouchers))
+        for s in report.signatures
     ]
     for s in report.signatures:
         reasons.extend(s.reasons)
@@ -218,7 +244,7 @@ def verdict_for_document(
         check = check_record(report.record, keyring)
         claims = check.claims
         credential_id = claims.id if claims else None
-        signers.extend(_record_signers(check))
+        signers.extend(_record_signers(check, vouchers))
         reasons.extend(check.reasons)
         if claims is not None:
             reasons.extend(_missing_pdf_signatures(claims, report))

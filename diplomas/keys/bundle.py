@@ -8,11 +8,16 @@
                        "publicKeyJwk": {...Ed25519 JWK...}, "valid_from": "...Z",
                        "valid_until": null, "compromised_since": null}, ...],
       "root_certificates": ["-----BEGIN CERTIFICATE-----...", ...],
-      "ca_issued_certificates": [{"root": "-----BEGIN...", "certificate": "-----BEGIN..."}]
+      "ca_issued_certificates": [{"root": "-----BEGIN...", "certificate": "-----BEGIN..."}],
+      "distrusted_certificates": [{"serial": "5d1e...", "issuer": "CN=...", "sha256": "...",
+                                   "since": "...Z", "reason": "..."}]
     }
 
 `ca_issued_certificates` (optional) names the document-signing certificates a CA issued to
 the institution: under such a CA's root only those sign for it (see `PadesValidator`).
+`distrusted_certificates` (optional, see `keys.distrust`) names document-signing
+certificates whose signatures are refused from a moment on, unless a trusted timestamp
+shows them earlier.
 
 `timestamp_roots` (optional, PEM strings) are the roots of the timestamp authority the
 institution's PDF signatures are timestamped by: trusted for timestamps only.
@@ -40,6 +45,7 @@ from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, published_under
 from ..core.model import Institution
 from ..core.proof import iso_utc, parse_iso_utc
+from .distrust import DistrustedCertificate, from_json, to_json
 from .record import unb64url
 from .versioned import read_versioned
 
@@ -60,6 +66,7 @@ class TrustBundle:
     also_known_as: tuple[str, ...] = ()
     ca_issued: tuple[tuple[x509.Certificate, x509.Certificate], ...] = ()
     """(CA root, document-signing certificate) pairs."""
+    distrusted: tuple[DistrustedCertificate, ...] = ()
     timestamp_roots: tuple[x509.Certificate, ...] = ()
     """Roots of the timestamp authority, trusted for timestamps only."""
 
@@ -88,6 +95,7 @@ def export_bundle(
     keys: Iterable[RecordKey],
     roots: Sequence[x509.Certificate],
     ca_issued: Sequence[tuple[x509.Certificate, x509.Certificate]] = (),
+    distrusted: Sequence[DistrustedCertificate] = (),
     *,
     timestamp_roots: Sequence[x509.Certificate] = (),
 ) -> dict[str, Any]:
@@ -125,6 +133,8 @@ def export_bundle(
             {"root": _pem(root), "certificate": _pem(certificate)}
             for root, certificate in ca_issued
         ]
+    if distrusted:
+        document["distrusted_certificates"] = to_json(distrusted)
     if timestamp_roots:
         document["timestamp_roots"] = [_pem(root) for root in timestamp_roots]
     return document
@@ -264,6 +274,7 @@ def load_bundle(data: bytes) -> TrustBundle:
         roots=(checked := tuple(_root(r, i) for i, r in enumerate(roots))),
         also_known_as=also_known_as,
         ca_issued=_ca_issued(document.get("ca_issued_certificates"), checked),
+        distrusted=from_json(document.get("distrusted_certificates")),
         timestamp_roots=_timestamp_roots(document.get("timestamp_roots", [])),
     )
 

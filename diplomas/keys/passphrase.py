@@ -1,7 +1,9 @@
 """Where the key-store passphrase comes from.
 
-Either the operator supplies it (DIPLOMAS_KEY_PASSPHRASE), or, in the embedded default
-mode, a random one is generated once and kept in `<home>/key-passphrase` (mode 0600).
+Either the operator supplies it (DIPLOMAS_KEY_PASSPHRASE, or DIPLOMAS_KEY_PASSPHRASE_FILE
+naming a file that holds it: a Docker or Kubernetes secret, kept off the volume that holds
+the keys), or, in the embedded default mode, a random one is generated once and kept in
+`<home>/key-passphrase` (mode 0600).
 The second mode protects keys copied without that file (a backup of keys/ alone, say),
 not against someone who can read the whole home directory.
 """
@@ -17,13 +19,21 @@ from ._files import PRIVATE_DIR_MODE, read_private_file, write_new_file
 
 PASSPHRASE_FILE = "key-passphrase"  # noqa: S105 (a file name, not a secret)
 ENV_VARIABLE = "DIPLOMAS_KEY_PASSPHRASE"
+FILE_VARIABLE = "DIPLOMAS_KEY_PASSPHRASE_FILE"
 
 
-def resolve_passphrase(home: Path, env_value: str | None) -> bytes:
-    """The passphrase from the environment if set, else the one kept in `home`.
+def resolve_passphrase(home: Path, env_value: str | None, secret_file: Path | None = None) -> bytes:
+    """The passphrase from the environment or the secret file it names if set, else the
+    one kept in `home`.
 
     Never logs or prints the passphrase.
     """
+    if secret_file is not None:
+        if env_value is not None:
+            raise KeyStoreError(
+                f"both {ENV_VARIABLE} and {FILE_VARIABLE} are set; keep one of them"
+            )
+        return _read_secret(secret_file)
     if env_value is not None:
         if not env_value.strip():
             raise KeyStoreError(f"{ENV_VARIABLE} is set but empty; set a passphrase or unset it")
@@ -41,6 +51,20 @@ def resolve_passphrase(home: Path, env_value: str | None) -> bytes:
     except OSError as exc:
         raise KeyStoreError(f"cannot create {path}: {exc.strerror}") from exc
     return _read(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    # The file's mode is the secret store's business (Docker mounts secrets 0444 in a
+    # container of their own), so it is not held to the 0600 of the generated file.
+    try:
+        value = path.read_bytes().strip()
+    except IsADirectoryError:
+        raise KeyStoreError(f"{FILE_VARIABLE} names {path}, a folder; name the file") from None
+    except OSError as exc:
+        raise KeyStoreError(f"{FILE_VARIABLE} names {path}: {exc.strerror}") from None
+    if not value:
+        raise KeyStoreError(f"{FILE_VARIABLE} names {path}, which is empty")
+    return value
 
 
 def _read(path: Path) -> bytes:

@@ -13,14 +13,21 @@
          "root_file": "root-ca.pem",                 the CA root it chains to
          "serial": "5d1e...", "subject": "CN=...,O=...", "issuer": "CN=...,O=...",
          "not_before": "2026-12-02T01:00:00Z", "not_after": "2031-12-02T01:00:00Z",
-         "sha256": "3f0c9a1e..."}                    of the certificate's DER
+         "sha256": "3f0c9a1e...",                   of the certificate's DER
+         "distrusted_since": "2026-...Z",           optional: see below
+         "distrust_reason": "key stolen"}           optional, with it
       ]
     }
 
 Entries are never removed: a diploma signed with an earlier certificate keeps verifying,
 because its root stays among the store's trust roots. Exactly one entry is `current`.
-Later changes (distrusting a certificate, say) add fields or a version; a reader refuses a
-version it does not know rather than guessing.
+A self-made certificate renewed by `diplomas keys renew-certificate` lives in
+`document-signing-<id>.key.pem` and `.pem` under the store's own root.
+
+`distrusted_since` marks a certificate whose key may be in other hands from that moment:
+verifiers refuse its signatures unless a trusted timestamp shows they were made before
+(see `keys.distrust`). The two fields are optional, so a list without distrust is written
+exactly as before; a reader refuses a version it does not know rather than guessing.
 
 A store made before this file existed has one implicit entry: the self-made files
 `document-signing.key.pem`, `document-signing.pem` and `root-ca.pem` (`implicit_list`).
@@ -39,7 +46,7 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..core.errors import KeyStoreError
+from ..core.errors import Conflict, KeyStoreError, NotFound
 from ..core.proof import iso_utc, parse_iso_utc
 from .versioned import read_versioned
 
@@ -55,6 +62,7 @@ _SOURCES: tuple[Source, ...] = ("self-made", "imported")
 # Names of files inside the store: no directories, nothing hidden, nothing to escape with.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _ID = re.compile(r"dsc-[0-9a-f]{16}")
+MAX_REASON = 200
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,10 @@ class SigningCertificate:
     not_after: datetime
     sha256: str
     """Of the certificate's DER: the store refuses a certificate file that does not match."""
+    distrusted_since: datetime | None = None
+    """Signatures made at or after this moment are refused (unless a trusted timestamp
+    proves them earlier); None for a trusted certificate."""
+    distrust_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,45 @@ class SigningCertificates:
         if any(e.cert_id == entry.cert_id for e in self.entries):
             raise KeyStoreError(f"the certificate {entry.cert_id} is in the store already")
         return replace(self, entries=(*self.entries, entry), current_id=entry.cert_id)
+
+    def find(self, reference: str) -> SigningCertificate:
+        """The entry named by its id (`dsc-...`) or by its serial number in hex (any case,
+        colons allowed, as `openssl x509 -serial` and browsers print it)."""
+        wanted = reference.strip().lower()
+        serial = wanted.replace(":", "").lstrip("0") or "0"
+        for entry in self.entries:
+            if wanted == entry.cert_id or serial == entry.serial.lstrip("0"):
+                return entry
+        known = ", ".join(f"{e.cert_id} (serial {e.serial})" for e in self.entries)
+        raise NotFound(
+            f"there is no document-signing certificate {reference!r} in the store "
+            f"(it has: {known}); see `diplomas keys certificates`"
+        )
+
+    def distrusted(self, cert_id: str, since: datetime, reason: str) -> SigningCertificates:
+        """This list with `cert_id` distrusted from `since`. The certificate that signs now
+        is refused (a new one must sign first), and so is moving a distrust later, which
+        would trust again what is distrusted now."""
+        entry = next(e for e in self.entries if e.cert_id == cert_id)
+        if cert_id == self.current_id:
+            raise Conflict(
+                f"{cert_id} is the certificate that signs PDFs now: make a new one first with "
+                f"`diplomas keys renew-certificate` (or import one from a CA), then distrust "
+                f"{cert_id}"
+            )
+        if entry.distrusted_since is not None and since > entry.distrusted_since:
+            raise Conflict(
+                f"{cert_id} is already distrusted since {iso_utc(entry.distrusted_since)}; "
+                f"a later time would trust signatures that are refused now (an earlier time "
+                f"is accepted)"
+            )
+        # moving a distrust earlier keeps the reason given first, unless a new one is given
+        changed = replace(
+            entry, distrusted_since=since, distrust_reason=reason or entry.distrust_reason
+        )
+        return replace(
+            self, entries=tuple(changed if e.cert_id == cert_id else e for e in self.entries)
+        )
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
@@ -146,6 +197,12 @@ def implicit_list(self_made: x509.Certificate) -> SigningCertificates:
     return SigningCertificates((entry,), entry.cert_id)
 
 
+def renewed_file_names(cert_id: str) -> tuple[str, str]:
+    """Key and certificate files for a self-made certificate made by a renewal."""
+    stem = f"document-signing-{cert_id}"
+    return f"{stem}.key.pem", f"{stem}.pem"
+
+
 def imported_file_names(cert_id: str) -> tuple[str, str, str, str]:
     """Key, certificate, chain and root files for an imported certificate: new names for
     every import, so that nothing already in the store is ever overwritten."""
@@ -154,6 +211,12 @@ def imported_file_names(cert_id: str) -> tuple[str, str, str, str]:
 
 
 def _entry_json(entry: SigningCertificate) -> dict[str, Any]:
+    distrust: dict[str, Any] = {}
+    if entry.distrusted_since is not None:
+        distrust = {
+            "distrusted_since": iso_utc(entry.distrusted_since),
+            "distrust_reason": entry.distrust_reason,
+        }
     return {
         "id": entry.cert_id,
         "source": entry.source,
@@ -167,6 +230,7 @@ def _entry_json(entry: SigningCertificate) -> dict[str, Any]:
         "not_before": iso_utc(entry.not_before),
         "not_after": iso_utc(entry.not_after),
         "sha256": entry.sha256,
+        **distrust,
     }
 
 
@@ -214,7 +278,19 @@ def _entry(raw: object, where: str) -> SigningCertificate:
         not_before=_time(raw, "not_before", where),
         not_after=_time(raw, "not_after", where),
         sha256=_text(raw, "sha256", where, re.compile(r"[0-9a-f]{64}")),
+        distrusted_since=(
+            _time(raw, "distrusted_since", where) if "distrusted_since" in raw else None
+        ),
+        distrust_reason=_reason(raw.get("distrust_reason", ""), where),
     )
+
+
+def _reason(raw: object, where: str) -> str:
+    if not isinstance(raw, str) or len(raw) > MAX_REASON:
+        raise KeyStoreError(
+            f"{where}.distrust_reason must be text of at most {MAX_REASON} characters"
+        )
+    return raw
 
 
 def load_list(data: bytes, source: str) -> SigningCertificates:
@@ -236,4 +312,6 @@ def load_list(data: bytes, source: str) -> SigningCertificates:
     current = document.get("current")
     if current not in ids:
         raise KeyStoreError(f"{source}: current names no listed certificate")
+    if any(e.cert_id == current and e.distrusted_since is not None for e in entries):
+        raise KeyStoreError(f"{source}: the current certificate {current} is distrusted")
     return SigningCertificates(entries, str(current))

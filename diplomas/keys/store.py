@@ -3,27 +3,33 @@
     <directory>/                         0700
       record-keys.json                   public metadata of every record key (ids, windows)
       record-key-<key id>.pem            Ed25519 record-signing key, encrypted PKCS#8
-      root-ca.key.pem, root-ca.pem       the institution's self-made root CA (ECDSA P-256)
+      root-ca.key.pem, root-ca.pem       the institution's self-made root CA (ECDSA P-256);
+                                         the key is absent when the root is kept offline
+                                         (`offline_root`: `init --offline-root`, `export_root`)
       document-signing.key.pem,          the self-made certificate and key that sign PDFs
       document-signing.pem
       signing-certificates.json          every document-signing certificate and which one
                                          signs now (see `signing`; absent: the self-made one)
       document-signing-<id>.key.pem,     an imported certificate (`import_certificate`):
-      .pem, .chain.pem, .root.pem        encrypted key, certificate, intermediates, CA root
+      .pem, .chain.pem, .root.pem        encrypted key, certificate, intermediates, CA root;
+                                         or a renewed self-made one (`renew_certificate`):
+                                         key and certificate only
       national-id-secret.json            HMAC secret for national ids, sealed (scrypt, AES-GCM)
       .lock                              held (flock) while init or a key change runs
 
 Every file is created 0600 with O_EXCL and never overwritten; only record-keys.json is
 replaced, atomically, when keys rotate, retire or are marked compromised, and
-signing-certificates.json when a certificate is imported. Private keys are
-decrypted lazily, once per store object, and kept in memory.
+signing-certificates.json when a certificate is imported, renewed or distrusted. The one
+file ever removed is root-ca.key.pem, when the root moves offline, and only after the
+exported copy was read back and opened. Private keys are decrypted lazily, once per
+store object, and kept in memory.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -39,8 +45,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, RecordSigner, published_under
 from ..core.model import Institution
-from . import bundle, certs, sealed, signing
+from . import bundle, certs, distrust, sealed, signing
 from ._files import (
+    _fsync_dir,
     ensure_private_dir,
     locked,
     read_private_file,
@@ -65,6 +72,7 @@ if TYPE_CHECKING:
     from ..pdfsign import PadesSigner
     from ..pdfsign.signer import Timestamping
     from .importing import CheckedCertificate, SigningKey
+    from .offline_root import RootKey
 
 METADATA_FILE = "record-keys.json"
 ROOT_KEY_FILE = "root-ca.key.pem"
@@ -379,12 +387,142 @@ class FileKeyStore:
                 )
             for name, data in files:
                 _write_once(self._dir / name, data)
-            data = signing.dump_list(listed)
-            signing.load_list(data, signing.LIST_FILE)  # a reader's checks, before writing
-            replace_file(self._dir / signing.LIST_FILE, data)
-            self._pdf_signer = None
-            self._roots = None
+            self._write_list(listed)
         return entry
+
+    # -- the root, renewal and distrust ------------------------------------------------
+
+    def root_is_offline(self) -> bool:
+        """Whether the root's key was moved out of the store (its certificate stays)."""
+        return not (self._dir / ROOT_KEY_FILE).exists()
+
+    def export_root(self, out: Path, root_passphrase: bytes) -> None:
+        """Move the root key out: write it to `out` under `root_passphrase`, read that file
+        back and open it, and only then remove the key from the store."""
+        from .offline_root import RootKey, check_root_passphrase
+
+        check_root_passphrase(root_passphrase, self._passphrase)
+        with locked(self._dir), self._lock:
+            if self.root_is_offline():
+                raise KeyStoreError(
+                    f"the root is offline already: {self._dir} holds no {ROOT_KEY_FILE}"
+                )
+            key = _decrypt_ec(self._dir / ROOT_KEY_FILE, self._passphrase)
+            root = RootKey(key, _read_certificate(self._dir / ROOT_CERT_FILE))
+            write_offline_root(out, root, root_passphrase)
+            (self._dir / ROOT_KEY_FILE).unlink()
+            _fsync_dir(self._dir)
+
+    def _root(self, given: RootKey | None) -> RootKey:
+        """The root key: the one brought in, or the store's own; either must be the root
+        whose certificate the store holds (the trust anchor of every self-made diploma)."""
+        from .offline_root import RootKey
+
+        trusted = _read_certificate(self._dir / ROOT_CERT_FILE)
+        if given is None:
+            if self.root_is_offline():
+                raise KeyStoreError(
+                    "the root CA is kept offline (this store holds only its certificate): "
+                    "bring its file for this one command with --root FILE"
+                )
+            return RootKey(_decrypt_ec(self._dir / ROOT_KEY_FILE, self._passphrase), trusted)
+        if given.certificate != trusted:
+            raise KeyStoreError(
+                f"the root brought in is not this store's root ({ROOT_CERT_FILE}: "
+                f"{trusted.subject.rfc4514_string()}, serial {trusted.serial_number:x}); "
+                f"is it another institution's root file?"
+            )
+        return given
+
+    def renew_certificate(
+        self, now: datetime, root: RootKey | None = None
+    ) -> signing.SigningCertificate:
+        """A new document-signing key and certificate under the store's root, made the one
+        that signs from now; the earlier ones stay and keep verifying what they signed.
+        `root` is the offline root brought in; None uses the store's own root key."""
+        utc_seconds(now)
+        with locked(self._dir), self._lock:
+            _check_passphrase(self._dir, self._passphrase)
+            issuer = self._root(root)
+            key = certs.new_ec_key()
+            certificate = certs.build_document_signing_certificate(
+                self.institution, key.public_key(), issuer.certificate, issuer.key, now
+            )
+            cert_id = signing.certificate_id(certificate)
+            key_file, cert_file = signing.renewed_file_names(cert_id)
+            entry = signing.describe(
+                certificate,
+                source="self-made",
+                key_file=key_file,
+                certificate_file=cert_file,
+                chain_file=None,
+                root_file=ROOT_CERT_FILE,
+            )
+            listed = self.signing_certificates().added(entry)
+            for name, data in (
+                (key_file, _encrypt(key, self._passphrase)),
+                (cert_file, _pem(certificate)),
+            ):
+                _write_once(self._dir / name, data)
+            self._write_list(listed)
+        return entry
+
+    def distrust_certificate(
+        self,
+        reference: str,
+        since: datetime,
+        now: datetime,
+        reason: str = "",
+        *,
+        vouched: Callable[[distrust.DistrustedCertificate], Iterable[str]] | None = None,
+    ) -> signing.SigningCertificate:
+        """Distrust the document-signing certificate `reference` (id or serial) from
+        `since`: its signatures made then or later are refused by every verifier unless a
+        trusted timestamp shows them earlier, or the institution vouches for them.
+        `vouched` gives the digests of the signature values it vouches for (those of the
+        diplomas its server stored; see `keys.distrust`). Returns the changed entry."""
+        from .record import check_since
+
+        moment = check_since(since, now)
+        reason = " ".join(reason.split())
+        if len(reason) > signing.MAX_REASON:
+            raise KeyStoreError(f"the reason is longer than {signing.MAX_REASON} characters")
+        with locked(self._dir), self._lock:
+            before = self.signing_certificates()
+            entry = before.find(reference)
+            listed = before.distrusted(entry.cert_id, moment, reason)
+            changed = listed.find(entry.cert_id)
+            if vouched is not None:
+                [named] = distrust.from_entries([changed])
+                # the digests first: a crash before the list names the distrust leaves a
+                # file no reader looks at
+                replace_file(
+                    self._dir / distrust.vouched_file_name(entry.cert_id),
+                    distrust.dump_vouched(entry.cert_id, vouched(named)),
+                )
+            self._write_list(listed)
+        return changed
+
+    def distrusted_certificates(self) -> tuple[distrust.DistrustedCertificate, ...]:
+        """The distrusted document-signing certificates, each with the signatures the
+        institution vouches for."""
+        return distrust.from_entries(self.signing_certificates().entries, self._vouched)
+
+    def _vouched(self, entry: signing.SigningCertificate) -> frozenset[str]:
+        path = self._dir / distrust.vouched_file_name(entry.cert_id)
+        try:
+            data = read_private_file(path)
+        except FileNotFoundError:
+            return frozenset()
+        return distrust.load_vouched(data, entry.cert_id, str(path))
+
+    def _write_list(self, listed: signing.SigningCertificates) -> None:
+        """Replace the list file (under the lock), after a reader's checks."""
+        data = signing.dump_list(listed)
+        signing.load_list(data, signing.LIST_FILE)
+        replace_file(self._dir / signing.LIST_FILE, data)
+        self._pdf_signer = None
+        self._roots = None
 
     # -- other secrets -------------------------------------------------------------------
 
@@ -414,6 +552,7 @@ class FileKeyStore:
             self.entries(),
             self.trust_roots(),
             self.ca_issued(),
+            self.distrusted_certificates(),
             timestamp_roots=self.timestamping.roots if self.timestamping else (),
         )
 
@@ -473,25 +612,65 @@ def _new_record_entry(
 
 
 def init_key_store(
-    directory: Path, passphrase: bytes, institution: Institution, now: datetime
+    directory: Path,
+    passphrase: bytes,
+    institution: Institution,
+    now: datetime,
+    *,
+    offline_root: tuple[Path, bytes] | None = None,
 ) -> FileKeyStore:
     """Create whatever is missing in `directory` and open the store.
 
     Existing keys are never replaced: a second run only loads them, and raises
-    KeyStoreError if `passphrase` does not open them.
+    KeyStoreError if `passphrase` does not open them. With `offline_root` (a file and
+    its passphrase) a new root's key is written to that file only, never to the store;
+    a root already in the store is moved there (`export_root`).
     """
     directory = Path(directory)
     utc_seconds(now)  # refuses a naive time before anything is written
+    if offline_root is not None:
+        from .offline_root import check_root_passphrase
+
+        check_root_passphrase(offline_root[1], passphrase)
     ensure_private_dir(directory)
     with locked(directory):
         _check_passphrase(directory, passphrase)
         _ensure_record_key(directory, passphrase, institution, now)
-        _ensure_certificates(directory, passphrase, institution, now)
+        new_root = not (directory / ROOT_CERT_FILE).exists()
+        _ensure_certificates(
+            directory, passphrase, institution, now, offline_root if new_root else None
+        )
         if not (directory / SECRET_FILE).exists():
             _write_once(directory / SECRET_FILE, sealed.seal(os.urandom(32), passphrase))
     store = FileKeyStore(directory, passphrase, institution)
+    if offline_root is not None and not store.root_is_offline():
+        store.export_root(*offline_root)
     store.unlock()
     return store
+
+
+def write_offline_root(out: Path, root: RootKey, root_passphrase: bytes) -> None:
+    """Write the offline root file (new, 0600) and prove it: read it back and open it
+    with the passphrase. A file that does not give back the same root is removed."""
+    from .offline_root import open_root, seal_root
+
+    try:
+        write_new_file(out, seal_root(root, root_passphrase))
+    except FileExistsError:
+        raise KeyStoreError(
+            f"{out} exists already; the root is never written over a file: choose a new name"
+        ) from None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot write the root file {out}: {exc.strerror}") from exc
+    try:
+        back = open_root(read_private_file(out), root_passphrase, str(out))
+        if back.certificate != root.certificate or back.key.private_numbers() != (
+            root.key.private_numbers()
+        ):
+            raise KeyStoreError(f"{out} does not give back the root that was written")
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
 
 
 def _write_once(path: Path, data: bytes) -> None:
@@ -532,15 +711,25 @@ def _ensure_record_key(
 
 
 def _ensure_certificates(
-    directory: Path, passphrase: bytes, institution: Institution, now: datetime
+    directory: Path,
+    passphrase: bytes,
+    institution: Institution,
+    now: datetime,
+    offline_root: tuple[Path, bytes] | None = None,
 ) -> None:
     root_key_path, root_cert_path = directory / ROOT_KEY_FILE, directory / ROOT_CERT_FILE
     key_path, cert_path = directory / SIGNING_KEY_FILE, directory / SIGNING_CERT_FILE
 
     root_key: ec.EllipticCurvePrivateKey | None = None
-    if not root_key_path.exists():
-        if root_cert_path.exists():
-            raise KeyStoreError(f"{root_cert_path} exists but its key {ROOT_KEY_FILE} is missing")
+    if offline_root is not None and not root_key_path.exists() and not root_cert_path.exists():
+        from .offline_root import RootKey
+
+        # The key goes to the offline file only: it never touches the store's disk.
+        root_key = certs.new_ec_key()
+        root = certs.build_root_certificate(institution, root_key, now)
+        write_offline_root(offline_root[0], RootKey(root_key, root), offline_root[1])
+        _write_once(root_cert_path, _pem(root))
+    if not root_key_path.exists() and not root_cert_path.exists():
         root_key = certs.new_ec_key()
         _write_once(root_key_path, _encrypt(root_key, passphrase))
     if not root_cert_path.exists():
@@ -555,6 +744,12 @@ def _ensure_certificates(
         _write_once(key_path, _encrypt(signing_key, passphrase))
     if not cert_path.exists():
         signing_key = signing_key or _decrypt_ec(key_path, passphrase)
+        if root_key is None and not root_key_path.exists():
+            raise KeyStoreError(
+                f"{cert_path} is missing and the root CA is offline (no {ROOT_KEY_FILE}): "
+                f"restore {SIGNING_CERT_FILE} from a backup, or make a new certificate with "
+                f"`diplomas keys renew-certificate --root FILE`"
+            )
         root_key = root_key or _decrypt_ec(root_key_path, passphrase)
         certificate = certs.build_document_signing_certificate(
             institution, signing_key.public_key(), _read_certificate(root_cert_path), root_key, now

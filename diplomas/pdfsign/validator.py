@@ -23,6 +23,12 @@ the attachments must be the same in the final document. Signatures are checked a
 signing time they claim (diplomas outlive the 5-year document-signing certificate), and
 a claimed time in the future is refused.
 
+A certificate the institution distrusted from a moment (`diplomas keys
+distrust-certificate`: its key may be in other hands) is the exception: there the claimed
+time is worth nothing, since whoever holds the key writes any time they like. Its
+signatures pass only with a trusted RFC 3161 timestamp from before that moment
+(`distrust_reason`).
+
 Timestamps and long-term validation data (PAdES B-T and B-LT, see `signer.Timestamping`):
 a signature may carry one RFC 3161 signature timestamp as its only unsigned attribute.
 When the token is intact and its authority chains to a trusted timestamp root, its time
@@ -78,6 +84,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from ..core.ports import PdfReport, PdfSignatureCheck
+from ..keys.distrust import DistrustedCertificate, signature_digest
 from . import hexstrings
 from ._sync import run_coroutine
 from .signer import RECORD_FILE_NAME, Mechanism, mechanism_for, to_asn1
@@ -131,6 +138,7 @@ class _Checked:
     reasons: list[str]
     status: PdfSignatureStatus | None
     covers_file: bool
+    issuers: frozenset[str] = frozenset()
     proven_time: datetime | None = None
 
 
@@ -142,10 +150,18 @@ class PadesValidator:
     the institution it speaks for: a co-issued diploma needs one good signature from
     each of its issuers, not just any two.
 
-    `ca_issued` pairs a CA's root with a document-signing certificate that the CA issued to
-    an institution (`diplomas keys import-certificate`). A CA issues certificates to many
-    others, so under a root named in such a pair only the paired certificates sign; under
-    an institution's self-made root, any certificate it issued does.
+    `ca_issued` maps an institution's DIDs to (CA root, document-signing certificate) pairs:
+    certificates that a CA issued to that institution (`diplomas keys import-certificate`).
+    A CA issues certificates to many others, so under a root named in such a pair only the
+    paired certificates sign for that institution; under an institution's self-made root,
+    any certificate it issued does. The pairs are kept per institution: two institutions
+    with certificates from one national CA each speak only through their own.
+
+    `distrusted` maps an institution's DIDs to the certificates it distrusts from a moment
+    on (`diplomas keys distrust-certificate`): their signatures that speak for it are
+    refused unless a trusted timestamp shows them earlier (see `distrust_reason`). Kept per
+    institution like `ca_issued`: one institution's bundle cannot distrust, and so silence,
+    another's certificates.
     """
 
     def __init__(
@@ -153,7 +169,8 @@ class PadesValidator:
         trust_roots: Sequence[x509.Certificate] = (),
         *,
         issuers: Mapping[str, Sequence[x509.Certificate]] | None = None,
-        ca_issued: Sequence[tuple[x509.Certificate, x509.Certificate]] = (),
+        ca_issued: Mapping[str, Sequence[tuple[x509.Certificate, x509.Certificate]]] | None = None,
+        distrusted: Mapping[str, Sequence[DistrustedCertificate]] | None = None,
         now: Callable[[], datetime] | None = None,
         timestamp_roots: Sequence[x509.Certificate] = (),
     ) -> None:
@@ -165,11 +182,12 @@ class PadesValidator:
         unique = {r.dump(): r for r in [*(to_asn1(root) for root in trust_roots)]}
         unique.update((root.dump(), root) for _, root in owned)
         self._roots = list(unique.values())
-        self._registered: dict[bytes, set[bytes]] = {}
-        for root, certificate in ca_issued:
-            self._registered.setdefault(to_asn1(root).dump(), set()).add(
-                to_asn1(certificate).dump()
-            )
+        self._registered: dict[tuple[str, bytes], set[bytes]] = {}
+        for did, pairs in (ca_issued or {}).items():
+            for root, certificate in pairs:
+                self._registered.setdefault((did, to_asn1(root).dump()), set()).add(
+                    to_asn1(certificate).dump()
+                )
         # Built once: the anchors are immutable. Each check still gets a ValidationContext
         # (and so a certificate registry) of its own, since the certificates a signature
         # carries are registered in it and must not outlive that check.
@@ -180,6 +198,11 @@ class PadesValidator:
             trust_roots=[to_asn1(root) for root in timestamp_roots]
         )
         self._now = now or (lambda: datetime.now(UTC))
+        self._distrusted = {
+            did: index
+            for did, items in (distrusted or {}).items()
+            if (index := distrust_index(items))
+        }
         _memoise_name_preparation()
         hexstrings.install()
 
@@ -217,18 +240,22 @@ class PadesValidator:
         self._judge_coverage(pdf, reader, checked)
         record, problems = _signed_record(reader, checked)
         signatures = tuple(
-            PdfSignatureCheck(c.signer, tuple(c.reasons), self._issuers_of(c), c.proven_time)
-            for c in checked
+            PdfSignatureCheck(c.signer, tuple(c.reasons), c.issuers, c.proven_time) for c in checked
         )
         return PdfReport(signatures, record, tuple(problems))
 
-    def _issuers_of(self, checked: _Checked) -> frozenset[str]:
-        """The DIDs whose root the signature's validated path ends at, if any."""
-        if checked.status is None:
+    def _speaks_for(self, embedded: EmbeddedPdfSignature, on_path: set[bytes]) -> frozenset[str]:
+        """The DIDs the signature speaks for: the owners of the root its validated path
+        ends at that either made the certificate under their own root or registered it
+        as issued to them by that CA."""
+        root = next((d for d in on_path if d in self._owners), None)
+        if root is None:
             return frozenset()
-        return next(
-            (self._owners[d] for d in _path_certificates(checked.status) if d in self._owners),
-            frozenset(),
+        signer = embedded.signer_cert.dump()
+        return frozenset(
+            did
+            for did in self._owners[root]
+            if (registered := self._registered.get((did, root))) is None or signer in registered
         )
 
     # -- one signature ------------------------------------------------------------------
@@ -291,13 +318,30 @@ class PadesValidator:
         if embedded_data is not None:
             reasons.extend(_revocation_reasons(embedded, embedded_data, checked.proven_time))
         on_path = _path_certificates(status)
-        registered = [self._registered[d] for d in on_path if d in self._registered]
-        if registered and embedded.signer_cert.dump() not in registered[0]:
+        checked.issuers = self._speaks_for(embedded, on_path)
+        if not checked.issuers and any(d in self._owners for d in on_path):
             reasons.append(
                 f"signed by a certificate that the institution's CA issued, but not one that "
                 f"the institution registered (signer: {signer})"
             )
+        if self._distrusted:
+            reasons.extend(self._distrust_reasons(embedded, status, checked.issuers))
         return checked
+
+    def _distrust_reasons(
+        self,
+        embedded: EmbeddedPdfSignature,
+        status: PdfSignatureStatus,
+        speaks_for: frozenset[str],
+    ) -> list[str]:
+        """The refusal of a distrusted certificate's signature, by the institutions it
+        speaks for (one sentence, even when several of its DIDs list the distrust)."""
+        for did in sorted(speaks_for):
+            index = self._distrusted.get(did)
+            refusal = None if index is None else distrust_reason(embedded, status, index)
+            if refusal is not None:
+                return [refusal]
+        return []
 
     # -- timestamps and long-term validation data (PAdES B-T, B-LT) ---------------------
 
@@ -406,6 +450,62 @@ class PadesValidator:
                     if added and added > 0
                     else "the signature does not cover the whole file"
                 )
+
+
+# -- distrusted certificates --------------------------------------------------------------
+
+
+def distrust_index(
+    distrusted: Sequence[DistrustedCertificate],
+) -> dict[int, tuple[DistrustedCertificate, ...]]:
+    """The distrusted certificates by serial number: a signature whose serial is not there
+    (nearly all) costs one dictionary lookup."""
+    index: dict[int, tuple[DistrustedCertificate, ...]] = {}
+    for item in distrusted:
+        index[item.serial] = (*index.get(item.serial, ()), item)
+    return index
+
+
+def distrust_reason(
+    embedded: EmbeddedPdfSignature,
+    status: PdfSignatureStatus,
+    index: Mapping[int, Sequence[DistrustedCertificate]],
+) -> str | None:
+    """Why a signature by a distrusted certificate is refused, or None if its certificate
+    is not distrusted, a trusted timestamp shows it was made before the distrust, or the
+    institution vouched for this very signature (one of the diplomas it stored).
+
+    Only a timestamp counts: a valid token from a time-stamping authority whose
+    certificate chains to a trusted root. The signing time the PDF states (the CMS
+    signing-time attribute, /M) is written by whoever holds the key, so it proves
+    nothing here."""
+    candidates = index.get(embedded.signer_cert.serial_number)
+    if not candidates:
+        return None
+    certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
+    entry = next((c for c in candidates if c.names(certificate)), None)
+    if entry is None:
+        return None
+    stamp = status.timestamp_validity
+    if stamp is not None and stamp.trusted and stamp.timestamp < entry.since:
+        return None
+    if entry.vouched and signature_digest(embedded.signer_info["signature"].native) in (
+        entry.vouched
+    ):
+        return None  # one of the institution's own diplomas, listed when it distrusted
+    why = f" ({entry.reason})" if entry.reason else ""
+    if stamp is None:
+        proof = "it carries no timestamp to show it was made before then"
+    elif not stamp.trusted:
+        proof = "its timestamp is not from a trusted time-stamping authority"
+    else:
+        proof = f"its trusted timestamp ({stamp.timestamp.isoformat()}) is not earlier"
+    return (
+        f"signed with a certificate the institution distrusts since "
+        f"{entry.since.isoformat()}{why} (serial {entry.serial:x}): {proof}, and the "
+        f"time the PDF itself claims does not count, since whoever holds the key can "
+        f"write any time"
+    )
 
 
 def _intact(checked: _Checked) -> bool:

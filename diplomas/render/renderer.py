@@ -77,10 +77,9 @@ class TemplateRenderer:
         home = self._home_of(name)
         if home is None:
             available = ", ".join(self.names()) or "none"
-            where = ", ".join(str(f) for f in self.folders)
-            raise NotFound(
-                f"no diploma template named {name!r} in {where} (available: {available})"
-            )
+            # No folder paths: this message reaches API callers, who have no business
+            # knowing where the instance keeps its files (DIPLOMAS_TEMPLATES_DIR says it).
+            raise NotFound(f"no diploma template named {name!r} (available: {available})")
         later = self.folders[self.folders.index(home) + 1 :]
         design = prepare(load_template(name, home, later))
         # Two threads may load the same template at once; the first one stored wins.

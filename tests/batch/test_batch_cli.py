@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import stat
 import zipfile
 from pathlib import Path
 
@@ -57,6 +58,12 @@ def test_batch_issues_every_row_once_and_each_verifies(
     with zipfile.ZipFile(out / "diplomas.zip") as zf:
         names = set(zf.namelist())
     assert {e["file"] for e in entries} | {"manifest.csv", "manifest.json"} == names
+    # Names, serials and links to people's diplomas: the owner's alone (the review saw 0644).
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    for name in ("manifest.csv", "manifest.json", "diplomas.zip"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
+    for written in out.iterdir():  # PDFs are hard links to the store's files (0640)
+        assert stat.S_IMODE(written.stat().st_mode) & 0o007 == 0, written
 
     # Run it again: one set of diplomas, the same ids, nothing issued.
     again = run(cli_env, "issue-batch", str(roster), "--out", str(out), "--workers", "1")

@@ -97,3 +97,28 @@ def test_valid_national_id_is_accepted() -> None:
     # 0499370899 satisfies the mod-11 check digit.
     r = parse_request({"name": "علی", "national_id": "۰۴۹۹۳۷۰۸۹۹"}, today=TODAY)
     assert r.national_id == "0499370899"
+
+
+@pytest.mark.parametrize(
+    "invisible",
+    ["\u2060", "\u180e", "\U000e0041", "\u034f", "\u061c", "\u3164", "\ufe0f", "\u2064", "\u00ad"],
+    ids=lambda c: f"U+{ord(c):04X}",
+)
+def test_default_ignorable_characters_are_removed(invisible: str) -> None:
+    """Characters that draw nothing would make two names that look alike different
+    strings (the review stored U+2060, U+180E and U+E0041 in names)."""
+    assert normalize(f"زهرا{invisible} محمدی{invisible}‌نژاد") == "زهرا محمدی\u200cنژاد"
+    assert normalize(f"Za{invisible}hra") == "Zahra"
+
+
+def test_zwnj_alone_of_the_invisible_characters_is_kept() -> None:
+    assert normalize("محمدی\u200cنژاد") == "محمدی\u200cنژاد"
+
+
+def test_a_request_with_hidden_characters_is_stored_as_it_looks() -> None:
+    hidden = "\u2060\u180e\U000e0041"
+    r = parse_request(
+        {"name": f"علی{hidden} رضایی", "name_en": f"Ali{hidden} Rezaei", "issued_on": "1405/09/01"},
+        today=TODAY,
+    )
+    assert (r.name, r.name_en) == ("علی رضایی", "Ali Rezaei")

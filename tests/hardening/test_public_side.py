@@ -113,7 +113,6 @@ def test_no_public_answer_carries_anything_private(
         "status": open_client.get("/status/revocation-1"),
         "healthz": open_client.get("/healthz"),
         "readyz": open_client.get("/readyz"),
-        "metrics": open_client.get("/metrics"),
         "openapi": open_client.get("/openapi.json"),
         "unauthorized": open_client.get(f"/api/v1/diplomas/{d.id}"),
     }

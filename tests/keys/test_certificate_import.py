@@ -312,8 +312,8 @@ def test_only_the_registered_certificate_speaks_for_the_institution(
     assert bundle.ca_issued == ((ca.root, certificate),)
     did = store.institution.did
     for validator in (
-        PadesValidator(issuers={did: store.trust_roots()}, ca_issued=store.ca_issued()),
-        PadesValidator(issuers={did: bundle.trust_roots()}, ca_issued=bundle.ca_issued),
+        PadesValidator(issuers={did: store.trust_roots()}, ca_issued={did: store.ca_issued()}),
+        PadesValidator(issuers={did: bundle.trust_roots()}, ca_issued={did: bundle.ca_issued}),
     ):
         [check] = validator.inspect(ours).signatures
         assert check.ok, check

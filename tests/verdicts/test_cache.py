@@ -18,7 +18,7 @@ import anyio
 import httpx
 import pytest
 from clitools import invoke
-from conftest import PASSPHRASE, Instance, free_port, make_instance, serving
+from conftest import PASSPHRASE, Instance, LiveServer, free_port, make_instance, serving
 from fastapi.testclient import TestClient
 
 from diplomas.api.app import create_app
@@ -268,19 +268,19 @@ def test_the_feed_reads_on_from_a_number(inst: Instance) -> None:
 
 
 @pytest.fixture
-def slow_look_server(tmp_path: Path, backend: str) -> Iterator[tuple[Instance, str]]:
+def slow_look_server(tmp_path: Path, backend: str) -> Iterator[LiveServer]:
     port = free_port()
     inst = make_instance(tmp_path, backend, public_url=f"http://127.0.0.1:{port}")
     assert inst.service.audit is not None
     inst.service.verdicts = VerdictCache(inst.service.audit, size=100, check_every=0.3)
     with serving(inst, port) as server:
-        yield inst, server.base_url
+        yield server
 
 
 def test_over_http_a_cli_revocation_reaches_the_page_within_the_bound(
-    slow_look_server: tuple[Instance, str], env: dict[str, str]
+    slow_look_server: LiveServer, env: dict[str, str]
 ) -> None:
-    inst, base = slow_look_server
+    inst, base = slow_look_server.instance, slow_look_server.base_url
     cli_env = {
         **env,
         "DIPLOMAS_HOME": str(inst.settings.home),
@@ -301,7 +301,8 @@ def test_over_http_a_cli_revocation_reaches_the_page_within_the_bound(
             assert time.monotonic() - revoked_at < 2 * 0.3 + 0.5, "the revocation never showed"
             time.sleep(0.02)
         assert "This diploma has been revoked" in http.get(f"/v/{d.id}").text
-        metrics = http.get("/metrics").text
+    # Read from the served app's registry: the metrics are not on the app's address.
+    metrics = slow_look_server.app.state.metrics.render().decode()
     assert 'diplomas_verifications_total{route="/v/{diploma_id}",verdict="valid"} 3.0' in metrics
 
 

@@ -14,10 +14,10 @@ from pydantic import BaseModel
 
 from ...core.batch import Batch, BatchStatus
 from ...core.errors import Conflict, DocumentError
-from ..deps import IssueToken, ReadToken, ServiceDep, SettingsDep
+from ..deps import AuthFirstRoute, IssueToken, ReadToken, ServiceDep, SettingsDep
 from .verify import UploadTooLarge
 
-router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
+router = APIRouter(prefix="/api/v1/batches", tags=["batches"], route_class=AuthFirstRoute)
 ROSTER_TYPES = (".csv", ".tsv", ".txt", ".xlsx")
 
 

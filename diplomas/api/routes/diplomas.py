@@ -6,12 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from ...core.audit import AuditAction, token_actor
+from ...core.errors import Conflict
 from ...core.model import Diploma
+from ...core.ports import TokenRecord
 from ...core.statuslist import MEDIA_TYPE as CREDENTIAL_MEDIA_TYPE
-from ..deps import IssueToken, ReadToken, RevokeToken, ServiceDep
+from ...service import DiplomaService
+from ..deps import AuthFirstRoute, IssueToken, ReadToken, RevokeToken, ServiceDep
 from ..schemas import DiplomaIn, DiplomaOut, DiplomaPage, IssueOut, RevokeIn, SuspendIn
 
-router = APIRouter(prefix="/api/v1/diplomas", tags=["diplomas"])
+router = APIRouter(prefix="/api/v1/diplomas", tags=["diplomas"], route_class=AuthFirstRoute)
 
 
 def pdf_url(diploma: Diploma) -> str:
@@ -21,14 +25,30 @@ def pdf_url(diploma: Diploma) -> str:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": IssueOut, "description": "already issued for this external_id"}},
+    responses={
+        200: {
+            "model": IssueOut,
+            "description": "already issued for this external_id: to the token that issued it, "
+            "or one with `read`",
+        }
+    },
 )
 def issue_diploma(
-    body: DiplomaIn, service: ServiceDep, _: IssueToken, response: Response
+    body: DiplomaIn, service: ServiceDep, token: IssueToken, response: Response
 ) -> IssueOut:
-    """Issue one diploma: signed record, signed PDF, QR code to the verify page."""
+    """Issue one diploma: signed record, signed PDF, QR code to the verify page.
+
+    Sending an `external_id` that was issued before issues nothing. The diploma is
+    answered (200) to the token that issued it (a retry) and to a token with the `read`
+    scope; any other token gets 409 without it, so that an `issue`-only token cannot map
+    student numbers to diplomas."""
     outcome = service.issue(body.model_dump(exclude_none=True))
     if not outcome.created:
+        if "read" not in token.scopes and not issued_by(service, outcome.diploma.id, token):
+            raise Conflict(
+                "a diploma with this external_id was issued already, not with this token; "
+                "ask with a token that has the read scope to be answered which one"
+            )
         response.status_code = status.HTTP_200_OK
     d = outcome.diploma
     return IssueOut(
@@ -39,6 +59,14 @@ def issue_diploma(
         status=d.status.value,
         created=outcome.created,
     )
+
+
+def issued_by(service: DiplomaService, diploma_id: str, token: TokenRecord) -> bool:
+    """Whether the audit log names `token` as the issuer of the diploma."""
+    if service.audit is None:
+        return False
+    issued = service.audit.entries(1, action=AuditAction.DIPLOMA_ISSUED, subject=diploma_id)
+    return bool(issued) and issued[0].actor == token_actor(token.token_id)
 
 
 @router.get("")

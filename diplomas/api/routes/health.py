@@ -1,17 +1,20 @@
-"""Probes and metrics for whoever runs the service (never rate limited).
+"""Probes for whoever runs the service (never rate limited).
 
 /healthz   the process answers (liveness)
 /readyz    the database answers and the signing keys are unlocked (readiness); 503
            with the reasons and a Retry-After otherwise, in words that name no path,
            host or key (the same 503 that requests get while the database is away)
-/metrics   Prometheus text format
+
+The Prometheus metrics are not here: `diplomas serve` answers them on an address of their
+own (DIPLOMAS_METRICS_ADDRESS, `api.serving`), so that strangers reaching the public app
+cannot read the traffic and batch figures.
 """
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -19,7 +22,6 @@ from ...service import DiplomaService
 from ...watch import SettingsWatch
 from ..deps import ServiceDep
 from ..errors import RETRY_AFTER_SECONDS
-from ..metrics import CONTENT_TYPE, Metrics
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("diplomas.health")
@@ -77,14 +79,3 @@ def readyz(request: Request, service: ServiceDep) -> ReadyOut:
             body.model_dump(), status_code=503, headers=headers
         )
     return ReadyOut(status="ready", reasons=[], warnings=warnings)
-
-
-@router.get(
-    "/metrics",
-    response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}, "description": "metrics"}},
-)
-def metrics(request: Request) -> Response:
-    """Prometheus metrics of this server process."""
-    registry: Metrics = request.app.state.metrics
-    return Response(registry.render(), media_type=CONTENT_TYPE)
