@@ -38,6 +38,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from diplomas.core.errors import ConfigurationError
 from diplomas.keys import MemoryKeyStore
+from diplomas.keys.distrust import DistrustedCertificate
 from diplomas.pdfsign import PadesSigner, PadesValidator
 from diplomas.pdfsign.signer import Timestamping, to_asn1
 
@@ -374,6 +375,39 @@ def test_a_timestamp_from_before_the_revocation_keeps_the_signature_good(
     untrusting = _validator(services, timestamp_roots=False).inspect(later)
     reasons = " ".join(untrusting.signatures[0].reasons)
     assert "revoked" in reasons and "nothing proves" in reasons, untrusting
+
+
+def test_the_distrust_rule_takes_the_proven_time(
+    services: tsa.TrustServices, long_term_pdf: bytes
+) -> None:
+    """The institution distrusts its certificate from a moment (its key may be in other
+    hands). The whole validator, with real timestamps: a signature whose trusted timestamp
+    is earlier stands; one timestamped after is refused; with the authority not trusted,
+    nothing proves the earlier one's time either."""
+    # the authority (certomancer here) answers in whole seconds
+    since = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    while datetime.now(UTC) < since + timedelta(seconds=1):
+        time.sleep(0.1)
+    after = _signer(services).sign(make_unsigned_pdf(), RECORD)
+    certificate = services.certificate("signer")
+    entry = DistrustedCertificate(
+        certificate.serial_number, certificate.issuer.rfc4514_string(), since, "key stolen"
+    )
+    did = "did:web:diplomas.example.org"
+
+    def validator(timestamp_roots: bool) -> PadesValidator:
+        return PadesValidator(
+            issuers={did: [services.certificate("root")]},
+            distrusted={did: [entry]},
+            timestamp_roots=[services.certificate("tsa-root")] if timestamp_roots else [],
+        )
+
+    before_report = validator(True).inspect(long_term_pdf)
+    assert not failed(before_report), before_report
+    refused = " ".join(validator(True).inspect(after).signatures[0].reasons)
+    assert "distrusts since" in refused and "is not earlier" in refused, refused
+    untrusted = " ".join(validator(False).inspect(long_term_pdf).signatures[0].reasons)
+    assert "not from a trusted time-stamping authority" in untrusted, untrusted
 
 
 def test_the_timestamp_authority_down_stops_signing_with_a_plain_error(
