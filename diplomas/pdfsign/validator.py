@@ -34,8 +34,9 @@ a signature may carry one RFC 3161 signature timestamp as its only unsigned attr
 When the token is intact and its authority chains to a trusted timestamp root, its time
 is the signature's `proven_time`, and the signature is checked at that time rather than
 at the one the PDF claims. A document security store (DSS) added after the last signature
-is accepted when pyHanko's difference analysis finds nothing but validation data in it;
-its OCSP responses and CRLs are then used, and a certificate that names a responder or a
+is accepted when the updates that add it hold nothing else (pyHanko's difference analysis
+and our own, stricter, comparison of the objects they rewrite agree); its OCSP responses
+and CRLs are then used, and a certificate that names a responder or a
 CRL must have its answer there (no soft-failing). A signing certificate that the embedded
 data shows revoked fails, whatever time the PDF claims, unless a trusted timestamp proves
 the signature was made before the revocation.

@@ -99,7 +99,7 @@ def _settings(env: dict[str, str]) -> Settings:
 
 
 def test_a_long_term_diploma_verifies_online_offline_and_through_the_server(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str], tmp_path: Path, services: tsa.TrustServices
 ) -> None:
     pdf = tmp_path / "diploma.pdf"
     _issue(env, pdf)
@@ -120,9 +120,11 @@ def test_a_long_term_diploma_verifies_online_offline_and_through_the_server(
     assert _verdict(offline, pdf, str(bundle_file))["status"] == "valid"
 
     settings = _settings(env)
+    service = build_service(settings)
+    token = service.create_token(["issue"], "test issue")[1]
     port = free_port()
     with (
-        serving(Instance(settings, build_service(settings), {}), port) as server,
+        serving(Instance(settings, service, {"issue": token}), port) as server,
         httpx.Client(base_url=server.base_url, timeout=30) as http,
     ):
         upload = http.post(
@@ -130,6 +132,18 @@ def test_a_long_term_diploma_verifies_online_offline_and_through_the_server(
         )
         assert upload.status_code == 200, upload.text
         assert upload.json()["status"] == "valid", upload.json()
+
+        # issuing over HTTP with the authority stopped: a 503 worth retrying, and the
+        # authority's address stays in the operators' log, not in the answer
+        services.tsa.stop()
+        body = {"name": "علی رضایی", "issued_on": "1405/09/05"}
+        refused = http.post("/api/v1/diplomas", json=body, headers=server.instance.auth("issue"))
+        assert refused.status_code == 503, refused.text
+        assert "Retry-After" in refused.headers
+        assert services.tsa_url not in refused.text
+        services.restart_tsa()
+        issued = http.post("/api/v1/diplomas", json=body, headers=server.instance.auth("issue"))
+        assert issued.status_code in (200, 201), issued.text
 
 
 def test_with_the_authority_stopped_issuing_fails_plainly_and_stores_no_pdf(
