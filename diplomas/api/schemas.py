@@ -190,6 +190,12 @@ class SignerOut(BaseModel):
         description="Whose keys or roots checked this signature: the institution configured "
         "on this server that the signature speaks for (empty when it matched none).",
     )
+    timestamped_at: datetime | None = Field(
+        None,
+        description="A PDF signature's time as a trusted timestamp authority proves it "
+        "(PAdES B-T); absent when the PDF carries no trusted timestamp.",
+        exclude_if=lambda v: v is None,
+    )
 
 
 class VerdictOut(BaseModel):
@@ -222,6 +228,7 @@ class VerdictOut(BaseModel):
                     ok=s.ok,
                     reasons=list(s.reasons),
                     vouched_by=s.vouched_by,
+                    timestamped_at=s.timestamped_at,
                 )
                 for s in v.signers
             ],

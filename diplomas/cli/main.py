@@ -383,6 +383,9 @@ def print_verdict(verdict: Verdict) -> None:
         out.print(f"{s.kind} signature by {s.signer}", highlight=False)
         out.print(f"  result: {'ok' if s.ok else '; '.join(s.reasons)}", highlight=False)
         out.print(f"  vouched for by: {s.vouched_by or 'nobody trusted here'}", highlight=False)
+        if s.timestamped_at is not None:
+            when = s.timestamped_at.isoformat(timespec="seconds")
+            out.print(f"  timestamped: {when}, by a trusted timestamp authority", highlight=False)
     for reason in verdict.reasons:
         out.print(f"- {reason}", highlight=False)
 

@@ -43,6 +43,9 @@ class SignerReport:
     """Whose word the key or root that checked this signature came from: a trust bundle
     named on the command line, or an institution configured on this server ("" when the
     signature matched nobody's key or root)."""
+    timestamped_at: datetime | None = None
+    """For a PDF signature, when a trusted timestamp authority proves it was made (PAdES
+    B-T); None when only the time the PDF claims for itself is known."""
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,9 @@ def verdict_for_document(
     vouchers = vouchers or {}
     reasons: list[str] = list(report.problems)
     signers: list[SignerReport] = [
-        SignerReport("pdf", s.signer, s.ok, s.reasons, _vouched_by(s.issuers, vouchers))
+        SignerReport(
+            "pdf", s.signer, s.ok, s.reasons, _vouched_by(s.issuers, vouchers), s.proven_time
+        )
         for s in report.signatures
     ]
     for s in report.signatures:

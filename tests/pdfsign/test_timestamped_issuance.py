@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -110,7 +111,12 @@ def test_a_long_term_diploma_verifies_online_offline_and_through_the_server(
     dss = DocumentSecurityStore.read_dss(reader)
     assert dss.ocsps and dss.crls
 
-    assert _verdict(env, pdf)["status"] == "valid"
+    verdict = _verdict(env, pdf)
+    assert verdict["status"] == "valid"
+    # the verdict says when the authority proves the signature was made
+    [pdf_signer] = [s for s in verdict["signers"] if s["kind"] == "pdf"]
+    stamped = datetime.fromisoformat(pdf_signer["timestamped_at"])
+    assert abs(stamped - datetime.now(UTC)) < timedelta(minutes=5)
 
     bundle_file = tmp_path / "trust.json"
     invoke(env, "keys", "export", "--out", str(bundle_file))
@@ -132,6 +138,7 @@ def test_a_long_term_diploma_verifies_online_offline_and_through_the_server(
         )
         assert upload.status_code == 200, upload.text
         assert upload.json()["status"] == "valid", upload.json()
+        assert [s["timestamped_at"] for s in upload.json()["signers"] if s["kind"] == "pdf"]
 
         # issuing over HTTP with the authority stopped: a 503 worth retrying, and the
         # authority's address stays in the operators' log, not in the answer
