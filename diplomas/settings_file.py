@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .bootstrap import keys_dir_for, load_institutions, record_audit_event, settle_identity
+from .bootstrap import (
+    keys_dir_for,
+    load_institutions,
+    record_audit_event,
+    settle_identity,
+    timestamping_for,
+)
 from .config import (
     DEFAULT_INSTITUTION,
     INSTITUTION_KEYS,
@@ -127,6 +133,10 @@ def check_settings(settings: Settings) -> list[Finding]:
             )
     try:
         load_institutions(settings, record=False)
+    except ConfigurationError as exc:
+        findings.append(Finding("error", str(exc)))
+    try:  # the timestamp authority ([signing] or DIPLOMAS_TIMESTAMP_*): issuing needs it whole
+        timestamping_for(settings)
     except ConfigurationError as exc:
         findings.append(Finding("error", str(exc)))
     for institution in institutions:

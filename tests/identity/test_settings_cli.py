@@ -272,3 +272,19 @@ def test_issue_refuses_an_output_it_cannot_write_before_issuing(
     assert "is a folder; give a file name" in out
     assert "Traceback" not in out
     assert "diploma.issued" not in run(env, "audit", "list")
+
+
+def test_settings_check_names_a_timestamp_authority_without_roots(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`settings check` says what issuing would refuse, before anyone issues."""
+    invoke(env, "init", "--no-input")
+    with settings_file(env).open("a", encoding="utf-8") as fh:
+        fh.write('\n[signing]\ntimestamp_url = "https://tsa.example.ir/tsr"\n')
+    out = run(env, "settings", "check", code=4)
+    assert "a timestamp authority is set (timestamp_url) but DIPLOMAS_TIMESTAMP_ROOTS" in out
+    (tmp_path / "roots.pem").write_text("not a certificate")
+    out = run(
+        env | {"DIPLOMAS_TIMESTAMP_ROOTS": str(tmp_path / "roots.pem")}, "settings", "check", code=4
+    )
+    assert "holds no PEM certificate" in out
