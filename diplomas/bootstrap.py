@@ -226,28 +226,37 @@ def _issued_since(settings: Settings, engine: Engine | None, slug: str, since: d
 
 
 def open_key_store(settings: Settings, institution: Institution | None = None) -> FileKeyStore:
-    from .keys import FileKeyStore
-
     institutions = load_institutions(settings)
     if institution is not None:
         institution = next(i for i in institutions if i.slug == institution.slug)
     institution = institution or institutions[0]
     directory = keys_dir_for(settings, institutions, institution.slug)
-    return FileKeyStore(directory, _passphrase(settings), institution)
+    return _key_store(settings, directory, _passphrase(settings), institution)
 
 
 def open_key_stores(
     settings: Settings, institutions: Sequence[Institution] | None = None
 ) -> dict[str, FileKeyStore]:
     """Every institution's key store, by slug, the default issuer first."""
-    from .keys import FileKeyStore
-
     institutions = institutions or load_institutions(settings)
     passphrase = _passphrase(settings)
     return {
-        i.slug: FileKeyStore(keys_dir_for(settings, institutions, i.slug), passphrase, i)
+        i.slug: _key_store(settings, keys_dir_for(settings, institutions, i.slug), passphrase, i)
         for i in institutions
     }
+
+
+def _key_store(
+    settings: Settings, directory: Path, passphrase: bytes, institution: Institution
+) -> FileKeyStore:
+    """The store in `directory`: its signing keys in files, or in a PKCS#11 token when
+    `diplomas keys init-token` moved them there (the PIN is read when first needed)."""
+    from .keys import FileKeyStore
+    from .keys.token import TokenKeyStore, in_token, resolve_pin
+
+    if in_token(directory):
+        return TokenKeyStore(directory, passphrase, institution, lambda: resolve_pin(settings))
+    return FileKeyStore(directory, passphrase, institution)
 
 
 def init_instance(
@@ -260,6 +269,7 @@ def init_instance(
     done by `actor`. Returns the lines to show the admin.
     """
     from .keys import init_key_store
+    from .keys.token import in_token
     from .storage.engine import make_engine
     from .storage.schema import migrate_engine
 
@@ -291,7 +301,11 @@ def init_instance(
         for each in institutions:
             directory = keys_dir_for(settings, institutions, each.slug)
             existed = (directory / "record-keys.json").exists()
-            store = init_key_store(directory, passphrase, each, datetime.now(UTC))
+            if existed and in_token(directory):
+                store = _key_store(settings, directory, passphrase, each)
+                store.unlock()  # a wrong PIN shows now, as a wrong passphrase does
+            else:
+                store = init_key_store(directory, passphrase, each, datetime.now(UTC))
             settle_identity(settings, each, directory, actor=actor, engine=engine)
             if not existed:
                 key_ids = [k.key_id for k in store.entries()]

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     keys_dir: Path = Path("keys")
     database_url: str = ""
     key_passphrase: SecretStr | None = None
+    pkcs11_pin: SecretStr | None = None
+    """The user PIN of the PKCS#11 token that holds the signing keys, if they are in one
+    (`diplomas keys init-token`); or DIPLOMAS_PKCS11_PIN_FILE, a file holding it."""
+    pkcs11_pin_file: Path | None = None
     templates_dir: Path = Path("templates")
     """The instance's own diploma designs: they add to the designs that ship with the
     package, and override one of them by taking its name. A folder that does not exist

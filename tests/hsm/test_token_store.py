@@ -1,0 +1,236 @@
+"""Signing keys in a SoftHSM2 token: diplomas issued, bulk-issued and co-signed with keys
+that sign inside the token, checked by pyHanko's validator, Poppler's pdfsig and the
+app's own verification over HTTP; the private keys are not extractable."""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+from pathlib import Path
+
+import httpx
+import pkcs11
+import pytest
+from conftest import SAMT, free_port, make_instance, serving
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from pdftools import pdfsig
+from pkcs11 import Attribute, ObjectClass
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from diplomas.batches import BatchOptions, BatchRunner
+from diplomas.bootstrap import build_service, open_key_store, open_key_stores
+from diplomas.core.errors import ConfigurationError, KeyStoreError
+from diplomas.keys import FileKeyStore
+from diplomas.keys.token import CONFIG_FILE, Token, TokenKeyStore, restart_module
+from diplomas.pdfsign.signer import P256_ORDER, to_asn1
+from diplomas.service import DiplomaService
+
+from .conftest import PIN, SoftHsm, rebuilt, to_token
+
+ZAHRA = {"name": "زهرا محمدی‌نژاد", "name_en": "Zahra Mohammadinejad", "issued_on": "1405/09/05"}
+
+
+def pdf_signatures_trusted(pdf: bytes, stores: list[FileKeyStore]) -> list[bytes]:
+    """Each PAdES signature, checked by pyHanko against its own institution's roots only;
+    returns the DER of each signer's certificate."""
+    signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    assert len(signatures) == len(stores)
+    signers = []
+    for signature, store in zip(signatures, stores, strict=True):
+        roots = [to_asn1(r) for r in store.trust_roots()]
+        status = validate_pdf_signature(
+            signature, ValidationContext(trust_roots=roots, allow_fetching=False)
+        )
+        assert status.intact and status.valid and status.trusted, store.institution.slug
+        _, s = decode_dss_signature(signature.signer_info["signature"].native)
+        assert s <= P256_ORDER // 2, "the token's ECDSA signature was not made low-s"
+        signers.append(signature.signer_cert.dump())
+    return signers
+
+
+def record_key_id(record: bytes) -> str:
+    """The key id that the (single) record proof names."""
+    proof = json.loads(record)["proof"]
+    method: str = (proof[0] if isinstance(proof, list) else proof)["verificationMethod"]
+    return method.rsplit("#", 1)[1]
+
+
+def der(store: FileKeyStore) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return store.document_signing_certificate().public_bytes(Encoding.DER)
+
+
+def test_a_diploma_signed_in_the_token_verifies_everywhere(
+    tmp_path: Path, softhsm: SoftHsm
+) -> None:
+    port = free_port()
+    instance = make_instance(tmp_path, public_url=f"http://127.0.0.1:{port}")
+    before = instance.service.issue({**ZAHRA, "external_id": "file-keys"})
+    moved = to_token(instance, softhsm)
+    instance = rebuilt(instance)
+
+    outcome = instance.service.issue(ZAHRA)
+    assert pdf_signatures_trusted(outcome.pdf, [moved]) == [der(moved)]
+    assert "Signature is Valid" in pdfsig(outcome.pdf)
+    token_key = moved.signer().key_id
+    assert record_key_id(outcome.diploma.record) == token_key
+    assert token_key in moved.config.record_keys
+    assert not (moved.directory / f"record-key-{token_key}.pem").exists()
+
+    with serving(instance, port) as server, httpx.Client(base_url=server.base_url) as http:
+        for pdf in (outcome.pdf, before.pdf):  # signed in the token, and in files before
+            r = http.post("/api/v1/verify", files={"file": ("d.pdf", pdf, "application/pdf")})
+            verdict = r.json()
+            assert r.status_code == 200 and verdict["status"] == "valid", verdict
+        by_id = http.get(f"/api/v1/verify/{outcome.diploma.id}").json()
+        assert by_id["status"] == "valid", by_id
+
+
+def test_private_keys_never_leave_the_token(token_instance: object, softhsm: SoftHsm) -> None:
+    library = pkcs11.lib(softhsm.module)
+    token = library.get_token(token_label=softhsm.label)
+    # This process is logged in already (the service signed); a PKCS#11 login is the
+    # process's, so a second session shares it.
+    with token.open() as session:
+        keys = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
+        assert len(keys) == 2  # the record key and the document-signing key
+        for key in keys:
+            assert key[Attribute.SENSITIVE] and key[Attribute.ALWAYS_SENSITIVE]
+            assert not key[Attribute.EXTRACTABLE] and key[Attribute.NEVER_EXTRACTABLE]
+            with pytest.raises(pkcs11.exceptions.AttributeSensitive):
+                key[Attribute.VALUE]
+            with pytest.raises(pkcs11.exceptions.PKCS11Error):
+                key[Attribute.EXTRACTABLE] = True  # once false, it stays false
+
+
+def test_a_wrong_or_missing_pin_is_said_plainly(
+    token_instance: object, softhsm: SoftHsm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from conftest import PASSPHRASE
+
+    from diplomas.config import Settings
+
+    def service_of_a_new_process() -> DiplomaService:
+        # A PKCS#11 login is the whole process's, and this one logged in already: start
+        # the library afresh, as a new process would.
+        restart_module(softhsm.module)
+        return build_service(
+            Settings(home=tmp_path / "var", keys_dir=tmp_path / "keys", key_passphrase=PASSPHRASE)  # type: ignore[arg-type]
+        )
+
+    monkeypatch.setenv("DIPLOMAS_PKCS11_PIN", "0000")
+    with pytest.raises(KeyStoreError) as wrong:
+        service_of_a_new_process()
+    assert "PIN of token 'diplomas' is wrong" in str(wrong.value)
+    assert "DIPLOMAS_PKCS11_PIN" in str(wrong.value) and "0000" not in str(wrong.value)
+
+    monkeypatch.delenv("DIPLOMAS_PKCS11_PIN")
+    with pytest.raises(ConfigurationError, match="no PIN is given: set DIPLOMAS_PKCS11_PIN"):
+        service_of_a_new_process()
+
+    pin_file = tmp_path / "pin"
+    pin_file.write_text(PIN + "\n")
+    monkeypatch.setenv("DIPLOMAS_PKCS11_PIN_FILE", str(pin_file))
+    assert service_of_a_new_process().issue(ZAHRA).created
+
+
+def test_bulk_issuance_signs_in_the_token_from_each_worker(
+    tmp_path: Path, token_instance: object
+) -> None:
+    from batch.rosters import cohort
+    from conftest import Instance
+
+    assert isinstance(token_instance, Instance)
+    service, settings = token_instance.service, token_instance.settings
+    report = BatchRunner(service, settings).run(
+        cohort(tmp_path / "cohort.csv", 24), BatchOptions(out_dir=tmp_path / "out", workers=2)
+    )
+    assert report.batch.issued == 24, report.batch.message
+    store = open_key_store(settings)
+    assert isinstance(store, TokenKeyStore)
+    pdfs = sorted((tmp_path / "out").glob("*.pdf"))
+    assert len(pdfs) == 24
+    for path in pdfs:
+        pdf = path.read_bytes()
+        assert pdf_signatures_trusted(pdf, [store]) == [der(store)]
+        verdict = service.verify_pdf(pdf)
+        assert verdict.genuine, verdict.reasons
+
+
+def _sign_in_child(token: Token, label: str, queue: multiprocessing.Queue[bytes]) -> None:
+    queue.put(token.sign(label, "EDDSA", b"signed in a forked child"))
+
+
+def test_a_forked_process_opens_a_session_of_its_own(token_instance: object) -> None:
+    from conftest import Instance
+
+    assert isinstance(token_instance, Instance)
+    store = open_key_store(token_instance.settings)
+    assert isinstance(store, TokenKeyStore)
+    signer = store.signer()
+    signer.sign(b"the parent's session is open")
+    entry = next(e for e in store.entries() if e.key_id == signer.key_id)
+    label = store.config.record_keys[signer.key_id]
+
+    queue: multiprocessing.Queue[bytes] = multiprocessing.get_context("fork").Queue()
+    child = multiprocessing.get_context("fork").Process(
+        target=_sign_in_child, args=(store.token, label, queue)
+    )
+    child.start()
+    signature = queue.get(timeout=30)
+    child.join(30)
+    assert child.exitcode == 0
+    assert entry.verify(signature, b"signed in a forked child")
+    assert entry.verify(
+        signer.sign(b"and the parent's still works"), b"and the parent's still works"
+    )
+
+
+@pytest.mark.parametrize("co_issuer_in", ["files", "token"])
+def test_co_signed_with_the_issuer_in_the_token(
+    tmp_path: Path, softhsm: SoftHsm, co_issuer_in: str
+) -> None:
+    instance = make_instance(tmp_path, co_issuers=[SAMT])
+    to_token(instance, softhsm)
+    if co_issuer_in == "token":
+        softhsm.add_token("samt-token")
+        samt = next(
+            s for s in open_key_stores(instance.settings).values() if s.institution.slug == "samt"
+        )
+        to_token(instance, softhsm, samt.institution, "samt-token")
+    instance = rebuilt(instance)
+
+    outcome = instance.service.issue({**ZAHRA, "co_issuers": ["samt"]})
+    stores = open_key_stores(instance.settings)
+    assert isinstance(stores["tbzmed"], TokenKeyStore)
+    assert isinstance(stores["samt"], TokenKeyStore) == (co_issuer_in == "token")
+    signers = pdf_signatures_trusted(outcome.pdf, [stores["tbzmed"], stores["samt"]])
+    assert signers == [der(stores["tbzmed"]), der(stores["samt"])]
+    assert pdfsig(outcome.pdf).count("Signature is Valid") == 2
+    verdict = instance.service.verify_pdf(outcome.pdf)
+    assert verdict.genuine, verdict.reasons
+    kinds = [(s.kind, s.ok) for s in verdict.signers]
+    assert kinds.count(("pdf", True)) == 2 and kinds.count(("record", True)) == 2
+
+
+def test_a_rotated_key_is_made_in_the_token(tmp_path: Path, softhsm: SoftHsm) -> None:
+    from datetime import UTC, datetime
+
+    instance = make_instance(tmp_path)
+    store = to_token(instance, softhsm)
+    first = rebuilt(instance).service.issue({**ZAHRA, "external_id": "first"})
+    entry = store.rotate(datetime.now(UTC))
+    assert entry.key_id in store.config.record_keys
+    assert json.loads((store.directory / CONFIG_FILE).read_bytes())["record_keys"][entry.key_id]
+    later = rebuilt(instance).service
+    second = later.issue({**ZAHRA, "external_id": "second"})
+    assert record_key_id(second.diploma.record) == entry.key_id
+    for pdf in (first.pdf, second.pdf):
+        verdict = later.verify_pdf(pdf)
+        assert verdict.genuine, verdict.reasons
+    with pytest.raises(KeyStoreError, match="in token 'diplomas'"):
+        store.import_certificate(None)
