@@ -40,7 +40,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -446,8 +445,19 @@ class TokenKeyStore(FileKeyStore):
                 self._token_signers[entry.key_id] = signer
             return signer
 
-    def document_signing_certificate(self) -> x509.Certificate:
-        return _read_certificate(self.directory / self.config.certificate_file)
+    def signing_certificates(self) -> signing.SigningCertificates:
+        """The file store's certificates, and the token key's, which signs (its key is
+        named in pkcs11.json, its root is the store's own)."""
+        certificate = _read_certificate(self.directory / self.config.certificate_file)
+        entry = signing.describe(
+            certificate,
+            source="self-made",
+            key_file=CONFIG_FILE,
+            certificate_file=self.config.certificate_file,
+            chain_file=None,
+            root_file=ROOT_CERT_FILE,
+        )
+        return super().signing_certificates().added(entry)
 
     def pdf_signer(self) -> PadesSigner:
         with self._lock:

@@ -36,6 +36,11 @@ def test_init_token_moves_signing_into_the_token(tmp_path: Path, softhsm: SoftHs
     listed = run(env, "keys", "list")
     assert "active (signs)" in listed and "retired" in listed and listed != before
 
+    certificates = run(env, "keys", "certificates")
+    config = json.loads((tmp_path / "keys" / "pkcs11.json").read_bytes())
+    cert_id = config["document_signing"]["certificate_file"].removeprefix("document-signing-token-")
+    assert f"{cert_id.removesuffix('.pem')} │ self-made (signs)" in certificates
+
     pdf = tmp_path / "d.pdf"
     run(env, "issue", "--name", "زهرا محمدی", "--issued-on", "1405/09/05", "--out", str(pdf))
     verdict = json.loads(run(env, "verify", str(pdf), "--json"))
