@@ -71,6 +71,7 @@ from .store import (
 if TYPE_CHECKING:
     from ..config import Settings
     from ..pdfsign import PadesSigner
+    from .importing import CheckedCertificate
 
 CONFIG_FILE = "pkcs11.json"
 CONFIG_FORMAT = "diplomas-pkcs11"
@@ -429,6 +430,9 @@ class TokenKeyStore(FileKeyStore):
 
     def signer(self) -> RecordSigner:
         entry = current_entry(self.entries())
+        if entry is not None and entry.key_id not in self.config.record_keys:
+            # rotated by another process (the CLI while a server runs): read which label
+            self.config = _read_config(self.directory)
         if entry is None or entry.key_id not in self.config.record_keys:
             return super().signer()  # no active key (the error), or one kept in a file
         with self._lock:
@@ -486,7 +490,7 @@ class TokenKeyStore(FileKeyStore):
                 )
             return self._pdf_signer
 
-    def import_certificate(self, checked: Any) -> signing.SigningCertificate:
+    def import_certificate(self, checked: CheckedCertificate) -> signing.SigningCertificate:
         raise KeyStoreError(
             f"the document-signing key of {self.institution.slug} is in token "
             f"{self.token.label!r}; importing a CA certificate with a key in a file would "

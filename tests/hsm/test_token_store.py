@@ -221,16 +221,41 @@ def test_a_rotated_key_is_made_in_the_token(tmp_path: Path, softhsm: SoftHsm) ->
     from datetime import UTC, datetime
 
     instance = make_instance(tmp_path)
-    store = to_token(instance, softhsm)
-    first = rebuilt(instance).service.issue({**ZAHRA, "external_id": "first"})
+    to_token(instance, softhsm)
+    running = rebuilt(instance).service  # a server, say, while the command rotates
+    first = running.issue({**ZAHRA, "external_id": "first"})
+    store = open_key_store(instance.settings)
+    assert isinstance(store, TokenKeyStore)
     entry = store.rotate(datetime.now(UTC))
     assert entry.key_id in store.config.record_keys
     assert json.loads((store.directory / CONFIG_FILE).read_bytes())["record_keys"][entry.key_id]
-    later = rebuilt(instance).service
-    second = later.issue({**ZAHRA, "external_id": "second"})
+    second = running.issue({**ZAHRA, "external_id": "second"})
     assert record_key_id(second.diploma.record) == entry.key_id
     for pdf in (first.pdf, second.pdf):
-        verdict = later.verify_pdf(pdf)
+        verdict = rebuilt(instance).service.verify_pdf(pdf)
         assert verdict.genuine, verdict.reasons
     with pytest.raises(KeyStoreError, match="in token 'diplomas'"):
-        store.import_certificate(None)
+        store.import_certificate(None)  # type: ignore[arg-type]
+
+
+def test_a_token_without_the_listed_keys_is_refused(tmp_path: Path, softhsm: SoftHsm) -> None:
+    instance = make_instance(tmp_path)
+    moved = to_token(instance, softhsm)
+    path = moved.directory / CONFIG_FILE
+    config = json.loads(path.read_bytes())
+    key_id = moved.signer().key_id
+
+    # The document-signing key's label where the record key's should be: another key.
+    swapped = {**config, "record_keys": {key_id: config["document_signing"]["label"]}}
+    path.write_text(json.dumps(swapped))
+    with pytest.raises(
+        KeyStoreError, match=f"is not the one that record-keys.json lists as {key_id}"
+    ):
+        open_key_store(instance.settings).signer()
+
+    gone = {**config, "record_keys": {key_id: "diplomas-tbzmed-deleted"}}
+    path.write_text(json.dumps(gone))
+    with pytest.raises(
+        KeyStoreError, match="holds no public key labelled 'diplomas-tbzmed-deleted'"
+    ):
+        open_key_store(instance.settings).signer()
