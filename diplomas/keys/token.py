@@ -15,40 +15,46 @@ keeps its directory for everything public and for what the token does not hold:
     <directory>/document-signing-token-<cert id>.pem   the token key's certificate, issued
                                          by the store's own root (root-ca.pem)
 
-The Ed25519 record keys sign with CKM_EDDSA; the ECDSA P-256 document-signing key with
-CKM_ECDSA over a SHA-256 digest made here, its (r, s) turned into DER for the PDF signer,
-which makes s low as it does for a key in a file. Both are generated in the token as
-sensitive and never extractable. The root CA key and the national-id secret stay in
-files, encrypted with the key-store passphrase; record keys made before the move stay in
-theirs and keep verifying (they are retired by the move).
+The Ed25519 record key and the ECDSA P-256 document-signing key are generated in the
+token as sensitive and never extractable, and sign there (`pkcs11_token`: CKM_EDDSA, and
+CKM_ECDSA whose signature the PDF signer makes DER and low-s as for a key in a file).
+The root CA key and the national-id secret stay in files, encrypted with the key-store
+passphrase; record keys made before the move stay in theirs and keep verifying (the move
+retires them).
 
 The PIN comes from DIPLOMAS_PKCS11_PIN or the file DIPLOMAS_PKCS11_PIN_FILE, never from
 the settings file, and is never logged. A PKCS#11 session cannot cross a fork: each
-process opens its own, on its first signature (a batch's workers each open theirs).
+process opens its own on its first signature (a batch's workers each open theirs).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from ..core.errors import ConfigurationError, KeyStoreError
 from ..core.keyring import RecordKey, RecordSigner
 from ..core.model import Institution
 from . import certs, signing
 from ._files import locked, read_private_file, replace_file, write_new_file
+from .pkcs11_token import (
+    CONFIG_FILE,
+    ED25519_OID,
+    PIN_FILE_VARIABLE,
+    PIN_VARIABLE,
+    Token,
+    TokenEcdsaKey,
+    TokenRecordSigner,
+)
 from .record import (
     current_entry,
     dump_metadata,
@@ -73,12 +79,8 @@ if TYPE_CHECKING:
     from ..pdfsign import PadesSigner
     from .importing import CheckedCertificate
 
-CONFIG_FILE = "pkcs11.json"
 CONFIG_FORMAT = "diplomas-pkcs11"
 CONFIG_VERSION = 1
-PIN_VARIABLE = "DIPLOMAS_PKCS11_PIN"
-PIN_FILE_VARIABLE = "DIPLOMAS_PKCS11_PIN_FILE"
-ED25519_OID = "1.3.101.112"
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -170,241 +172,6 @@ def resolve_pin(settings: Settings) -> str:
         f"the signing keys are in a PKCS#11 token and no PIN is given: set {PIN_VARIABLE}, "
         f"or {PIN_FILE_VARIABLE} to a file that holds it"
     )
-
-
-# -- the token -------------------------------------------------------------------------
-
-
-@dataclass
-class _Session:
-    """A process's one logged-in session with one token, shared by every `Token` on it:
-    PKCS#11 logs in the whole process, not a session, and closing a logged-in session
-    would log out every other one; so it stays open for the life of the process."""
-
-    pid: int
-    session: Any
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    keys: dict[str, Any] = field(default_factory=dict)
-
-
-_SESSIONS: dict[tuple[str, str], _Session] = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
-def restart_module(module: str) -> None:
-    """Finalise and initialise the PKCS#11 library `module` in this process, dropping its
-    sessions: it reads its configuration again (SoftHSM2: SOFTHSM2_CONF)."""
-    import pkcs11
-
-    with _SESSIONS_LOCK:
-        for key in [k for k in _SESSIONS if k[0] == module]:
-            del _SESSIONS[key]
-        library = pkcs11._loaded.get(module)
-        if library is not None:
-            library.reinitialize()
-
-
-class Token:
-    """One token of a PKCS#11 module, signing through the process's session with it
-    (opened on first use in each process: a session does not survive a fork) one
-    thread at a time (a PKCS#11 session is not safe to share)."""
-
-    def __init__(self, module: str, token_label: str, pin: Callable[[], str]) -> None:
-        self.module = module
-        self.label = token_label
-        self._pin = pin
-
-    def __repr__(self) -> str:
-        return f"Token({self.module!r}, {self.label!r})"
-
-    def _session(self) -> _Session:
-        with _SESSIONS_LOCK:
-            key = (self.module, self.label)
-            shared = _SESSIONS.get(key)
-            if shared is None or shared.pid != os.getpid():
-                forked = shared is not None
-                shared = _Session(os.getpid(), self._open(forked=forked))
-                _SESSIONS[key] = shared
-            return shared
-
-    def _open(self, *, forked: bool) -> Any:
-        import pkcs11
-        from pkcs11 import exceptions as p11
-
-        if not Path(self.module).is_file():
-            raise KeyStoreError(
-                f"the PKCS#11 module {self.module} does not exist; install the token's "
-                f"library (for SoftHSM2: apt-get install softhsm2) or fix {CONFIG_FILE}"
-            )
-        try:
-            library = pkcs11.lib(self.module)
-            if forked:
-                # A forked child inherits the parent's initialised library, which PKCS#11
-                # says it must not use: start it afresh.
-                library.reinitialize()
-            token = library.get_token(token_label=self.label)
-        except p11.NoSuchToken:
-            raise KeyStoreError(
-                f"no token labelled {self.label!r} in the PKCS#11 module {self.module}: "
-                f"is the token plugged in and initialised (for SoftHSM2: softhsm2-util "
-                f"--show-slots)?"
-            ) from None
-        except p11.PKCS11Error as exc:
-            raise KeyStoreError(
-                f"the PKCS#11 module {self.module} failed to open token {self.label!r}: "
-                f"{type(exc).__name__}"
-            ) from None
-        except (OSError, RuntimeError) as exc:
-            raise KeyStoreError(f"cannot load the PKCS#11 module {self.module}: {exc}") from None
-        try:
-            return token.open(rw=True, user_pin=self._pin())
-        except p11.UserAlreadyLoggedIn:
-            return token.open(rw=True)  # this process logged in already
-        except p11.PinIncorrect:
-            raise KeyStoreError(
-                f"the PIN of token {self.label!r} is wrong: check {PIN_VARIABLE} or "
-                f"{PIN_FILE_VARIABLE} (tokens lock after a few wrong PINs)"
-            ) from None
-        except p11.PinLocked:
-            raise KeyStoreError(
-                f"token {self.label!r} is locked after too many wrong PINs; its security "
-                f"officer must unlock it"
-            ) from None
-        except p11.PKCS11Error as exc:
-            raise KeyStoreError(
-                f"cannot log in to token {self.label!r}: {type(exc).__name__}"
-            ) from None
-
-    def _key(self, shared: _Session, object_class: Any, label: str) -> Any:
-        """The key object `label` of `object_class` (the caller holds the session's lock)."""
-        from pkcs11 import ObjectClass
-        from pkcs11 import exceptions as p11
-
-        cached = shared.keys.get(f"{object_class}:{label}")
-        if cached is not None:
-            return cached
-        kind = "private" if object_class == ObjectClass.PRIVATE_KEY else "public"
-        try:
-            key = shared.session.get_key(object_class=object_class, label=label)
-        except p11.NoSuchKey:
-            raise KeyStoreError(
-                f"token {self.label!r} holds no {kind} key labelled {label!r} (named in "
-                f"{CONFIG_FILE}); was it deleted, or is this another token?"
-            ) from None
-        except p11.MultipleObjectsReturned:
-            raise KeyStoreError(
-                f"token {self.label!r} holds several {kind} keys labelled {label!r}; "
-                f"each label must name one key"
-            ) from None
-        shared.keys[f"{object_class}:{label}"] = key
-        return key
-
-    def sign(self, label: str, mechanism: str, data: bytes) -> bytes:
-        """`data` signed in the token by the private key `label` with `mechanism` (a
-        `pkcs11.Mechanism` name: EDDSA, ECDSA)."""
-        from pkcs11 import Mechanism, ObjectClass
-        from pkcs11 import exceptions as p11
-
-        shared = self._session()
-        with shared.lock:
-            key = self._key(shared, ObjectClass.PRIVATE_KEY, label)
-            try:
-                signature: bytes = key.sign(data, mechanism=Mechanism[mechanism])
-            except p11.PKCS11Error as exc:
-                # A session the token closed (unplugged, restarted): open anew next time.
-                with _SESSIONS_LOCK:
-                    _SESSIONS.pop((self.module, self.label), None)
-                raise KeyStoreError(
-                    f"token {self.label!r} refused to sign with {label!r}: {type(exc).__name__}"
-                ) from None
-            return signature
-
-    def public_point(self, label: str) -> bytes:
-        """The raw public point (CKA_EC_POINT, unwrapped) of the key pair `label`."""
-        from asn1crypto.core import OctetString
-        from pkcs11 import Attribute, ObjectClass
-
-        shared = self._session()
-        with shared.lock:
-            public = self._key(shared, ObjectClass.PUBLIC_KEY, label)
-            point: bytes = OctetString.load(public[Attribute.EC_POINT]).native
-            return point
-
-    def generate(self, label: str, curve: str) -> bytes:
-        """Make a key pair `label` in the token, its private half sensitive and never
-        extractable; returns the raw public point."""
-        from asn1crypto.core import OctetString
-        from pkcs11 import Attribute, KeyType
-        from pkcs11.util.ec import encode_named_curve_parameters
-
-        key_type = KeyType.EC_EDWARDS if curve == ED25519_OID else KeyType.EC
-        shared = self._session()
-        with shared.lock:
-            session = shared.session
-            if list(session.get_objects({Attribute.LABEL: label})):
-                raise KeyStoreError(f"token {self.label!r} already holds an object {label!r}")
-            parameters = session.create_domain_parameters(
-                key_type, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True
-            )
-            public, _ = parameters.generate_keypair(
-                store=True,
-                label=label,
-                id=secrets.token_bytes(8),
-                private_template={
-                    Attribute.TOKEN: True,
-                    Attribute.PRIVATE: True,
-                    Attribute.SENSITIVE: True,
-                    Attribute.EXTRACTABLE: False,
-                },
-            )
-            point: bytes = OctetString.load(public[Attribute.EC_POINT]).native
-            return point
-
-
-class TokenEcdsaKey:
-    """The document-signing key as the PDF signer sees it (`pdfsign.ExternalKey`)."""
-
-    def __init__(self, token: Token, label: str, public: ec.EllipticCurvePublicKey) -> None:
-        self._token = token
-        self._label = label
-        self._public = public
-
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        return self._public
-
-    def sign(self, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
-        # CKM_ECDSA signs a digest made here (SoftHSM2 has no CKM_ECDSA_SHA256), and gives
-        # r and s side by side; the PDF signer wants the DER that `cryptography` makes.
-        digest = hashes.Hash(algorithm)
-        digest.update(data)
-        raw = self._token.sign(self._label, "ECDSA", digest.finalize())
-        half = len(raw) // 2
-        return encode_dss_signature(
-            int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
-        )
-
-
-class TokenRecordSigner:
-    """A `RecordSigner` whose Ed25519 key is in the token (CKM_EDDSA, pure Ed25519)."""
-
-    def __init__(self, entry: RecordKey, token: Token, label: str) -> None:
-        self._entry = entry
-        self._token = token
-        self._label = label
-
-    @property
-    def key_id(self) -> str:
-        return self._entry.key_id
-
-    @property
-    def verification_method(self) -> str:
-        return self._entry.verification_method
-
-    def sign(self, data: bytes) -> bytes:
-        return self._token.sign(self._label, "EDDSA", data)
-
-    def __repr__(self) -> str:
-        return f"TokenRecordSigner({self.verification_method!r}, {self._token.label!r})"
 
 
 # -- the key store ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ from conftest import Instance, make_instance
 
 from diplomas.bootstrap import build_service, open_key_store
 from diplomas.core.model import Institution
-from diplomas.keys.token import TokenKeyStore, move_to_token, restart_module
+from diplomas.keys.pkcs11_token import restart_module
+from diplomas.keys.token import TokenKeyStore, move_to_token
 
 MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 PIN = "4711-test-pin"

@@ -24,7 +24,8 @@ from diplomas.batches import BatchOptions, BatchRunner
 from diplomas.bootstrap import build_service, open_key_store, open_key_stores
 from diplomas.core.errors import ConfigurationError, KeyStoreError
 from diplomas.keys import FileKeyStore
-from diplomas.keys.token import CONFIG_FILE, Token, TokenKeyStore, restart_module
+from diplomas.keys.pkcs11_token import CONFIG_FILE, Token, restart_module
+from diplomas.keys.token import TokenKeyStore
 from diplomas.pdfsign.signer import P256_ORDER, to_asn1
 from diplomas.service import DiplomaService
 
