@@ -43,6 +43,21 @@ class _Session:
 
 _SESSIONS: dict[tuple[str, str], _Session] = {}
 _SESSIONS_LOCK = threading.Lock()
+_STARTED_IN: dict[str, int] = {}
+"""Module -> the process that initialised it: a forked child finds its parent's here."""
+
+
+def _library(module: str) -> Any:
+    """The loaded module, initialised by this process (the caller holds _SESSIONS_LOCK)."""
+    import pkcs11
+
+    library = pkcs11.lib(module)
+    if _STARTED_IN.setdefault(module, os.getpid()) != os.getpid():
+        # A forked child inherits its parent's initialised library, which PKCS#11 says it
+        # must not use: start it afresh, once, for every token of the module.
+        library.reinitialize()
+        _STARTED_IN[module] = os.getpid()
+    return library
 
 
 def restart_module(module: str) -> None:
@@ -53,9 +68,10 @@ def restart_module(module: str) -> None:
     with _SESSIONS_LOCK:
         for key in [k for k in _SESSIONS if k[0] == module]:
             del _SESSIONS[key]
-        library = pkcs11._loaded.get(module)
+        library = pkcs11._loaded.get(module)  # python-pkcs11 keeps each module loaded once
         if library is not None:
             library.reinitialize()
+            _STARTED_IN[module] = os.getpid()
 
 
 class Token:
@@ -76,13 +92,11 @@ class Token:
             key = (self.module, self.label)
             shared = _SESSIONS.get(key)
             if shared is None or shared.pid != os.getpid():
-                forked = shared is not None
-                shared = _Session(os.getpid(), self._open(forked=forked))
+                shared = _Session(os.getpid(), self._open())
                 _SESSIONS[key] = shared
             return shared
 
-    def _open(self, *, forked: bool) -> Any:
-        import pkcs11
+    def _open(self) -> Any:
         from pkcs11 import exceptions as p11
 
         if not Path(self.module).is_file():
@@ -91,12 +105,7 @@ class Token:
                 f"library (for SoftHSM2: apt-get install softhsm2) or fix {CONFIG_FILE}"
             )
         try:
-            library = pkcs11.lib(self.module)
-            if forked:
-                # A forked child inherits the parent's initialised library, which PKCS#11
-                # says it must not use: start it afresh.
-                library.reinitialize()
-            token = library.get_token(token_label=self.label)
+            token = _library(self.module).get_token(token_label=self.label)
         except p11.NoSuchToken:
             raise KeyStoreError(
                 f"no token labelled {self.label!r} in the PKCS#11 module {self.module}: "

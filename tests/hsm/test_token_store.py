@@ -162,33 +162,40 @@ def test_bulk_issuance_signs_in_the_token_from_each_worker(
         assert verdict.genuine, verdict.reasons
 
 
-def _sign_in_child(token: Token, label: str, queue: multiprocessing.Queue[bytes]) -> None:
-    queue.put(token.sign(label, "EDDSA", b"signed in a forked child"))
+def _sign_in_child(
+    signers: list[tuple[Token, str]], queue: multiprocessing.Queue[list[bytes]]
+) -> None:
+    # each token once, then the first again: opening the second must not close the first
+    queue.put([token.sign(label, "EDDSA", b"in a forked child") for token, label in signers])
 
 
-def test_a_forked_process_opens_a_session_of_its_own(token_instance: object) -> None:
-    from conftest import Instance
+def test_a_forked_process_opens_sessions_of_its_own(tmp_path: Path, softhsm: SoftHsm) -> None:
+    instance = make_instance(tmp_path, co_issuers=[SAMT])
+    to_token(instance, softhsm)
+    softhsm.add_token("samt-token")
+    samt = open_key_stores(instance.settings)["samt"].institution
+    to_token(instance, softhsm, samt, "samt-token")
+    stores = list(open_key_stores(instance.settings).values())
+    assert all(isinstance(store, TokenKeyStore) for store in stores)
+    signers, entries = [], []
+    for store in stores:
+        assert isinstance(store, TokenKeyStore)
+        signer = store.signer()
+        signer.sign(b"the parent's session is open")
+        signers.append((store.token, store.config.record_keys[signer.key_id]))
+        entries.append(next(e for e in store.entries() if e.key_id == signer.key_id))
 
-    assert isinstance(token_instance, Instance)
-    store = open_key_store(token_instance.settings)
-    assert isinstance(store, TokenKeyStore)
-    signer = store.signer()
-    signer.sign(b"the parent's session is open")
-    entry = next(e for e in store.entries() if e.key_id == signer.key_id)
-    label = store.config.record_keys[signer.key_id]
-
-    queue: multiprocessing.Queue[bytes] = multiprocessing.get_context("fork").Queue()
-    child = multiprocessing.get_context("fork").Process(
-        target=_sign_in_child, args=(store.token, label, queue)
-    )
+    context = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[list[bytes]] = context.Queue()
+    child = context.Process(target=_sign_in_child, args=([*signers, signers[0]], queue))
     child.start()
-    signature = queue.get(timeout=30)
+    signatures = queue.get(timeout=30)
     child.join(30)
     assert child.exitcode == 0
-    assert entry.verify(signature, b"signed in a forked child")
-    assert entry.verify(
-        signer.sign(b"and the parent's still works"), b"and the parent's still works"
-    )
+    for entry, signature in zip([*entries, entries[0]], signatures, strict=True):
+        assert entry.verify(signature, b"in a forked child")
+    for (token, label), entry in zip(signers, entries, strict=True):
+        assert entry.verify(token.sign(label, "EDDSA", b"the parent's"), b"the parent's")
 
 
 @pytest.mark.parametrize("co_issuer_in", ["files", "token"])
