@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
 from ..core.errors import KeyStoreError
 from ..core.keyring import RecordKey
@@ -224,6 +225,13 @@ class Token:
             return point
 
 
+def _wrong_key(token: Token, label: str) -> str:
+    return (
+        f"token {token.label!r} signed with another key than {label!r} names (the "
+        f"signature does not verify with its public key); nothing was issued with it"
+    )
+
+
 class TokenEcdsaKey:
     """The document-signing key as the PDF signer sees it (`pdfsign.ExternalKey`)."""
 
@@ -240,11 +248,17 @@ class TokenEcdsaKey:
         # r and s side by side; the PDF signer wants the DER that `cryptography` makes.
         digest = hashes.Hash(algorithm)
         digest.update(data)
-        raw = self._token.sign(self._label, "ECDSA", digest.finalize())
+        prehashed = digest.finalize()
+        raw = self._token.sign(self._label, "ECDSA", prehashed)
         half = len(raw) // 2
-        return encode_dss_signature(
+        der = encode_dss_signature(
             int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
         )
+        try:  # ~0.1 ms: nothing leaves here that the certificate would not vouch for
+            self._public.verify(der, prehashed, ec.ECDSA(Prehashed(algorithm)))
+        except InvalidSignature:
+            raise KeyStoreError(_wrong_key(self._token, self._label)) from None
+        return der
 
 
 class TokenRecordSigner:
@@ -264,7 +278,10 @@ class TokenRecordSigner:
         return self._entry.verification_method
 
     def sign(self, data: bytes) -> bytes:
-        return self._token.sign(self._label, "EDDSA", data)
+        signature = self._token.sign(self._label, "EDDSA", data)
+        if not self._entry.verify(signature, data):  # ~0.1 ms, against a wrong key's
+            raise KeyStoreError(_wrong_key(self._token, self._label))
+        return signature
 
     def __repr__(self) -> str:
         return f"TokenRecordSigner({self.verification_method!r}, {self._token.label!r})"

@@ -267,3 +267,28 @@ def test_a_token_without_the_listed_keys_is_refused(tmp_path: Path, softhsm: Sof
         KeyStoreError, match="holds no public key labelled 'diplomas-tbzmed-deleted'"
     ):
         open_key_store(instance.settings).signer()
+
+
+def test_a_signature_by_another_key_than_named_never_leaves(
+    tmp_path: Path, softhsm: SoftHsm
+) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from diplomas.keys.pkcs11_token import TokenEcdsaKey, TokenRecordSigner
+
+    instance = make_instance(tmp_path)
+    file_key = open_key_store(instance.settings).entries()[0]  # its public half
+    moved = to_token(instance, softhsm)
+    label = next(iter(moved.config.record_keys.values()))
+    assert TokenRecordSigner(moved.entries()[-1], moved.token, label).sign(b"ok")
+    with pytest.raises(KeyStoreError, match="signed with another key than"):
+        TokenRecordSigner(file_key, moved.token, label).sign(b"a record")
+
+    signing_label = moved.config.document_signing_label
+    public = moved.document_signing_certificate().public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert TokenEcdsaKey(moved.token, signing_label, public).sign(b"ok", hashes.SHA256())
+    stranger = ec.generate_private_key(ec.SECP256R1()).public_key()
+    with pytest.raises(KeyStoreError, match="signed with another key than"):
+        TokenEcdsaKey(moved.token, signing_label, stranger).sign(b"a PDF", hashes.SHA256())
