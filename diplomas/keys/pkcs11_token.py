@@ -9,8 +9,10 @@ as `KeyStoreError` in plain words, never with the PIN.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +100,16 @@ class Token:
             return shared
 
     def _open(self) -> Any:
+        """A new logged-in session (the caller holds _SESSIONS_LOCK).
+
+        SoftHSM2 reads its token files without waiting for other processes opening the
+        same token: now and then, when several start at once (a batch's workers), it
+        lists the token without it, fails with CKR_GENERAL_ERROR, or reads its flags as
+        "no PIN set". Such an open is tried again, a few times over about two seconds,
+        with the module started afresh if this process has no session with it yet (a
+        restart would close those). A wrong PIN is never tried again: that would use up
+        the token's tries.
+        """
         from pkcs11 import exceptions as p11
 
         if not Path(self.module).is_file():
@@ -105,39 +117,54 @@ class Token:
                 f"the PKCS#11 module {self.module} does not exist; install the token's "
                 f"library (for SoftHSM2: apt-get install softhsm2) or fix {CONFIG_FILE}"
             )
-        try:
-            token = _library(self.module).get_token(token_label=self.label)
-        except p11.NoSuchToken:
-            raise KeyStoreError(
-                f"no token labelled {self.label!r} in the PKCS#11 module {self.module}: "
-                f"is the token plugged in and initialised (for SoftHSM2: softhsm2-util "
-                f"--show-slots)?"
-            ) from None
-        except p11.PKCS11Error as exc:
-            raise KeyStoreError(
-                f"the PKCS#11 module {self.module} failed to open token {self.label!r}: "
-                f"{type(exc).__name__}"
-            ) from None
-        except (OSError, RuntimeError) as exc:
-            raise KeyStoreError(f"cannot load the PKCS#11 module {self.module}: {exc}") from None
+        for delay in (0.05, 0.1, 0.2, 0.3, 0.5, 0.0):
+            try:
+                return self._log_in()
+            except (p11.NoSuchToken, p11.GeneralError, p11.UserPinNotInitialized) as exc:
+                if not delay:
+                    raise self._failure(exc) from None
+            except (p11.PKCS11Error, OSError, RuntimeError) as exc:
+                raise self._failure(exc) from None
+            time.sleep(delay + random.uniform(0, delay))  # noqa: S311 (not a secret)
+            if not any(k[0] == self.module and s.pid == os.getpid() for k, s in _SESSIONS.items()):
+                _library(self.module).reinitialize()
+        raise AssertionError("unreachable")
+
+    def _log_in(self) -> Any:
+        from pkcs11 import exceptions as p11
+
+        token = _library(self.module).get_token(token_label=self.label)
         try:
             return token.open(rw=True, user_pin=self._pin())
         except p11.UserAlreadyLoggedIn:
             return token.open(rw=True)  # this process logged in already
-        except p11.PinIncorrect:
-            raise KeyStoreError(
+
+    def _failure(self, exc: Exception) -> KeyStoreError:
+        """What went wrong opening the token, in words (never with the PIN)."""
+        from pkcs11 import exceptions as p11
+
+        if isinstance(exc, p11.NoSuchToken):
+            return KeyStoreError(
+                f"no token labelled {self.label!r} in the PKCS#11 module {self.module}: "
+                f"is the token plugged in and initialised (for SoftHSM2: softhsm2-util "
+                f"--show-slots)?"
+            )
+        if isinstance(exc, p11.PinIncorrect):
+            return KeyStoreError(
                 f"the PIN of token {self.label!r} is wrong: check {PIN_VARIABLE} or "
                 f"{PIN_FILE_VARIABLE} (tokens lock after a few wrong PINs)"
-            ) from None
-        except p11.PinLocked:
-            raise KeyStoreError(
+            )
+        if isinstance(exc, p11.PinLocked):
+            return KeyStoreError(
                 f"token {self.label!r} is locked after too many wrong PINs; its security "
                 f"officer must unlock it"
-            ) from None
-        except p11.PKCS11Error as exc:
-            raise KeyStoreError(
-                f"cannot log in to token {self.label!r}: {type(exc).__name__}"
-            ) from None
+            )
+        if isinstance(exc, OSError | RuntimeError):
+            return KeyStoreError(f"cannot load the PKCS#11 module {self.module}: {exc}")
+        return KeyStoreError(
+            f"cannot open token {self.label!r} of the PKCS#11 module {self.module}: "
+            f"{type(exc).__name__}"
+        )
 
     def _key(self, shared: _Session, object_class: Any, label: str) -> Any:
         """The key object `label` of `object_class` (the caller holds the session's lock)."""

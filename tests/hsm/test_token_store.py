@@ -292,3 +292,41 @@ def test_a_signature_by_another_key_than_named_never_leaves(
     stranger = ec.generate_private_key(ec.SECP256R1()).public_key()
     with pytest.raises(KeyStoreError, match="signed with another key than"):
         TokenEcdsaKey(moved.token, signing_label, stranger).sign(b"a PDF", hashes.SHA256())
+
+
+SIGN_IN_A_NEW_PROCESS = """
+import sys
+from diplomas.keys.pkcs11_token import Token
+token = Token(sys.argv[1], "diplomas", lambda: sys.argv[2])
+for _ in range(50):
+    token.sign(sys.argv[3], "ECDSA", bytes(32))
+"""
+
+
+def test_processes_that_open_the_token_at_once_all_sign(
+    token_instance: object, softhsm: SoftHsm
+) -> None:
+    """SoftHSM2 now and then fails a process that opens the token while others do (a
+    batch's workers start together); the store tries such an open again."""
+    import subprocess
+    import sys
+
+    from conftest import Instance
+
+    assert isinstance(token_instance, Instance)
+    store = open_key_store(token_instance.settings)
+    assert isinstance(store, TokenKeyStore)
+    args = [softhsm.module, softhsm.pin, store.config.document_signing_label]
+    for _ in range(10):
+        started = [
+            subprocess.Popen(
+                [sys.executable, "-c", SIGN_IN_A_NEW_PROCESS, *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for process in started:
+            output, _ = process.communicate(timeout=60)
+            assert process.returncode == 0, output
