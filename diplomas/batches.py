@@ -144,8 +144,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(settings: Settings, template: str) -> None:
+def _init_worker(settings: Settings, template: str, environment: dict[str, str]) -> None:
     from .bootstrap import open_key_stores
+
+    # The forkserver kept the environment of whenever it started; a worker takes the one
+    # of the process that runs the batch, as a spawned process would. A PKCS#11 module
+    # finds its configuration there (SoftHSM2: SOFTHSM2_CONF).
+    os.environ.update(environment)
     from .render import TemplateRenderer
     from .storage.files import FilePdfStore
 
@@ -426,7 +431,7 @@ class BatchRunner:
                 workers,
                 mp_context=_worker_context(),
                 initializer=_init_worker,
-                initargs=(self.settings, options.template),
+                initargs=(self.settings, options.template, dict(os.environ)),
             ),
             workers,
         )

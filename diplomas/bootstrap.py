@@ -259,33 +259,52 @@ def _issued_since(settings: Settings, engine: Engine | None, slug: str, since: d
 
 
 def open_key_store(settings: Settings, institution: Institution | None = None) -> FileKeyStore:
-    from .keys import FileKeyStore
-
     institutions = load_institutions(settings)
     if institution is not None:
         institution = next(i for i in institutions if i.slug == institution.slug)
     institution = institution or institutions[0]
     directory = keys_dir_for(settings, institutions, institution.slug)
-    return FileKeyStore(
-        directory, _passphrase(settings), institution, timestamping=timestamping_for(settings)
-    )
+    return _key_store(settings, directory, _passphrase(settings), institution)
 
 
 def open_key_stores(
     settings: Settings, institutions: Sequence[Institution] | None = None
 ) -> dict[str, FileKeyStore]:
     """Every institution's key store, by slug, the default issuer first."""
-    from .keys import FileKeyStore
-
     institutions = institutions or load_institutions(settings)
     passphrase = _passphrase(settings)
     timestamping = timestamping_for(settings)
     return {
-        i.slug: FileKeyStore(
-            keys_dir_for(settings, institutions, i.slug), passphrase, i, timestamping=timestamping
+        i.slug: _key_store(
+            settings, keys_dir_for(settings, institutions, i.slug), passphrase, i, timestamping
         )
         for i in institutions
     }
+
+
+def _key_store(
+    settings: Settings,
+    directory: Path,
+    passphrase: bytes,
+    institution: Institution,
+    timestamping: Timestamping | None = None,
+) -> FileKeyStore:
+    """The store in `directory`: its signing keys in files, or in a PKCS#11 token when
+    `diplomas keys init-token` moved them there (the PIN is read when first needed)."""
+    from .keys import FileKeyStore
+    from .keys.token import TokenKeyStore, in_token, resolve_pin
+
+    if timestamping is None:
+        timestamping = timestamping_for(settings)
+    if in_token(directory):
+        return TokenKeyStore(
+            directory,
+            passphrase,
+            institution,
+            lambda: resolve_pin(settings),
+            timestamping=timestamping,
+        )
+    return FileKeyStore(directory, passphrase, institution, timestamping=timestamping)
 
 
 def init_instance(
@@ -304,6 +323,7 @@ def init_instance(
     to show the admin.
     """
     from .keys import init_key_store
+    from .keys.token import in_token
     from .storage.engine import make_engine
     from .storage.schema import migrate_engine
 
@@ -336,25 +356,34 @@ def init_instance(
             directory = keys_dir_for(settings, institutions, each.slug)
             existed = (directory / "record-keys.json").exists()
             own_root = offline_root if each is institutions[0] else None
-            was_online = (directory / "root-ca.key.pem").exists() or not existed
-            store = init_key_store(
-                directory, passphrase, each, datetime.now(UTC), offline_root=own_root
-            )
-            if own_root is not None and was_online:
-                record_audit_event(
-                    settings,
-                    actor,
-                    AuditAction.ROOT_EXPORTED,
-                    {"institution": each.slug, "file": str(own_root[0])},
-                    subject=each.slug,
+            if existed and in_token(directory):
+                store = _key_store(settings, directory, passphrase, each)
+                store.unlock()  # a wrong PIN shows now, as a wrong passphrase does
+                if own_root is not None:
+                    lines.append(
+                        "the signing keys are in a token and the root stays where it is: "
+                        "move it out with `diplomas keys export-root`"
+                    )
+            else:
+                was_online = (directory / "root-ca.key.pem").exists() or not existed
+                store = init_key_store(
+                    directory, passphrase, each, datetime.now(UTC), offline_root=own_root
                 )
-                lines.append(
-                    f"the root CA's key is in {own_root[0]} (encrypted), not on this server; "
-                    f"keep it and its passphrase offline: `diplomas keys renew-certificate "
-                    f"--root FILE` needs them"
-                )
-            elif own_root is not None:
-                lines.append(f"the root CA is offline already; {own_root[0]} was not written")
+                if own_root is not None and was_online:
+                    record_audit_event(
+                        settings,
+                        actor,
+                        AuditAction.ROOT_EXPORTED,
+                        {"institution": each.slug, "file": str(own_root[0])},
+                        subject=each.slug,
+                    )
+                    lines.append(
+                        f"the root CA's key is in {own_root[0]} (encrypted), not on this "
+                        f"server; keep it and its passphrase offline: `diplomas keys "
+                        f"renew-certificate --root FILE` needs them"
+                    )
+                elif own_root is not None:
+                    lines.append(f"the root CA is offline already; {own_root[0]} was not written")
             settle_identity(settings, each, directory, actor=actor, engine=engine)
             if not existed:
                 key_ids = [k.key_id for k in store.entries()]

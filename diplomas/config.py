@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     key_passphrase: SecretStr | None = None
     key_passphrase_file: Path | None = None
     """A file holding the passphrase (a mounted secret), instead of key_passphrase."""
+    pkcs11_pin: SecretStr | None = None
+    """The user PIN of the PKCS#11 token that holds the signing keys, if they are in one
+    (`diplomas keys init-token`); or DIPLOMAS_PKCS11_PIN_FILE, a file holding it."""
+    pkcs11_pin_file: Path | None = None
     templates_dir: Path = Path("templates")
     """The instance's own diploma designs: they add to the designs that ship with the
     package, and override one of them by taking its name. A folder that does not exist

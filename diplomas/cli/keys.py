@@ -563,3 +563,62 @@ def keys_distrust_certificate(
         "publish the distrust: run `diplomas keys export` again for offline verifiers "
         "(a running server applies it within a second or two)"
     )
+
+
+@keys_app.command("init-token")
+def keys_init_token(
+    module: Annotated[
+        Path,
+        typer.Option(
+            "--module",
+            metavar="LIB.so",
+            help="The token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.",
+        ),
+    ],
+    token_label: Annotated[
+        str, typer.Option("--token-label", metavar="LABEL", help="The label of the token.")
+    ],
+    institution: InstitutionOpt = None,
+) -> None:
+    """Make the signing keys in a PKCS#11 token and sign with them from now on.
+
+    A new Ed25519 record key and an ECDSA P-256 document-signing key are generated in the
+    token (never extractable); the store's root CA certifies the signing key; the record
+    keys in files retire and keep verifying what they signed. The token's PIN comes from
+    DIPLOMAS_PKCS11_PIN or DIPLOMAS_PKCS11_PIN_FILE.
+    """
+    from ..keys.token import move_to_token, resolve_pin
+
+    with errors_to_exit():
+        settings = load_settings()
+        store = _store(institution)
+        resolve_pin(settings)  # a missing PIN is said before anything is made
+        before = [k.key_id for k in store.entries() if k.status == "active"]
+        moved = move_to_token(
+            store, str(module), token_label, lambda: resolve_pin(settings), datetime.now(UTC)
+        )
+        entry = moved.signer()
+        record_event(
+            AuditAction.KEY_ROTATED,
+            {
+                "institution": moved.institution.slug,
+                "key_id": entry.key_id,
+                "retired": before,
+                "token": token_label,
+            },
+            entry.key_id,
+        )
+        certificate = moved.document_signing_certificate()
+    out.print(
+        f"new record key {entry.key_id} and a document-signing key are in token "
+        f"{token_label!r}; they sign from now on",
+        highlight=False,
+    )
+    out.print(
+        f"document-signing certificate: {certificate.subject.rfc4514_string()}, in "
+        f"{moved.directory / moved.config.certificate_file}",
+        highlight=False,
+    )
+    for key_id in before:
+        out.print(f"retired {key_id}; what it signed keeps verifying", highlight=False)
+    out.print("publish the new key: run `diplomas keys export` again for offline verifiers")

@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from io import BytesIO
-from typing import Any
+from typing import Any, Protocol
 
 from asn1crypto import algos as asn1_algos
 from asn1crypto import cms as asn1_cms
@@ -81,6 +81,17 @@ P384_ORDER = int(
 MIN_RSA_BITS = 2048
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class ExternalKey(Protocol):
+    """A private key that signs where it lives (a PKCS#11 token, say) and never comes here."""
+
+    def public_key(self) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey: ...
+
+    def sign(self, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
+        """`data`, hashed with `algorithm`, signed: PKCS#1 v1.5 for RSA, DER (r, s) for
+        ECDSA, as `cryptography`'s own keys return them (the signer makes s low)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -178,11 +189,11 @@ class _PadesAttributes(SignedAttributeProviderSpec):
 
 
 class _CmsSigner(signers.Signer):
-    """pyHanko CMS signer over an in-memory RSA or ECDSA key that is already loaded."""
+    """pyHanko CMS signer over an RSA or ECDSA key, loaded in memory or held elsewhere."""
 
     def __init__(
         self,
-        key: SigningKey,
+        key: SigningKey | ExternalKey,
         mechanism: Mechanism,
         signing_cert: asn1_x509.Certificate,
         others: Sequence[asn1_x509.Certificate],
@@ -225,9 +236,14 @@ class _CmsSigner(signers.Signer):
             raise SigningError(f"this signer uses {digest}, not {digest_algorithm}")
         if isinstance(self._key, rsa.RSAPrivateKey):
             return self._key.sign(data, padding.PKCS1v15(), self._hash)
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            der = self._key.sign(data, ec.ECDSA(self._hash))
+        else:
+            der = self._key.sign(data, self._hash)
         order = self._mechanism.ec_order
-        assert order is not None
-        r, s = decode_dss_signature(self._key.sign(data, ec.ECDSA(self._hash)))
+        if order is None:  # RSA held elsewhere
+            return der
+        r, s = decode_dss_signature(der)
         return encode_dss_signature(r, min(s, order - s))
 
 
@@ -267,7 +283,7 @@ class PadesSigner:
 
     def __init__(
         self,
-        signing_key: SigningKey,
+        signing_key: SigningKey | ExternalKey,
         signing_cert: x509.Certificate,
         chain: Sequence[x509.Certificate] = (),
         *,

@@ -1,0 +1,66 @@
+"""`diplomas keys init-token` as an admin runs it: separate processes, each logging in to
+the SoftHSM2 token with the PIN from its environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from clitools import cli_environment
+
+from .conftest import SoftHsm
+
+ISSUE = ("--name", "علی رضایی", "--issued-on", "1405/09/05", "--out", os.devnull)
+DIPLOMAS = str(Path(sys.executable).with_name("diplomas"))
+
+
+def run(env: dict[str, str], *args: str, code: int = 0) -> str:
+    done = subprocess.run(
+        [DIPLOMAS, *args], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == code, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def test_init_token_moves_signing_into_the_token(tmp_path: Path, softhsm: SoftHsm) -> None:
+    # SOFTHSM2_CONF and the PIN included; wide enough that no message is wrapped
+    env = {**os.environ, **cli_environment(tmp_path), "COLUMNS": "300"}
+    run(env, "init")
+    before = run(env, "keys", "list")
+    made = run(env, "keys", "init-token", "--module", softhsm.module, "--token-label", "diplomas")
+    assert "are in token 'diplomas'; they sign from now on" in made
+    assert "retired rk-" in made and softhsm.pin not in made
+    listed = run(env, "keys", "list")
+    assert "active (signs)" in listed and "retired" in listed and listed != before
+
+    certificates = run(env, "keys", "certificates")
+    config = json.loads((tmp_path / "keys" / "pkcs11.json").read_bytes())
+    cert_id = config["document_signing"]["certificate_file"].removeprefix("document-signing-token-")
+    assert f"{cert_id.removesuffix('.pem')} │ self-made (signs)" in certificates
+
+    pdf = tmp_path / "d.pdf"
+    run(env, "issue", "--name", "زهرا محمدی", "--issued-on", "1405/09/05", "--out", str(pdf))
+    verdict = json.loads(run(env, "verify", str(pdf), "--json"))
+    assert verdict["status"] == "valid", verdict
+
+    again = run(env, "keys", "init-token", "--module", softhsm.module, "--token-label", "x", code=4)
+    assert "are in a token already" in again
+    assert "found keys" in run(env, "init")  # init again opens the token, makes nothing
+
+    wrong = run({**env, "DIPLOMAS_PKCS11_PIN": "0000"}, "issue", *ISSUE, code=4)
+    assert "the PIN of token 'diplomas' is wrong" in wrong and "0000" not in wrong
+    unset = {k: v for k, v in env.items() if k != "DIPLOMAS_PKCS11_PIN"}
+    assert "no PIN is given: set DIPLOMAS_PKCS11_PIN" in run(unset, "issue", *ISSUE, code=4)
+
+
+def test_init_token_refuses_a_token_that_is_not_there(tmp_path: Path, softhsm: SoftHsm) -> None:
+    env = {**os.environ, **cli_environment(tmp_path), "COLUMNS": "300"}
+    run(env, "init")
+    missing = run(
+        env, "keys", "init-token", "--module", softhsm.module, "--token-label", "nope", code=4
+    )
+    assert "no token labelled 'nope'" in missing
+    assert "active (signs)" in run(env, "keys", "list")  # nothing changed
