@@ -176,9 +176,16 @@ def serving(inst: Instance, port: int) -> Iterator[LiveServer]:
     """Serve `inst` with uvicorn on `port` (its public URL's) until the block ends."""
     from diplomas.api import create_app
 
-    base = f"http://127.0.0.1:{port}"
     app = create_app(inst.service, inst.settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    with uvicorn_thread(app, port):
+        yield LiveServer(inst, f"http://127.0.0.1:{port}", app)
+
+
+@contextmanager
+def uvicorn_thread(app: Any, port: int, **options: Any) -> Iterator[None]:
+    """Run `app` with uvicorn (and `options`, as `diplomas serve` would give them) on a
+    loopback `port`, in a thread, until the block ends."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -188,7 +195,7 @@ def serving(inst: Instance, port: int) -> Iterator[LiveServer]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(inst, base, app)
+        yield
     finally:
         server.should_exit = True
         thread.join(10)

@@ -4,14 +4,12 @@ tokens throttled per address, and what a token may learn (issue 11)."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from conftest import Instance, free_port, make_instance
+from conftest import Instance, free_port, make_instance, uvicorn_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
@@ -34,16 +32,8 @@ def port(inst: Instance) -> Iterator[int]:
     """The app over `inst`, served by uvicorn on a free loopback port."""
     app = create_app(inst.service, inst.settings)
     chosen = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=chosen, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    yield chosen
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_thread(app, chosen):
+        yield chosen
 
 
 def stalled_request(

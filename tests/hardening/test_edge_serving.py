@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from conftest import PASSPHRASE, Instance, free_port, make_instance
+from conftest import PASSPHRASE, Instance, free_port, make_instance, uvicorn_thread
 
 from diplomas.api import create_app
 from diplomas.api.serving import serve_metrics, uvicorn_options
@@ -41,22 +39,11 @@ def served(inst: Instance, **overrides: Any) -> Iterator[tuple[httpx.Client, Any
     settings = inst.settings.model_copy(update=overrides)
     app = create_app(inst.service, settings)
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(settings)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            yield http, app
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with (
+        uvicorn_thread(app, port, **uvicorn_options(settings)),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
+    ):
+        yield http, app
 
 
 def codes(http: httpx.Client, forwarded_for: list[str]) -> list[int]:

@@ -4,7 +4,6 @@ moved, a settings file broken by hand. Nothing needs a restart and nothing answe
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,9 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from clitools import cli_environment, invoke, run
-from conftest import SAMT, free_port
+from conftest import SAMT, free_port, uvicorn_thread
 
 from diplomas.bootstrap import build_app
 from diplomas.config import Settings
@@ -41,20 +39,8 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str, str]]:
     base = f"http://127.0.0.1:{port}"
     invoke(env, "init", "--no-input", "--public-url", base)
     token = run(env, "token", "create", "--scope", "issue,read,revoke").strip().splitlines()[-1]
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(settings_of(env)), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
+    with uvicorn_thread(build_app(settings_of(env)), port):
         yield env, base, token
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def eventually(check: Callable[[], Any], seconds: float = 10) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,9 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from clitools import cli_environment, invoke
-from conftest import free_port
+from conftest import free_port, uvicorn_thread
 from pdfsign.conftest import make_unsigned_pdf
 from pdftools import pdfsig
 from typer.testing import CliRunner
@@ -74,21 +72,11 @@ def deployed_server(settings: Settings) -> Iterator[httpx.Client]:
     """`diplomas serve` as deployed (`build_app`, which follows the key store on disk), on
     a free port, and a client for it."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield http
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with (
+        uvicorn_thread(build_app(settings), port),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+    ):
+        yield http
 
 
 def eventually(check: Callable[[], Any], seconds: float = 10) -> Any:
