@@ -24,6 +24,7 @@ from .config import (
     check_public_url,
     configured_institutions,
     institution_from,
+    load_settings,
     read_institution_entries,
     signing_settings,
     write_institutions,
@@ -600,7 +601,7 @@ def app_from_environment() -> DiplomasAPI:
     """Factory for `uvicorn --factory` with several workers (each logs JSON lines)."""
     from .logging_setup import configure_logging
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     app = build_app(settings)
     settle_heap()

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import tomli_w
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .core.errors import ConfigurationError
 from .core.ids import SERIAL_PREFIX
@@ -250,6 +250,28 @@ def read_signing_table(path: Path) -> dict[str, Any]:
     if not isinstance(table.get("embed_validation_info", True), bool):
         raise ConfigurationError(f"{path}: [signing] embed_validation_info must be true or false")
     return table
+
+
+# Variables whose values never go into a message, even a refusal of them.
+_UNSHOWN = {"key_passphrase", "pkcs11_pin", "timestamp_password", "database_url"}
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a variable that cannot be read is named, with
+    why, in one ConfigurationError (never pydantic's traceback)."""
+    try:
+        return Settings()
+    except SettingsError as exc:
+        # pydantic-settings' words for a value it could not decode (JSON for lists)
+        raise ConfigurationError(f"a DIPLOMAS_ variable cannot be read: {exc}") from None
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = "_".join(str(part) for part in error["loc"])
+            name = f"DIPLOMAS_{field.upper()}" if field else "the settings"
+            shown = "" if field in _UNSHOWN else f" (it is {error['input']!r})"
+            problems.append(f"{name}: {error['msg']}{shown}")
+        raise ConfigurationError("; ".join(problems)) from None
 
 
 DEFAULT_INSTITUTION: dict[str, Any] = {

@@ -15,8 +15,8 @@ import logging
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ..storage.outage import database_unavailable
 
 log = logging.getLogger("diplomas.http")
 
@@ -32,15 +32,6 @@ UNAVAILABLE_PAGE = (
     '<p lang="en" dir="ltr">The database does not answer; please try again in a moment.</p>'
     "</body></html>\n"
 )
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the database cannot be reached or used right now (as opposed to
-    a request or a program that is wrong): connection refused, dropped or invalidated,
-    SQLite's "database is locked", the pool exhausted."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _wants_html(request: Request) -> bool:

@@ -69,6 +69,16 @@ def errors_to_exit() -> Iterator[None]:
     except (Unauthorized, Forbidden, DiplomaError) as exc:
         error(str(exc))
         raise typer.Exit(EXIT_INVALID_INPUT) from None
+    except Exception as exc:
+        from ..storage.outage import database_unavailable, outage_words
+
+        if not database_unavailable(exc):
+            raise
+        error(
+            f"the database does not answer ({outage_words(exc)}); nothing was changed. "
+            "Check DIPLOMAS_DATABASE_URL and that the database runs, then run the command again"
+        )
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def quiet_pdf_libraries() -> None:
@@ -80,7 +90,10 @@ def quiet_pdf_libraries() -> None:
 
 
 def load_settings() -> Settings:
-    return Settings()
+    from ..config import load_settings as from_environment
+
+    with errors_to_exit():
+        return from_environment()
 
 
 def load_service() -> DiplomaService:

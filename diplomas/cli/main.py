@@ -23,6 +23,7 @@ from .console import (
     load_settings,
     out,
     quiet_pdf_libraries,
+    warning,
 )
 
 app = typer.Typer(
@@ -201,10 +202,8 @@ def serve(
         if workers > 1:
             if settings.metrics_host_port() is not None:
                 # Each process counts its own requests and only one can listen there.
-                err.print(
-                    "[yellow]warning[/yellow]: metrics are served with --workers 1 only; "
-                    "DIPLOMAS_METRICS_ADDRESS is not used",
-                    highlight=False,
+                warning(
+                    "metrics are served with --workers 1 only; DIPLOMAS_METRICS_ADDRESS is not used"
                 )
             os.environ.setdefault("DIPLOMAS_HOME", str(settings.home))
             uvicorn.run(
