@@ -10,7 +10,7 @@ import gc
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -559,7 +559,7 @@ def build_service(
         templates=runtime.renderer,
         pdf_signer=store.pdf_signer(),
         pdf_validator=PadesValidator(
-            issuers={did: stores[i.slug].trust_roots() for i in institutions for did in i.dids},
+            issuers=_roots_apart(institutions, stores),
             ca_issued={did: stores[i.slug].ca_issued() for i in institutions for did in i.dids},
             distrusted={
                 did: stores[i.slug].distrusted_certificates()
@@ -578,6 +578,23 @@ def build_service(
 
 def _timestamp_roots(timestamping: Timestamping | None) -> tuple[x509.Certificate, ...]:
     return timestamping.roots if timestamping is not None else ()
+
+
+def _roots_apart(
+    institutions: Sequence[Institution], stores: Mapping[str, FileKeyStore]
+) -> dict[str, list[x509.Certificate]]:
+    """Each institution's DIDs to its roots, once no two institutions configured here list
+    one root as their own (the rule trust bundles follow, `keys.bundle.check_roots_apart`)."""
+    from .keys.bundle import check_roots_apart
+
+    roots = {i.slug: stores[i.slug].trust_roots() for i in institutions}
+    try:
+        check_roots_apart(
+            [(f"institution {slug!r}", roots[slug], stores[slug].ca_issued()) for slug in roots]
+        )
+    except KeyStoreError as exc:
+        raise ConfigurationError(str(exc)) from None
+    return {did: roots[i.slug] for i in institutions for did in i.dids}
 
 
 def build_app(settings: Settings) -> DiplomasAPI:
@@ -672,12 +689,37 @@ def _load_bundles(bundles: Sequence[bytes], names: Sequence[str] = ()) -> list[T
             first = claimed.setdefault(did, number)
             if first != number:
                 raise ConfigurationError(
-                    f"trust bundles {_bundle_name(first, names)} and "
-                    f"{_bundle_name(number, names)} both claim to speak for {did}: each "
-                    f"institution has one bundle, and one of these is not what it says; "
-                    f"check where they came from"
+                    _claimed_twice(trusts[first - 1], trust, did, first, number, names)
                 )
+    from .keys.bundle import check_roots_apart
+
+    try:
+        check_roots_apart(
+            [
+                (f"trust bundle {_bundle_name(n, names)}", t.roots, t.ca_issued)
+                for n, t in enumerate(trusts, start=1)
+            ]
+        )
+    except KeyStoreError as exc:
+        raise ConfigurationError(str(exc)) from None
     return trusts
+
+
+def _claimed_twice(
+    first: TrustBundle, second: TrustBundle, did: str, a: int, b: int, names: Sequence[str]
+) -> str:
+    both = f"trust bundles {_bundle_name(a, names)} and {_bundle_name(b, names)}"
+    if first == second:
+        return f"{both} are the same bundle: give each institution's once"
+    if {k.public_key for k in first.record_keys} & {k.public_key for k in second.record_keys}:
+        return (
+            f"{both} are two versions of one institution's bundle (they share a record "
+            f"key): give only the newest, exported last with `diplomas keys export`"
+        )
+    return (
+        f"{both} both claim to speak for {did}: each institution has one bundle, and one "
+        f"of these is not what it says; check where they came from"
+    )
 
 
 def verify_qr_photo(image: bytes, keyring: KeyRing) -> list[QrCheck]:

@@ -99,7 +99,8 @@ def _translate(exc: DiplomaError) -> JSONResponse:
         log.error("the instance cannot answer: %s", exc)
         return _error(
             503,
-            "the service is not configured to answer this request; its operators are told",
+            "the service cannot answer this request now (its settings, keys or a service it "
+            "relies on); its operators are told: try again later",
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     return _error(500, "the service could not complete the request")

@@ -527,7 +527,7 @@ def keys_distrust_certificate(
 
     with errors_to_exit():
         now = datetime.now(UTC)
-        moment = parse_since(since, now)
+        moment = parse_since(since, now, "distrust a certificate")
         store = _store(institution)
         entry = store.distrust_certificate(certificate, moment, now, reason, vouched=stored)
         assert entry.distrusted_since is not None
@@ -578,6 +578,16 @@ def keys_init_token(
     token_label: Annotated[
         str, typer.Option("--token-label", metavar="LABEL", help="The label of the token.")
     ],
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            metavar="FILE",
+            help="The offline root file (from `init --offline-root` or `keys export-root`), "
+            "to certify the token's key; needed when the root is not in the store.",
+        ),
+    ] = None,
+    passphrase_stdin: RootPassphraseStdinOpt = False,
     institution: InstitutionOpt = None,
 ) -> None:
     """Make the signing keys in a PKCS#11 token and sign with them from now on.
@@ -587,15 +597,25 @@ def keys_init_token(
     keys in files retire and keep verifying what they signed. The token's PIN comes from
     DIPLOMAS_PKCS11_PIN or DIPLOMAS_PKCS11_PIN_FILE.
     """
+    from ..keys.offline_root import open_root
     from ..keys.token import move_to_token, resolve_pin
 
     with errors_to_exit():
         settings = load_settings()
         store = _store(institution)
         resolve_pin(settings)  # a missing PIN is said before anything is made
+        brought = None
+        if root is not None:
+            data = _read(root, "--root")
+            brought = open_root(data, root_passphrase(passphrase_stdin, new=False), str(root))
         before = [k.key_id for k in store.entries() if k.status == "active"]
         moved = move_to_token(
-            store, str(module), token_label, lambda: resolve_pin(settings), datetime.now(UTC)
+            store,
+            str(module),
+            token_label,
+            lambda: resolve_pin(settings),
+            datetime.now(UTC),
+            brought,
         )
         entry = moved.signer()
         record_event(

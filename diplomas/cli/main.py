@@ -381,7 +381,9 @@ def print_verdict(verdict: Verdict) -> None:
     for s in verdict.signers:
         out.print(f"{s.kind} signature by {s.signer}", highlight=False)
         out.print(f"  result: {'ok' if s.ok else '; '.join(s.reasons)}", highlight=False)
-        out.print(f"  vouched for by: {s.vouched_by or 'nobody trusted here'}", highlight=False)
+        # A refused signature was only checked against what the source vouches for.
+        label = "vouched for by" if s.ok else "checked against"
+        out.print(f"  {label}: {s.vouched_by or 'nobody trusted here'}", highlight=False)
         if s.timestamped_at is not None:
             when = s.timestamped_at.isoformat(timespec="seconds")
             out.print(f"  timestamped: {when}, by a trusted timestamp authority", highlight=False)

@@ -289,3 +289,30 @@ def _also_known_as(raw: object, did: str) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(d, str) and d for d in raw):
         raise KeyStoreError("trust bundle: institution.also_known_as must be a list of DIDs")
     return tuple(d for d in dict.fromkeys(raw) if d != did)
+
+
+def check_roots_apart(
+    owners: Sequence[
+        tuple[str, Sequence[x509.Certificate], Sequence[tuple[x509.Certificate, x509.Certificate]]]
+    ],
+) -> None:
+    """Each root speaks for one institution only: a root that two of `owners` (a name,
+    its roots, its CA-issued pairs) both list is refused, unless both list it as a CA's,
+    through the certificates that CA issued to each. Else one PDF signature under the root
+    would count for two institutions, and a co-issued diploma would need only one (a
+    partner's bundle carrying the university's root, say)."""
+    listed: dict[bytes, list[tuple[str, bool]]] = {}
+    for name, roots, ca_issued in owners:
+        registered = {root.public_bytes(Encoding.DER) for root, _ in ca_issued}
+        for root in roots:
+            der = root.public_bytes(Encoding.DER)
+            listed.setdefault(der, []).append((name, der in registered))
+    for der, by in listed.items():
+        names = list(dict.fromkeys(name for name, _ in by))
+        if len(names) > 1 and not all(through_ca for _, through_ca in by):
+            subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+            raise KeyStoreError(
+                f"{names[0]} and {names[1]} both list the root certificate {subject} as "
+                f"their own: a root speaks for one institution (a CA's root may be shared "
+                f"only through the certificates it issued to each); check where they came from"
+            )

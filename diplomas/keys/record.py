@@ -228,8 +228,9 @@ def compromised(
     return tuple(replace(e, compromised_since=since) if e.key_id == key_id else e for e in entries)
 
 
-def check_since(since: datetime, now: datetime) -> datetime:
-    """`since` cut to the second, refused when it has no time zone or is in the future."""
+def check_since(since: datetime, now: datetime, what: str = "mark a key compromised") -> datetime:
+    """`since` cut to the second, refused when it has no time zone or is in the future
+    (`what` is done from it, in the refusal's words)."""
     if since.tzinfo is None:
         raise InvalidInput(
             FieldProblem("since", "needs a time zone: add Z for UTC or an offset like +03:30")
@@ -239,13 +240,13 @@ def check_since(since: datetime, now: datetime) -> datetime:
             FieldProblem(
                 "since",
                 f"{iso_utc(since)} is in the future (it is now {iso_utc(now)}); "
-                f"mark a key compromised from a time that has passed",
+                f"{what} from a time that has passed",
             )
         )
     return utc_seconds(since)
 
 
-def parse_since(text: str, now: datetime) -> datetime:
+def parse_since(text: str, now: datetime, what: str = "mark a key compromised") -> datetime:
     """An ISO 8601 time with a time zone (2026-11-26T09:30:00Z, or +03:30), not in the
     future, as given on the command line."""
     try:
@@ -254,7 +255,7 @@ def parse_since(text: str, now: datetime) -> datetime:
         raise InvalidInput(
             FieldProblem("since", f"{text!r} is not an ISO 8601 time like 2026-11-26T09:30:00Z")
         ) from None
-    return check_since(moment, now)
+    return check_since(moment, now, what)
 
 
 class Ed25519RecordSigner:

@@ -413,7 +413,7 @@ class FileKeyStore:
             (self._dir / ROOT_KEY_FILE).unlink()
             _fsync_dir(self._dir)
 
-    def _root(self, given: RootKey | None) -> RootKey:
+    def checked_root(self, given: RootKey | None) -> RootKey:
         """The root key: the one brought in, or the store's own; either must be the root
         whose certificate the store holds (the trust anchor of every self-made diploma)."""
         from .offline_root import RootKey
@@ -443,7 +443,7 @@ class FileKeyStore:
         utc_seconds(now)
         with locked(self._dir), self._lock:
             _check_passphrase(self._dir, self._passphrase)
-            issuer = self._root(root)
+            issuer = self.checked_root(root)
             key = certs.new_ec_key()
             certificate = certs.build_document_signing_certificate(
                 self.institution, key.public_key(), issuer.certificate, issuer.key, now
@@ -483,7 +483,7 @@ class FileKeyStore:
         diplomas its server stored; see `keys.distrust`). Returns the changed entry."""
         from .record import check_since
 
-        moment = check_since(since, now)
+        moment = check_since(since, now, "distrust a certificate")
         reason = " ".join(reason.split())
         if len(reason) > signing.MAX_REASON:
             raise KeyStoreError(f"the reason is longer than {signing.MAX_REASON} characters")

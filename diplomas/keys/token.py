@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..core.errors import ConfigurationError, KeyStoreError
+from ..core.errors import ConfigurationError, Conflict, KeyStoreError
 from ..core.keyring import RecordKey, RecordSigner
 from ..core.model import Institution
 from . import certs, signing
@@ -67,9 +67,7 @@ from .record import (
 from .store import (
     METADATA_FILE,
     ROOT_CERT_FILE,
-    ROOT_KEY_FILE,
     FileKeyStore,
-    _decrypt_ec,
     _read_certificate,
     _signature_details,
 )
@@ -78,6 +76,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..pdfsign import PadesSigner
     from ..pdfsign.signer import Timestamping
+    from .distrust import DistrustedCertificate
     from .importing import CheckedCertificate
     from .offline_root import RootKey
 
@@ -280,6 +279,27 @@ class TokenKeyStore(FileKeyStore):
             f"{self.document_signing_certificate().not_valid_after_utc.date().isoformat()}"
         )
 
+    def distrust_certificate(
+        self,
+        reference: str,
+        since: datetime,
+        now: datetime,
+        reason: str = "",
+        *,
+        vouched: Callable[[DistrustedCertificate], Iterable[str]] | None = None,
+    ) -> signing.SigningCertificate:
+        """A certificate from before the move, as a file store does; the token's own is
+        refused with words that fit a token (no renewal here would replace it)."""
+        current = self.signing_certificates().current()
+        if self.signing_certificates().find(reference).cert_id == current.cert_id:
+            raise Conflict(
+                f"{current.cert_id} is the certificate of the key in token "
+                f"{self.token.label!r}, which signs PDFs now; that key cannot leave the "
+                f"token, and replacing it (a new key in the token) is not supported yet, so "
+                f"it cannot be distrusted here. Certificates made before the move can be"
+            )
+        return super().distrust_certificate(reference, since, now, reason, vouched=vouched)
+
     def import_certificate(self, checked: CheckedCertificate) -> signing.SigningCertificate:
         raise KeyStoreError(
             f"the document-signing key of {self.institution.slug} is in token "
@@ -353,11 +373,17 @@ def _new_record_key(
 
 
 def move_to_token(
-    store: FileKeyStore, module: str, token_label: str, pin: Callable[[], str], now: datetime
+    store: FileKeyStore,
+    module: str,
+    token_label: str,
+    pin: Callable[[], str],
+    now: datetime,
+    root: RootKey | None = None,
 ) -> TokenKeyStore:
     """Make a record key and a document-signing key in the token and sign with them from
     `now`: the store's active record keys retire (what they signed keeps verifying) and
-    the new signing key gets a certificate from the store's root CA.
+    the new signing key gets a certificate from the store's root CA (`root`, brought in
+    for this one command when the root is kept offline).
 
     Written in this order, each step after the token's keys exist: the certificate, the
     configuration, the record-key metadata. The token must be initialised already (its
@@ -373,16 +399,14 @@ def move_to_token(
     module = str(Path(module).absolute())  # as given: a distribution's link keeps working
     token = Token(module, token_label, pin)
     with locked(directory):
-        passphrase = store._passphrase
-        root_key = _decrypt_ec(directory / ROOT_KEY_FILE, passphrase)
-        root = _read_certificate(directory / ROOT_CERT_FILE)
+        issuer = store.checked_root(root)  # before anything is made in the token
         entries = store.entries()
         entry, record_label = _new_record_key(token, institution, now, {e.key_id for e in entries})
         signing_label = f"diplomas-{institution.slug}-dsk-{secrets.token_hex(4)}"
         point = token.generate(signing_label, "secp256r1")
         public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
         certificate = certs.build_document_signing_certificate(
-            institution, public, root, root_key, now
+            institution, public, issuer.certificate, issuer.key, now
         )
         certificate_file = f"document-signing-token-{signing.certificate_id(certificate)}.pem"
         write_new_file(
@@ -399,6 +423,8 @@ def move_to_token(
         data = dump_metadata(rotated(entries, entry, now))
         load_metadata(data, METADATA_FILE)
         replace_file(directory / METADATA_FILE, data)
-    moved = TokenKeyStore(directory, passphrase, institution, pin)
+    moved = TokenKeyStore(
+        directory, store._passphrase, institution, pin, timestamping=store.timestamping
+    )
     moved.unlock()
     return moved

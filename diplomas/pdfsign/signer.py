@@ -449,8 +449,10 @@ def _timestamped_failure(exc: BaseException, url: str) -> DiplomaError:
     if any(isinstance(e, TimestampRequestError) for e in chain):
         return ConfigurationError(
             f"the timestamp authority at {url} did not answer ({_cause(exc)}); nothing was "
-            f"signed. The diploma is kept and its PDF is made once the authority answers: "
-            f"check that it is up and that DIPLOMAS_TIMESTAMP_URL is right"
+            f"signed. The diploma's record is kept and its PDF is made once the authority "
+            f"answers: send the request again with the same external id then (without one, "
+            f"a retry issues another diploma); check that the authority is up and that "
+            f"DIPLOMAS_TIMESTAMP_URL is right"
         )
     if any(isinstance(e, PathBuildingError | PathValidationError | ValidationError) for e in chain):
         return ConfigurationError(

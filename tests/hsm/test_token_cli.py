@@ -64,3 +64,28 @@ def test_init_token_refuses_a_token_that_is_not_there(tmp_path: Path, softhsm: S
     )
     assert "no token labelled 'nope'" in missing
     assert "active (signs)" in run(env, "keys", "list")  # nothing changed
+
+
+def test_init_token_with_the_root_offline_brings_it_in_for_that_command(
+    tmp_path: Path, softhsm: SoftHsm
+) -> None:
+    """The README's own order: the root offline first (`init --offline-root`), then the
+    keys into a token, which needs the root once to certify the token's key."""
+    root_file = tmp_path / "root.json"
+    env = {
+        **os.environ,
+        **cli_environment(tmp_path),
+        "COLUMNS": "300",
+        "DIPLOMAS_ROOT_PASSPHRASE": "a long root passphrase of its own",
+    }
+    run(env, "init", "--no-input", "--offline-root", str(root_file))
+    token = ("keys", "init-token", "--module", softhsm.module, "--token-label", "diplomas")
+    refused = run(env, *token, code=4)
+    assert "the root CA is kept offline" in refused and "--root FILE" in refused
+    assert not (tmp_path / "keys" / "pkcs11.json").exists()  # nothing made
+    made = run(env, *token, "--root", str(root_file))
+    assert "are in token 'diplomas'; they sign from now on" in made
+    pdf = tmp_path / "d.pdf"
+    run(env, "issue", "--name", "زهرا محمدی", "--issued-on", "1405/09/05", "--out", str(pdf))
+    assert json.loads(run(env, "verify", str(pdf), "--json"))["status"] == "valid"
+    assert not (tmp_path / "keys" / "root-ca.key.pem").exists()

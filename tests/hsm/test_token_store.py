@@ -367,6 +367,11 @@ def test_the_file_certificate_from_before_the_move_can_be_distrusted(
     assert reopened.signing_certificates().current().key_file == CONFIG_FILE
     with pytest.raises(KeyStoreError, match="in token 'diplomas'"):
         reopened.renew_certificate(now)
+    from diplomas.core.errors import Conflict
+
+    token_certificate = reopened.signing_certificates().current().cert_id
+    with pytest.raises(Conflict, match="of the key in token 'diplomas', which signs PDFs now"):
+        reopened.distrust_certificate(token_certificate, now, now)
 
     instance = rebuilt(instance)
     after = instance.service.issue({**ZAHRA, "external_id": "token-keys"})

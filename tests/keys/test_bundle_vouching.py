@@ -5,6 +5,7 @@ names the bundle (or the server's institution) whose keys or roots checked it.""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from dataclasses import dataclass
@@ -70,6 +71,14 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
     impostor = tmp / "impostor.json"
     invoke(impostor_env, "keys", "export", "--out", str(impostor))
 
+    # The partner that carries the university's root in its own bundle: one signature
+    # under that root would then count for both institutions.
+    carrying = _bundle(samt)
+    roots = carrying["root_certificates"]
+    assert isinstance(roots, list)
+    roots.extend(_bundle(university)["root_certificates"])  # type: ignore[arg-type]
+    samt_carrying = tmp / "samt-carrying.json"
+    samt_carrying.write_text(json.dumps(carrying), encoding="utf-8")
     # The partner turned impostor: its own bundle, made to say it is also the university.
     greedy = _bundle(samt)
     about = greedy["institution"]
@@ -82,6 +91,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
         "samt": samt,
         "impostor": impostor,
         "samt-greedy": samt_greedy,
+        "samt-carrying": samt_carrying,
     }
     return Scene(env, co_issued, forged, bundles)
 
@@ -222,3 +232,60 @@ def test_text_from_a_pdf_prints_as_it_is_never_as_terminal_markup(
     out = _verify(scene, pdf, ("tbzmed",), code=1)
     assert out.startswith("INVALID")
     assert f"pdf signature by {name}" in out
+
+
+@pytest.mark.parametrize(
+    "names", list(itertools.permutations(["tbzmed", "samt-carrying"])), ids="+".join
+)
+def test_a_bundle_carrying_another_institutions_root_is_refused(
+    scene: Scene, names: tuple[str, ...], tmp_path: Path
+) -> None:
+    """The review's case: the university's signature alone (the co-issuer's cut off) must
+    not pass for both, through a partner bundle that lists the university's root."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    data = scene.co_issued.read_bytes()
+    [first, _] = PdfFileReader(io.BytesIO(data)).embedded_signatures
+    cut = tmp_path / "first-signature-only.pdf"
+    cut.write_bytes(data[: first.byte_range[-2] + first.byte_range[-1]])
+    out = _verify(scene, cut, names, code=4)
+    assert "both list the root certificate" in out
+    assert "VALID" not in out
+    refused = _verify(scene, cut, ("tbzmed", "samt"), code=1)  # the genuine bundles
+    assert "no valid PDF signature from SAMT" in refused
+
+
+def test_two_versions_or_two_copies_of_one_bundle_are_told_apart_from_an_impostor(
+    scene: Scene, tmp_path: Path
+) -> None:
+    older = tmp_path / "older.json"
+    older.write_text(scene.bundles["tbzmed"].read_text(encoding="utf-8"), encoding="utf-8")
+    newer = _bundle(scene.bundles["tbzmed"])
+    newer["root_certificates"] = [*newer["root_certificates"]]  # type: ignore[misc]
+    about = newer["institution"]
+    assert isinstance(about, dict)
+    about["name_en"] = "renamed since"
+    newer_file = tmp_path / "newer.json"
+    newer_file.write_text(json.dumps(newer), encoding="utf-8")
+    twice = run(
+        scene.env,
+        "verify",
+        str(scene.co_issued),
+        "--trust",
+        str(older),
+        "--trust",
+        str(older),
+        code=4,
+    )
+    assert "are the same bundle" in twice
+    versions = run(
+        scene.env,
+        "verify",
+        str(scene.co_issued),
+        "--trust",
+        str(older),
+        "--trust",
+        str(newer_file),
+        code=4,
+    )
+    assert "two versions of one institution's bundle" in versions
