@@ -24,6 +24,7 @@ from .config import (
     check_public_url,
     configured_institutions,
     institution_from,
+    is_loopback_url,
     load_settings,
     read_institution_entries,
     signing_settings,
@@ -106,12 +107,25 @@ def load_institutions(
     actor: str = SYSTEM_ACTOR,
     engine: Engine | None = None,
     record: bool = True,
+    loopback_in_production: bool = False,
 ) -> list[Institution]:
     """The institutions as the settings file and the environment describe them now, each
     with the former DIDs its key store remembers. A public URL changed since the last
     look is recorded first (`settle_identity`), by whichever process sees it first;
-    with `record=False` (commands that only look) nothing is written."""
+    with `record=False` (commands that only look) nothing is written. In production an
+    issuer's address that only this computer reaches is refused (`settings check`, which
+    says so itself, passes `loopback_in_production`)."""
     institutions = configured_institutions(settings)
+    issuer = institutions[0]
+    live = settings.environment == "production"
+    if live and is_loopback_url(issuer.public_url) and not loopback_in_production:
+        # QR codes would point at an address no phone reaches; `settings check` says the
+        # same, and so must every command that issues or serves.
+        raise ConfigurationError(
+            f"public_url is {issuer.public_url}, which only this computer reaches, and "
+            f"DIPLOMAS_ENVIRONMENT=production: set the address employers reach "
+            f"(DIPLOMAS_PUBLIC_URL, or `diplomas settings set public_url https://…`)"
+        )
     settled = [
         settle_identity(
             settings,

@@ -274,6 +274,17 @@ def load_settings() -> Settings:
         raise ConfigurationError("; ".join(problems)) from None
 
 
+def is_loopback_url(url: str) -> bool:
+    """Whether only this computer reaches `url` (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 DEFAULT_INSTITUTION: dict[str, Any] = {
     "slug": "tbzmed",
     "name": "معاونت تحقیقات و فناوری دانشگاه علوم پزشکی تبریز",

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import ipaddress
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from .bootstrap import (
     keys_dir_for,
@@ -34,6 +32,7 @@ from .config import (
     INSTITUTION_KEYS,
     Settings,
     configured_institutions,
+    is_loopback_url,
     read_institution_entries,
     write_institutions,
 )
@@ -76,7 +75,7 @@ def check_settings(settings: Settings) -> list[Finding]:
     findings: list[Finding] = []
     issuer = institutions[0]
     live = settings.environment == "production"
-    if _local(issuer.public_url):
+    if is_loopback_url(issuer.public_url):
         still = "still " if issuer.public_url == DEFAULT_INSTITUTION["public_url"] else ""
         findings.append(
             Finding(
@@ -87,7 +86,9 @@ def check_settings(settings: Settings) -> list[Finding]:
             )
         )
     for institution in institutions:
-        if institution.public_url.startswith("http://") and not _local(institution.public_url):
+        if institution.public_url.startswith("http://") and not is_loopback_url(
+            institution.public_url
+        ):
             findings.append(
                 Finding(
                     "warning",
@@ -132,7 +133,7 @@ def check_settings(settings: Settings) -> list[Finding]:
                 )
             )
     try:
-        load_institutions(settings, record=False)
+        load_institutions(settings, record=False, loopback_in_production=True)
     except ConfigurationError as exc:
         findings.append(Finding("error", str(exc)))
     try:  # the timestamp authority ([signing] or DIPLOMAS_TIMESTAMP_*): issuing needs it whole
@@ -160,19 +161,6 @@ def check_settings(settings: Settings) -> list[Finding]:
                 )
             )
     return findings
-
-
-def _local(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host == "localhost" or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_value(key: str, text: str) -> Any:

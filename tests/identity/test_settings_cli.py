@@ -288,3 +288,15 @@ def test_settings_check_names_a_timestamp_authority_without_roots(
         env | {"DIPLOMAS_TIMESTAMP_ROOTS": str(tmp_path / "roots.pem")}, "settings", "check", code=4
     )
     assert "holds no PEM certificate" in out
+
+
+def test_production_refuses_an_address_only_this_computer_reaches(env: dict[str, str]) -> None:
+    """What `settings check` calls an error stops issuing and serving too."""
+    invoke(env, "init", "--no-input")
+    production = {**env, "DIPLOMAS_ENVIRONMENT": "production"}
+    out = run(production, "issue", "--name", "زهرا محمدی‌نژاد", "--out", os.devnull, code=4)
+    assert "which only this computer reaches, and DIPLOMAS_ENVIRONMENT=production" in out
+    out = run(production, "settings", "check", code=4)
+    assert out.count("only this computer reaches") == 1
+    moved = {**production, "DIPLOMAS_PUBLIC_URL": "https://diplomas.example.ac.ir"}
+    run(moved, "issue", "--name", "زهرا محمدی‌نژاد", "--out", os.devnull)

@@ -76,7 +76,11 @@ def test_the_cli_reads_the_secret_file(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("a secret from a file\n")
     del env["DIPLOMAS_KEY_PASSPHRASE"]
-    env |= {"DIPLOMAS_KEY_PASSPHRASE_FILE": str(secret), "DIPLOMAS_ENVIRONMENT": "production"}
+    env |= {
+        "DIPLOMAS_KEY_PASSPHRASE_FILE": str(secret),
+        "DIPLOMAS_ENVIRONMENT": "production",
+        "DIPLOMAS_PUBLIC_URL": "https://diplomas.example.ac.ir",
+    }
     invoke(env, "init", "--no-input")
     assert not (tmp_path / "var" / "key-passphrase").exists()
     invoke(env, "issue", "--name", "زهرا محمدی‌نژاد", "--out", str(tmp_path / "d.pdf"))
