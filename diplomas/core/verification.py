@@ -209,9 +209,12 @@ def _missing_pdf_signatures(claims: PublicClaims, report: PdfReport) -> list[str
         for issuer in claims.issuers
         if issuer.did not in signed_by
     ]
-    if missing and signed_by:
+    # A valid signature that speaks for none of the record's issuers is what an institution
+    # that moved looks like through a bundle exported before the move.
+    strangers = signed_by - {issuer.did for issuer in claims.issuers}
+    if missing and strangers:
         missing.append(
-            f"the valid PDF signatures speak for {', '.join(sorted(signed_by))}: if the "
+            f"the valid PDF signatures speak for {', '.join(sorted(strangers))}: if the "
             f"institution moved to another address, use a trust bundle exported after the move"
         )
     return missing
