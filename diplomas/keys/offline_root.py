@@ -87,6 +87,11 @@ def seal_root(root: RootKey, passphrase: bytes) -> bytes:
 
 def open_root(data: bytes, passphrase: bytes, source: str) -> RootKey:
     """The root in an offline root file; KeyStoreError in plain words otherwise."""
+    if data.lstrip().startswith(b"-----BEGIN"):
+        raise KeyStoreError(
+            f"{source} is a PEM file (a certificate or key), not an offline root file: give "
+            f"the file that `diplomas init --offline-root` or `diplomas keys export-root` wrote"
+        )
     document = read_versioned(
         data, source, format=ROOT_FORMAT, version=ROOT_VERSION, what="an offline root file"
     )

@@ -184,6 +184,9 @@ def test_a_damaged_root_file_is_refused_in_plain_words(
             open_root(json.dumps(document).encode(), ROOT_PASSPHRASE, "root.json")
     with pytest.raises(KeyStoreError, match="not an offline root file"):
         open_root(b'{"format": "diplomas-trust-bundle", "version": 1}', ROOT_PASSPHRASE, "x")
+    pem = (live_store.directory / "root-ca.pem").read_bytes()  # the public half, by mistake
+    with pytest.raises(KeyStoreError, match="is a PEM file .*, not an offline root file"):
+        open_root(pem, ROOT_PASSPHRASE, "root-ca.pem")
 
 
 def test_init_with_an_offline_root_never_writes_the_root_key_to_the_store(
