@@ -185,7 +185,7 @@ def test_a_damaged_root_file_is_refused_in_plain_words(
     with pytest.raises(KeyStoreError, match="not an offline root file"):
         open_root(b'{"format": "diplomas-trust-bundle", "version": 1}', ROOT_PASSPHRASE, "x")
     pem = (live_store.directory / "root-ca.pem").read_bytes()  # the public half, by mistake
-    with pytest.raises(KeyStoreError, match="is a PEM file .*, not an offline root file"):
+    with pytest.raises(KeyStoreError, match=r"is a PEM file .*, not an offline root file"):
         open_root(pem, ROOT_PASSPHRASE, "root-ca.pem")
 
 
