@@ -11,14 +11,15 @@ import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from .core.audit import SYSTEM_ACTOR, AuditAction, token_actor
+from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.batch import Batch
 from .core.credential import PublicClaims, claims_for, claims_from_credential, signed_record
 from .core.errors import (
     ConfigurationError,
+    Conflict,
     FieldProblem,
     Forbidden,
     InvalidInput,
@@ -33,6 +34,7 @@ from .core.ports import (
     BatchStore,
     DiplomaRepository,
     IssuerKeys,
+    PasswordHasher,
     PdfRenderer,
     PdfSigner,
     PdfStore,
@@ -49,6 +51,14 @@ from .core.statuslist import (
     status_list_credential,
 )
 from .core.text import normalize
+from .core.users import (
+    MAX_TOKEN_NAME,
+    ROLE_SCOPES,
+    User,
+    check_password,
+    normalize_email,
+    parse_role,
+)
 from .core.verification import (
     StoredState,
     Verdict,
@@ -61,6 +71,7 @@ from .verdicts import CachedVerdict, VerdictCache
 SCOPES = frozenset({"issue", "revoke", "read"})
 TOKEN_PREFIX = "dpl"  # noqa: S105 - a public label, not a secret
 MAX_REASON = 300
+MAX_TOKEN_DAYS = 3660
 
 
 class Clock(Protocol):
@@ -199,6 +210,7 @@ class DiplomaService:
         audit: AuditLog | None = None,
         actor: str | Callable[[], str] = SYSTEM_ACTOR,
         verdicts: VerdictCache | None = None,
+        passwords: PasswordHasher | None = None,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -218,6 +230,7 @@ class DiplomaService:
         self.verdicts = verdicts
         """Verdicts by id kept between requests (see `verdicts`); None keeps none."""
         self._status_lists: dict[str, SignedStatusList] = {}
+        self._passwords = passwords
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -486,22 +499,146 @@ class DiplomaService:
     # -- tokens ----------------------------------------------------------------------------
 
     def create_token(
-        self, scopes: Sequence[str], name: str = "", *, actor: str | None = None
+        self,
+        scopes: Sequence[str],
+        name: str = "",
+        *,
+        user: str | None = None,
+        expires_in: timedelta | None = None,
+        actor: str | None = None,
     ) -> tuple[TokenRecord, str]:
-        """Store a new token's hash and return the token itself (shown once)."""
+        """Store a new token's hash and return the token itself (shown once).
+
+        With `user` (an email) the token belongs to that active user: it needs a name,
+        unique among that user's tokens, and its scopes must be within the user's role.
+        `expires_in` sets its expiry (none without it).
+        """
         wanted = frozenset(s.strip() for s in scopes if s.strip())
         unknown = wanted - SCOPES
         if not wanted or unknown:
             raise InvalidInput(
                 FieldProblem("scope", f"must be some of {', '.join(sorted(SCOPES))}")
             )
+        name = normalize(name)
+        if len(name) > MAX_TOKEN_NAME:
+            raise InvalidInput(FieldProblem("name", f"is longer than {MAX_TOKEN_NAME} characters"))
+        now = self.clock.now()
+        expires_at = None
+        if expires_in is not None:
+            if expires_in <= timedelta(0) or expires_in > timedelta(days=MAX_TOKEN_DAYS):
+                raise InvalidInput(
+                    FieldProblem("expires_in", f"must be 1 to {MAX_TOKEN_DAYS} days")
+                )
+            expires_at = now + expires_in
+        owner: User | None = None
+        if user is not None:
+            owner = self.user(user)
+            if not owner.active:
+                raise InvalidInput(FieldProblem("user", f"{owner.email} is disabled"))
+            if not name:
+                raise InvalidInput(
+                    FieldProblem("name", "is required for a user's token: say what it is for")
+                )
+            allowed = ROLE_SCOPES[owner.role]
+            if not wanted <= allowed:
+                raise InvalidInput(
+                    FieldProblem(
+                        "scope",
+                        f"{', '.join(sorted(wanted - allowed))} is wider than the "
+                        f"{owner.role.value} role allows ({', '.join(sorted(allowed))})",
+                    )
+                )
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         record = TokenRecord(
-            token_id, normalize(name), _hash_secret(secret), wanted, self.clock.now()
+            token_id,
+            name,
+            _hash_secret(secret),
+            wanted,
+            now,
+            owner_id=None if owner is None else owner.id,
+            owner_email="" if owner is None else owner.email,
+            expires_at=expires_at,
         )
         self.repository.add_token(record, actor=self._who(actor))
         return record, f"{TOKEN_PREFIX}_{token_id}_{secret}"
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, revoked and expired ones included, oldest first."""
+        return self.repository.list_tokens()
+
+    def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenRecord:
+        """Revoke a token by its id; NotFound, or Conflict if revoked already."""
+        return self.repository.revoke_token(token_id, self.clock.now(), actor=self._who(actor))
+
+    # -- users -----------------------------------------------------------------------------
+
+    @property
+    def passwords(self) -> PasswordHasher:
+        if self._passwords is None:
+            from .passwords import Argon2Passwords
+
+            self._passwords = Argon2Passwords()
+        return self._passwords
+
+    def add_user(
+        self,
+        email: str,
+        institution: str,
+        role: str,
+        password: str,
+        *,
+        actor: str | None = None,
+    ) -> User:
+        """A new active user of an institution of this instance; InvalidInput for a bad
+        email, role, institution or password, Conflict if the email is taken."""
+        email = normalize_email(email)
+        parsed_role = parse_role(role)
+        slugs = [i.slug for i in self.institutions]
+        if institution not in slugs:
+            raise InvalidInput(
+                FieldProblem(
+                    "institution",
+                    f"{institution!r} is not an institution of this instance "
+                    f"(institutions: {', '.join(slugs)})",
+                )
+            )
+        check_password(password)
+        if self.repository.user_by_email(email) is not None:
+            raise Conflict(f"a user with email {email} already exists")
+        user = User(
+            id=secrets.token_hex(16),
+            email=email,
+            institution=institution,
+            role=parsed_role,
+            created_at=self.clock.now(),
+            password_hash=self.passwords.hash(password),
+        )
+        self.repository.add_user(user, actor=self._who(actor))
+        return user
+
+    def user(self, email: str) -> User:
+        """The user with this email (normalised first); NotFound."""
+        found = self.repository.user_by_email(normalize_email(email))
+        if found is None:
+            raise NotFound(f"no user with email {email.strip().lower()}")
+        return found
+
+    def list_users(self) -> list[User]:
+        return self.repository.list_users()
+
+    def disable_user(self, email: str, *, actor: str | None = None) -> User:
+        """Disable a user: their tokens stop working at once. Conflict if disabled."""
+        user = self.user(email)
+        return self.repository.disable_user(user.id, self.clock.now(), actor=self._who(actor))
+
+    def reset_password(self, email: str, password: str, *, actor: str | None = None) -> User:
+        """Set a new password (checked, then hashed). Ends nothing else: tokens stay."""
+        user = self.user(email)
+        check_password(password)
+        return self.repository.set_password(
+            user.id, self.passwords.hash(password), self.clock.now(), actor=self._who(actor)
+        )
 
     def authenticate(self, token: str | None, scope: str, *, route: str = "") -> TokenRecord:
         """The token's record if it is genuine, live and has `scope`; its use (scope and
@@ -518,14 +655,19 @@ class DiplomaService:
         expected = record.secret_hash if record else _hash_secret("")
         if not hmac.compare_digest(expected, _hash_secret(parts[2])) or record is None:
             raise Unauthorized("the token is not valid")
-        if record.revoked_at is not None:
+        now = self.clock.now()
+        if not record.live(now):
             raise Unauthorized("the token is not valid")
+        if record.owner_id is not None:
+            owner = self.repository.get_user(record.owner_id)
+            if owner is None or not owner.active:
+                raise Unauthorized("the token is not valid")
         if scope not in record.scopes:
             raise Forbidden(f"the token lacks the {scope!r} scope")
         if self.audit is not None:
             self.audit.record(
-                self.clock.now(),
-                token_actor(record.token_id),
+                now,
+                record.actor,
                 AuditAction.TOKEN_USED,
                 {"token": record.token_id, "scope": scope, "route": route},
                 subject=record.token_id,

@@ -59,6 +59,10 @@ class AuditAction(StrEnum):
     TOKEN_CREATED = "token.created"  # noqa: S105 - action names, not secrets
     TOKEN_USED = "token.used"  # noqa: S105
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
+    USER_ADDED = "user.added"
+    USER_DISABLED = "user.disabled"
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105
+    """`details` name the user, never any part of the password or its hash."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,9 @@ class AuditEntry:
     """1 for the first entry, then consecutive."""
     at: datetime
     actor: str
-    """`token:<token id>`, `cli:<user>`, or `batch:<batch id>` for background bulk work."""
+    """`user:<email> (token <name>)` for a call with a user's token, `token:<token id>` with
+    a token that belongs to no user, `cli:<user>`, or `batch:<batch id>` for background
+    bulk work."""
     action: str
     subject: str
     """The diploma id, token id or key id it is about ('' for a bulk chunk)."""

@@ -10,12 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from .audit import SYSTEM_ACTOR, AuditEntry, ChainVerdict, Change
+from .audit import SYSTEM_ACTOR, AuditEntry, ChainVerdict, Change, token_actor
 from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, Institution
 from .statuslist import SignedStatusList, StatusEntry, StatusPurpose
+from .users import User, user_token_actor
 
 
 class Clock(Protocol):
@@ -100,6 +101,33 @@ class TokenRecord:
     scopes: frozenset[str]
     created_at: datetime
     revoked_at: datetime | None = None
+    owner_id: str | None = None
+    """The user it belongs to; None for a token made before users existed."""
+    owner_email: str = ""
+    """That user's email ('' without an owner), for the audit log."""
+    expires_at: datetime | None = None
+    """When it stops working; None for never (tokens made before expiry existed)."""
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log names for a call made with this token."""
+        if self.owner_id is not None:
+            return user_token_actor(self.owner_email, self.name)
+        return token_actor(self.token_id)
+
+    def live(self, now: datetime) -> bool:
+        """Neither revoked nor expired at `now` (the owner is checked apart)."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+class PasswordHasher(Protocol):
+    """Password hashing (argon2id in `diplomas.passwords`)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether `password` matches; False, never an error, for a wrong one."""
+        ...
 
 
 class DiplomaRepository(Protocol):
@@ -172,6 +200,34 @@ class DiplomaRepository(Protocol):
     def add_token(self, token: TokenRecord, *, actor: str = SYSTEM_ACTOR) -> None: ...
 
     def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    def list_tokens(self) -> list[TokenRecord]: ...
+
+    def revoke_token(
+        self, token_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> TokenRecord: ...
+
+    def add_user(self, user: User, *, actor: str = SYSTEM_ACTOR) -> None:
+        """Store a new user and its audit entry; Conflict if the email is taken."""
+        ...
+
+    def get_user(self, user_id: str) -> User | None: ...
+
+    def user_by_email(self, email: str) -> User | None: ...
+
+    def list_users(self) -> list[User]:
+        """Every user, disabled ones included, by email."""
+        ...
+
+    def disable_user(self, user_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR) -> User:
+        """Disable the user; NotFound, or Conflict if disabled already."""
+        ...
+
+    def set_password(
+        self, user_id: str, password_hash: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> User:
+        """Replace the user's password hash; NotFound."""
+        ...
 
 
 class AuditLog(Protocol):

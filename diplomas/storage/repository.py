@@ -47,6 +47,7 @@ from ..core.statuslist import (
     permuted_index,
     status_entries,
 )
+from ..core.users import Role, User
 from .audit import append as append_audit
 from .engine import READ_ONLY
 from .tables import (
@@ -56,6 +57,7 @@ from .tables import (
     SerialCounterRow,
     SignedStatusListRow,
     StatusListRow,
+    UserRow,
 )
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -82,7 +84,7 @@ def _join_scopes(scopes: frozenset[str]) -> str:
     return ",".join(sorted(scopes))
 
 
-def _token(row: ApiTokenRow) -> TokenRecord:
+def _token(row: ApiTokenRow, owner_email: str | None = None) -> TokenRecord:
     return TokenRecord(
         token_id=row.token_id,
         name=row.name,
@@ -90,6 +92,26 @@ def _token(row: ApiTokenRow) -> TokenRecord:
         scopes=frozenset(s for s in row.scopes.split(",") if s),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        owner_id=row.owner_id,
+        owner_email=owner_email or "",
+        expires_at=row.expires_at,
+    )
+
+
+_TOKENS_WITH_OWNER = select(ApiTokenRow, UserRow.email).outerjoin(
+    UserRow, UserRow.id == ApiTokenRow.owner_id
+)
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        institution=row.institution,
+        role=Role(row.role),
+        created_at=row.created_at,
+        password_hash=row.password_hash,
+        disabled_at=row.disabled_at,
     )
 
 
@@ -677,7 +699,14 @@ class SqlRepository:
             created_at=_utc(token.created_at, "created_at"),
             revoked_at=None if token.revoked_at is None else _utc(token.revoked_at, "revoked_at"),
             last_used_at=None,
+            owner_id=token.owner_id,
+            expires_at=None if token.expires_at is None else _utc(token.expires_at, "expires_at"),
         )
+        details: dict[str, Any] = {"token": row.token_id, "name": row.name, "scopes": row.scopes}
+        if token.owner_id is not None:
+            details["owner"] = token.owner_email
+        if row.expires_at is not None:
+            details["expires_at"] = row.expires_at.isoformat()
         try:
             with self._write() as session:
                 session.add(row)
@@ -687,16 +716,21 @@ class SqlRepository:
                     row.created_at,
                     actor,
                     AuditAction.TOKEN_CREATED,
-                    {"token": row.token_id, "name": row.name, "scopes": row.scopes},
+                    details,
                     subject=row.token_id,
                 )
         except IntegrityError:
-            raise Conflict(f"a token with id {token.token_id} already exists") from None
+            raise Conflict(
+                f"a token with id {token.token_id}, or one of this user named "
+                f"{token.name!r}, already exists"
+            ) from None
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         with self._read() as session:
-            row = session.get(ApiTokenRow, token_id)
-            return None if row is None else _token(row)
+            found = session.execute(
+                _TOKENS_WITH_OWNER.where(ApiTokenRow.token_id == token_id)
+            ).first()
+            return None if found is None else _token(found[0], found[1])
 
     def touch_token(self, token_id: str, at: datetime) -> None:
         """Record that the token was used at `at`. Raises NotFound."""
@@ -718,10 +752,10 @@ class SqlRepository:
     def list_tokens(self) -> list[TokenRecord]:
         """Every token, revoked ones included, oldest first."""
         with self._read() as session:
-            rows = session.scalars(
-                select(ApiTokenRow).order_by(ApiTokenRow.created_at, ApiTokenRow.token_id)
+            rows = session.execute(
+                _TOKENS_WITH_OWNER.order_by(ApiTokenRow.created_at, ApiTokenRow.token_id)
             ).all()
-            return [_token(row) for row in rows]
+            return [_token(row, email) for row, email in rows]
 
     def revoke_token(
         self, token_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR
@@ -739,7 +773,99 @@ class SqlRepository:
                 )
             row.revoked_at = at
             session.flush()
+            owner = None if row.owner_id is None else session.get(UserRow, row.owner_id)
+            details = {"token": token_id, "name": row.name}
+            if owner is not None:
+                details["owner"] = owner.email
+            append_audit(session, at, actor, AuditAction.TOKEN_REVOKED, details, subject=token_id)
+            return _token(row, None if owner is None else owner.email)
+
+    # -- users ----------------------------------------------------------------------------
+
+    def add_user(self, user: User, *, actor: str = SYSTEM_ACTOR) -> None:
+        """Store a new user and its audit entry. Raises Conflict if the email (or id) is
+        taken."""
+        at = _utc(user.created_at, "created_at")
+        row = UserRow(
+            id=user.id,
+            email=user.email,
+            institution=user.institution,
+            role=user.role.value,
+            password_hash=user.password_hash,
+            created_at=at,
+            password_changed_at=at,
+            disabled_at=None if user.disabled_at is None else _utc(user.disabled_at, "disabled_at"),
+        )
+        try:
+            with self._write() as session:
+                session.add(row)
+                session.flush()
+                append_audit(
+                    session,
+                    at,
+                    actor,
+                    AuditAction.USER_ADDED,
+                    {"email": row.email, "institution": row.institution, "role": row.role},
+                    subject=row.id,
+                )
+        except IntegrityError:
+            raise Conflict(f"a user with email {user.email} already exists") from None
+
+    def get_user(self, user_id: str) -> User | None:
+        with self._read() as session:
+            row = session.get(UserRow, user_id)
+            return None if row is None else _user(row)
+
+    def user_by_email(self, email: str) -> User | None:
+        with self._read() as session:
+            row = session.scalars(select(UserRow).where(UserRow.email == email)).first()
+            return None if row is None else _user(row)
+
+    def list_users(self) -> list[User]:
+        """Every user, disabled ones included, by email."""
+        with self._read() as session:
+            rows = session.scalars(select(UserRow).order_by(UserRow.email)).all()
+            return [_user(row) for row in rows]
+
+    def disable_user(self, user_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR) -> User:
+        """Disable the user (their tokens stop working). Raises NotFound, or Conflict if
+        disabled already."""
+        at = _utc(at, "at")
+        with self._write() as session:
+            row = session.get(UserRow, user_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no user with id {user_id}")
+            if row.disabled_at is not None:
+                raise Conflict(
+                    f"user {row.email} is already disabled "
+                    f"(on {row.disabled_at.date().isoformat()})"
+                )
+            row.disabled_at = at
+            session.flush()
             append_audit(
-                session, at, actor, AuditAction.TOKEN_REVOKED, {"token": token_id}, subject=token_id
+                session, at, actor, AuditAction.USER_DISABLED, {"email": row.email}, subject=row.id
             )
-            return _token(row)
+            return _user(row)
+
+    def set_password(
+        self, user_id: str, password_hash: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> User:
+        """Replace the user's password hash (the audit entry holds no part of it). Raises
+        NotFound."""
+        at = _utc(at, "at")
+        with self._write() as session:
+            row = session.get(UserRow, user_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no user with id {user_id}")
+            row.password_hash = password_hash
+            row.password_changed_at = at
+            session.flush()
+            append_audit(
+                session,
+                at,
+                actor,
+                AuditAction.USER_PASSWORD_RESET,
+                {"email": row.email},
+                subject=row.id,
+            )
+            return _user(row)

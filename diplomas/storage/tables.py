@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -194,8 +195,31 @@ class SerialCounterRow(Base):
     next_number: Mapped[int] = mapped_column(Integer)
 
 
+class UserRow(Base):
+    """A person of the office (see `core.users`); disabled, never deleted, so that the
+    audit log's names stay theirs."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("email"),
+        CheckConstraint("role IN ('viewer', 'issuer', 'approver', 'admin')", name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    """Normalised (trimmed, lower-case)."""
+    institution: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    """An argon2id PHC string."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class ApiTokenRow(Base):
     __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("owner_id", "name"), Index(None, "owner_id"))
 
     token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -205,6 +229,10 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    owner_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("users.id"))
+    """The user it belongs to; NULL for tokens made before users existed."""
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """NULL: never expires (tokens made before expiry existed)."""
 
 
 class AuditEntryRow(Base):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from ...core.audit import AuditAction, token_actor
+from ...core.audit import AuditAction
 from ...core.errors import Conflict
 from ...core.model import Diploma
 from ...core.ports import TokenRecord
@@ -66,7 +66,7 @@ def issued_by(service: DiplomaService, diploma_id: str, token: TokenRecord) -> b
     if service.audit is None:
         return False
     issued = service.audit.entries(1, action=AuditAction.DIPLOMA_ISSUED, subject=diploma_id)
-    return bool(issued) and issued[0].actor == token_actor(token.token_id)
+    return bool(issued) and issued[0].actor == token.actor
 
 
 @router.get("")
