@@ -22,12 +22,13 @@ def cli_environment(tmp: Path) -> dict[str, str]:
     }
 
 
-def invoke(env: dict[str, str], *args: str, code: int = 0) -> Result:
-    result = _runner.invoke(app, list(args), env=env)
+def invoke(env: dict[str, str], *args: str, code: int = 0, input: str | None = None) -> Result:
+    """Run the command in-process; `input` is what it reads on stdin."""
+    result = _runner.invoke(app, list(args), env=env, input=input)
     assert result.exit_code == code, result.output
     return result
 
 
-def run(env: dict[str, str], *args: str, code: int = 0) -> str:
+def run(env: dict[str, str], *args: str, code: int = 0, input: str | None = None) -> str:
     """What the command printed, on stdout and stderr together."""
-    return invoke(env, *args, code=code).output
+    return invoke(env, *args, code=code, input=input).output

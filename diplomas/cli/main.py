@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,6 +42,11 @@ app.add_typer(keys_app, name="keys")
 from .institutions import institutions_app  # noqa: E402
 
 app.add_typer(institutions_app, name="institutions")
+
+from .users import tokens_app, users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 from .audit import audit_app, current_actor  # noqa: E402
 from .batch import issue_batch  # noqa: E402
@@ -501,13 +506,36 @@ def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: boo
 def token_create(
     scope: Annotated[str, typer.Option(help="Comma-separated: issue,revoke,read.")],
     name: Annotated[str, typer.Option(help="Who or what the token is for.")] = "",
+    user: Annotated[
+        str | None,
+        typer.Option(metavar="EMAIL", help="The user it belongs to (then --name is required)."),
+    ] = None,
+    expires_in: Annotated[
+        int | None,
+        typer.Option(metavar="DAYS", min=1, help="It stops working after DAYS days."),
+    ] = None,
 ) -> None:
     """Create an API token; it is printed once, alone on the last line."""
     with errors_to_exit():
-        record, token = load_service().create_token(scope.split(","), name, actor=current_actor())
+        record, token = load_service().create_token(
+            scope.split(","),
+            name,
+            user=user,
+            expires_in=None if expires_in is None else timedelta(days=expires_in),
+            actor=current_actor(),
+        )
+    owner = f" for {record.owner_email}" if record.owner_email else ""
+    expiry = (
+        f", expiring {record.expires_at.strftime('%Y-%m-%d %H:%M')} UTC"
+        if record.expires_at
+        else ""
+    )
     err.print(
-        f"token {record.token_id} with scopes {','.join(sorted(record.scopes))}; "
+        f"token {record.token_id}{owner} with scopes {','.join(sorted(record.scopes))}{expiry}; "
         "store it now, it is not shown again:",
         highlight=False,
     )
     sys.stdout.write(token + "\n")
+
+
+tokens_app.command("create")(token_create)
