@@ -43,6 +43,7 @@ from .core.identity import Address, Identity, moved
 from .core.keyring import KeyRing
 from .core.model import Institution, did_web
 from .core.verification import Verdict, verdict_for_document
+from .passwords import Argon2Passwords
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -587,6 +588,7 @@ def build_service(
         batches=runtime.batches,
         audit=runtime.audit,
         verdicts=verdicts,
+        passwords=Argon2Passwords(),
     )
 
 

@@ -575,10 +575,9 @@ class DiplomaService:
 
     @property
     def passwords(self) -> PasswordHasher:
+        """The password hasher (argon2id from `build_service`); ConfigurationError if none."""
         if self._passwords is None:
-            from .passwords import Argon2Passwords
-
-            self._passwords = Argon2Passwords()
+            raise ConfigurationError("this service was built without a password hasher")
         return self._passwords
 
     def add_user(

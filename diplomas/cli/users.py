@@ -114,11 +114,15 @@ def users_reset(
     out.print(f"set a new password for {user.email}", highlight=False)
 
 
-def token_status(token: TokenRecord, now: datetime) -> str:
+def token_status(token: TokenRecord, now: datetime, owner: User | None = None) -> str:
+    """What `authenticate` would make of the token: live, revoked, expired, or refused
+    because its owner is disabled."""
     if token.revoked_at is not None:
         return f"revoked {_day(token.revoked_at)}"
     if token.expires_at is not None and now >= token.expires_at:
         return f"expired {_day(token.expires_at)}"
+    if owner is not None and owner.disabled_at is not None:
+        return f"owner disabled {_day(owner.disabled_at)}"
     return "live" if token.expires_at is None else f"live until {_day(token.expires_at)}"
 
 
@@ -128,6 +132,7 @@ def tokens_list() -> None:
     with errors_to_exit():
         service = load_service()
         tokens = service.list_tokens()
+        owners = {user.id: user for user in service.list_users()}
         now = service.clock.now()
     if not tokens:
         out.print("no tokens yet: create one with 'diplomas token create'", highlight=False)
@@ -143,7 +148,7 @@ def tokens_list() -> None:
             t.name,
             t.owner_email or "(none)",
             ",".join(sorted(t.scopes)),
-            token_status(t, now),
+            token_status(t, now, owners.get(t.owner_id or "")),
         )
     out.print(table)
 

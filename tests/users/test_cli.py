@@ -165,6 +165,10 @@ def test_a_users_token_is_listed_and_revoked(env: dict[str, str], office: str) -
     assert "revoked 2" in run({**env, "COLUMNS": "200"}, "tokens", "list")
     assert "already revoked" in run(env, "tokens", "revoke", token_id, code=2)
     assert "no API token" in run(env, "tokens", "revoke", "0" * 16, code=3)
+    desk = ["--scope", "read", "--name", "desk", "--user", "sara@tbzmed.ac.ir"]
+    run(env, "token", "create", *desk)
+    run(env, "users", "disable", "sara@tbzmed.ac.ir")
+    assert "owner disabled 2" in run({**env, "COLUMNS": "200"}, "tokens", "list")
     [entry] = audit(env, "token.revoked")
     assert entry["actor"] == current_actor() and entry["subject"] == token_id
     assert entry["details"] == {"token": token_id, "name": "laptop", "owner": "reza@tbzmed.ac.ir"}
