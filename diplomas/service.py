@@ -54,6 +54,7 @@ from .core.text import normalize
 from .core.users import (
     MAX_TOKEN_NAME,
     ROLE_SCOPES,
+    Role,
     User,
     check_password,
     normalize_email,
@@ -591,6 +592,23 @@ class DiplomaService:
     ) -> User:
         """A new active user of an institution of this instance; InvalidInput for a bad
         email, role, institution or password, Conflict if the email is taken."""
+        email, parsed_role = self.check_new_user(email, institution, role)
+        check_password(password)
+        user = User(
+            id=secrets.token_hex(16),
+            email=email,
+            institution=institution,
+            role=parsed_role,
+            created_at=self.clock.now(),
+            password_hash=self.passwords.hash(password),
+        )
+        self.repository.add_user(user, actor=self._who(actor))
+        return user
+
+    def check_new_user(self, email: str, institution: str, role: str) -> tuple[str, Role]:
+        """The normalised email and the role of a user that `add_user` would accept (the
+        password apart), so that a command can say what is wrong before asking for one.
+        InvalidInput or Conflict otherwise."""
         email = normalize_email(email)
         parsed_role = parse_role(role)
         slugs = [i.slug for i in self.institutions]
@@ -602,19 +620,9 @@ class DiplomaService:
                     f"(institutions: {', '.join(slugs)})",
                 )
             )
-        check_password(password)
         if self.repository.user_by_email(email) is not None:
             raise Conflict(f"a user with email {email} already exists")
-        user = User(
-            id=secrets.token_hex(16),
-            email=email,
-            institution=institution,
-            role=parsed_role,
-            created_at=self.clock.now(),
-            password_hash=self.passwords.hash(password),
-        )
-        self.repository.add_user(user, actor=self._who(actor))
-        return user
+        return email, parsed_role
 
     def user(self, email: str) -> User:
         """The user with this email (normalised first); NotFound."""

@@ -63,9 +63,12 @@ def users_add(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Add a user of an institution with a role and a password (hashed with argon2id)."""
+    with errors_to_exit():
+        service = load_service()
+        service.check_new_user(email, institution, role)  # said before a password is asked
     password = read_password(password_stdin)
     with errors_to_exit():
-        user = load_service().add_user(email, institution, role, password, actor=current_actor())
+        user = service.add_user(email, institution, role, password, actor=current_actor())
     out.print(f"added {user.email}: {user.role.value} of {user.institution}", highlight=False)
 
 

@@ -177,3 +177,12 @@ def test_a_users_token_is_listed_and_revoked(env: dict[str, str], office: str) -
 def test_a_name_with_rich_markup_prints_as_written(env: dict[str, str], office: str) -> None:
     run(env, "token", "create", "--scope", "read", "--name", "[bold red]x[/]")
     assert "[bold red]x[/]" in run(env, "tokens", "list")
+
+
+def test_a_bad_value_is_said_before_a_password_is_asked_for(
+    env: dict[str, str], office: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(users_cli, "stdin_is_terminal", lambda: True)
+    args = ["users", "add", "a@tbzmed.ac.ir", "--institution", office, "--role", "dean"]
+    output = run(env, *args, input="", code=2)
+    assert "role: 'dean' is not a role" in output and "Password" not in output
