@@ -26,7 +26,7 @@ from .core.errors import (
     NotFound,
     Unauthorized,
 )
-from .core.ids import is_diploma_id, placeholder_id
+from .core.ids import is_diploma_id, is_serial, placeholder_id
 from .core.keyring import KeyRing, RecordKey
 from .core.model import Diploma, DiplomaRequest, Institution, parse_request
 from .core.ports import (
@@ -50,7 +50,7 @@ from .core.statuslist import (
     sign_status_list,
     status_list_credential,
 )
-from .core.text import normalize
+from .core.text import ascii_digits, normalize
 from .core.users import (
     MAX_TOKEN_NAME,
     ROLE_SCOPES,
@@ -327,6 +327,18 @@ class DiplomaService:
         well_formed = is_diploma_id(diploma_id)
         found = self.repository.get(diploma_id if well_formed else placeholder_id())
         return found if well_formed else None
+
+    def find_reference(self, reference: str) -> Diploma:
+        """The diploma an office names by its id or by the serial printed on it (Persian
+        or ASCII digits, any case): the command line's way in, where people have serials.
+        The public routes take ids only."""
+        serial = ascii_digits(reference.strip()).upper()
+        if is_serial(serial):
+            found = self.repository.get_by_serial(serial)
+            if found is None:
+                raise NotFound(f"no diploma with serial {serial}")
+            return found
+        return self.get(reference.strip())
 
     def get(self, diploma_id: str) -> Diploma:
         diploma = self._find(diploma_id)

@@ -335,35 +335,46 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+ReferenceArg = Annotated[
+    str,
+    typer.Argument(metavar="ID-OR-SERIAL", help="The diploma's id, or the serial printed on it."),
+]
+
+
 @app.command()
 def revoke(
-    diploma_id: Annotated[str, typer.Argument(metavar="ID", help="The diploma's id.")],
+    diploma_id: ReferenceArg,
     reason: Annotated[str, typer.Option(help="Why; shown on the verify page.")],
 ) -> None:
     """Revoke a diploma; its page and every verifier then say so."""
     with errors_to_exit():
-        d = load_service().revoke(diploma_id, reason, actor=current_actor())
+        service = load_service()
+        found = service.find_reference(diploma_id)
+        d = service.revoke(found.id, reason, actor=current_actor())
     out.print(f"revoked {d.serial}: {d.revocation_reason}", highlight=False)
 
 
 @app.command()
 def suspend(
-    diploma_id: Annotated[str, typer.Argument(metavar="ID", help="The diploma's id.")],
+    diploma_id: ReferenceArg,
     reason: Annotated[str, typer.Option(help="Why; shown on the verify page.")],
 ) -> None:
     """Suspend a diploma until `diplomas unsuspend`; a revoked one cannot be suspended."""
     with errors_to_exit():
-        d = load_service().suspend(diploma_id, reason, actor=current_actor())
+        service = load_service()
+        found = service.find_reference(diploma_id)
+        d = service.suspend(found.id, reason, actor=current_actor())
     out.print(f"suspended {d.serial}: {d.suspension_reason}", highlight=False)
 
 
 @app.command()
 def unsuspend(
-    diploma_id: Annotated[str, typer.Argument(metavar="ID", help="The diploma's id.")],
+    diploma_id: ReferenceArg,
 ) -> None:
     """Lift a suspension: the diploma is genuine again (unless revoked, which is final)."""
     with errors_to_exit():
-        d = load_service().unsuspend(diploma_id, actor=current_actor())
+        service = load_service()
+        d = service.unsuspend(service.find_reference(diploma_id).id, actor=current_actor())
     out.print(f"unsuspended {d.serial}", highlight=False)
 
 

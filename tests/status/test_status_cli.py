@@ -33,3 +33,22 @@ def test_suspend_unsuspend_and_revoke_from_the_command_line(
     assert json.loads(run(env, "verify", str(pdf), "--json", code=1))["status"] == "revoked"
     assert "reason" in run(env, "suspend", diploma_id, "--reason", " ", code=2)
     run(env, "unsuspend", "Z" * 23, code=3)
+
+
+def test_commands_take_the_serial_printed_on_the_diploma(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The office has serials, not ids: `diplomas revoke TBZMED-1405-000011` works (the
+    review saw it fail), in either script's digits and any case."""
+    run(env, "init")
+    pdf = tmp_path / "d.pdf"
+    issued = json.loads(run(env, "issue", "--name", "زهرا محمدی‌نژاد", "--out", str(pdf), "--json"))
+    serial = issued["serial"]
+    persian = serial.lower().translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert f"suspended {serial}" in run(env, "suspend", persian, "--reason", "در دست بررسی")
+    assert f"unsuspended {serial}" in run(env, "unsuspend", serial)
+    assert f"revoked {serial}" in run(env, "revoke", serial, "--reason", "صدور اشتباه")
+    assert json.loads(run(env, "verify", str(pdf), "--json", code=1))["status"] == "revoked"
+    assert "no diploma with serial TBZMED-1405-999999" in run(
+        env, "revoke", "TBZMED-1405-999999", "--reason", "x", code=3
+    )
