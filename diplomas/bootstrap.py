@@ -59,13 +59,20 @@ if TYPE_CHECKING:
     from .storage.files import FilePdfStore
 
 
+def store_passphrase(settings: Settings) -> bytes:
+    """The key store's passphrase as given (environment, secret file or generated file),
+    before stretching: what another passphrase must not equal."""
+    from .keys.passphrase import resolve_passphrase
+
+    env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+    return resolve_passphrase(settings.home, env, settings.key_passphrase_file)
+
+
 def _passphrase(settings: Settings) -> bytes:
-    from .keys.passphrase import resolve_passphrase, stretch_passphrase
+    from .keys.passphrase import stretch_passphrase
 
     settings.check_production()
-    env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-    passphrase = resolve_passphrase(settings.home, env, settings.key_passphrase_file)
-    return stretch_passphrase(settings.keys_dir, passphrase)
+    return stretch_passphrase(settings.keys_dir, store_passphrase(settings))
 
 
 def timestamping_for(settings: Settings) -> Timestamping | None:

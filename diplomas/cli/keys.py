@@ -361,9 +361,9 @@ def root_passphrase(from_stdin: bool, *, new: bool) -> bytes:
     """The offline root's passphrase: the first line of stdin, the environment, or asked
     in a terminal (twice for a new one). Never an option, so that it stays out of shell
     history and `ps`; refused when it is the key store's passphrase."""
+    from ..bootstrap import store_passphrase
     from ..core.errors import KeyStoreError
     from ..keys.offline_root import ROOT_PASSPHRASE_VARIABLE, check_root_passphrase
-    from ..keys.passphrase import resolve_passphrase
 
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")
@@ -382,10 +382,7 @@ def root_passphrase(from_stdin: bool, *, new: bool) -> bytes:
         )
     passphrase = value.encode()
     if new:
-        settings = load_settings()
-        env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-        store_passphrase = resolve_passphrase(settings.home, env, settings.key_passphrase_file)
-        check_root_passphrase(passphrase, store_passphrase)
+        check_root_passphrase(passphrase, store_passphrase(load_settings()))
     return passphrase
 
 

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 
 from ..core.errors import KeyStoreError
 from ..core.keyring import RecordKey
+from .record import EntrySigner
 
 CONFIG_FILE = "pkcs11.json"
 PIN_VARIABLE = "DIPLOMAS_PKCS11_PIN"
@@ -288,21 +289,13 @@ class TokenEcdsaKey:
         return der
 
 
-class TokenRecordSigner:
+class TokenRecordSigner(EntrySigner):
     """A `RecordSigner` whose Ed25519 key is in the token (CKM_EDDSA, pure Ed25519)."""
 
     def __init__(self, entry: RecordKey, token: Token, label: str) -> None:
-        self._entry = entry
+        super().__init__(entry)
         self._token = token
         self._label = label
-
-    @property
-    def key_id(self) -> str:
-        return self._entry.key_id
-
-    @property
-    def verification_method(self) -> str:
-        return self._entry.verification_method
 
     def sign(self, data: bytes) -> bytes:
         signature = self._token.sign(self._label, "EDDSA", data)

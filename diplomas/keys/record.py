@@ -258,12 +258,12 @@ def parse_since(text: str, now: datetime, what: str = "mark a key compromised") 
     return check_since(moment, now, what)
 
 
-class Ed25519RecordSigner:
-    """A `RecordSigner` over one Ed25519 private key."""
+class EntrySigner:
+    """What every `RecordSigner` says of itself, from its key's public entry; subclasses
+    add `sign`, wherever the private key is (in memory, in a token)."""
 
-    def __init__(self, entry: RecordKey, private_key: Ed25519PrivateKey) -> None:
+    def __init__(self, entry: RecordKey) -> None:
         self._entry = entry
-        self._private_key = private_key
 
     @property
     def key_id(self) -> str:
@@ -272,6 +272,14 @@ class Ed25519RecordSigner:
     @property
     def verification_method(self) -> str:
         return self._entry.verification_method
+
+
+class Ed25519RecordSigner(EntrySigner):
+    """A `RecordSigner` over one Ed25519 private key."""
+
+    def __init__(self, entry: RecordKey, private_key: Ed25519PrivateKey) -> None:
+        super().__init__(entry)
+        self._private_key = private_key
 
     def sign(self, data: bytes) -> bytes:
         return self._private_key.sign(data)
