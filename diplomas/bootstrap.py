@@ -554,9 +554,11 @@ def build_service(
     settings: Settings, runtime: Runtime | None = None, *, actor: str = SYSTEM_ACTOR
 ) -> DiplomaService:
     """The service as the settings, the environment and the key stores say now."""
+    from .core.sessions import SessionPolicy
     from .pdfsign import PadesValidator
     from .service import DiplomaService
     from .storage.repository import SqlRepository
+    from .storage.sessions import SqlAccountStore
     from .verdicts import VerdictCache
 
     runtime = runtime or open_runtime(settings)
@@ -596,6 +598,8 @@ def build_service(
         audit=runtime.audit,
         verdicts=verdicts,
         passwords=Argon2Passwords(),
+        account_store=SqlAccountStore(runtime.engine),
+        session_policy=SessionPolicy(second_factor_required=settings.environment == "production"),
     )
 
 

@@ -12,9 +12,9 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .core.audit import SYSTEM_ACTOR, AuditAction
+from .core.audit import SYSTEM_ACTOR, AuditAction, AuditEntry, ChainVerdict
 from .core.batch import Batch
 from .core.credential import PublicClaims, claims_for, claims_from_credential, signed_record
 from .core.errors import (
@@ -30,6 +30,7 @@ from .core.ids import is_diploma_id, is_serial, placeholder_id
 from .core.keyring import KeyRing, RecordKey
 from .core.model import Diploma, DiplomaRequest, Institution, parse_request
 from .core.ports import (
+    AccountStore,
     AuditLog,
     BatchStore,
     DiplomaRepository,
@@ -42,6 +43,7 @@ from .core.ports import (
     RecordKeys,
     TokenRecord,
 )
+from .core.sessions import SessionEnd, SessionPolicy
 from .core.statuslist import (
     SignedStatusList,
     StatusEntry,
@@ -54,6 +56,7 @@ from .core.text import ascii_digits, normalize
 from .core.users import (
     MAX_TOKEN_NAME,
     ROLE_SCOPES,
+    Permission,
     Role,
     User,
     check_password,
@@ -68,6 +71,9 @@ from .core.verification import (
     verdict_for_stored,
 )
 from .verdicts import CachedVerdict, VerdictCache
+
+if TYPE_CHECKING:
+    from .accounts import Accounts
 
 SCOPES = frozenset({"issue", "revoke", "read"})
 TOKEN_PREFIX = "dpl"  # noqa: S105 - a public label, not a secret
@@ -212,6 +218,8 @@ class DiplomaService:
         actor: str | Callable[[], str] = SYSTEM_ACTOR,
         verdicts: VerdictCache | None = None,
         passwords: PasswordHasher | None = None,
+        account_store: AccountStore | None = None,
+        session_policy: SessionPolicy | None = None,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -232,6 +240,8 @@ class DiplomaService:
         """Verdicts by id kept between requests (see `verdicts`); None keeps none."""
         self._status_lists: dict[str, SignedStatusList] = {}
         self._passwords = passwords
+        self.account_store = account_store
+        self.session_policy = session_policy or SessionPolicy()
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -509,6 +519,65 @@ class DiplomaService:
         current = {i.did for i in self.institutions}
         return {"keys": [_jwk_with_validity(k) for k in self.keyring() if k.controller in current]}
 
+    # -- the audit log ---------------------------------------------------------------------
+
+    def audit_trail(
+        self,
+        *,
+        actor: str = "",
+        action: str = "",
+        subject: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first, filtered by who (a part of the actor), what (the
+        action), the subject (a diploma, token or user id) and when."""
+        if self.audit is None:
+            return []
+        if not 1 <= limit <= 10_000 or offset < 0:
+            raise InvalidInput(FieldProblem("limit", "must be 1 to 10000"))
+        return self.audit.entries(
+            limit,
+            action=action,
+            subject=subject,
+            actor=actor.strip(),
+            since=since,
+            until=until,
+            offset=offset,
+        )
+
+    def audit_check(self) -> ChainVerdict | None:
+        """The audit chain's verification (None without an audit log)."""
+        return None if self.audit is None else self.audit.verify()
+
+    def design_names(self) -> tuple[str, ...]:
+        """The designs a diploma may name (the built-in ones and the instance's own)."""
+        names = getattr(self.templates, "names", None)
+        return tuple(names()) if callable(names) else ()
+
+    def page_preview(self, raw: Mapping[str, Any]) -> bytes:
+        """The page that `issue(raw)` would make, as an unsigned PDF with a placeholder id
+        and serial: nothing is stored or signed. InvalidInput as `issue` would say."""
+        now = self.clock.now()
+        request, co_issuers = check_request(
+            raw,
+            today=now.date(),
+            issuer=self.institution,
+            co_issuing=self.co_issuing,
+            templates=self.templates,
+        )
+        claims = claims_for(
+            self.institution,
+            request,
+            placeholder_id(),
+            widest_serial(self.institution),
+            co_issuers,
+            (),
+        )
+        return self.renderer.render(claims, request.template, self.logos)
+
     # -- tokens ----------------------------------------------------------------------------
 
     def create_token(
@@ -580,11 +649,41 @@ class DiplomaService:
         """Every token, revoked and expired ones included, oldest first."""
         return self.repository.list_tokens()
 
-    def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenRecord:
-        """Revoke a token by its id; NotFound, or Conflict if revoked already."""
+    def revoke_token(
+        self, token_id: str, *, actor: str | None = None, by: User | None = None
+    ) -> TokenRecord:
+        """Revoke a token by its id; NotFound, or Conflict if revoked already. With `by`
+        (a console user), only that user's own tokens, unless they administer: another's
+        token is NotFound to them, as if it did not exist."""
+        if by is not None and not by.may(Permission.ADMINISTER):
+            mine = {t.token_id for t in self.tokens_of(by)}
+            if token_id not in mine:
+                raise NotFound("no token with this id")
         return self.repository.revoke_token(token_id, self.clock.now(), actor=self._who(actor))
 
+    def tokens_of(self, user: User) -> list[TokenRecord]:
+        """The tokens a user may see: their own; every token for those who administer."""
+        tokens = self.repository.list_tokens()
+        if user.may(Permission.ADMINISTER):
+            return tokens
+        return [t for t in tokens if t.owner_id == user.id]
+
     # -- users -----------------------------------------------------------------------------
+
+    @property
+    def accounts(self) -> Accounts:
+        """Console sign-in and sessions; ConfigurationError without a store for them."""
+        from .accounts import Accounts
+
+        if self.account_store is None:
+            raise ConfigurationError("this service was built without console sessions")
+        return Accounts(self.account_store, self, self.session_policy)
+
+    def _end_sessions(self, user: User, reason: SessionEnd, actor: str | None) -> None:
+        if self.account_store is not None:
+            self.account_store.end_user_sessions(
+                user.id, self.clock.now(), reason, actor=self._who(actor), email=user.email
+            )
 
     @property
     def passwords(self) -> PasswordHasher:
@@ -649,15 +748,19 @@ class DiplomaService:
     def disable_user(self, email: str, *, actor: str | None = None) -> User:
         """Disable a user: their tokens stop working at once. Conflict if disabled."""
         user = self.user(email)
-        return self.repository.disable_user(user.id, self.clock.now(), actor=self._who(actor))
+        disabled = self.repository.disable_user(user.id, self.clock.now(), actor=self._who(actor))
+        self._end_sessions(disabled, SessionEnd.USER_DISABLED, actor)
+        return disabled
 
     def reset_password(self, email: str, password: str, *, actor: str | None = None) -> User:
         """Set a new password (checked, then hashed). Ends nothing else: tokens stay."""
         user = self.user(email)
         check_password(password)
-        return self.repository.set_password(
+        changed = self.repository.set_password(
             user.id, self.passwords.hash(password), self.clock.now(), actor=self._who(actor)
         )
+        self._end_sessions(changed, SessionEnd.PASSWORD_CHANGED, actor)
+        return changed
 
     def authenticate(self, token: str | None, scope: str, *, route: str = "") -> TokenRecord:
         """The token's record if it is genuine, live and has `scope`; its use (scope and

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from .. import __version__
 from ..config import Settings
+from ..console.app import add_console_handlers, console_error, console_routes
 from ..core.errors import (
     ConfigurationError,
     Conflict,
@@ -166,9 +167,12 @@ def create_app(
 
     async def on_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DiplomaError)
+        if request.url.path.startswith("/admin"):
+            return console_error(request, exc)
         return _translate(exc)
 
     app.add_exception_handler(DiplomaError, on_error)
+    add_console_handlers(app)
     # The database away (down, restarting, locked): 503 + Retry-After, not a 500.
     app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(PoolTimeout, on_database_error)
@@ -204,6 +208,7 @@ def create_app(
     ]
     ours.sort(key=lambda route: getattr(route, "path_format", "") not in HOT_ROUTES)  # stable
     check_auth_first(ours)
+    ours += console_routes()
     app.router.routes[:] = [*ours, *documentation]
     if settings.docs_enabled:
         # Before /static, which would otherwise take its paths too.

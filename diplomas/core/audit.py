@@ -63,6 +63,11 @@ class AuditAction(StrEnum):
     USER_DISABLED = "user.disabled"
     USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105
     """`details` name the user, never any part of the password or its hash."""
+    USER_SIGNED_IN = "user.signed_in"
+    """A console session opened (password, and second factor where one is needed)."""
+    USER_SIGNED_OUT_EVERYWHERE = "user.signed_out_everywhere"
+    USER_TOTP_ENABLED = "user.totp_enabled"
+    USER_TOTP_REMOVED = "user.totp_removed"
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,14 @@ class Unauthorized(DiplomaError):
     pass
 
 
+class Throttled(DiplomaError):
+    """Too many failed attempts: try again in `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Forbidden(DiplomaError):
     pass
 

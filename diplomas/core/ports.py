@@ -15,6 +15,7 @@ from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, Institution
+from .sessions import ConsoleSession, SessionEnd
 from .statuslist import SignedStatusList, StatusEntry, StatusPurpose
 from .users import User, user_token_actor
 
@@ -246,9 +247,18 @@ class AuditLog(Protocol):
     ) -> AuditEntry: ...
 
     def entries(
-        self, limit: int | None = None, *, action: str = "", subject: str = ""
+        self,
+        limit: int | None = None,
+        *,
+        action: str = "",
+        subject: str = "",
+        actor: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
     ) -> list[AuditEntry]:
-        """The newest `limit` entries, newest first."""
+        """The newest `limit` entries (after skipping `offset`), newest first; `actor`
+        matches a part of the actor (case-insensitive), `since`/`until` bound the time."""
         ...
 
     def verify(self) -> ChainVerdict: ...
@@ -282,3 +292,37 @@ class PdfStore(Protocol):
     def path(self, diploma_id: str) -> Path: ...
 
     def get(self, diploma_id: str) -> bytes | None: ...
+
+
+class AccountStore(Protocol):
+    """Console sessions, failed sign-ins and TOTP secrets (`storage.sessions`)."""
+
+    def open_session(
+        self, session: ConsoleSession, token_hash: str, *, complete: bool, actor: str, email: str
+    ) -> None: ...
+
+    def session_by_token(self, token_hash: str) -> tuple[ConsoleSession, User] | None: ...
+
+    def touch(self, session_id: str, at: datetime) -> None: ...
+
+    def prove_second_factor(
+        self, session: ConsoleSession, at: datetime, *, actor: str, email: str
+    ) -> None: ...
+
+    def end_session(self, session_id: str, at: datetime, reason: SessionEnd) -> None: ...
+
+    def end_user_sessions(
+        self, user_id: str, at: datetime, reason: SessionEnd, *, actor: str, email: str
+    ) -> int: ...
+
+    def user_sessions(self, user_id: str) -> list[ConsoleSession]: ...
+
+    def record_failure(self, email: str, address: str, at: datetime) -> None: ...
+
+    def failures_since(self, email: str, address: str, since: datetime) -> tuple[int, int]: ...
+
+    def forget_failures(self, email: str, before: datetime) -> None: ...
+
+    def set_totp(self, user_id: str, secret: str, at: datetime, *, actor: str) -> None: ...
+
+    def accept_totp_step(self, user_id: str, step: int) -> bool: ...

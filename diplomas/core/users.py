@@ -44,6 +44,31 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
 """The API scopes a token of a user with each role may carry."""
 
 
+class Permission(StrEnum):
+    """What a console page or action needs; one table (`ROLE_PERMISSIONS`) gives them."""
+
+    READ = "read"
+    """See diplomas, batches, the audit log."""
+    ISSUE = "issue"
+    """Prepare diplomas and rosters, propose them, correct them."""
+    APPROVE = "approve"
+    """Approve or reject what someone else proposed."""
+    REVOKE = "revoke"
+    """Revoke, suspend and lift suspensions."""
+    ADMINISTER = "administer"
+    """Users, everyone's tokens, settings and keys."""
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({Permission.READ}),
+    Role.ISSUER: frozenset({Permission.READ, Permission.ISSUE}),
+    Role.APPROVER: frozenset(
+        {Permission.READ, Permission.ISSUE, Permission.APPROVE, Permission.REVOKE}
+    ),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
 @dataclass(frozen=True)
 class User:
     id: str
@@ -56,10 +81,21 @@ class User:
     password_hash: str = field(repr=False)
     """The PHC string of the password hash (argon2id); never the password."""
     disabled_at: datetime | None = None
+    totp_secret: str = field(default="", repr=False)
+    """The base32 secret of the user's confirmed TOTP second factor; '' for none."""
+    totp_last_step: int = 0
+    """The last TOTP time step accepted, so that a code is never accepted twice."""
 
     @property
     def active(self) -> bool:
         return self.disabled_at is None
+
+    @property
+    def totp_enabled(self) -> bool:
+        return bool(self.totp_secret)
+
+    def may(self, permission: Permission) -> bool:
+        return self.active and permission in ROLE_PERMISSIONS[self.role]
 
 
 def normalize_email(text: str) -> str:

@@ -127,16 +127,33 @@ class SqlAuditLog:
             return append(session, at, actor, action, details, subject)
 
     def entries(
-        self, limit: int | None = None, *, action: str = "", subject: str = ""
+        self,
+        limit: int | None = None,
+        *,
+        action: str = "",
+        subject: str = "",
+        actor: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
     ) -> list[AuditEntry]:
-        """The newest `limit` entries (all if None), newest first."""
-        if limit is not None and limit < 0:
-            raise ValueError("limit must not be negative")
+        """The newest `limit` entries (all if None) after skipping `offset`, newest
+        first; `actor` matches a part of the actor, case-insensitive."""
+        if (limit is not None and limit < 0) or offset < 0:
+            raise ValueError("limit and offset must not be negative")
         query = select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())
         if action:
             query = query.where(AuditEntryRow.action == action)
         if subject:
             query = query.where(AuditEntryRow.subject == subject)
+        if actor:
+            query = query.where(AuditEntryRow.actor.icontains(actor, autoescape=True))
+        if since is not None:
+            query = query.where(AuditEntryRow.at >= since)
+        if until is not None:
+            query = query.where(AuditEntryRow.at < until)
+        if offset:
+            query = query.offset(offset)
         if limit is not None:
             query = query.limit(limit)
         with Session(self._reader) as session, session.begin():

@@ -112,6 +112,8 @@ def _user(row: UserRow) -> User:
         created_at=row.created_at,
         password_hash=row.password_hash,
         disabled_at=row.disabled_at,
+        totp_secret=row.totp_secret,
+        totp_last_step=row.totp_last_step,
     )
 
 

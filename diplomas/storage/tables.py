@@ -215,6 +215,43 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    totp_secret: Mapped[str] = mapped_column(String(64), default="")
+    """The confirmed TOTP secret (base32); '' for none."""
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    """The last TOTP time step accepted: a code is good once."""
+
+
+class ConsoleSessionRow(Base):
+    """A console session. The browser's cookie holds a random token; only its SHA-256
+    is here, so reading this table opens no session."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (UniqueConstraint("token_hash"), Index(None, "user_id"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    second_factor_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SignInFailureRow(Base):
+    """A failed sign-in: counted per account and per address over a sliding window, in
+    the database so that every worker and replica counts the same."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index(None, "email", "at"), Index(None, "address", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ApiTokenRow(Base):

@@ -59,7 +59,11 @@ def test_an_existing_database_keeps_its_tokens_and_gains_users(db_url: str) -> N
             connection.execute(text("UPDATE users SET role = 'dean'"))
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(
-                text("INSERT INTO users VALUES ('v', :e, 'tbzmed', 'viewer', 'h', :at, :at, NULL)"),
+                text(
+                    "INSERT INTO users (id, email, institution, role, password_hash, "
+                    "created_at, password_changed_at) "
+                    "VALUES ('v', :e, 'tbzmed', 'viewer', 'h', :at, :at)"
+                ),
                 {"e": user.email, "at": NOW.replace(tzinfo=None)},
             )
     finally:

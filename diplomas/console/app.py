@@ -1,0 +1,38 @@
+"""The console's routes and error pages, as `api.app.create_app` adds them."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.routing import BaseRoute
+
+from ..core.errors import DiplomaError, NotFound
+from .routes import account, audit, diplomas, issuing, signin, tokens, users
+from .web import Refused, SignInRequired, check_console_routes, on_refused, on_sign_in_required
+
+MODULES = (signin, diplomas, issuing, tokens, users, account, audit)
+
+
+def console_routes() -> list[BaseRoute]:
+    routes = [route for module in MODULES for route in module.router.routes]
+    check_console_routes(routes)
+    return routes
+
+
+def console_error(request: Request, exc: DiplomaError) -> Response:
+    """A service error that a console page did not turn into a form's problems."""
+    if isinstance(exc, NotFound):
+        return on_refused(request, Refused(404, "Not found"))
+    return on_refused(request, Refused(409, str(exc)))
+
+
+def add_console_handlers(app: FastAPI) -> None:
+    async def sign_in_required(request: Request, exc: Exception) -> Response:
+        return on_sign_in_required(request)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        return on_refused(request, exc)
+
+    app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_exception_handler(Refused, refused)
