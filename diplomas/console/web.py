@@ -104,17 +104,18 @@ def client_address(request: Request) -> str:
 
 
 def same_origin(request: Request) -> bool:
-    """The request came from one of our own pages: `Sec-Fetch-Site` (sent by every
-    current browser) says same-origin, or else `Origin` names this site exactly. A
-    request with neither (not a browser) passes this check and still needs the token."""
+    """The request came from one of our own pages, as the browser says: `Sec-Fetch-Site`
+    (sent by every current browser, beyond a page's reach) must say same-origin; without
+    it, an `Origin` must name this site exactly. (Our pages send no referrer, so a
+    browser's form posts carry `Origin: null`: the fetch metadata is what counts.) A
+    request with neither, not from a browser, passes here and still needs the token."""
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin is not None and origin != "null":
-        own = f"{request.url.scheme}://{request.url.netloc}"
-        return origin == own
-    return origin != "null"
+        return origin == f"{request.url.scheme}://{request.url.netloc}"
+    return True
 
 
 async def submitted_csrf(request: Request) -> str:
