@@ -362,6 +362,9 @@ class DiplomaService:
             raise NotFound("no batch with this id")
         return found
 
+    def recent_batches(self, limit: int = 50, offset: int = 0) -> list[Batch]:
+        return self.batches.recent(max(1, min(limit, 500)), max(0, offset))
+
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
         return self.repository.search(normalize(query), offset, limit)
 

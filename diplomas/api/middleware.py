@@ -319,6 +319,7 @@ def body_limits(max_upload_bytes: int, max_roster_bytes: int) -> Callable[[str, 
         "/api/v1/verify": max_upload_bytes + MULTIPART_OVERHEAD,
         "/verify": max_upload_bytes + MULTIPART_OVERHEAD,
         "/api/v1/batches": max_roster_bytes + MULTIPART_OVERHEAD,
+        "/admin/rosters": max_roster_bytes + MULTIPART_OVERHEAD,
     }
 
     def limit_for(method: str, path: str) -> int:

@@ -4,7 +4,7 @@ tests may swap in an in-memory twin where speed matters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -170,6 +170,13 @@ class DiplomaRepository(Protocol):
 
     def get_by_serial(self, serial: str) -> Diploma | None: ...
 
+    def issued_to(
+        self, national_ids: Collection[str], names_emails: Collection[tuple[str, str]]
+    ) -> list[tuple[str, str, str]]:
+        """(what matched, the person asked about, the serial) of diplomas issued already
+        to these national ids or (name, email) pairs."""
+        ...
+
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
 
     def revoke(
@@ -280,6 +287,10 @@ class BatchStore(Protocol):
     def get(self, batch_id: str) -> Batch | None: ...
 
     def unfinished(self) -> list[Batch]: ...
+
+    def recent(self, limit: int = 50, offset: int = 0) -> list[Batch]:
+        """Batches, newest first."""
+        ...
 
     def touch(self, batch: Batch, at: datetime, **changes: object) -> Batch: ...
 

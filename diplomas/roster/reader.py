@@ -7,6 +7,7 @@ call and yields one row at a time, so memory stays flat however long the roster 
 from __future__ import annotations
 
 import codecs
+import csv
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -27,7 +28,16 @@ from .encoding import (
     sniff_delimiter,
 )
 from .headers import HeaderLayout, read_header, written_header
-from .model import MAX_CELL_CHARS, MAX_ROWS, STOPPED, RosterKind, RosterProblem, RosterRow, shorten
+from .model import (
+    MAX_CELL_CHARS,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    STOPPED,
+    RosterKind,
+    RosterProblem,
+    RosterRow,
+    shorten,
+)
 
 HEAD_BYTES = 64 * 1024
 
@@ -108,6 +118,69 @@ class Roster:
     def count(self) -> int:
         """The number of rows `rows()` yields, counted by reading the file."""
         return sum(1 for _ in self.rows())
+
+    def _has_header_row(self) -> bool:
+        """A header row was found, known headers or not (a row of only unknown ones makes
+        the rows unreadable as they stand, and readable once a person names the
+        columns: `write_with_header`)."""
+        layout = self._layout
+        return (
+            layout is not None
+            and self._records is not None
+            and bool(layout.cells)
+            and layout.width <= MAX_COLUMNS
+        )
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        """The header row's cells as written ('' where a cell is blank); () if none."""
+        return self._layout.cells if self._layout is not None else ()
+
+    def samples(self, count: int) -> list[tuple[str, ...]]:
+        """The first `count` data rows' cells as text, in column order, for showing which
+        column holds what (blank rows skipped; nothing read past them)."""
+        layout, records = self._layout, self._records
+        if not self._has_header_row():
+            return []
+        assert layout is not None and records is not None
+        found: list[tuple[str, ...]] = []
+        with closing(records()) as source:
+            try:
+                for number, cells in source:
+                    if number <= layout.row:
+                        continue
+                    texts = tuple(
+                        shorten(readable(cell_text(cell)), 60)
+                        for cell in list(cells)[: layout.width]
+                    )
+                    if any(texts):
+                        found.append(texts + ("",) * (layout.width - len(texts)))
+                    if len(found) >= count:
+                        break
+            except ReadStopped:
+                pass
+        return found
+
+    def write_with_header(self, header: Sequence[str], out: Path) -> None:
+        """A UTF-8 CSV copy of this roster with `header` in place of its header row:
+        every cell of every row as the reader reads it, none dropped (a column to leave
+        out is headed with `#`, which the reader skips). ValueError if `header` does not
+        have one name per column."""
+        layout, records = self._layout, self._records
+        if not self._has_header_row():
+            raise ValueError("this roster has no readable header row")
+        assert layout is not None and records is not None
+        if len(header) != layout.width:
+            raise ValueError(f"the header needs {layout.width} names, not {len(header)}")
+        with open(out, "w", encoding="utf-8", newline="") as fh, closing(records()) as source:
+            writer = csv.writer(fh)
+            for number, cells in source:
+                if number < layout.row:
+                    continue
+                if number == layout.row:
+                    writer.writerow(header)
+                    continue
+                writer.writerow([cell_text(cell) for cell in cells])
 
     def _row(
         self,

@@ -82,6 +82,17 @@ class SqlBatchStore:
             raise NotFound("no batch with this id")
         return batch
 
+    def recent(self, limit: int = 50, offset: int = 0) -> list[Batch]:
+        """Batches, newest first."""
+        with Session(self._reader) as session, session.begin():
+            rows = session.scalars(
+                select(BatchRow)
+                .order_by(BatchRow.created_at.desc(), BatchRow.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return [_batch(r) for r in rows]
+
     def unfinished(self) -> list[Batch]:
         live = [s.value for s in BatchStatus if not s.finished]
         with Session(self._reader) as session, session.begin():

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -432,6 +432,38 @@ class SqlRepository:
                 .limit(1)
             ).first()
             return None if row is None else self._diploma(row)
+
+    def issued_to(
+        self, national_ids: Collection[str], names_emails: Collection[tuple[str, str]]
+    ) -> list[tuple[str, str, str]]:
+        """Diplomas already issued to any of these people: (what matched, "national_id"
+        or "name_email"; the national id or "name <email>" asked about; the serial). The
+        national ids are hashed here, as stored."""
+        found: list[tuple[str, str, str]] = []
+        by_hash = {self._hash_national_id(n): n for n in national_ids if n}
+        pairs = {(name, email.lower()) for name, email in names_emails if name and email}
+        emails = sorted({email for _, email in pairs})
+        with self._read() as session:
+            hashes = sorted(by_hash)
+            for start in range(0, len(hashes), 500):
+                by_id = session.execute(
+                    select(DiplomaRow.national_id_hash, DiplomaRow.serial).where(
+                        DiplomaRow.national_id_hash.in_(hashes[start : start + 500])
+                    )
+                ).all()
+                found += [("national_id", by_hash[h], serial) for h, serial in by_id if h]
+            for start in range(0, len(emails), 500):
+                by_email = session.execute(
+                    select(DiplomaRow.name, DiplomaRow.email, DiplomaRow.serial).where(
+                        func.lower(DiplomaRow.email).in_(emails[start : start + 500])
+                    )
+                ).all()
+                found += [
+                    ("name_email", f"{name} <{email}>", serial)
+                    for name, email, serial in by_email
+                    if (name, email.lower()) in pairs
+                ]
+        return found
 
     def get_by_external_id(self, institution: str, external_id: str) -> Diploma | None:
         with self._read() as session:

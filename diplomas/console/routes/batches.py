@@ -1,0 +1,66 @@
+"""Batches: the list of past ones, one batch's live progress, its archive."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, Response
+
+from ...accounts import SignedIn
+from ...core.batch import Batch, BatchStatus
+from ...core.errors import NotFound
+from ...core.users import Permission
+from ..web import Need, Refused, page, service_of
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[SignedIn, Depends(Need(Permission.READ))]
+
+
+def progress(batch: Batch) -> dict[str, float | int | None]:
+    """How far, how fast, and how long to go (None until there is a rate to tell)."""
+    seconds = (batch.updated_at - batch.created_at).total_seconds()
+    rate = batch.issued / seconds if seconds > 0 and batch.issued else 0.0
+    left = batch.valid_rows - batch.done_rows if batch.valid_rows else None
+    return {
+        "percent": int(100 * batch.done_rows / batch.valid_rows) if batch.valid_rows else 0,
+        "rate": round(rate, 1),
+        "left_seconds": int(left / rate) if rate and left is not None else None,
+    }
+
+
+def _batch(request: Request, batch_id: str) -> Batch:
+    try:
+        return service_of(request).batch(batch_id)
+    except NotFound:
+        raise Refused(404, "Not found") from None
+
+
+@router.get("/admin/batches")
+def batches(request: Request, signed: Reader, offset: int = 0) -> Response:
+    found = service_of(request).recent_batches(51, max(0, offset))
+    return page(
+        request,
+        "batches.html",
+        {"batches": found[:50], "more": len(found) > 50, "offset": max(0, offset)},
+    )
+
+
+@router.get("/admin/batches/{batch_id}")
+def batch(request: Request, signed: Reader, batch_id: str) -> Response:
+    found = _batch(request, batch_id)
+    context = {"b": found, "p": progress(found), "finished": found.status.finished}
+    if request.headers.get("hx-request") == "true":
+        return page(request, "batch_progress.html", context)
+    return page(request, "batch.html", context)
+
+
+@router.get("/admin/batches/{batch_id}/archive")
+def archive(request: Request, signed: Reader, batch_id: str) -> Response:
+    from ...api.routes.batches import batch_folder
+
+    found = _batch(request, batch_id)
+    path = batch_folder(request.app.state.settings.home, found.id) / "out" / "diplomas.zip"
+    if found.status is not BatchStatus.DONE or not path.exists():
+        raise Refused(409, "Not found")
+    return FileResponse(path, media_type="application/zip", filename=f"diplomas-{found.id}.zip")
