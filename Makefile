@@ -31,7 +31,7 @@ PIP_CHECK = $(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip chec
   echo "the installed packages do not match pyproject.toml: run 'make lock' to update $(LOCK)"; \
   exit 1; }
 
-.PHONY: run test lint format system-deps clean bench lock lock-upgrade audit
+.PHONY: run test lint format system-deps clean bench lock lock-upgrade audit screenshots
 
 # No `pip install --upgrade pip`: that would fetch an unpinned pip; the lock pins pip.
 $(BIN)/python:
@@ -118,6 +118,14 @@ system-deps:
 
 test: $(VENV)/.installed-dev system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The console's and the public pages' screenshots (Persian and English, phone and desktop)
+# as PNG files in $(SCREENSHOTS), from the browser tests that also check them.
+SCREENSHOTS ?= screenshots
+screenshots: $(VENV)/.installed-dev system-deps
+	DIPLOMAS_SCREENSHOTS=$(abspath $(SCREENSHOTS)) $(BIN)/python -m pytest -q \
+	  tests/browser/test_console.py -k test_each_page
+	@echo "screenshots in $(SCREENSHOTS)/"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check diplomas tests bench

@@ -34,10 +34,11 @@ from rich.table import Table
 
 from ..core.audit import AuditAction
 from ..core.proof import iso_utc
-from .audit import record_event
+from .audit import current_actor, record_event
 from .console import errors_to_exit, load_settings, out, warning
 
 if TYPE_CHECKING:
+    from ..key_admin import KeyAdmin
     from ..keys import FileKeyStore
 
 keys_app = typer.Typer(help="The institution's signing keys.", no_args_is_help=True)
@@ -57,20 +58,14 @@ InstitutionOpt = Annotated[
 ]
 
 
-def _store(slug: str | None = None) -> FileKeyStore:
-    from ..bootstrap import open_key_store
-    from ..config import configured_institutions
-    from ..core.errors import NotFound
+def _admin() -> KeyAdmin:
+    from ..key_admin import KeyAdmin
 
-    settings = load_settings()
-    institution = None
-    if slug:
-        institutions = configured_institutions(settings)
-        institution = next((i for i in institutions if i.slug == slug), None)
-        if institution is None:
-            known = ", ".join(i.slug for i in institutions)
-            raise NotFound(f"no institution {slug!r} in this instance (it has: {known})")
-    return open_key_store(settings, institution)
+    return KeyAdmin(load_settings())
+
+
+def _store(slug: str | None = None) -> FileKeyStore:
+    return _admin().store(slug)
 
 
 def _warn_if_nothing_signs(store: FileKeyStore) -> None:
@@ -112,14 +107,8 @@ def keys_rotate(institution: InstitutionOpt = None) -> None:
     """Make a new key that signs every diploma from now on; the current one is retired
     now and keeps verifying what it signed."""
     with errors_to_exit():
-        store = _store(institution)
-        before = [k.key_id for k in store.entries() if k.status == "active"]
-        entry = store.rotate(datetime.now(UTC))
-        record_event(
-            AuditAction.KEY_ROTATED,
-            {"institution": store.institution.slug, "key_id": entry.key_id, "retired": before},
-            entry.key_id,
-        )
+        rotated = _admin().rotate(datetime.now(UTC), actor=current_actor(), slug=institution)
+    entry, before = rotated.new, rotated.retired
     out.print(f"new key {entry.key_id} signs from {iso_utc(entry.valid_from)}", highlight=False)
     for key_id in before:
         out.print(f"retired {key_id}; what it signed keeps verifying", highlight=False)
@@ -170,16 +159,8 @@ def keys_compromised(
         now = datetime.now(UTC)
         moment = parse_since(since, now)
         store = _store(institution)
-        entry = store.mark_compromised(key_id, moment, now)
-        assert entry.compromised_since is not None
-        record_event(
-            AuditAction.KEY_COMPROMISED,
-            {
-                "institution": store.institution.slug,
-                "key_id": key_id,
-                "since": iso_utc(entry.compromised_since),
-            },
-            key_id,
+        entry = _admin().mark_compromised(
+            key_id, moment, now, actor=current_actor(), slug=institution
         )
     assert entry.compromised_since is not None
     if entry.compromised_since <= entry.valid_from:
@@ -206,7 +187,7 @@ def keys_export(
     from .main import write_atomic
 
     with errors_to_exit():
-        bundle = json.dumps(_store(institution).export_bundle(), indent=2) + "\n"
+        bundle = json.dumps(_admin().export_bundle(institution), indent=2) + "\n"
     if out_file is None:
         sys.stdout.write(bundle)
     else:

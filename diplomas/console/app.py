@@ -7,10 +7,21 @@ from fastapi.responses import Response
 from starlette.routing import BaseRoute
 
 from ..core.errors import DiplomaError, NotFound
-from .routes import account, audit, batches, diplomas, issuing, rosters, signin, tokens, users
+from .routes import (
+    account,
+    audit,
+    batches,
+    diplomas,
+    issuing,
+    rosters,
+    settings,
+    signin,
+    tokens,
+    users,
+)
 from .web import Refused, SignInRequired, check_console_routes, on_refused, on_sign_in_required
 
-MODULES = (signin, diplomas, issuing, rosters, batches, tokens, users, account, audit)
+MODULES = (signin, diplomas, issuing, rosters, batches, tokens, users, settings, account, audit)
 
 
 def console_routes() -> list[BaseRoute]:

@@ -16,6 +16,9 @@ from conftest import SAMT, LiveServer, free_port, make_instance, serving
 from playwright.sync_api import BrowserContext, Page, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
+from diplomas.batches import BatchOptions, BatchRunner
+from diplomas.rosters import RosterDrafts
+
 from .conftest import RECIPIENT, watch
 
 pytestmark = pytest.mark.browser
@@ -31,6 +34,8 @@ class Console:
     diploma_id: str
     token_id: str
     user_id: str
+    draft_id: str
+    batch_id: str
 
     @property
     def base_url(self) -> str:
@@ -46,13 +51,28 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         co_issuers=[SAMT],
     )
     service = inst.service
-    service.add_user(ADMIN, "tbzmed", "admin", PASSWORD)
+    admin = service.add_user(ADMIN, "tbzmed", "admin", PASSWORD)
     viewer = service.add_user("ali@tbzmed.ac.ir", "tbzmed", "viewer", PASSWORD)
     token, _ = service.create_token(["read"], "laptop", user=ADMIN)
     diploma = service.issue({**RECIPIENT, "external_id": "roster-7"}).diploma
     service.issue({"name": "زهرا محمدی‌نژاد", "name_en": "Zahra Mohammadi-Nejad"})
+    roster = tmp_path_factory.mktemp("roster") / "cohort.csv"
+    roster.write_text(
+        "نام و نام خانوادگی,نام لاتین,کد ملی,توضیحات\n"
+        "مریم احمدی,Maryam Ahmadi,12345,سخنران\n"
+        "رضا کریمی,Reza Karimi,,\n",
+        encoding="utf-8",
+    )
+    drafts = RosterDrafts(service, inst.settings.home)
+    draft = drafts.stage(
+        admin, roster.name, [roster.read_bytes()], template="classic", max_bytes=1 << 20
+    )
+    drafts.map_columns(draft, {3: ""})
+    report = BatchRunner(service, inst.settings).run(
+        roster, BatchOptions(out_dir=roster.parent / "out", workers=1, skip_invalid=True)
+    )
     with serving(inst, port) as server:
-        yield Console(server, diploma.id, token.token_id, viewer.id)
+        yield Console(server, diploma.id, token.token_id, viewer.id, draft.id, report.batch.id)
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +112,24 @@ PAGES = {
     "account": "/admin/account",
     "enrol": "/admin/second-factor/enrol",
     "audit": "/admin/audit",
+    "batches": "/admin/batches",
+    "batch": "/admin/batches/{batch}",
+    "roster-upload": "/admin/rosters/new",
+    "roster-columns": "/admin/rosters/{draft}/columns",
+    "roster-check": "/admin/rosters/{draft}/check",
+    "settings": "/admin/settings",
+    "designs": "/admin/settings/designs",
+    "keys": "/admin/settings/keys",
 }
 
 
 def path_of(console: Console, name: str) -> str:
     return PAGES[name].format(
-        diploma=console.diploma_id, token=console.token_id, user=console.user_id
+        diploma=console.diploma_id,
+        token=console.token_id,
+        user=console.user_id,
+        draft=console.draft_id,
+        batch=console.batch_id,
     )
 
 
