@@ -122,16 +122,38 @@ class Accounts:
             self.store.record_failure(email, address, now)
             raise Unauthorized(WRONG)
         self.store.forget_failures(email, now - self.throttle.window)
+        return self._open(user, address=address, user_agent=user_agent, method="password")
+
+    def sign_in_verified(
+        self, email: str, *, method: str, address: str, user_agent: str = ""
+    ) -> tuple[SignedIn, str]:
+        """A new session for a person whose email an identity provider has verified
+        (single sign-on): they must be an active user here; what they may do is their role
+        here, and the second factor is asked for as after a password."""
+        try:
+            email = normalize_email(email)
+        except InvalidInput:
+            raise Unauthorized("the identity provider gave no usable email address") from None
+        user = self.service.repository.user_by_email(email)
+        if user is None or not user.active:
+            raise Unauthorized(
+                f"{email} has no account in this console: an administrator adds people"
+            )
+        return self._open(user, address=address, user_agent=user_agent, method=method)
+
+    def _open(
+        self, user: User, *, address: str, user_agent: str, method: str
+    ) -> tuple[SignedIn, str]:
         token = secrets.token_urlsafe(32)
         due = self.policy.needs_second_factor(user)
         session = ConsoleSession(
             id=secrets.token_hex(16),
             user_id=user.id,
-            created_at=now,
-            last_seen_at=now,
+            created_at=self._now(),
+            last_seen_at=self._now(),
             csrf_token=secrets.token_urlsafe(32),
             address=address,
-            user_agent=user_agent,
+            user_agent=f"{method}: {user_agent}"[:200],
         )
         self.store.open_session(
             session,

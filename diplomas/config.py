@@ -92,6 +92,18 @@ class Settings(BaseSettings):
     """DIPLOMAS_EMBED_VALIDATION_INFO: embed OCSP responses and CRLs (PAdES B-LT); on by
     default when a timestamp authority is set."""
 
+    # Single sign-on with the university's identity provider (OpenID Connect), beside
+    # passwords: the provider proves who the person is; the console's own users (by email)
+    # say what they may do. Unset: no single sign-on.
+    oidc_issuer: str | None = None
+    """DIPLOMAS_OIDC_ISSUER: the provider's issuer URL (its /.well-known/openid-configuration
+    is read from there)."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    """DIPLOMAS_OIDC_CLIENT_ID / _SECRET: this console's registration at the provider."""
+    oidc_name: str = "single sign-on"
+    """DIPLOMAS_OIDC_NAME: the provider as the sign-in button names it."""
+
     # The issuing institution's settings, from the environment: each one given wins over
     # the settings file, so that a container is set up with variables alone and nobody
     # edits a file inside a volume.

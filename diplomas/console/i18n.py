@@ -209,6 +209,9 @@ WORDS: dict[str, str] = {
     "Since (UTC)": "از زمان (UTC)",
     "Type the key's id": "شناسهٔ کلید را بنویسید",
     "Mark it compromised": "افشا شده است",
+    "or": "یا",
+    "Sign in with": "ورود با",
+    "the sign-in did not come back as it left: start again": "ورود ناتمام ماند: دوباره آغاز کنید",
     "Private note (never public)": "یادداشت داخلی (هرگز عمومی نمی‌شود)",
 }
 

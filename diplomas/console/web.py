@@ -40,7 +40,9 @@ SIGN_IN_COOKIE = "diplomas_sign_in"
 """The pre-session CSRF token of the sign-in form (double-submit)."""
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-PUBLIC_PATHS = frozenset({"/admin/sign-in", "/admin/language"})
+PUBLIC_PATHS = frozenset(
+    {"/admin/sign-in", "/admin/language", "/admin/sign-in/oidc", "/admin/sign-in/oidc/callback"}
+)
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.filters["fa_digits"] = persian_digits

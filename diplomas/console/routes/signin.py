@@ -7,6 +7,7 @@ import hmac
 import io
 import secrets
 from typing import Annotated
+from urllib.parse import quote, unquote
 
 import qrcode
 import qrcode.image.svg
@@ -16,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...accounts import SignedIn
 from ...core.errors import DiplomaError, InvalidInput, Throttled, Unauthorized
+from ...oidc import Pending, Provider
 from ..web import (
     LANGUAGE_COOKIE,
     SIGN_IN_COOKIE,
@@ -41,10 +43,17 @@ def _sign_in_page(
     request: Request, next_: str, *, problem: str = "", status_code: int = 200, email: str = ""
 ) -> Response:
     token = secrets.token_urlsafe(32)
+    provider = provider_of(request)
     response = page(
         request,
         "sign_in.html",
-        {"next": safe_next(next_), "form_token": token, "problem": problem, "email": email},
+        {
+            "next": safe_next(next_),
+            "form_token": token,
+            "problem": problem,
+            "email": email,
+            "sso": provider.name if provider else "",
+        },
         status_code=status_code,
     )
     response.set_cookie(
@@ -101,6 +110,86 @@ async def sign_in(
     response = RedirectResponse(to, status_code=303)
     set_session_cookie(response, request, token)
     response.delete_cookie(SIGN_IN_COOKIE, path="/admin/sign-in")
+    return response
+
+
+OIDC_COOKIE = "diplomas_oidc"
+OIDC_PATH = "/admin/sign-in/oidc"
+
+
+def provider_of(request: Request) -> Provider | None:
+    """The identity provider the settings name (one per app, keeping its keys), or None."""
+    settings = request.app.state.settings
+    if not (settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret):
+        return None
+    provider: Provider | None = getattr(request.app.state, "oidc", None)
+    if provider is None or provider.issuer != settings.oidc_issuer.rstrip("/"):
+        provider = Provider(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            settings.oidc_client_secret.get_secret_value(),
+            settings.oidc_name,
+        )
+        request.app.state.oidc = provider
+    return provider
+
+
+def _callback_url(request: Request) -> str:
+    return str(request.url_for("oidc_callback"))
+
+
+@router.get(OIDC_PATH)
+async def oidc_start(request: Request, next: str = "/admin") -> Response:
+    provider = provider_of(request)
+    if provider is None:
+        raise Refused(404, "Not found")
+    url, pending = await run_in_threadpool(provider.start, _callback_url(request))
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        OIDC_COOKIE,
+        f"{pending.cookie()}.{quote(safe_next(next), safe='')}",
+        path=OIDC_PATH,
+        max_age=600,
+        httponly=True,
+        # Lax: the provider's redirect back is a top-level navigation from its site.
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.get(OIDC_PATH + "/callback", name="oidc_callback")
+async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
+    provider = provider_of(request)
+    if provider is None:
+        raise Refused(404, "Not found")
+    kept = request.cookies.get(OIDC_COOKIE, "")
+    carried, _, wanted = kept.rpartition(".")
+    pending = Pending.from_cookie(carried)
+    try:
+        email = await run_in_threadpool(
+            provider.finish, code[:2000], state[:200], pending, _callback_url(request)
+        )
+        signed, token = await run_in_threadpool(
+            lambda: service_of(request).accounts.sign_in_verified(
+                email,
+                method="oidc",
+                address=client_address(request),
+                user_agent=request.headers.get("user-agent", "")[:150],
+            )
+        )
+    except Unauthorized as exc:
+        response = _sign_in_page(request, "/admin", problem=str(exc), status_code=401)
+        response.delete_cookie(OIDC_COOKIE, path=OIDC_PATH)
+        return response
+    target = safe_next(unquote(wanted))
+    if signed.second_factor_due:
+        to = "/admin/second-factor" + ("/enrol" if signed.must_enrol else "")
+    else:
+        to = target
+    response = RedirectResponse(to, status_code=303)
+    set_session_cookie(response, request, token)
+    response.delete_cookie(OIDC_COOKIE, path=OIDC_PATH)
     return response
 
 
