@@ -596,6 +596,7 @@ def build_service(
         audit=runtime.audit,
         verdicts=verdicts,
         passwords=Argon2Passwords(),
+        production=settings.environment == "production",
     )
 
 

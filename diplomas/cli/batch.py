@@ -71,9 +71,14 @@ def issue_batch(
     ] = None,
     archive: Annotated[bool, typer.Option("--zip", help="Also write diplomas.zip.")] = False,
 ) -> None:
-    """Issue a diploma for every roster row, exactly once, on every core."""
+    """Issue a diploma for every roster row, exactly once, on every core. Where the
+    two-person rule applies, the roster is validated and proposed instead: its id is
+    printed, and it runs once approved (`diplomas proposals approve`)."""
     from ..batches import BatchOptions, BatchRunner
     from ..bootstrap import build_service
+    from ..core.proposals import Actor
+    from .audit import current_actor
+    from .proposals import print_proposed
 
     if not roster.is_file():
         error(f"{roster} is not a file")
@@ -98,7 +103,13 @@ def issue_batch(
     )
     settings = load_settings()
     with errors_to_exit():
-        runner = BatchRunner(build_service(settings), settings)
+        service = build_service(settings)
+        runner = BatchRunner(service, settings)
+        if service.rule_anywhere and not dry_run:
+            proposal = runner.propose(roster, options, Actor(current_actor()))
+            if proposal is not None:
+                print_proposed(proposal, service)
+                return
         with Progress(*columns, console=err, transient=False) as bar:
             report = runner.run(roster, options, RichProgress(bar))
     batch = report.batch

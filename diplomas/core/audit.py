@@ -63,6 +63,11 @@ class AuditAction(StrEnum):
     USER_DISABLED = "user.disabled"
     USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105
     """`details` name the user, never any part of the password or its hash."""
+    PROPOSAL_CREATED = "proposal.created"
+    """A diploma or batch proposed under the two-person rule; `subject` is its id."""
+    PROPOSAL_APPROVED = "proposal.approved"
+    """One institution's approval; `details["missing"]` lists the ones still needed."""
+    PROPOSAL_REJECTED = "proposal.rejected"
 
 
 @dataclass(frozen=True)
