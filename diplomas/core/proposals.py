@@ -199,11 +199,12 @@ def comment_text(comment: str, *, required: bool) -> str:
 
 
 def same_person(proposal: Proposal, actor: Actor) -> bool:
-    """Whether `actor` is the proposer: the same user with any token or sign-in, or the
-    very same label for a proposer that is no user."""
+    """Whether `actor` is the proposer: the same user with any token or sign-in; for a
+    proposer that is no user, the very same label, or a user signed in where it
+    proposed (`user:<email> (cli:<login>)` after `cli:<login>` proposed)."""
     if actor.user is not None and proposal.proposer_id is not None:
         return actor.user.id == proposal.proposer_id
-    return actor.label == proposal.proposer
+    return actor.label == proposal.proposer or actor.label.endswith(f"({proposal.proposer})")
 
 
 def decision_refusal(proposal: Proposal, actor: Actor) -> str | None:
