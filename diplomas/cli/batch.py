@@ -70,6 +70,18 @@ def issue_batch(
         str | None, typer.Option(help="Roster text encoding (default: detected).")
     ] = None,
     archive: Annotated[bool, typer.Option("--zip", help="Also write diplomas.zip.")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            metavar="EMAIL",
+            help="Propose as this user (signed in with their password), where the "
+            "two-person rule applies; else the proposer is this computer's login.",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="With --user: read the password from stdin."),
+    ] = False,
 ) -> None:
     """Issue a diploma for every roster row, exactly once, on every core. Where the
     two-person rule applies, the roster is validated and proposed instead: its id is
@@ -78,7 +90,7 @@ def issue_batch(
     from ..bootstrap import build_service
     from ..core.proposals import Actor
     from .audit import current_actor
-    from .proposals import print_proposed
+    from .proposals import print_proposed, sign_in
 
     if not roster.is_file():
         error(f"{roster} is not a file")
@@ -106,7 +118,10 @@ def issue_batch(
         service = build_service(settings)
         runner = BatchRunner(service, settings)
         if service.rule_anywhere and not dry_run:
-            proposal = runner.propose(roster, options, Actor(current_actor()))
+            proposer = (
+                Actor(current_actor()) if user is None else sign_in(service, user, password_stdin)
+            )
+            proposal = runner.propose(roster, options, proposer)
             if proposal is not None:
                 print_proposed(proposal, service)
                 return

@@ -131,7 +131,12 @@ def proposals_list(
     if not found:
         out.print("no proposals", highlight=False)
         return
-    table = Table("id", "state", "what", "proposer", "needs", "proposed (UTC)")
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    for title in ("what", "proposer", "needs"):
+        table.add_column(title, overflow="fold")
+    table.add_column("proposed (UTC)")
     for p in found:
         table.add_row(
             p.id, p.state.value, what(p), p.proposer, ", ".join(p.missing), _when(p.created_at)

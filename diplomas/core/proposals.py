@@ -219,6 +219,12 @@ def decision_refusal(proposal: Proposal, actor: Actor) -> str | None:
     if APPROVE_SCOPE not in actor.scopes:
         return f"{actor.user.email} may not approve: this needs the {APPROVE_SCOPE!r} permission"
     if same_person(proposal, actor):
+        if proposal.proposer_id is None and actor.label != proposal.proposer:
+            return (
+                f"the proposer cannot approve or reject their own proposal: it was proposed "
+                f"as {proposal.proposer}, where you sign in now, naming no person (propose "
+                "with --user, or ask an approver elsewhere)"
+            )
         return "the proposer cannot approve or reject their own proposal: ask another approver"
     if actor.user.institution not in proposal.required:
         return (
