@@ -841,6 +841,15 @@ class DiplomaService:
             return []
         own = self.audit.entries(subject=diploma.id)
         proposals = self.repository.proposals(diploma_id=diploma.id)
+        batch_id = self.repository.batch_of(diploma.id)
+        if batch_id:
+            # issued by a batch: its chunk's entry, and the batch's proposal if it had one
+            own += [
+                e
+                for e in self.audit.entries(action=AuditAction.DIPLOMAS_ISSUED, subject=batch_id)
+                if any(pair[0] == diploma.id for pair in e.details.get("diplomas", []))
+            ]
+            proposals += self.repository.proposals(batch_id=batch_id)
         around = [e for p in proposals for e in self.audit.entries(subject=p.id)]
         events = []
         for entry in sorted([*own, *around], key=lambda e: e.seq):
@@ -857,6 +866,8 @@ class DiplomaService:
                 note = f"serial {d.get('serial', '')}"
                 if d.get("proposal"):
                     note += f", proposal {d['proposal']}"
+            elif entry.action == AuditAction.DIPLOMAS_ISSUED:
+                note = f"serial {diploma.serial}, batch {d.get('batch', '')}"
             else:
                 note = str(d.get("reason", ""))
             events.append(HistoryEvent(entry.at, entry.action, entry.actor, note))

@@ -540,7 +540,10 @@ def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: boo
 
 @token_app.command("create")
 def token_create(
-    scope: Annotated[str, typer.Option(help="Comma-separated: issue,revoke,read.")],
+    scope: Annotated[
+        str,
+        typer.Option(help="Comma-separated: issue,revoke,read,approve (approve needs --user)."),
+    ],
     name: Annotated[str, typer.Option(help="Who or what the token is for.")] = "",
     user: Annotated[
         str | None,

@@ -174,6 +174,10 @@ class DiplomaRepository(Protocol):
 
     def get_by_serial(self, serial: str) -> Diploma | None: ...
 
+    def batch_of(self, diploma_id: str) -> str | None:
+        """The id of the batch that issued the diploma, if one did."""
+        ...
+
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
 
     def revoke(

@@ -444,6 +444,11 @@ class SqlRepository:
             row = connection.execute(_BY_ID, {"id": diploma_id}).first()
         return None if row is None else self._diploma(row)
 
+    def batch_of(self, diploma_id: str) -> str | None:
+        """The id of the batch that issued the diploma (None: issued alone, or unknown)."""
+        with self._read() as session:
+            return session.scalar(select(DiplomaRow.batch_id).where(DiplomaRow.id == diploma_id))
+
     def get_by_serial(self, serial: str) -> Diploma | None:
         """The diploma with this serial. Serials are unique per institution, and prefixes
         differ between institutions; should two clash, the first by slug wins."""

@@ -60,6 +60,9 @@ def test_a_proposed_batch_does_not_run_until_approved(office: Office, tmp_path: 
     diplomas, total = service.search("", 0, 10)
     assert total == 3
     assert all(service.verify_id(d.id).status is VerdictStatus.VALID for d in diplomas)
+    history = service.history(diplomas[0].id)
+    assert [h.what for h in history] == ["proposal.created", "proposal.approved", "diplomas.issued"]
+    assert history[-1].who == f"batch:{batch.id}" and APPROVER in history[1].note
     assert office.service.audit is not None
     [entry] = office.service.audit.entries(action=AuditAction.PROPOSAL_CREATED)
     assert entry.details["batch"] == batch.id and entry.details["diplomas"] == 3

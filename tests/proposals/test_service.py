@@ -214,3 +214,27 @@ def test_sign_in_checks_the_password_and_says_nothing_about_which_part_was_wrong
     office.service.disable_user(APPROVER)
     with pytest.raises(Unauthorized):
         office.service.sign_in(APPROVER, PASSWORD)
+
+
+def test_an_approved_proposal_whose_issuing_failed_is_issued_by_the_next_approve(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = office.service
+    proposal = service.propose_issue(ZAHRA, office.actor(PROPOSER))
+
+    def unavailable() -> None:
+        raise RuntimeError("the signing token is unplugged")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service.record_keys, "signer", unavailable)
+        with pytest.raises(RuntimeError, match="unplugged"):
+            service.approve(proposal.id, office.actor(APPROVER))
+    stuck = service.proposal(proposal.id)
+    assert stuck.state is ProposalState.APPROVED and not stuck.diploma_id
+    nothing_issued(office)
+    with pytest.raises(Forbidden, match="permission"):  # a retry is an approver's too
+        service.approve(proposal.id, office.actor(PROPOSER))
+    done = service.approve(proposal.id, office.actor(APPROVER))
+    assert done.state is ProposalState.ISSUED
+    assert service.verify_id(done.diploma_id).status is VerdictStatus.VALID
+    assert len(audit(office, AuditAction.PROPOSAL_APPROVED, proposal.id)) == 1

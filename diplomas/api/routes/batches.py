@@ -85,7 +85,6 @@ class BatchOut(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         202: {
-            "model": BatchOut | ProposalOut,
             "description": "the batch, queued; or, where the two-person rule applies, its "
             "proposal (the roster validated now, run once approved)",
         }
