@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMT, Instance, make_instance
+from storage.conftest import db_url
 
 from diplomas.bootstrap import build_service
 from diplomas.core.proposals import Actor
 from diplomas.service import DiplomaService
 from diplomas.settings_file import set_institution_setting
+
+__all__ = ["db_url"]
 
 PASSWORD = "a long enough password"
 PROPOSER = "iris@tbzmed.ac.ir"  # issuer of tbzmed
