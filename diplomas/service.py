@@ -619,7 +619,16 @@ class DiplomaService:
         request, co_issuers = self._check(raw, now)
         if not self.required_approvals(co_issuers):
             return self._issue(request, co_issuers, now, proposer.label)
+        issued = self._issued_as(request)
+        if issued is not None:  # as `issue` answers a known external id: nothing proposed
+            return IssueOutcome(issued, False, self.pdf(issued.id))
         return self._propose(request, co_issuers, now, proposer)
+
+    def _issued_as(self, request: DiplomaRequest) -> Diploma | None:
+        """The diploma issued already for the request's external id, if any."""
+        if not request.external_id:
+            return None
+        return self.repository.get_by_external_id(self.institution.slug, request.external_id)
 
     def propose_issue(self, raw: Mapping[str, Any], proposer: Actor) -> Proposal:
         """Propose one diploma: checked now as issuing would check it (InvalidInput names
@@ -628,6 +637,11 @@ class DiplomaService:
         issuer at least, when it applies to none)."""
         now = self.clock.now()
         request, co_issuers = self._check(raw, now)
+        if self._issued_as(request) is not None:
+            raise Conflict(
+                f"a diploma with external_id {request.external_id} was issued already: "
+                "nothing proposed"
+            )
         return self._propose(request, co_issuers, now, proposer)
 
     def _propose(

@@ -238,3 +238,15 @@ def test_an_approved_proposal_whose_issuing_failed_is_issued_by_the_next_approve
     assert done.state is ProposalState.ISSUED
     assert service.verify_id(done.diploma_id).status is VerdictStatus.VALID
     assert len(audit(office, AuditAction.PROPOSAL_APPROVED, proposal.id)) == 1
+
+
+def test_a_known_external_id_is_answered_not_proposed_again(office: Office) -> None:
+    service = office.service
+    first = service.propose_issue({**ZAHRA, "external_id": "S-1"}, office.actor(PROPOSER))
+    done = service.approve(first.id, office.actor(APPROVER))
+    again = service.submit_issue({**ZAHRA, "external_id": "S-1"}, office.actor(PROPOSER))
+    assert not isinstance(again, type(first)) and not again.created
+    assert again.diploma.id == done.diploma_id
+    with pytest.raises(Conflict, match="S-1 was issued already"):
+        service.propose_issue({**ZAHRA, "external_id": "S-1"}, office.actor(PROPOSER))
+    assert len(service.proposals()) == 1
