@@ -33,10 +33,11 @@ from typing import Any, Protocol, TextIO, TypeVar
 from .config import Settings
 from .core.batch import Batch, BatchStatus, Problem
 from .core.credential import claims_for, signed_record
-from .core.errors import DiplomaError, InvalidInput, NotFound
+from .core.errors import ApprovalRequired, DiplomaError, FieldProblem, InvalidInput, NotFound
 from .core.ids import new_diploma_id
 from .core.model import DEFAULT_TEMPLATE, Diploma, DiplomaRequest, parse_request
 from .core.proof import canonical
+from .core.proposals import Actor, BatchPlan, Proposal
 from .core.statuslist import StatusEntry
 from .core.text import normalize
 from .service import DiplomaService, check_request, render_signed
@@ -322,18 +323,36 @@ class _InProcess:
 # -- the runner --------------------------------------------------------------------------
 
 
+def batch_folder(home: Path, batch_id: str) -> Path:
+    """Where a batch run by the server keeps its roster (`roster.<ext>`) and output."""
+    return home / "batches" / batch_id
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+SHOWN_PROPOSAL_PROBLEMS = 50
+
+
 class BatchRunner:
     def __init__(self, service: DiplomaService, settings: Settings) -> None:
         self.service = service
         self.settings = settings
         self.store = service.batches
 
-    def new_batch(self, source: str, options: BatchOptions) -> Batch:
+    def new_batch(
+        self, source: str, options: BatchOptions, status: BatchStatus = BatchStatus.QUEUED
+    ) -> Batch:
         now = datetime.now(UTC)
         batch = Batch(
             id=new_diploma_id(),
             institution=self.service.institution.slug,
-            status=BatchStatus.QUEUED,
+            status=status,
             source=source,
             template=options.template,
             skip_invalid=options.skip_invalid,
@@ -343,6 +362,75 @@ class BatchRunner:
         self.store.save(batch)
         return batch
 
+    def propose(
+        self,
+        roster_path: Path,
+        options: BatchOptions,
+        proposer: Actor,
+        batch: Batch | None = None,
+    ) -> Proposal | None:
+        """Validate a roster as a run would and, when the two-person rule applies to the
+        issuer or a co-issuer its rows name, propose it: a batch in the `proposed` status
+        (no queue runs it) whose roster is kept in its folder and pinned by its digest.
+
+        InvalidInput lists the roster's problems (none is proposed then, unless
+        `skip_invalid` and the problems are in rows only). None when no approval is
+        needed: the caller runs it as before. `batch` is the caller's own, saved
+        `proposed` with the roster in its folder (the API's upload); without it one is
+        made and the roster copied there."""
+        from .roster import open_roster
+        from .roster.model import STOPPED
+
+        roster = open_roster(roster_path, encoding=options.encoding)
+        rows: list[_Row] = []
+        problems, _, total, _ = self._validate(
+            roster, options, _NoProgress(), _InProcess(self.service), collect=rows
+        )
+        header_level = any(p.row <= 1 or p.message.endswith(STOPPED) for p in problems)
+        if problems and (header_level or not options.skip_invalid):
+            raise InvalidInput(
+                [
+                    FieldProblem(
+                        f"row {p.row}" + (f", {p.column or p.field}" if p.column or p.field else "")
+                        if p.row
+                        else (p.field or "roster"),
+                        p.message,
+                    )
+                    for p in problems[:SHOWN_PROPOSAL_PROBLEMS]
+                ]
+            )
+        requests = tuple(r.request for r in rows)
+        required = self.service.batch_approvals(requests)
+        if not required:
+            return None
+        if batch is None:
+            batch = self.new_batch(roster_path.name, options, BatchStatus.PROPOSED)
+            folder = batch_folder(self.settings.home, batch.id)
+            folder.mkdir(parents=True, mode=OUTPUT_DIRECTORY_MODE)
+            kept = folder / f"roster{roster_path.suffix.lower()}"
+            _atomic_write(kept, roster_path.read_bytes())
+            roster_path = kept
+        batch = self.store.touch(
+            batch,
+            datetime.now(UTC),
+            total_rows=total,
+            valid_rows=len(requests),
+            refused=len({p.row for p in problems if p.row > 1}),
+            problems=tuple(problems),
+            message="proposed: waiting for approval",
+        )
+        plan = BatchPlan(
+            batch_id=batch.id,
+            source=batch.source,
+            roster_sha256=file_sha256(roster_path),
+            template=options.template,
+            skip_invalid=options.skip_invalid,
+            total_rows=total,
+            requests=requests,
+            refused_rows=batch.refused,
+        )
+        return self.service.propose_batch(batch, plan, proposer, required=required)
+
     def run(
         self,
         roster_path: Path,
@@ -350,11 +438,16 @@ class BatchRunner:
         progress: Progress | None = None,
         batch: Batch | None = None,
     ) -> BatchReport:
+        """Validate and issue a roster (see the module). A batch proposed under the
+        two-person rule runs only once approved and only with the roster approved;
+        a roster whose rows need approval and were never proposed is refused
+        (ApprovalRequired) before anything is signed."""
         from .roster import open_roster, write_problems_csv
         from .roster.model import STOPPED
 
         progress = progress or _NoProgress()
         started = time.perf_counter()
+        approved = batch is not None and self.service.batch_may_run(batch, file_sha256(roster_path))
         batch = batch or self.new_batch(roster_path.name, options)
         out = options.out_dir
         out.mkdir(mode=OUTPUT_DIRECTORY_MODE, parents=True, exist_ok=True)
@@ -368,7 +461,10 @@ class BatchRunner:
             pool = None if options.dry_run else self._start_pool(options)
             roster = open_roster(roster_path, encoding=options.encoding)
             checker = pool or _InProcess(self.service)
-            problems, valid, total, first = self._validate(roster, options, progress, checker)
+            named: set[str] = set()
+            problems, valid, total, first = self._validate(
+                roster, options, progress, checker, co_issuers=named
+            )
             errors_csv = out / "errors.csv"
             if problems:
                 write_problems_csv(errors_csv, problems)
@@ -401,6 +497,15 @@ class BatchRunner:
                 return BatchReport(
                     batch, time.perf_counter() - started, report_errors, sample=sample
                 )
+            required = self.service.required_approvals(self.service.co_issuers_of(sorted(named)))
+            if required and not approved:
+                batch = self._finish(
+                    batch,
+                    BatchStatus.REFUSED,
+                    f"the two-person rule applies to {', '.join(required)}: propose the "
+                    "roster, it runs once approved; nothing was issued",
+                )
+                raise ApprovalRequired(batch.message)
             invalid = {p.row for p in problems}
             batch = self.store.touch(batch, datetime.now(UTC), status=BatchStatus.ISSUING)
             batch, manifests = self._issue(roster, invalid, options, progress, batch, pool)
@@ -486,8 +591,17 @@ class BatchRunner:
             yield from collect()
 
     def _validate(
-        self, roster: Any, options: BatchOptions, progress: Progress, pool: Any
+        self,
+        roster: Any,
+        options: BatchOptions,
+        progress: Progress,
+        pool: Any,
+        *,
+        collect: list[_Row] | None = None,
+        co_issuers: set[str] | None = None,
     ) -> tuple[list[Problem], int, int, _Row | None]:
+        """(problems, valid rows, rows, first valid row); each valid row is added to
+        `collect` and the co-issuers it names to `co_issuers`, when given."""
         problems = [Problem(p.row, p.column, p.field, p.message, p.value) for p in roster.problems]
         if problems:
             return problems, 0, 0, None
@@ -520,6 +634,10 @@ class BatchRunner:
                     seen[key] = number
                     if first is None:
                         first = _Row(number, request, key)
+                    if collect is not None:
+                        collect.append(_Row(number, request, key))
+                    if co_issuers is not None:
+                        co_issuers.update(request.co_issuers)
             if row_problems:
                 problems.extend(row_problems)
             else:

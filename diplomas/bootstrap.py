@@ -600,6 +600,7 @@ def build_service(
         passwords=Argon2Passwords(),
         account_store=SqlAccountStore(runtime.engine),
         session_policy=SessionPolicy(second_factor_required=settings.environment == "production"),
+        production=settings.environment == "production",
     )
 
 

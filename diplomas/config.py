@@ -317,7 +317,16 @@ DEFAULT_INSTITUTION: dict[str, Any] = {
 
 
 INSTITUTION_KEYS = frozenset(
-    {"slug", "name", "name_en", "public_url", "serial_prefix", "signatories", "logo"}
+    {
+        "slug",
+        "name",
+        "name_en",
+        "public_url",
+        "serial_prefix",
+        "signatories",
+        "logo",
+        "two_person_rule",
+    }
 )
 SIGNATORY_KEYS = frozenset({"name", "title", "name_en", "title_en"})
 
@@ -394,6 +403,9 @@ def institution_from(data: dict[str, Any], where: str = "") -> Institution:
         signatories = data.get("signatories", [])
         if not isinstance(signatories, list):
             raise ConfigurationError(f"{where}signatories must be a list of tables")
+        two_person_rule = data.get("two_person_rule")
+        if two_person_rule is not None and not isinstance(two_person_rule, bool):
+            raise ConfigurationError(f"{where}two_person_rule must be true or false")
         return Institution(
             slug=_text_setting(data, "slug", where),
             name=_text_setting(data, "name", where),
@@ -404,6 +416,7 @@ def institution_from(data: dict[str, Any], where: str = "") -> Institution:
                 _signatory(s, f"{where}signatories[{i}].") for i, s in enumerate(signatories)
             ),
             logo=str(data.get("logo", "")).strip(),
+            two_person_rule=two_person_rule,
         )
     except KeyError as exc:
         raise ConfigurationError(f"{where}the setting {exc.args[0]!r} is missing") from None

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .core import proposals as rule
 from .core.audit import SYSTEM_ACTOR, AuditAction, AuditEntry, ChainVerdict
-from .core.batch import Batch
+from .core.batch import Batch, BatchStatus
 from .core.credential import PublicClaims, claims_for, claims_from_credential, signed_record
 from .core.errors import (
+    ApprovalRequired,
     ConfigurationError,
     Conflict,
     FieldProblem,
@@ -26,7 +28,7 @@ from .core.errors import (
     NotFound,
     Unauthorized,
 )
-from .core.ids import is_diploma_id, is_serial, placeholder_id
+from .core.ids import is_diploma_id, is_serial, new_diploma_id, placeholder_id
 from .core.keyring import KeyRing, RecordKey
 from .core.model import Diploma, DiplomaRequest, Institution, parse_request
 from .core.ports import (
@@ -42,6 +44,14 @@ from .core.ports import (
     PdfValidator,
     RecordKeys,
     TokenRecord,
+)
+from .core.proposals import (
+    Actor,
+    BatchPlan,
+    Proposal,
+    ProposalEvent,
+    ProposalKind,
+    ProposalState,
 )
 from .core.sessions import SessionEnd, SessionPolicy
 from .core.statuslist import (
@@ -62,6 +72,7 @@ from .core.users import (
     check_password,
     normalize_email,
     parse_role,
+    user_sign_in_actor,
 )
 from .core.verification import (
     StoredState,
@@ -75,7 +86,7 @@ from .verdicts import CachedVerdict, VerdictCache
 if TYPE_CHECKING:
     from .accounts import Accounts
 
-SCOPES = frozenset({"issue", "revoke", "read"})
+SCOPES = frozenset({"issue", "revoke", "read", "approve"})
 TOKEN_PREFIX = "dpl"  # noqa: S105 - a public label, not a secret
 MAX_REASON = 300
 MAX_TOKEN_DAYS = 3660
@@ -105,6 +116,18 @@ class IssueOutcome:
     diploma: Diploma
     created: bool
     pdf: bytes
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One line of a diploma's history, from the audit log."""
+
+    at: datetime
+    what: str
+    """The audit action: proposal.created, proposal.approved, diploma.issued, ..."""
+    who: str
+    """The actor as the audit log names it."""
+    note: str = ""
 
 
 def render_signed(
@@ -220,6 +243,7 @@ class DiplomaService:
         passwords: PasswordHasher | None = None,
         account_store: AccountStore | None = None,
         session_policy: SessionPolicy | None = None,
+        production: bool = False,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -242,6 +266,9 @@ class DiplomaService:
         self._passwords = passwords
         self.account_store = account_store
         self.session_policy = session_policy or SessionPolicy()
+        self.production = production
+        """Whether the instance runs in production: the two-person rule's default."""
+        self._dummy_hash: str | None = None
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -286,25 +313,60 @@ class DiplomaService:
         from the committed record, so a crash after the commit loses nothing (`pdf()`
         renders it again on demand). Re-issuing a known `external_id` returns the stored
         diploma and issues nothing.
+
+        ApprovalRequired when the two-person rule applies to the issuer or a co-issuer:
+        such a diploma is proposed (`propose_issue`, or `submit_issue`) and issued by the
+        approval that completes it.
         """
         now = self.clock.now()
-        institution = self.institution
-        request, co_issuers = check_request(
+        request, co_issuers = self._check(raw, now)
+        required = self.required_approvals(co_issuers)
+        if required:
+            raise ApprovalRequired(
+                f"the two-person rule applies to {', '.join(required)}: this diploma must be "
+                "proposed and approved by an approver who is not the proposer"
+            )
+        return self._issue(request, co_issuers, now, self._who(actor))
+
+    def _check(
+        self, raw: Mapping[str, Any], now: datetime
+    ) -> tuple[DiplomaRequest, tuple[Institution, ...]]:
+        return check_request(
             raw,
             today=now.date(),
-            issuer=institution,
+            issuer=self.institution,
             co_issuing=self.co_issuing,
             templates=self.templates,
         )
+
+    def _issue(
+        self,
+        request: DiplomaRequest,
+        co_issuers: Sequence[Institution],
+        now: datetime,
+        actor: str,
+        *,
+        proposal: str | None = None,
+        national_id_hash: str = "",
+    ) -> IssueOutcome:
+        """Number, sign, store, render and PAdES-sign a checked request (see `issue`)."""
+        institution = self.institution
         signer = self.record_keys.signer()
         signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in co_issuers)]
 
         def make_record(diploma_id: str, serial: str, status: tuple[StatusEntry, ...]) -> bytes:
-            claims = claims_for(institution, request, diploma_id, serial, co_issuers, status)
+            claims = claims_for(institution, request, diploma_id, serial, tuple(co_issuers), status)
             return signed_record(claims, signers, now)
 
         diploma, created = self.repository.issue(
-            institution, request, signer.key_id, make_record, now, actor=self._who(actor)
+            institution,
+            request,
+            signer.key_id,
+            make_record,
+            now,
+            actor=actor,
+            proposal=proposal,
+            national_id_hash=national_id_hash,
         )
         if not created:
             return IssueOutcome(diploma, False, self.pdf(diploma.id))
@@ -581,6 +643,322 @@ class DiplomaService:
         )
         return self.renderer.render(claims, request.template, self.logos)
 
+    # -- the two-person rule ---------------------------------------------------------------
+
+    def rule_applies(self, institution: Institution) -> bool:
+        """Whether `institution`'s diplomas wait for an approver (`core.proposals`)."""
+        return rule.rule_applies(institution, self.production)
+
+    def required_approvals(self, co_issuers: Sequence[Institution]) -> tuple[str, ...]:
+        """The institutions that must approve a diploma with these co-issuers (none: it
+        is issued at once)."""
+        return rule.required_institutions(self.institution, co_issuers, self.production)
+
+    @property
+    def rule_anywhere(self) -> bool:
+        """Whether the rule applies to the issuer or to any institution that co-issues."""
+        return any(self.rule_applies(i) for i in (self.institution, *self.co_issuing.values()))
+
+    def actor_for_token(self, token: TokenRecord) -> Actor:
+        """Who acts with this (checked) token: its owner with the token's scopes, or
+        nobody (a token made before users existed, which may propose but never approve)."""
+        owner = None if token.owner_id is None else self.repository.get_user(token.owner_id)
+        return Actor(token.actor, owner, token.scopes)
+
+    def sign_in(self, email: str, password: str, *, where: str = "command line") -> Actor:
+        """The active user with this email and password, acting with their role's
+        permissions; Unauthorized, in the same words whatever was wrong."""
+        try:
+            user: User | None = self.repository.user_by_email(normalize_email(email))
+        except InvalidInput:
+            user = None
+        # An unknown email costs a hash check too, so the time taken tells nothing.
+        stored = user.password_hash if user is not None else self._unknown_user_hash()
+        matches = self.passwords.verify(stored, password)
+        if user is None or not matches or not user.active:
+            raise Unauthorized("the email or the password is wrong, or the user is disabled")
+        return Actor(user_sign_in_actor(user.email, where), user, ROLE_SCOPES[user.role])
+
+    def _unknown_user_hash(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = self.passwords.hash(secrets.token_urlsafe(16))
+        return self._dummy_hash
+
+    def submit_issue(self, raw: Mapping[str, Any], proposer: Actor) -> IssueOutcome | Proposal:
+        """Issue one diploma, or propose it when the two-person rule applies to the
+        issuer or one of its co-issuers (then nothing is signed until it is approved)."""
+        now = self.clock.now()
+        request, co_issuers = self._check(raw, now)
+        if not self.required_approvals(co_issuers):
+            return self._issue(request, co_issuers, now, proposer.label)
+        issued = self._issued_as(request)
+        if issued is not None:  # as `issue` answers a known external id: nothing proposed
+            return IssueOutcome(issued, False, self.pdf(issued.id))
+        return self._propose(request, co_issuers, now, proposer)
+
+    def _issued_as(self, request: DiplomaRequest) -> Diploma | None:
+        """The diploma issued already for the request's external id, if any."""
+        if not request.external_id:
+            return None
+        return self.repository.get_by_external_id(self.institution.slug, request.external_id)
+
+    def propose_issue(self, raw: Mapping[str, Any], proposer: Actor) -> Proposal:
+        """Propose one diploma: checked now as issuing would check it (InvalidInput names
+        each refused field), stored as it will be issued, nothing signed and no serial
+        spent. It needs the approval of each institution the rule applies to (of the
+        issuer at least, when it applies to none)."""
+        now = self.clock.now()
+        request, co_issuers = self._check(raw, now)
+        if self._issued_as(request) is not None:
+            raise Conflict(
+                f"a diploma with external_id {request.external_id} was issued already: "
+                "nothing proposed"
+            )
+        return self._propose(request, co_issuers, now, proposer)
+
+    def _propose(
+        self,
+        request: DiplomaRequest,
+        co_issuers: Sequence[Institution],
+        now: datetime,
+        proposer: Actor,
+    ) -> Proposal:
+        required = self.required_approvals(co_issuers) or (self.institution.slug,)
+        proposal = Proposal(
+            id=new_diploma_id(),
+            kind=ProposalKind.DIPLOMA,
+            state=ProposalState.PENDING,
+            institution=self.institution.slug,
+            required=required,
+            proposer=proposer.label,
+            proposer_id=None if proposer.user is None else proposer.user.id,
+            proposer_email=proposer.email,
+            created_at=now,
+            request=request,
+        )
+        self.repository.add_proposal(proposal, self._created_details(proposal, 1))
+        return proposal
+
+    def propose_batch(
+        self, batch: Batch, plan: BatchPlan, proposer: Actor, *, required: Sequence[str] = ()
+    ) -> Proposal:
+        """Propose a batch (saved by the caller in the `proposed` status, which no queue
+        runs): `plan` is its roster as validated, pinned by its digest. `required`
+        defaults to the institutions its rows need (`batch_approvals`)."""
+        if batch.status is not BatchStatus.PROPOSED:
+            raise Conflict(f"batch {batch.id} is {batch.status.value}, not proposed")
+        now = self.clock.now()
+        needed = tuple(required) or self.batch_approvals(plan.requests) or (self.institution.slug,)
+        proposal = Proposal(
+            id=new_diploma_id(),
+            kind=ProposalKind.BATCH,
+            state=ProposalState.PENDING,
+            institution=self.institution.slug,
+            required=needed,
+            proposer=proposer.label,
+            proposer_id=None if proposer.user is None else proposer.user.id,
+            proposer_email=proposer.email,
+            created_at=now,
+            batch=plan,
+        )
+        self.repository.add_proposal(proposal, self._created_details(proposal, len(plan.requests)))
+        return proposal
+
+    def batch_approvals(self, requests: Sequence[DiplomaRequest]) -> tuple[str, ...]:
+        """The institutions that must approve a batch of these requests: the issuer and
+        every co-issuer named by a row, where the rule applies."""
+        slugs = dict.fromkeys(slug for r in requests for slug in r.co_issuers)
+        return self.required_approvals(self.co_issuers_of(tuple(slugs)))
+
+    def batch_may_run(self, batch: Batch, roster_sha256: str) -> bool:
+        """Whether `batch` runs as an approved proposal: True when its proposal is approved
+        and the roster is the one approved, False when it was never proposed. Forbidden
+        when it was proposed and is not approved, or its roster changed since."""
+        found = self.repository.proposals(batch_id=batch.id)
+        if not found:
+            return False
+        proposal = found[0]
+        if proposal.state is not ProposalState.APPROVED:
+            raise ApprovalRequired(
+                f"batch {batch.id} is proposed ({proposal.id}) and {proposal.state.value}: "
+                "it runs once every required approval is given"
+            )
+        assert proposal.batch is not None
+        if proposal.batch.roster_sha256 != roster_sha256:
+            raise Forbidden(
+                f"the roster of batch {batch.id} is not the one approved in proposal "
+                f"{proposal.id}: nothing is issued"
+            )
+        return True
+
+    def proposals(self, state: str | None = None) -> list[Proposal]:
+        """Proposals, newest first: all, or those in `state` (pending, approved, issued,
+        rejected)."""
+        wanted = None
+        if state:
+            try:
+                wanted = ProposalState(state.strip().lower())
+            except ValueError:
+                states = ", ".join(s.value for s in ProposalState)
+                raise InvalidInput(
+                    FieldProblem("state", f"{state!r} is not a state (states: {states})")
+                ) from None
+        return self.repository.proposals(wanted)
+
+    def proposal(self, proposal_id: str) -> Proposal:
+        found = (
+            self.repository.get_proposal(proposal_id.strip())
+            if is_diploma_id(proposal_id.strip())
+            else None
+        )
+        if found is None:
+            raise NotFound("no proposal with this id")
+        return found
+
+    def approve(self, proposal_id: str, approver: Actor, comment: str = "") -> Proposal:
+        """`approver`'s approval for their institution. The approval that completes the
+        proposal signs and issues its diploma (or queues its batch: the caller runs it).
+        Forbidden for the proposer (whichever token or sign-in), a token of nobody, a
+        user without the approve permission, or one of an institution whose approval
+        the proposal does not need; Conflict when it is not pending.
+
+        An approved diploma proposal whose issuing was interrupted (a timestamp outage,
+        say) is issued by the next approve of an approver who could have given it."""
+        current = self.proposal(proposal_id)
+        if current.state is ProposalState.APPROVED:
+            refusal = rule.decision_refusal(current, approver)
+            if refusal is not None:
+                raise Forbidden(refusal)
+            return self._carry_out(current, approver)
+        now = self.clock.now()
+
+        def change(proposal: Proposal) -> ProposalEvent:
+            approved = rule.approve(proposal, approver, now, comment)
+            [given] = approved.approvals[len(proposal.approvals) :]
+            details = {
+                **self._details(approved),
+                "institution": given.institution,
+                "approver": given.email,
+                "comment": given.comment,
+                "missing": list(approved.missing),
+            }
+            return ProposalEvent(
+                approved, approver.label, AuditAction.PROPOSAL_APPROVED, now, details
+            )
+
+        proposal = self.repository.change_proposal(current.id, change)
+        if proposal.state is ProposalState.APPROVED:
+            return self._carry_out(proposal, approver)
+        return proposal
+
+    def _carry_out(self, proposal: Proposal, approver: Actor) -> Proposal:
+        """Issue an approved diploma proposal, or queue an approved batch."""
+        if proposal.kind is ProposalKind.BATCH:
+            batch = self.batch(proposal.batch_id)
+            if batch.status is BatchStatus.PROPOSED:
+                self.batches.touch(
+                    batch, self.clock.now(), status=BatchStatus.QUEUED, message="approved"
+                )
+            return proposal
+        assert proposal.request is not None
+        co_issuers = self.co_issuers_of(proposal.request.co_issuers)
+        self._issue(
+            proposal.request,
+            co_issuers,
+            self.clock.now(),
+            approver.label,
+            proposal=proposal.id,
+            national_id_hash=proposal.national_id_hash,
+        )
+        return self.proposal(proposal.id)
+
+    def reject(self, proposal_id: str, approver: Actor, comment: str) -> Proposal:
+        """Reject a pending proposal, saying why (required); nothing of it is ever issued.
+        Who may reject is who may approve (`approve`)."""
+        current = self.proposal(proposal_id)
+        now = self.clock.now()
+
+        def change(proposal: Proposal) -> ProposalEvent:
+            rejected = rule.reject(proposal, approver, now, comment)
+            assert rejected.rejection is not None
+            details = {
+                **self._details(rejected),
+                "approver": rejected.rejection.email,
+                "institution": approver.user.institution if approver.user else "",
+                "comment": rejected.rejection.comment,
+            }
+            return ProposalEvent(
+                rejected, approver.label, AuditAction.PROPOSAL_REJECTED, now, details
+            )
+
+        proposal = self.repository.change_proposal(current.id, change)
+        if proposal.kind is ProposalKind.BATCH:
+            batch = self.batch(proposal.batch_id)
+            if batch.status is BatchStatus.PROPOSED:
+                assert proposal.rejection is not None
+                self.batches.touch(
+                    batch,
+                    now,
+                    status=BatchStatus.REJECTED,
+                    message=f"rejected: {proposal.rejection.comment}",
+                    finished_at=now,
+                )
+        return proposal
+
+    def _details(self, proposal: Proposal) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "proposal": proposal.id,
+            "kind": proposal.kind.value,
+            "proposer": proposal.proposer,
+            "required": list(proposal.required),
+        }
+        if proposal.batch_id:
+            details["batch"] = proposal.batch_id
+        return details
+
+    def _created_details(self, proposal: Proposal, diplomas: int) -> dict[str, Any]:
+        return {**self._details(proposal), "diplomas": diplomas}
+
+    def history(self, diploma_id: str) -> list[HistoryEvent]:
+        """What happened to a diploma, oldest first, from the audit log: its proposal
+        and each approval (when it was proposed), its issuing, and every status change."""
+        diploma = self.get(diploma_id)
+        if self.audit is None:
+            return []
+        own = self.audit.entries(subject=diploma.id)
+        proposals = self.repository.proposals(diploma_id=diploma.id)
+        batch_id = self.repository.batch_of(diploma.id)
+        if batch_id:
+            # issued by a batch: its chunk's entry, and the batch's proposal if it had one
+            own += [
+                e
+                for e in self.audit.entries(action=AuditAction.DIPLOMAS_ISSUED, subject=batch_id)
+                if any(pair[0] == diploma.id for pair in e.details.get("diplomas", []))
+            ]
+            proposals += self.repository.proposals(batch_id=batch_id)
+        around = [e for p in proposals for e in self.audit.entries(subject=p.id)]
+        events = []
+        for entry in sorted([*own, *around], key=lambda e: e.seq):
+            d = entry.details
+            if entry.action == AuditAction.PROPOSAL_CREATED:
+                note = f"proposed by {d.get('proposer', entry.actor)}; needs " + ", ".join(
+                    d.get("required", [])
+                )
+            elif entry.action == AuditAction.PROPOSAL_APPROVED:
+                note = f"approved for {d.get('institution', '')} by {d.get('approver', '')}"
+                if d.get("comment"):
+                    note += f": {d['comment']}"
+            elif entry.action == AuditAction.DIPLOMA_ISSUED:
+                note = f"serial {d.get('serial', '')}"
+                if d.get("proposal"):
+                    note += f", proposal {d['proposal']}"
+            elif entry.action == AuditAction.DIPLOMAS_ISSUED:
+                note = f"serial {diploma.serial}, batch {d.get('batch', '')}"
+            else:
+                note = str(d.get("reason", ""))
+            events.append(HistoryEvent(entry.at, entry.action, entry.actor, note))
+        return events
+
     # -- tokens ----------------------------------------------------------------------------
 
     def create_token(
@@ -616,6 +994,14 @@ class DiplomaService:
                 )
             expires_at = now + expires_in
         owner: User | None = None
+        if user is None and rule.APPROVE_SCOPE in wanted:
+            raise InvalidInput(
+                FieldProblem(
+                    "scope",
+                    "approve is for a person: give the approver's --user (a token of "
+                    "nobody may never approve)",
+                )
+            )
         if user is not None:
             owner = self.user(user)
             if not owner.active:

@@ -38,9 +38,18 @@ from .config import (
 )
 from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.errors import ConfigurationError, NotFound
+from .core.proposals import rule_applies, rule_source
 from .keys.identity import read_identity
 
-SETTABLE = ("name", "name_en", "public_url", "serial_prefix", "signatories", "logo")
+SETTABLE = (
+    "name",
+    "name_en",
+    "public_url",
+    "serial_prefix",
+    "signatories",
+    "logo",
+    "two_person_rule",
+)
 """What `set_institution_setting` changes (the slug names the key store: never)."""
 
 ENVIRONMENT = {
@@ -112,6 +121,15 @@ def check_settings(settings: Settings) -> list[Finding]:
                     "under the signature line",
                 )
             )
+    for institution in institutions:
+        if live and not rule_applies(institution, production=True):
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{institution.slug}: two_person_rule = false in production: one person "
+                    "alone issues its diplomas, nobody approves them",
+                )
+            )
     for key, value in settings.institution_overrides().items():
         in_file = entries[0].get(key)
         if in_file is not None and in_file != value:
@@ -163,13 +181,32 @@ def check_settings(settings: Settings) -> list[Finding]:
     return findings
 
 
+def approval_rules(settings: Settings) -> list[str]:
+    """One line per institution: whether its diplomas wait for an approver (the two-person
+    rule), and why (its setting, or the environment's default)."""
+    production = settings.environment == "production"
+    return [
+        f"{i.slug}: two-person rule {rule_source(i, production)}"
+        for i in configured_institutions(settings)
+    ]
+
+
+TRUE_WORDS = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
+
+
 def parse_value(key: str, text: str) -> Any:
-    """A setting's value as typed on a command line: signatories as JSON, others as text."""
+    """A setting's value as typed on a command line: signatories as JSON, two_person_rule
+    as true or false, others as text."""
     if key not in SETTABLE:
         raise ConfigurationError(
             f"{key!r} cannot be set; the settings are {', '.join(SETTABLE)}"
             + (" (the slug names the key store and stays)" if key == "slug" else "")
         )
+    if key == "two_person_rule":
+        word = text.strip().lower()
+        if word not in TRUE_WORDS:
+            raise ConfigurationError("two_person_rule must be true or false")
+        return TRUE_WORDS[word]
     if key != "signatories":
         return text.strip()
     try:
@@ -261,6 +298,16 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str, str]]:
                 rows.append((institution.slug, key, _shown(entry[key]), str(path)))
             elif key == "public_url":
                 rows.append((institution.slug, key, institution.public_url, "the issuer's site"))
+        if "two_person_rule" not in entry:
+            production = settings.environment == "production"
+            rows.append(
+                (
+                    institution.slug,
+                    "two_person_rule",
+                    "true" if rule_applies(institution, production) else "false",
+                    f"the {'production' if production else 'development'} default",
+                )
+            )
         rows.append((institution.slug, "did", institution.did, "from public_url"))
         for did in institution.former_dids:
             rows.append((institution.slug, "former did", did, "the key store"))

@@ -39,7 +39,17 @@ from .metrics import Metrics
 from .middleware import EdgeMiddleware, body_limits
 from .openapi import document_errors
 from .ratelimit import RateLimiter
-from .routes import batches, diplomas, docs, health, pages, status, verify, wellknown
+from .routes import (
+    batches,
+    diplomas,
+    docs,
+    health,
+    pages,
+    proposals,
+    status,
+    verify,
+    wellknown,
+)
 
 log = logging.getLogger("diplomas.http")
 
@@ -203,7 +213,7 @@ def create_app(
     documentation = [*app.router.routes, *(docs.router.routes if settings.docs_enabled else ())]
     ours = [
         route
-        for module in (pages, verify, wellknown, status, health, diplomas, batches)
+        for module in (pages, verify, wellknown, status, health, diplomas, batches, proposals)
         for route in module.router.routes
     ]
     ours.sort(key=lambda route: getattr(route, "path_format", "") not in HOT_ROUTES)  # stable

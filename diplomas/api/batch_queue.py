@@ -7,9 +7,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from ..batches import BatchOptions, BatchRunner
+from ..batches import BatchOptions, BatchRunner, batch_folder
 from ..core.batch import Batch
-from .routes.batches import batch_folder
 
 log = logging.getLogger("diplomas.batches")
 

@@ -1,7 +1,8 @@
 """Dependencies: the service, the settings, and scoped bearer-token checks.
 
 A route names the scope it needs with a dependency (`IssueToken`, `RevokeToken`,
-`ReadToken`), which also puts the bearer scheme into the OpenAPI document. Its routers
+`ReadToken`, `ApproveToken`), which also puts the bearer scheme into the OpenAPI
+document. Its routers
 are built with `AuthFirstRoute`, which reads that declaration and checks the token
 before FastAPI reads the body: a caller without a valid token cannot make the server
 take in megabytes of roster, and gets 401, not a 422 about JSON it was never entitled
@@ -152,3 +153,4 @@ def check_auth_first(routes: Iterable[BaseRoute]) -> None:
 IssueToken = Annotated[TokenRecord, Depends(RequireScope("issue"))]
 RevokeToken = Annotated[TokenRecord, Depends(RequireScope("revoke"))]
 ReadToken = Annotated[TokenRecord, Depends(RequireScope("read"))]
+ApproveToken = Annotated[TokenRecord, Depends(RequireScope("approve"))]

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.credential import PublicClaims
 from ..core.dates import format_solar_hijri_numeric
-from ..core.model import Diploma
+from ..core.model import Diploma, DiplomaRequest
+from ..core.proposals import Proposal, ProposalState
 from ..core.verification import Verdict
 
 
@@ -234,4 +235,139 @@ class VerdictOut(BaseModel):
             ],
             suspended_at=v.suspended_at,
             suspension_reason=v.suspension_reason,
+        )
+
+
+class DecisionIn(BaseModel):
+    """An approval or a rejection: a comment (required to reject)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=2000, description="Why; required to reject.")
+
+
+class ProposedDiploma(BaseModel):
+    """What a diploma proposal will issue, as validated (the national id never shown)."""
+
+    name: str
+    name_en: str
+    award: str
+    award_en: str
+    citation: str
+    field: str
+    issued_on: date
+    email: str
+    external_id: str
+    template: str
+    co_issuers: list[str]
+
+    @classmethod
+    def of(cls, r: DiplomaRequest) -> ProposedDiploma:
+        return cls(
+            name=r.name,
+            name_en=r.name_en,
+            award=r.award,
+            award_en=r.award_en,
+            citation=r.citation,
+            field=r.field,
+            issued_on=r.issued_on,
+            email=r.email,
+            external_id=r.external_id,
+            template=r.template,
+            co_issuers=list(r.co_issuers),
+        )
+
+
+class ProposedBatch(BaseModel):
+    """What a batch proposal will issue: the roster approved (by its digest) and its rows."""
+
+    id: str
+    source: str
+    roster_sha256: str
+    template: str
+    skip_invalid: bool
+    total_rows: int
+    refused_rows: int
+    diplomas: list[ProposedDiploma]
+
+
+class ApprovalOut(BaseModel):
+    institution: str
+    approver: str
+    at: datetime
+    comment: str
+
+
+class RejectionOut(BaseModel):
+    approver: str
+    at: datetime
+    comment: str
+
+
+class ProposalOut(BaseModel):
+    """A proposal under the two-person rule: what will be issued, who proposed it, and
+    the approvals given and still needed."""
+
+    id: str
+    kind: str
+    state: str
+    institution: str
+    proposer: str
+    created_at: datetime
+    decided_at: datetime | None
+    required_approvals: list[str]
+    missing_approvals: list[str]
+    approvals: list[ApprovalOut]
+    rejection: RejectionOut | None
+    diploma: ProposedDiploma | None
+    batch: ProposedBatch | None
+    diploma_id: str | None
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, p: Proposal, base: str) -> ProposalOut:
+        url = f"{base}/api/v1/proposals/{p.id}"
+        links = {"self": url}
+        if p.state is ProposalState.PENDING:
+            links |= {"approve": f"{url}/approve", "reject": f"{url}/reject"}
+        if p.diploma_id:
+            links["diploma"] = f"{base}/api/v1/diplomas/{p.diploma_id}"
+            links["verify"] = f"{base}/api/v1/verify/{p.diploma_id}"
+        if p.batch is not None:
+            links["batch"] = f"{base}/api/v1/batches/{p.batch.batch_id}"
+        plan = p.batch
+        return cls(
+            id=p.id,
+            kind=p.kind.value,
+            state=p.state.value,
+            institution=p.institution,
+            proposer=p.proposer,
+            created_at=p.created_at,
+            decided_at=p.decided_at,
+            required_approvals=list(p.required),
+            missing_approvals=list(p.missing),
+            approvals=[
+                ApprovalOut(institution=a.institution, approver=a.email, at=a.at, comment=a.comment)
+                for a in p.approvals
+            ],
+            rejection=None
+            if p.rejection is None
+            else RejectionOut(
+                approver=p.rejection.email, at=p.rejection.at, comment=p.rejection.comment
+            ),
+            diploma=None if p.request is None else ProposedDiploma.of(p.request),
+            batch=None
+            if plan is None
+            else ProposedBatch(
+                id=plan.batch_id,
+                source=plan.source,
+                roster_sha256=plan.roster_sha256,
+                template=plan.template,
+                skip_invalid=plan.skip_invalid,
+                total_rows=plan.total_rows,
+                refused_rows=plan.refused_rows,
+                diplomas=[ProposedDiploma.of(r) for r in plan.requests],
+            ),
+            diploma_id=p.diploma_id or None,
+            links=links,
         )

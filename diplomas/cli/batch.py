@@ -70,10 +70,27 @@ def issue_batch(
         str | None, typer.Option(help="Roster text encoding (default: detected).")
     ] = None,
     archive: Annotated[bool, typer.Option("--zip", help="Also write diplomas.zip.")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            metavar="EMAIL",
+            help="Propose as this user (signed in with their password), where the "
+            "two-person rule applies; else the proposer is this computer's login.",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="With --user: read the password from stdin."),
+    ] = False,
 ) -> None:
-    """Issue a diploma for every roster row, exactly once, on every core."""
+    """Issue a diploma for every roster row, exactly once, on every core. Where the
+    two-person rule applies, the roster is validated and proposed instead: its id is
+    printed, and it runs once approved (`diplomas proposals approve`)."""
     from ..batches import BatchOptions, BatchRunner
     from ..bootstrap import build_service
+    from ..core.proposals import Actor
+    from .audit import current_actor
+    from .proposals import print_proposed, sign_in
 
     if not roster.is_file():
         error(f"{roster} is not a file")
@@ -98,7 +115,16 @@ def issue_batch(
     )
     settings = load_settings()
     with errors_to_exit():
-        runner = BatchRunner(build_service(settings), settings)
+        service = build_service(settings)
+        runner = BatchRunner(service, settings)
+        if service.rule_anywhere and not dry_run:
+            proposer = (
+                Actor(current_actor()) if user is None else sign_in(service, user, password_stdin)
+            )
+            proposal = runner.propose(roster, options, proposer)
+            if proposal is not None:
+                print_proposed(proposal, service)
+                return
         with Progress(*columns, console=err, transient=False) as bar:
             report = runner.run(roster, options, RichProgress(bar))
     batch = report.batch

@@ -50,12 +50,15 @@ app.add_typer(tokens_app, name="tokens")
 
 from .audit import audit_app, current_actor  # noqa: E402
 from .batch import issue_batch  # noqa: E402
+from .proposals import history, print_proposed, proposals_app, sign_in  # noqa: E402
 from .settings import settings_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
 app.add_typer(settings_app, name="settings")
+app.add_typer(proposals_app, name="proposals")
 
 app.command("issue-batch")(issue_batch)
+app.command("history")(history)
 
 
 @app.command()
@@ -251,8 +254,24 @@ def issue(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            metavar="EMAIL",
+            help="Propose as this user (signed in with their password), where the "
+            "two-person rule applies; else the proposer is this computer's login.",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="With --user: read the password from stdin."),
+    ] = False,
 ) -> None:
-    """Issue one diploma and write its signed PDF."""
+    """Issue one diploma and write its signed PDF. Where the two-person rule applies, the
+    diploma is proposed instead: its id is printed, and nothing is signed (nor written to
+    --out) until an approver other than the proposer approves it."""
+    from ..core.proposals import Actor, Proposal
+
     raw = {
         k: v
         for k, v in {
@@ -275,7 +294,13 @@ def issue(
     # has nowhere to go would be issued again by a user who retries.
     ready_to_write(out_file)
     with errors_to_exit():
-        outcome = load_service().issue(raw, actor=current_actor())
+        service = load_service()
+    proposer = Actor(current_actor()) if user is None else sign_in(service, user, password_stdin)
+    with errors_to_exit():
+        outcome = service.submit_issue(raw, proposer)
+    if isinstance(outcome, Proposal):
+        print_proposed(outcome, service, as_json)
+        return
     d = outcome.diploma
     try:
         write_atomic(out_file, outcome.pdf)
@@ -515,7 +540,10 @@ def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: boo
 
 @token_app.command("create")
 def token_create(
-    scope: Annotated[str, typer.Option(help="Comma-separated: issue,revoke,read.")],
+    scope: Annotated[
+        str,
+        typer.Option(help="Comma-separated: issue,revoke,read,approve (approve needs --user)."),
+    ],
     name: Annotated[str, typer.Option(help="Who or what the token is for.")] = "",
     user: Annotated[
         str | None,

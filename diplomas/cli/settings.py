@@ -49,10 +49,17 @@ def settings_show(
 def settings_check() -> None:
     """Say what is wrong with the settings, in plain words. Exit code 0 unless something
     would stop the instance (warnings are printed and do not fail)."""
-    from ..settings_file import check_settings
+    from ..settings_file import approval_rules, check_settings
 
+    settings = load_settings()
     with errors_to_exit():
-        findings = check_settings(load_settings())
+        findings = check_settings(settings)
+    rules: list[str] = []
+    if not any(f.level == "error" for f in findings):
+        with errors_to_exit():
+            rules = approval_rules(settings)
+    for line in rules:
+        out.print(line, highlight=False)
     for finding in findings:
         colour = "red" if finding.level == "error" else "yellow"
         say(err, finding.level, colour, finding.message)
@@ -65,7 +72,10 @@ def settings_check() -> None:
 def settings_set(
     key: Annotated[
         str,
-        typer.Argument(help="name, name_en, public_url, serial_prefix or signatories (JSON)."),
+        typer.Argument(
+            help="name, name_en, public_url, serial_prefix, signatories (JSON), logo or "
+            "two_person_rule (true or false)."
+        ),
     ],
     value: Annotated[str, typer.Argument(help="The new value.")],
     institution: Annotated[

@@ -68,6 +68,11 @@ class AuditAction(StrEnum):
     USER_SIGNED_OUT_EVERYWHERE = "user.signed_out_everywhere"
     USER_TOTP_ENABLED = "user.totp_enabled"
     USER_TOTP_REMOVED = "user.totp_removed"
+    PROPOSAL_CREATED = "proposal.created"
+    """A diploma or batch proposed under the two-person rule; `subject` is its id."""
+    PROPOSAL_APPROVED = "proposal.approved"
+    """One institution's approval; `details["missing"]` lists the ones still needed."""
+    PROPOSAL_REJECTED = "proposal.rejected"
 
 
 @dataclass(frozen=True)

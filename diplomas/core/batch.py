@@ -8,16 +8,29 @@ from enum import StrEnum
 
 
 class BatchStatus(StrEnum):
+    PROPOSED = "proposed"
+    """Waiting for approval (the two-person rule, `core.proposals`): nothing runs it."""
     QUEUED = "queued"
     VALIDATING = "validating"
     ISSUING = "issuing"
     DONE = "done"
     REFUSED = "refused"  # the roster had problems and --skip-invalid was not given
     FAILED = "failed"  # stopped by an error; rerunning resumes it
+    REJECTED = "rejected"  # its proposal was rejected: never run
 
     @property
     def finished(self) -> bool:
-        return self in (BatchStatus.DONE, BatchStatus.REFUSED, BatchStatus.FAILED)
+        return self in (
+            BatchStatus.DONE,
+            BatchStatus.REFUSED,
+            BatchStatus.FAILED,
+            BatchStatus.REJECTED,
+        )
+
+    @property
+    def runnable(self) -> bool:
+        """Whether a queue may start or resume it: unfinished, and not waiting for approval."""
+        return not self.finished and self is not BatchStatus.PROPOSED
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ DiplomaError
  ├── Conflict              the request clashes with stored state (already revoked, ...)
  ├── Unauthorized          missing or wrong credentials
  ├── Forbidden             valid credentials without the needed scope
+ │    └── ApprovalRequired  the two-person rule applies: propose it, do not issue it
  ├── KeyStoreError         keys missing, unreadable or wrongly protected
  ├── ConfigurationError    the instance is not initialised or its settings are wrong
  └── DocumentError         an uploaded document cannot be read at all
@@ -59,6 +60,10 @@ class Throttled(DiplomaError):
 
 class Forbidden(DiplomaError):
     pass
+
+
+class ApprovalRequired(Forbidden):
+    """Issuing directly what the two-person rule says must be proposed and approved."""
 
 
 class KeyStoreError(DiplomaError):

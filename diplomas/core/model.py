@@ -97,6 +97,10 @@ class Institution:
     logo: str = ""
     """The institution's logo (a PNG or JPEG file), drawn in its column on designs that
     place institution logos; empty for none."""
+    two_person_rule: bool | None = None
+    """Whether its diplomas are proposed and issued only once an approver of the
+    institution other than the proposer approved (`core.proposals`); None when the
+    settings leave it unset (then on in production, off in development)."""
 
     @property
     def did(self) -> str:

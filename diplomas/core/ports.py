@@ -15,6 +15,7 @@ from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, Institution
+from .proposals import Proposal, ProposalEvent, ProposalState
 from .sessions import ConsoleSession, SessionEnd
 from .statuslist import SignedStatusList, StatusEntry, StatusPurpose
 from .users import User, user_token_actor
@@ -141,12 +142,16 @@ class DiplomaRepository(Protocol):
         issued_at: datetime,
         *,
         actor: str = SYSTEM_ACTOR,
+        proposal: str | None = None,
+        national_id_hash: str = "",
     ) -> tuple[Diploma, bool]:
         """Allocate id and serial, sign via `make_record` and store, in one transaction,
         with an audit entry naming `actor`.
 
         Returns (diploma, created). When `request.external_id` is already issued by this
-        institution, returns the stored diploma and False, issuing nothing.
+        institution, returns the stored diploma and False, issuing nothing. With
+        `proposal`, the approved proposal it issues is marked issued in the same
+        transaction (Conflict unless it is approved).
         """
         ...
 
@@ -169,6 +174,12 @@ class DiplomaRepository(Protocol):
     def get(self, diploma_id: str) -> Diploma | None: ...
 
     def get_by_serial(self, serial: str) -> Diploma | None: ...
+
+    def get_by_external_id(self, institution: str, external_id: str) -> Diploma | None: ...
+
+    def batch_of(self, diploma_id: str) -> str | None:
+        """The id of the batch that issued the diploma, if one did."""
+        ...
 
     def issued_to(
         self, national_ids: Collection[str], names_emails: Collection[tuple[str, str]]
@@ -216,6 +227,24 @@ class DiplomaRepository(Protocol):
     def revoke_token(
         self, token_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR
     ) -> TokenRecord: ...
+
+    def add_proposal(self, proposal: Proposal, details: Mapping[str, Any]) -> None:
+        """Store a new proposal with its `proposal.created` audit entry."""
+        ...
+
+    def get_proposal(self, proposal_id: str) -> Proposal | None: ...
+
+    def proposals(
+        self, state: ProposalState | None = None, *, batch_id: str = "", diploma_id: str = ""
+    ) -> list[Proposal]:
+        """Newest first."""
+        ...
+
+    def change_proposal(
+        self, proposal_id: str, change: Callable[[Proposal], ProposalEvent]
+    ) -> Proposal:
+        """Apply `change` under the proposal's lock, with the audit entry it names."""
+        ...
 
     def add_user(self, user: User, *, actor: str = SYSTEM_ACTOR) -> None:
         """Store a new user and its audit entry; Conflict if the email is taken."""

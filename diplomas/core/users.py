@@ -38,8 +38,8 @@ class Role(StrEnum):
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.VIEWER: frozenset({"read"}),
     Role.ISSUER: frozenset({"read", "issue"}),
-    Role.APPROVER: frozenset({"read", "issue", "revoke"}),
-    Role.ADMIN: frozenset({"read", "issue", "revoke"}),
+    Role.APPROVER: frozenset({"read", "issue", "revoke", "approve"}),
+    Role.ADMIN: frozenset({"read", "issue", "revoke", "approve"}),
 }
 """The API scopes a token of a user with each role may carry."""
 
@@ -137,3 +137,9 @@ def check_password(password: str) -> None:
 def user_token_actor(email: str, token_name: str) -> str:
     """The audit actor of an API call made with a token that belongs to a user."""
     return f"user:{email} (token {token_name})"
+
+
+def user_sign_in_actor(email: str, where: str) -> str:
+    """The audit actor of a user who signed in with their password (`where`: the
+    command line's `cli:<login>`)."""
+    return f"user:{email} ({where})"

@@ -94,7 +94,8 @@ class SqlBatchStore:
             return [_batch(r) for r in rows]
 
     def unfinished(self) -> list[Batch]:
-        live = [s.value for s in BatchStatus if not s.finished]
+        """The batches to resume: unfinished, and not waiting for approval."""
+        live = [s.value for s in BatchStatus if s.runnable]
         with Session(self._reader) as session, session.begin():
             rows = session.scalars(select(BatchRow).where(BatchRow.status.in_(live)))
             return [_batch(r) for r in rows]

@@ -38,6 +38,7 @@ from ..core.errors import ConfigurationError, Conflict, NotFound
 from ..core.ids import format_serial, new_diploma_id
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, Institution
 from ..core.ports import MakeRecord, TokenRecord
+from ..core.proposals import Proposal, ProposalEvent, ProposalState
 from ..core.statuslist import (
     STATUS_LIST_SIZE,
     SignedStatusList,
@@ -50,10 +51,12 @@ from ..core.statuslist import (
 from ..core.users import Role, User
 from .audit import append as append_audit
 from .engine import READ_ONLY
+from .proposals import proposal_of, write_row
 from .tables import (
     ApiTokenRow,
     Base,
     DiplomaRow,
+    ProposalRow,
     SerialCounterRow,
     SignedStatusListRow,
     StatusListRow,
@@ -163,6 +166,8 @@ class SqlRepository:
         issued_at: datetime,
         *,
         actor: str = SYSTEM_ACTOR,
+        proposal: str | None = None,
+        national_id_hash: str = "",
     ) -> tuple[Diploma, bool]:
         """Allocate id and serial, sign via `make_record` and store, in one transaction,
         with its audit entry (by `actor`).
@@ -170,19 +175,25 @@ class SqlRepository:
         Returns (diploma, created). When `request.external_id` is already issued by this
         institution, returns the stored diploma and False, issuing nothing; a concurrent
         issuer of the same external id that loses the race gets the winner's diploma.
+
+        With `proposal` (the id of an approved proposal) the same transaction marks the
+        proposal issued with the diploma's id, and the audit entry names it; Conflict if
+        it is not approved. `national_id_hash` is stored when the request carries no
+        national id (a proposal keeps only the hash).
         """
         self._institution(institution.slug)
         issued_at = _utc(issued_at, "issued_at")
+        issuing = (institution, request, key_id, make_record, issued_at, actor, proposal)
         try:
-            return self._issue_once(institution, request, key_id, make_record, issued_at, actor)
+            return self._issue_once(*issuing, national_id_hash)
         except IntegrityError:
             # Most likely a concurrent issuer stored the same external id first.
-            if request.external_id:
+            if request.external_id and proposal is None:
                 existing = self.get_by_external_id(institution.slug, request.external_id)
                 if existing is not None:
                     return existing, False
         # Otherwise (an id collision, say) try once more with a fresh id and serial.
-        return self._issue_once(institution, request, key_id, make_record, issued_at, actor)
+        return self._issue_once(*issuing, national_id_hash)
 
     def _issue_once(
         self,
@@ -192,8 +203,16 @@ class SqlRepository:
         make_record: MakeRecord,
         issued_at: datetime,
         actor: str,
+        proposal: str | None,
+        national_id_hash: str,
     ) -> tuple[Diploma, bool]:
         with self._write() as session:
+            approved: ProposalRow | None = None
+            if proposal is not None:
+                approved = session.get(ProposalRow, proposal, with_for_update=True)
+                if approved is None or approved.state != ProposalState.APPROVED.value:
+                    state = "missing" if approved is None else approved.state
+                    raise Conflict(f"proposal {proposal} is {state}, not approved: nothing issued")
             if request.external_id:
                 existing = session.scalars(
                     select(DiplomaRow).where(
@@ -202,6 +221,10 @@ class SqlRepository:
                     )
                 ).one_or_none()
                 if existing is not None:
+                    if approved is not None:
+                        # issued meanwhile by other means: the proposal names that diploma
+                        approved.state = ProposalState.ISSUED.value
+                        approved.diploma_id = existing.id
                     return self._diploma(existing), False
             year = solar_hijri_year(request.issued_on)
             number = self._next_number(session, institution.slug, year)
@@ -212,15 +235,17 @@ class SqlRepository:
             row = self._new_row(
                 institution, request, key_id, issued_at, diploma_id, serial, record, slot
             )
+            if not request.national_id and national_id_hash:
+                row.national_id_hash = national_id_hash
             session.add(row)
+            details = {"diploma": diploma_id, "serial": serial, "key_id": key_id}
+            if approved is not None:
+                approved.state = ProposalState.ISSUED.value
+                approved.diploma_id = diploma_id
+                details["proposal"] = approved.id
             session.flush()
             append_audit(
-                session,
-                issued_at,
-                actor,
-                AuditAction.DIPLOMA_ISSUED,
-                {"diploma": diploma_id, "serial": serial, "key_id": key_id},
-                subject=diploma_id,
+                session, issued_at, actor, AuditAction.DIPLOMA_ISSUED, details, subject=diploma_id
             )
             return self._diploma(row), True
 
@@ -420,6 +445,11 @@ class SqlRepository:
         with self._reader.connect() as connection:
             row = connection.execute(_BY_ID, {"id": diploma_id}).first()
         return None if row is None else self._diploma(row)
+
+    def batch_of(self, diploma_id: str) -> str | None:
+        """The id of the batch that issued the diploma (None: issued alone, or unknown)."""
+        with self._read() as session:
+            return session.scalar(select(DiplomaRow.batch_id).where(DiplomaRow.id == diploma_id))
 
     def get_by_serial(self, serial: str) -> Diploma | None:
         """The diploma with this serial. Serials are unique per institution, and prefixes
@@ -719,6 +749,68 @@ class SqlRepository:
                 else (row.status_list, row.status_index)
             ),
         )
+
+    # -- proposals ------------------------------------------------------------------------
+
+    def add_proposal(self, proposal: Proposal, details: Mapping[str, Any]) -> None:
+        """Store a new proposal and its `proposal.created` entry (by its proposer)."""
+        with self._write() as session:
+            row = ProposalRow()
+            write_row(row, proposal, self._hash_national_id)
+            session.add(row)
+            session.flush()
+            append_audit(
+                session,
+                _utc(proposal.created_at, "created_at"),
+                proposal.proposer,
+                AuditAction.PROPOSAL_CREATED,
+                details,
+                subject=proposal.id,
+            )
+
+    def get_proposal(self, proposal_id: str) -> Proposal | None:
+        with self._read() as session:
+            row = session.get(ProposalRow, proposal_id)
+            return None if row is None else proposal_of(row)
+
+    def proposals(
+        self, state: ProposalState | None = None, *, batch_id: str = "", diploma_id: str = ""
+    ) -> list[Proposal]:
+        """Proposals, newest first: all, or those in `state`, of a batch or of a diploma."""
+        query = select(ProposalRow).order_by(ProposalRow.created_at.desc(), ProposalRow.id)
+        if state is not None:
+            query = query.where(ProposalRow.state == state.value)
+        if batch_id:
+            query = query.where(ProposalRow.batch_id == batch_id)
+        if diploma_id:
+            query = query.where(ProposalRow.diploma_id == diploma_id)
+        with self._read() as session:
+            return [proposal_of(row) for row in session.scalars(query)]
+
+    def change_proposal(
+        self, proposal_id: str, change: Callable[[Proposal], ProposalEvent]
+    ) -> Proposal:
+        """Apply `change` to the proposal as stored, under its row lock (two approvers at
+        once are taken one after the other), and append the audit entry it names, in one
+        transaction. NotFound; whatever `change` raises leaves everything as it was."""
+        with self._write() as session:
+            row = session.get(ProposalRow, proposal_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no proposal with id {proposal_id}")
+            event = change(proposal_of(row))
+            write_row(row, event.proposal, self._hash_national_id)
+            session.flush()
+            if event.action:
+                assert event.at is not None
+                append_audit(
+                    session,
+                    _utc(event.at, "at"),
+                    event.actor,
+                    event.action,
+                    event.details,
+                    subject=proposal_id,
+                )
+            return event.proposal
 
     # -- API tokens -----------------------------------------------------------------------
 

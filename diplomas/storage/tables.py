@@ -159,7 +159,8 @@ class BatchRow(Base):
     __tablename__ = "batches"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'validating', 'issuing', 'done', 'refused', 'failed')",
+            "status IN ('proposed', 'queued', 'validating', 'issuing', 'done', 'refused', "
+            "'failed', 'rejected')",
             name="status",
         ),
         Index(None, "status"),
@@ -183,6 +184,43 @@ class BatchRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ProposalRow(Base):
+    """A diploma or a batch proposed under the two-person rule (`core.proposals`): what
+    will be issued, who proposed it, and each institution's approval. Nothing in it is
+    signed; the national id is kept as its keyed hash only, as on a diploma."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        CheckConstraint("kind IN ('diploma', 'batch')", name="kind"),
+        CheckConstraint("state IN ('pending', 'approved', 'issued', 'rejected')", name="state"),
+        Index(None, "state"),
+        Index(None, "diploma_id"),
+        Index(None, "batch_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    institution: Mapped[str] = mapped_column(String(64))
+    required: Mapped[str] = mapped_column(String(400))
+    """Comma-separated slugs of the institutions that must approve, in signing order."""
+    payload: Mapped[str] = mapped_column(Text)
+    """JSON: the validated request (national id as its keyed hash), or the batch's plan."""
+    proposer: Mapped[str] = mapped_column(String(128))
+    """The proposer's audit label."""
+    proposer_id: Mapped[str | None] = mapped_column(String(32))
+    """The proposer's user id; NULL for a token of nobody or the command line."""
+    proposer_email: Mapped[str] = mapped_column(String(254))
+    approvals: Mapped[str] = mapped_column(Text)
+    """JSON list: one {institution, user_id, email, actor, at, comment} per approval."""
+    rejection: Mapped[str] = mapped_column(Text)
+    """JSON object {user_id, email, actor, at, comment}; '' unless rejected."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    diploma_id: Mapped[str | None] = mapped_column(String(32))
+    batch_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class SerialCounterRow(Base):

@@ -158,6 +158,10 @@ def test_every_route_that_needs_a_token_checks_it_first(inst: Instance) -> None:
         ("POST", "/api/v1/batches"): "issue",
         ("GET", "/api/v1/batches/{batch_id}"): "read",
         ("GET", "/api/v1/batches/{batch_id}/archive"): "read",
+        ("GET", "/api/v1/proposals"): "read",
+        ("GET", "/api/v1/proposals/{proposal_id}"): "read",
+        ("POST", "/api/v1/proposals/{proposal_id}/approve"): "approve",
+        ("POST", "/api/v1/proposals/{proposal_id}/reject"): "approve",
     }
     app.state.batch_queue.shutdown()
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
+from ...batches import batch_folder
 from ...core.batch import Batch, BatchStatus
-from ...core.errors import Conflict, DocumentError
+from ...core.errors import Conflict, DocumentError, InvalidInput
 from ..deps import AuthFirstRoute, IssueToken, ReadToken, ServiceDep, SettingsDep
+from ..schemas import ProposalOut
 from .verify import UploadTooLarge
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"], route_class=AuthFirstRoute)
@@ -77,17 +80,30 @@ class BatchOut(BaseModel):
         )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        202: {
+            "description": "the batch, queued; or, where the two-person rule applies, its "
+            "proposal (the roster validated now, run once approved)",
+        }
+    },
+)
 async def upload_roster(
     request: Request,
     service: ServiceDep,
     settings: SettingsDep,
-    _: IssueToken,
+    token: IssueToken,
     file: Annotated[UploadFile, File(description="The roster: CSV or XLSX.")],
     template: Annotated[str, Form()] = "classic",
     skip_invalid: Annotated[bool, Form()] = False,
-) -> BatchOut:
-    """Accept a roster and issue it in the background; answers the batch id at once."""
+) -> BatchOut | ProposalOut:
+    """Accept a roster and issue it in the background; answers the batch id at once.
+
+    Where the two-person rule applies, the roster is validated now (422 lists its
+    problems) and proposed: the answer is the proposal, and the batch waits, `proposed`,
+    until every required approval is given."""
     from ...batches import BatchOptions
 
     name = os.path.basename(file.filename or "roster.csv")
@@ -96,7 +112,10 @@ async def upload_roster(
         raise DocumentError(f"a roster must be one of {', '.join(ROSTER_TYPES)}, not {name!r}")
     runner = request.app.state.batch_runner
     options = BatchOptions(out_dir=Path("."), template=template, skip_invalid=skip_invalid)
-    batch = runner.new_batch(name, options)
+    proposing = service.rule_anywhere
+    batch = runner.new_batch(
+        name, options, BatchStatus.PROPOSED if proposing else BatchStatus.QUEUED
+    )
     folder = batch_folder(settings.home, batch.id)
     folder.mkdir(parents=True)
     roster = folder / f"roster{suffix}"
@@ -111,6 +130,24 @@ async def upload_roster(
                     f"the roster is larger than {settings.max_roster_bytes // (1 << 20)} MB"
                 )
             fh.write(chunk)
+    if proposing:
+        try:
+            proposal = await run_in_threadpool(
+                runner.propose, roster, options, service.actor_for_token(token), batch
+            )
+        except InvalidInput:
+            runner.store.touch(
+                batch,
+                datetime.now(UTC),
+                status=BatchStatus.REFUSED,
+                message="the roster has problems; nothing was proposed",
+                finished_at=datetime.now(UTC),
+            )
+            shutil.rmtree(folder)
+            raise
+        if proposal is not None:
+            return ProposalOut.of(proposal, service.institution.public_url)
+        batch = runner.store.touch(batch, datetime.now(UTC), status=BatchStatus.QUEUED)
     request.app.state.batch_queue.submit(batch)
     return BatchOut.of(batch, service.institution.public_url)
 
@@ -135,7 +172,3 @@ def get_archive(
     if batch.status is not BatchStatus.DONE or not archive.exists():
         raise Conflict(f"the batch is {batch.status.value}; the archive exists once it is done")
     return FileResponse(archive, media_type="application/zip", filename=f"diplomas-{batch.id}.zip")
-
-
-def batch_folder(home: Path, batch_id: str) -> Path:
-    return home / "batches" / batch_id

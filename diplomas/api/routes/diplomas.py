@@ -10,10 +10,19 @@ from ...core.audit import AuditAction
 from ...core.errors import Conflict
 from ...core.model import Diploma
 from ...core.ports import TokenRecord
+from ...core.proposals import Proposal
 from ...core.statuslist import MEDIA_TYPE as CREDENTIAL_MEDIA_TYPE
 from ...service import DiplomaService
 from ..deps import AuthFirstRoute, IssueToken, ReadToken, RevokeToken, ServiceDep
-from ..schemas import DiplomaIn, DiplomaOut, DiplomaPage, IssueOut, RevokeIn, SuspendIn
+from ..schemas import (
+    DiplomaIn,
+    DiplomaOut,
+    DiplomaPage,
+    IssueOut,
+    ProposalOut,
+    RevokeIn,
+    SuspendIn,
+)
 
 router = APIRouter(prefix="/api/v1/diplomas", tags=["diplomas"], route_class=AuthFirstRoute)
 
@@ -30,19 +39,33 @@ def pdf_url(diploma: Diploma) -> str:
             "model": IssueOut,
             "description": "already issued for this external_id: to the token that issued it, "
             "or one with `read`",
-        }
+        },
+        202: {
+            "model": ProposalOut,
+            "description": "proposed: the two-person rule applies, so nothing is signed "
+            "until an approver other than the proposer approves it",
+        },
     },
 )
 def issue_diploma(
     body: DiplomaIn, service: ServiceDep, token: IssueToken, response: Response
-) -> IssueOut:
+) -> IssueOut | ProposalOut:
     """Issue one diploma: signed record, signed PDF, QR code to the verify page.
+
+    Where the two-person rule applies (the issuer's or a co-issuer's setting), the
+    diploma is proposed instead (202, the proposal): it is signed and issued when an
+    approver of each institution concerned, other than the proposer, approves it.
 
     Sending an `external_id` that was issued before issues nothing. The diploma is
     answered (200) to the token that issued it (a retry) and to a token with the `read`
     scope; any other token gets 409 without it, so that an `issue`-only token cannot map
     student numbers to diplomas."""
-    outcome = service.issue(body.model_dump(exclude_none=True))
+    outcome = service.submit_issue(
+        body.model_dump(exclude_none=True), service.actor_for_token(token)
+    )
+    if isinstance(outcome, Proposal):
+        response.status_code = status.HTTP_202_ACCEPTED
+        return ProposalOut.of(outcome, service.institution.public_url)
     if not outcome.created:
         if "read" not in token.scopes and not issued_by(service, outcome.diploma.id, token):
             raise Conflict(

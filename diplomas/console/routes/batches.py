@@ -57,7 +57,7 @@ def batch(request: Request, signed: Reader, batch_id: str) -> Response:
 
 @router.get("/admin/batches/{batch_id}/archive")
 def archive(request: Request, signed: Reader, batch_id: str) -> Response:
-    from ...api.routes.batches import batch_folder
+    from ...batches import batch_folder
 
     found = _batch(request, batch_id)
     path = batch_folder(request.app.state.settings.home, found.id) / "out" / "diplomas.zip"

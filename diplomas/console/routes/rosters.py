@@ -170,8 +170,7 @@ async def issue(
     skip_invalid: Annotated[bool, Form()] = False,
 ) -> Response:
     """Issue the checked roster as a batch (each row once, resumable, in the background)."""
-    from ...api.routes.batches import batch_folder
-    from ...batches import BatchOptions
+    from ...batches import BatchOptions, batch_folder
 
     draft = _draft(request, signed, draft_id)
     if draft.mapping is None:
