@@ -42,7 +42,7 @@ from .core.errors import (
 from .core.identity import Address, Identity, moved
 from .core.keyring import KeyRing
 from .core.model import Institution, did_web
-from .core.verification import Verdict, verdict_for_document
+from .core.verification import SupersededRecord, Verdict, verdict_for_document
 from .passwords import Argon2Passwords
 
 if TYPE_CHECKING:
@@ -677,7 +677,22 @@ def verify_offline(pdf: bytes, *bundles: bytes, names: Sequence[str] = ()) -> Ve
         timestamp_roots=[root for t in trusts for root in t.timestamp_roots],
     ).inspect(pdf)
     keyring = KeyRing(k for t in trusts for k in t.keyring())
-    return verdict_for_document(report, keyring, None, bundle_vouchers(trusts, names))
+    superseded = [old for t in trusts for old in t.superseded]
+    return verdict_for_document(report, keyring, None, bundle_vouchers(trusts, names), superseded)
+
+
+def superseded_for_bundle(settings: Settings, slug: str) -> list[SupersededRecord]:
+    """The replaced versions of the institution's diplomas, as `keys export` lists them:
+    read from the database (no key passphrase needed)."""
+    from .storage.engine import make_engine
+    from .storage.repository import SqlRepository
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        # Reading versions needs no institution settings nor the national id key.
+        return SqlRepository(engine, {}, lambda _: "").superseded_records(slug)
+    finally:
+        engine.dispose()
 
 
 def bundle_vouchers(trusts: Sequence[TrustBundle], names: Sequence[str] = ()) -> dict[str, str]:

@@ -10,16 +10,28 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.batch import Batch
+from .core.corrections import (
+    SIGNED_FIELDS,
+    CorrectionPlan,
+    FieldChange,
+    differences,
+    masked,
+    raw_of,
+    refused_fields,
+    text_of,
+)
 from .core.credential import PublicClaims, claims_for, claims_from_credential, signed_record
+from .core.dates import solar_hijri_year
 from .core.errors import (
     ConfigurationError,
     Conflict,
+    ExternalIdTaken,
     FieldProblem,
     Forbidden,
     InvalidInput,
@@ -28,7 +40,7 @@ from .core.errors import (
 )
 from .core.ids import is_diploma_id, is_serial, placeholder_id
 from .core.keyring import KeyRing, RecordKey
-from .core.model import Diploma, DiplomaRequest, Institution, parse_request
+from .core.model import Diploma, DiplomaRequest, DiplomaVersion, Institution, parse_request
 from .core.ports import (
     AuditLog,
     BatchStore,
@@ -62,8 +74,10 @@ from .core.users import (
 )
 from .core.verification import (
     StoredState,
+    SupersededRecord,
     Verdict,
     parse_record,
+    record_digest,
     verdict_for_document,
     verdict_for_stored,
 )
@@ -99,6 +113,17 @@ class IssueOutcome:
     diploma: Diploma
     created: bool
     pdf: bytes
+
+
+@dataclass(frozen=True)
+class CorrectionOutcome:
+    diploma: Diploma
+    """As stored after the correction."""
+    plan: CorrectionPlan
+    version: int
+    """The diploma's version now (unchanged when nothing signed changed)."""
+    pdf: bytes | None
+    """The new signed PDF; None when only private fields changed."""
 
 
 def render_signed(
@@ -182,7 +207,7 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _stored_state(diploma: Diploma) -> StoredState:
+def _stored_state(diploma: Diploma, superseded: Sequence[SupersededRecord] = ()) -> StoredState:
     return StoredState(
         diploma.record,
         diploma.status,
@@ -190,7 +215,12 @@ def _stored_state(diploma: Diploma) -> StoredState:
         diploma.revocation_reason,
         diploma.suspended_at,
         diploma.suspension_reason,
+        tuple(superseded),
     )
+
+
+def record_version(record: bytes) -> int:
+    return claims_from_credential(parse_record(record)).version
 
 
 class DiplomaService:
@@ -297,9 +327,25 @@ class DiplomaService:
             institution, request, signer.key_id, make_record, now, actor=self._who(actor)
         )
         if not created:
+            self.check_same_request(diploma, request, with_date=bool(raw.get("issued_on")))
             return IssueOutcome(diploma, False, self.pdf(diploma.id))
         pdf = self._render_signed(diploma)
         return IssueOutcome(diploma, True, pdf)
+
+    def check_same_request(
+        self, stored: Diploma, request: DiplomaRequest, *, with_date: bool
+    ) -> None:
+        """ExternalIdTaken unless `request`, sent again with the external id of `stored`,
+        says what `stored` says: an identical re-send returns the stored diploma, another
+        one is a correction to make on purpose (`correct`). `issued_on` is compared only
+        `with_date` (else it defaulted to today); the national id by its keyed hash."""
+        fields = differences(stored.request, request, with_date=with_date)
+        if request.national_id and not self.repository.same_national_id(
+            stored.id, request.national_id
+        ):
+            fields.append("national_id")
+        if fields:
+            raise ExternalIdTaken(request.external_id, fields, stored.id, stored.serial)
 
     def _render_signed(self, diploma: Diploma) -> bytes:
         pdf = render_signed(
@@ -315,11 +361,165 @@ class DiplomaService:
         return pdf
 
     def pdf(self, diploma_id: str) -> bytes:
+        """The current version's signed PDF: the stored file, unless it is missing or is
+        not the one the database names (a correction committed whose new PDF was not
+        stored yet), in which case it is printed and signed again from the record."""
         diploma = self.get(diploma_id)
         stored = self.pdf_store.get(diploma.id)
-        if stored is not None:
+        if stored is not None and (
+            not diploma.pdf_sha256 or hashlib.sha256(stored).hexdigest() == diploma.pdf_sha256
+        ):
             return stored
         return self._render_signed(diploma)
+
+    # -- corrections -----------------------------------------------------------------------
+
+    def check_correction(self, reference: str, changes: Mapping[str, Any]) -> CorrectionPlan:
+        """What correcting the diploma named by `reference` (id or serial) with `changes`
+        (field to new value, as `issue` takes them) would change, checked by the rules
+        of issuance; nothing is stored or signed. InvalidInput names every refused field
+        (and says when nothing would change); Conflict if the diploma is revoked; NotFound.
+        See `core.corrections` for the fields that may change."""
+        diploma = self.find_reference(reference)
+        if diploma.status.value == "revoked":
+            raise Conflict(
+                f"diploma {diploma.serial} is revoked; revocation is final, so it cannot be "
+                f"corrected"
+            )
+        if not changes:
+            raise InvalidInput(
+                FieldProblem("changes", "nothing to correct: name a field to change")
+            )
+        problems = refused_fields(changes)
+        if problems:
+            raise InvalidInput(problems)
+        stored = diploma.request
+        raw = {**raw_of(stored), **changes}
+        request, co_issuers = check_request(
+            raw,
+            today=self.clock.now().date(),
+            issuer=diploma.institution,
+            co_issuing={i.slug: i for i in diploma.co_issuers} | self.co_issuing,
+            templates=self.templates,
+        )
+        if solar_hijri_year(request.issued_on) != solar_hijri_year(stored.issued_on):
+            raise InvalidInput(
+                FieldProblem(
+                    "issued_on",
+                    f"falls in another Solar Hijri year than the one serial {diploma.serial} "
+                    f"is numbered in ({solar_hijri_year(stored.issued_on)}); a correction "
+                    f"keeps the serial, so revoke this diploma and issue a new one",
+                )
+            )
+        found = [
+            FieldChange(f, text_of(getattr(stored, f)), text_of(getattr(request, f)))
+            for f in (*SIGNED_FIELDS, "template", "email")
+            if getattr(stored, f) != getattr(request, f)
+        ]
+        if request.national_id and not self.repository.same_national_id(
+            diploma.id, request.national_id
+        ):
+            found.append(FieldChange("national_id", "", masked(request.national_id)))
+        if not found:
+            raise InvalidInput(
+                FieldProblem(
+                    "changes",
+                    f"nothing to correct: diploma {diploma.serial} already says that",
+                )
+            )
+        return CorrectionPlan(diploma, request, co_issuers, tuple(found))
+
+    def apply_correction(
+        self, plan: CorrectionPlan, *, actor: str | None = None
+    ) -> CorrectionOutcome:
+        """Carry out a checked correction: a new version of the record under the same id,
+        serial, status entries and QR link (when what it says changed), a new PDF printed
+        and signed (when the record or the design changed), the replaced version kept,
+        one audit entry (`diploma.corrected`, naming the fields). Conflict if the diploma
+        was revoked or changed since it was checked."""
+        now = self.clock.now()
+        diploma = plan.diploma
+        old_claims = claims_from_credential(parse_record(diploma.record))
+        record: bytes | None = None
+        version = old_claims.version
+        key_id = diploma.key_id
+        if plan.signs:
+            r = plan.request
+            version += 1
+            # The issuers, signatories, link and status entries are those the diploma
+            # was issued with: a correction changes what was corrected, nothing else.
+            claims = replace(
+                old_claims,
+                name=r.name,
+                name_en=r.name_en,
+                award=r.award,
+                award_en=r.award_en,
+                citation=r.citation,
+                field=r.field,
+                issued_on=r.issued_on,
+                qr_signature="",
+                version=version,
+                supersedes=record_digest(diploma.record),
+            )
+            signer = self.record_keys.signer()
+            signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in plan.co_issuers)]
+            record = signed_record(claims, signers, now)
+            key_id = signer.key_id
+        pdf: bytes | None = None
+        if plan.prints:
+            pdf = render_signed(
+                self.renderer,
+                self.pdf_signer,
+                record if record is not None else diploma.record,
+                plan.request.template,
+                self.co_signers(plan.co_issuers),
+                self.logos,
+            )
+        try:
+            corrected = self.repository.correct(
+                diploma.id,
+                expected_record=diploma.record,
+                request=plan.request,
+                record=record,
+                record_sha256=record_digest(record) if record is not None else "",
+                key_id=key_id,
+                pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf is not None else "",
+                at=now,
+                fields=plan.fields,
+                actor=self._who(actor),
+            )
+        finally:
+            if self.verdicts is not None:
+                self.verdicts.forget(diploma.id)
+        if pdf is not None:
+            self.pdf_store.put(corrected.id, pdf)
+        return CorrectionOutcome(corrected, plan, version, pdf)
+
+    def correct(
+        self, reference: str, changes: Mapping[str, Any], *, actor: str | None = None
+    ) -> CorrectionOutcome:
+        """`check_correction`, then `apply_correction`."""
+        return self.apply_correction(self.check_correction(reference, changes), actor=actor)
+
+    def versions(self, diploma_id: str) -> list[DiplomaVersion]:
+        """Every version of the diploma, the first issued first, the current one last."""
+        diploma = self.get(diploma_id)
+        earlier = self.repository.versions(diploma.id)
+        current = DiplomaVersion(
+            diploma_id=diploma.id,
+            version=record_version(diploma.record),
+            record_sha256=record_digest(diploma.record),
+            pdf_sha256=diploma.pdf_sha256,
+            issued_at=earlier[-1].superseded_at or diploma.issued_at
+            if earlier
+            else diploma.issued_at,
+        )
+        return [*earlier, current]
+
+    def superseded_records(self, institution: str | None = None) -> list[SupersededRecord]:
+        """The replaced versions of the diplomas of `institution` (a slug; every
+        institution's if None): ids, digests and dates, for trust bundles."""
+        return self.repository.superseded_records(institution)
 
     def _find(self, diploma_id: str) -> Diploma | None:
         """The stored diploma or None. A malformed id costs the same lookup as an unknown
@@ -490,7 +690,14 @@ class DiplomaService:
 
         def lookup(diploma_id: str) -> StoredState | None:
             found = self.repository.get(diploma_id) if is_diploma_id(diploma_id) else None
-            return _stored_state(found) if found else None
+            if found is None:
+                return None
+            superseded = [
+                SupersededRecord(v.diploma_id, v.record_sha256, v.superseded_at, v.version)
+                for v in self.repository.versions(found.id)
+                if v.superseded_at is not None
+            ]
+            return _stored_state(found, superseded)
 
         return verdict_for_document(report, self.keyring(), lookup, self.vouchers())
 

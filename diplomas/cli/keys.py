@@ -38,6 +38,7 @@ from .audit import record_event
 from .console import errors_to_exit, load_settings, out, warning
 
 if TYPE_CHECKING:
+    from ..core.verification import SupersededRecord
     from ..keys import FileKeyStore
 
 keys_app = typer.Typer(help="The institution's signing keys.", no_args_is_help=True)
@@ -206,12 +207,31 @@ def keys_export(
     from .main import write_atomic
 
     with errors_to_exit():
-        bundle = json.dumps(_store(institution).export_bundle(), indent=2) + "\n"
+        store = _store(institution)
+        superseded = _superseded_records(store.institution.slug)
+        bundle = json.dumps(store.export_bundle(superseded), indent=2) + "\n"
     if out_file is None:
         sys.stdout.write(bundle)
     else:
         write_atomic(out_file, bundle.encode())
         out.print(f"trust bundle written to {out_file}", highlight=False)
+
+
+def _superseded_records(slug: str) -> list[SupersededRecord] | None:
+    """The diploma versions that corrections replaced, for the bundle; None (and a
+    warning) when the database cannot say, so that the bundle claims nothing about them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..bootstrap import superseded_for_bundle
+
+    try:
+        return superseded_for_bundle(load_settings(), slug)
+    except SQLAlchemyError as exc:
+        warning(
+            f"the database could not list corrected diplomas ({type(exc).__name__}); the "
+            f"bundle lists none, so offline verifiers cannot tell a replaced version"
+        )
+        return None
 
 
 @keys_app.command("certificates")
