@@ -347,6 +347,33 @@ class DiplomaService:
         if fields:
             raise ExternalIdTaken(request.external_id, fields, stored.id, stored.serial)
 
+    def changed_external_ids(
+        self, requests: Sequence[tuple[DiplomaRequest, bool]]
+    ) -> dict[int, ExternalIdTaken]:
+        """For a roster's rows (request, whether its date was given), by position: those
+        whose external id is issued already with other details (see
+        `check_same_request`). Rows without an external id, new ones and identical
+        re-sends are left out. A few queries for the lot."""
+        ids = [r.external_id for r, _ in requests if r.external_id]
+        stored = self.repository.by_external_ids(self.institution.slug, ids) if ids else {}
+        changed: dict[int, ExternalIdTaken] = {}
+        for index, (request, with_date) in enumerate(requests):
+            found = stored.get(request.external_id) if request.external_id else None
+            if found is None:
+                continue
+            diploma, has_national_id = found
+            fields = differences(diploma.request, request, with_date=with_date)
+            if request.national_id and (
+                not has_national_id
+                or not self.repository.same_national_id(diploma.id, request.national_id)
+            ):
+                fields.append("national_id")
+            if fields:
+                changed[index] = ExternalIdTaken(
+                    request.external_id, fields, diploma.id, diploma.serial
+                )
+        return changed
+
     def _render_signed(self, diploma: Diploma) -> bytes:
         pdf = render_signed(
             self.renderer,
@@ -390,18 +417,21 @@ class DiplomaService:
             raise InvalidInput(
                 FieldProblem("changes", "nothing to correct: name a field to change")
             )
-        problems = refused_fields(changes)
-        if problems:
-            raise InvalidInput(problems)
+        refused = refused_fields(changes)
         stored = diploma.request
-        raw = {**raw_of(stored), **changes}
-        request, co_issuers = check_request(
-            raw,
-            today=self.clock.now().date(),
-            issuer=diploma.institution,
-            co_issuing={i.slug: i for i in diploma.co_issuers} | self.co_issuing,
-            templates=self.templates,
-        )
+        allowed = {k: v for k, v in changes.items() if k not in {p.field for p in refused}}
+        try:
+            request, co_issuers = check_request(
+                {**raw_of(stored), **allowed},
+                today=self.clock.now().date(),
+                issuer=diploma.institution,
+                co_issuing={i.slug: i for i in diploma.co_issuers} | self.co_issuing,
+                templates=self.templates,
+            )
+        except InvalidInput as exc:
+            raise InvalidInput([*refused, *exc.problems]) from None
+        if refused:
+            raise InvalidInput(refused)
         if solar_hijri_year(request.issued_on) != solar_hijri_year(stored.issued_on):
             raise InvalidInput(
                 FieldProblem(

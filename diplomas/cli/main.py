@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..core.errors import ConfigurationError
+from ..core.errors import ConfigurationError, ExternalIdTaken
 from ..core.verification import Verdict, VerdictStatus
 from .console import (
     EXIT_INVALID_INPUT,
@@ -56,6 +56,10 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(settings_app, name="settings")
 
 app.command("issue-batch")(issue_batch)
+
+from .corrections import correct  # noqa: E402
+
+app.command("correct")(correct)
 
 
 @app.command()
@@ -275,7 +279,11 @@ def issue(
     # has nowhere to go would be issued again by a user who retries.
     ready_to_write(out_file)
     with errors_to_exit():
-        outcome = load_service().issue(raw, actor=current_actor())
+        try:
+            outcome = load_service().issue(raw, actor=current_actor())
+        except ExternalIdTaken as exc:
+            error(f"{exc}. It is {exc.serial}: diplomas correct {exc.serial} --set FIELD=VALUE")
+            raise typer.Exit(EXIT_INVALID_INPUT) from None
     d = outcome.diploma
     try:
         write_atomic(out_file, outcome.pdf)
@@ -385,10 +393,19 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 
 def print_verdict(verdict: Verdict) -> None:
-    colour = {"valid": "green", "revoked": "yellow", "suspended": "yellow"}.get(
-        verdict.status.value, "red"
-    )
+    colour = {
+        "valid": "green",
+        "revoked": "yellow",
+        "suspended": "yellow",
+        "superseded": "yellow",
+    }.get(verdict.status.value, "red")
     out.print(verdict.status.value.upper(), style=f"bold {colour}")
+    if verdict.superseded_at is not None:
+        day = verdict.superseded_at.date().isoformat()
+        out.print(
+            f"superseded by a corrected version on {day}: this copy is not the current one",
+            highlight=False,
+        )
     if verdict.claims:
         c = verdict.claims
         out.print(f"{c.serial}  {c.name}  {c.name_en}  {c.issued_on.isoformat()}", highlight=False)
@@ -431,7 +448,8 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check a diploma PDF, or the QR code in a photo of one, without a server.
-    Exit code 0 only when it is genuine."""
+    Exit code 0 only when it is genuine (valid); 1 when it is not, superseded by a
+    corrected version included."""
     from ..bootstrap import verify_offline
 
     if (pdf is None) == (qr is None):

@@ -201,6 +201,12 @@ class DiplomaRepository(Protocol):
 
     def same_national_id(self, diploma_id: str, national_id: str) -> bool: ...
 
+    def by_external_ids(
+        self, institution: str, external_ids: Sequence[str]
+    ) -> dict[str, tuple[Diploma, bool]]:
+        """The stored diplomas of these external ids, with whether each has a national id."""
+        ...
+
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
 
     def revoke(

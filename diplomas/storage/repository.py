@@ -589,6 +589,24 @@ class SqlRepository:
                 for r in session.execute(query)
             ]
 
+    def by_external_ids(
+        self, institution: str, external_ids: Sequence[str]
+    ) -> dict[str, tuple[Diploma, bool]]:
+        """The stored diplomas of these external ids, each with whether it has a national
+        id, by external id (those not issued are left out)."""
+        found: dict[str, tuple[Diploma, bool]] = {}
+        with self._read() as session:
+            for start in range(0, len(external_ids), _KEYS_PER_QUERY):
+                part = list(external_ids[start : start + _KEYS_PER_QUERY])
+                for row in session.scalars(
+                    select(DiplomaRow).where(
+                        DiplomaRow.institution == institution, DiplomaRow.external_id.in_(part)
+                    )
+                ):
+                    assert row.external_id is not None
+                    found[row.external_id] = (self._diploma(row), row.national_id_hash is not None)
+        return found
+
     def same_national_id(self, diploma_id: str, national_id: str) -> bool:
         """Whether the stored national id is `national_id` (both absent counts as same)."""
         with self._read() as session:

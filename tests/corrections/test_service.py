@@ -200,11 +200,10 @@ def test_bad_values_name_their_fields_and_change_nothing(instance: Instance) -> 
                 "citation": "x" * 300,
             },
         )
-    fields = {p.field for p in caught.value.problems}
-    assert fields == {"serial", "co_issuers", "colour"}  # the fixed and unknown ones first
-    with pytest.raises(InvalidInput) as caught:
-        service.correct(d.id, {"name_en": "زهرا", "email": "x", "citation": "x" * 300})
-    assert {p.field for p in caught.value.problems} == {"name_en", "email", "citation"}
+    fields = [p.field for p in caught.value.problems]
+    # Every problem at once, the fields that cannot change first.
+    assert fields[:3] == ["serial", "co_issuers", "colour"]
+    assert set(fields[3:]) == {"email", "citation", "name_en"}
     with pytest.raises(InvalidInput, match="Solar Hijri year"):
         service.correct(d.id, {"issued_on": "1404/09/05"})
     stored = service.get(d.id)
