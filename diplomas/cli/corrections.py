@@ -11,7 +11,7 @@ import typer
 
 from ..core.errors import FieldProblem, InvalidInput
 from .audit import current_actor
-from .console import EXIT_INVALID_INPUT, error, errors_to_exit, load_service, out, say
+from .console import EXIT_INVALID_INPUT, err, error, errors_to_exit, load_service, out, say
 
 
 def stdin_is_terminal() -> bool:
@@ -72,20 +72,21 @@ def correct(
         service = load_service()
         plan = service.check_correction(reference, parse_sets(sets))
     d = plan.diploma
-    out.print(f"correcting {d.serial} (id {d.id}):", highlight=False)
+    shown = err if as_json else out  # with --json, stdout holds the JSON alone
+    shown.print(f"correcting {d.serial} (id {d.id}):", highlight=False)
     for change in plan.changes:
         old = change.old if change.field != "national_id" else "(stored hashed)"
-        out.print(f'  {change.field}: "{old}" → "{change.new}"', highlight=False)
+        shown.print(f'  {change.field}: "{old}" → "{change.new}"', highlight=False)
     if plan.signs:
-        out.print(
+        shown.print(
             "a new version of the record is signed; copies handed out before verify as "
             "superseded from now on",
             highlight=False,
         )
     elif plan.prints:
-        out.print("the PDF is printed and signed again; the record stays", highlight=False)
+        shown.print("the PDF is printed and signed again; the record stays", highlight=False)
     else:
-        out.print("private fields only: nothing is signed again", highlight=False)
+        shown.print("private fields only: nothing is signed again", highlight=False)
     if not yes:
         if not stdin_is_terminal():
             error("not corrected: confirm in a terminal, or give --yes to correct without asking")
