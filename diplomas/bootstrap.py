@@ -771,6 +771,12 @@ def verify_qr_photo(image: bytes, keyring: KeyRing) -> list[QrCheck]:
     return [check_qr(text, keyring) for text in texts]
 
 
+def bundles_superseded(*bundles: bytes, names: Sequence[str] = ()) -> list[SupersededRecord]:
+    """The replaced diploma versions the trust bundles list, each vouched for by its own
+    bundle's institution only."""
+    return [old for t in _load_bundles(bundles, names) for old in t.superseded]
+
+
 def offline_keyring(*bundles: bytes, names: Sequence[str] = ()) -> KeyRing:
     """The record keys of the institutions whose trust bundles are given."""
     return offline_trust(*bundles, names=names)[0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from .core import qrproof
 from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.batch import Batch
 from .core.corrections import (
@@ -471,6 +472,7 @@ class DiplomaService:
         diploma = plan.diploma
         old_claims = claims_from_credential(parse_record(diploma.record))
         record: bytes | None = None
+        replaced_qr = ""
         version = old_claims.version
         key_id = diploma.key_id
         if plan.signs:
@@ -495,6 +497,9 @@ class DiplomaService:
             signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in plan.co_issuers)]
             record = signed_record(claims, signers, now)
             key_id = signer.key_id
+            if old_claims.qr_signature and old_claims.qr_claims != claims.qr_claims:
+                # The old QR code now says what is no longer true (a name, a date).
+                replaced_qr = qrproof.signature_sha256(old_claims.qr_signature)
         pdf: bytes | None = None
         if plan.prints:
             pdf = render_signed(
@@ -517,6 +522,7 @@ class DiplomaService:
                 at=now,
                 fields=plan.fields,
                 actor=self._who(actor),
+                replaced_qr_sha256=replaced_qr,
             )
         finally:
             if self.verdicts is not None:

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from ..core.errors import ConfigurationError, ExternalIdTaken
-from ..core.verification import Verdict, VerdictStatus
+from ..core.qrproof import QrCheck
+from ..core.verification import SupersededRecord, Verdict, VerdictStatus
 from .console import (
     EXIT_INVALID_INPUT,
     EXIT_NOT_GENUINE,
@@ -480,21 +481,38 @@ def verify(
 def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: bool) -> None:
     """The QR code's offline verdict: what the issuer signed, for a person to compare
     with the printed page."""
-    from ..bootstrap import offline_trust, verify_qr_photo
+    from ..bootstrap import bundles_superseded, offline_trust, verify_qr_photo
     from ..core.dates import format_solar_hijri_numeric
+    from ..core.verification import superseded_qr
 
     with errors_to_exit():
         if bundles:
             keyring, vouchers = offline_trust(*bundles, names=names)
+            superseded = bundles_superseded(*bundles, names=names)
         else:
             service = load_service()
             keyring, vouchers = service.keyring(), service.vouchers()
+            superseded = service.superseded_records()
         checks = verify_qr_photo(image, keyring)
     note = "the revocation status is not known offline: open the link to check it"
+    replaced = [superseded_qr(c, superseded) for c in checks]
+
+    def status(genuine: bool, old: SupersededRecord | None) -> str:
+        return "invalid" if not genuine else "superseded" if old is not None else "valid"
+
+    def reasons(c: QrCheck, old: SupersededRecord | None) -> list[str]:
+        if old is not None:
+            day = old.superseded_at.date().isoformat()
+            return [
+                f"superseded by a corrected version on {day}: what this QR code says is "
+                f"no longer what the diploma says; open the link for the current version"
+            ]
+        return list(c.reasons) or [note]
+
     results: list[dict[str, Any]] = [
         {
-            "status": "valid" if c.genuine else "invalid",
-            "reasons": list(c.reasons) or [note],
+            "status": status(c.genuine, old),
+            "reasons": reasons(c, old),
             "url": c.claims.verify_url if c.claims else None,
             "serial": c.claims.serial if c.claims else None,
             "name": c.claims.name if c.claims else None,
@@ -504,13 +522,13 @@ def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: boo
                 (vouchers[d] for d in (c.key.speaks_for if c.key else ()) if d in vouchers), None
             ),
         }
-        for c in checks
+        for c, old in zip(checks, replaced, strict=True)
     ]
     if as_json:
         out.print_json(json.dumps(results[0] if len(results) == 1 else results, ensure_ascii=False))
     else:
         for result in results:
-            colour = "green" if result["status"] == "valid" else "red"
+            colour = {"valid": "green", "superseded": "yellow"}.get(result["status"], "red")
             out.print(f"QR CODE {result['status'].upper()}", style=f"bold {colour}")
             if result["name"] is not None:
                 when = date.fromisoformat(result["issued_on"])
@@ -527,7 +545,7 @@ def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: boo
                 out.print(f"vouched for by {result['vouched_by']}", highlight=False)
             for reason in result["reasons"]:
                 out.print(f"- {reason}", highlight=False)
-    if not all(c.genuine for c in checks):
+    if not all(r["status"] == "valid" for r in results):
         raise typer.Exit(EXIT_NOT_GENUINE)
 
 

@@ -185,6 +185,7 @@ class DiplomaRepository(Protocol):
         at: datetime,
         fields: Sequence[str],
         actor: str = SYSTEM_ACTOR,
+        replaced_qr_sha256: str = "",
     ) -> Diploma:
         """Store a correction and its audit entry in one transaction; with a new record,
         the replaced one is kept as an earlier version. Conflict if revoked, or if the

@@ -22,6 +22,7 @@ from .keyring import KeyRing
 from .model import DiplomaStatus
 from .ports import PdfReport
 from .proof import ProofCheck, canonical, check_proofs
+from .qrproof import QrCheck, did_web_of
 
 
 class VerdictStatus(StrEnum):
@@ -66,6 +67,9 @@ class SupersededRecord:
     issuers: tuple[str, ...] = ()
     """The DIDs of the institution whose word this is (a trust bundle's); empty when it
     comes from the issuing database itself."""
+    qr_sha256: str = ""
+    """`qrproof.signature_sha256` of the replaced version's QR code, when what that QR
+    code says (name, date) is no longer true; "" when the QR code still holds."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,27 @@ def record_digest(record: bytes) -> str:
     """SHA-256 (hex) of the record's canonical bytes (RFC 8785): what names a version of
     a record in the versions table and in trust bundles. DocumentError if not JSON."""
     return hashlib.sha256(canonical(parse_record(record))).hexdigest()
+
+
+def superseded_qr(
+    check: QrCheck, superseded: Iterable[SupersededRecord]
+) -> SupersededRecord | None:
+    """The replaced version whose QR code `check` read, if its claims no longer hold: a
+    genuine QR code of a diploma corrected since (its name or date). Only an entry of the
+    institution whose site the QR code links to counts."""
+    if not check.genuine or check.claims is None:
+        return None
+    url = check.claims.verify_url
+    diploma_id, controller = url.rsplit("/v/", 1)[-1], did_web_of(url)
+    for old in superseded:
+        if (
+            old.qr_sha256
+            and old.qr_sha256 == check.signature_sha256
+            and old.diploma_id == diploma_id
+            and (not old.issuers or controller in old.issuers)
+        ):
+            return old
+    return None
 
 
 def superseded_sentence(old: SupersededRecord, claims: PublicClaims | None) -> str:

@@ -22,8 +22,10 @@ shows them earlier.
 `superseded_records` (optional) lists the versions of the institution's diplomas that a
 correction replaced, by digest only (no personal data):
 `[{"diploma_id": "...", "record_sha256": "<hex of the canonical record>",
-"superseded_at": "...Z"}, ...]`. A PDF whose embedded record is listed verifies offline as
-superseded, never as valid. A bundle without the field (exported before corrections
+"superseded_at": "...Z", "qr_signature_sha256": "<hex>"}, ...]`, the last only when
+the correction made the old QR code untrue (its name or date). A PDF whose embedded
+record is listed verifies offline as superseded, never as valid, and so does such a QR
+code (`diplomas verify --qr`). A bundle without the field (exported before corrections
 existed, or by the key store alone) lists none: such a bundle, or one exported before a
 correction, judges an older version on its signatures alone. `diplomas keys export`
 reads the list from the database.
@@ -156,10 +158,18 @@ def export_bundle(
                 "diploma_id": old.diploma_id,
                 "record_sha256": old.record_sha256,
                 "superseded_at": iso_utc(old.superseded_at),
+                **({"qr_signature_sha256": old.qr_sha256} if old.qr_sha256 else {}),
             }
             for old in superseded
         ]
     return document
+
+
+def _hex(raw: Mapping[str, Any], key: str, where: str, *, required: bool) -> str:
+    value = _text(raw, key, where, required=required)
+    if value and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
+        raise KeyStoreError(f"trust bundle: {where}{key} must be 64 lowercase hex digits")
+    return value
 
 
 def _superseded(raw: object, dids: tuple[str, ...]) -> tuple[SupersededRecord, ...]:
@@ -172,13 +182,16 @@ def _superseded(raw: object, dids: tuple[str, ...]) -> tuple[SupersededRecord, .
         where = f"superseded_records[{index}]."
         if not isinstance(item, Mapping):
             raise KeyStoreError(f"trust bundle: superseded_records[{index}] must be an object")
-        digest = _text(item, "record_sha256", where)
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise KeyStoreError(f"trust bundle: {where}record_sha256 must be 64 hex digits")
+        digest = _hex(item, "record_sha256", where, required=True)
+        qr = _hex(item, "qr_signature_sha256", where, required=False)
         at = _time(item, "superseded_at", where)
         if at is None:
             raise KeyStoreError(f"trust bundle: {where}superseded_at is required")
-        out.append(SupersededRecord(_text(item, "diploma_id", where), digest, at, issuers=dids))
+        out.append(
+            SupersededRecord(
+                _text(item, "diploma_id", where), digest, at, issuers=dids, qr_sha256=qr
+            )
+        )
     return tuple(out)
 
 

@@ -485,6 +485,7 @@ class SqlRepository:
         at: datetime,
         fields: Sequence[str],
         actor: str = SYSTEM_ACTOR,
+        replaced_qr_sha256: str = "",
     ) -> Diploma:
         """Store a correction in one transaction, with its audit entry: the request's
         values replace the stored ones; with a new `record` (a correction of what the
@@ -528,6 +529,7 @@ class SqlRepository:
                         issued_at=row.issued_at if earlier is None else earlier.superseded_at,
                         superseded_at=at,
                         superseded_by=actor,
+                        qr_sha256=replaced_qr_sha256,
                     )
                 )
                 row.record = bytes(record)
@@ -578,6 +580,7 @@ class SqlRepository:
             DiplomaVersionRow.record_sha256,
             DiplomaVersionRow.superseded_at,
             DiplomaVersionRow.version,
+            DiplomaVersionRow.qr_sha256,
         ).order_by(DiplomaVersionRow.superseded_at, DiplomaVersionRow.diploma_id)
         if institution is not None:
             query = query.join(DiplomaRow, DiplomaRow.id == DiplomaVersionRow.diploma_id).where(
@@ -585,7 +588,13 @@ class SqlRepository:
             )
         with self._read() as session:
             return [
-                SupersededRecord(r.diploma_id, r.record_sha256, r.superseded_at, r.version)
+                SupersededRecord(
+                    r.diploma_id,
+                    r.record_sha256,
+                    r.superseded_at,
+                    r.version,
+                    qr_sha256=r.qr_sha256,
+                )
                 for r in session.execute(query)
             ]
 

@@ -144,6 +144,9 @@ class DiplomaVersionRow(Base):
     superseded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     superseded_by: Mapped[str] = mapped_column(String(128))
     """The actor of the correction that replaced it."""
+    qr_sha256: Mapped[str] = mapped_column(String(64), default="")
+    """SHA-256 of its QR code's signature when the correction changed what the QR code
+    says (name or date); '' when its QR code still holds."""
 
 
 class StatusListRow(Base):

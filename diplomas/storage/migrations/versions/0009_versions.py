@@ -1,7 +1,8 @@
 """Diploma versions: the records that corrections replaced.
 
 `diploma_versions` keeps each earlier version of a corrected diploma (its record bytes,
-the record's and the PDF's SHA-256, when it was signed and replaced, and by whom). The
+the record's and the PDF's SHA-256, when it was signed and replaced, and by whom, and the
+SHA-256 of its QR signature when the correction made that QR code untrue). The
 current version stays in `diplomas`; existing diplomas have no rows here (version 1).
 
 Revision ID: 0009
@@ -33,6 +34,7 @@ def upgrade() -> None:
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("superseded_by", sa.String(128), nullable=False),
+        sa.Column("qr_sha256", sa.String(64), nullable=False),
         sa.ForeignKeyConstraint(
             ["diploma_id"], ["diplomas.id"], name=op.f("fk_diploma_versions_diploma_id_diplomas")
         ),
