@@ -41,7 +41,14 @@ from .core.errors import (
 )
 from .core.ids import is_diploma_id, is_serial, placeholder_id
 from .core.keyring import KeyRing, RecordKey
-from .core.model import Diploma, DiplomaRequest, DiplomaVersion, Institution, parse_request
+from .core.model import (
+    Diploma,
+    DiplomaRequest,
+    DiplomaStatus,
+    DiplomaVersion,
+    Institution,
+    parse_request,
+)
 from .core.ports import (
     AuditLog,
     BatchStore,
@@ -409,7 +416,7 @@ class DiplomaService:
         (and says when nothing would change); Conflict if the diploma is revoked; NotFound.
         See `core.corrections` for the fields that may change."""
         diploma = self.find_reference(reference)
-        if diploma.status.value == "revoked":
+        if diploma.status is DiplomaStatus.REVOKED:
             raise Conflict(
                 f"diploma {diploma.serial} is revoked; revocation is final, so it cannot be "
                 f"corrected"
@@ -421,12 +428,23 @@ class DiplomaService:
         refused = refused_fields(changes)
         stored = diploma.request
         allowed = {k: v for k, v in changes.items() if k not in {p.field for p in refused}}
+        if diploma.institution.slug != self.institution.slug:
+            raise ConfigurationError(
+                f"diploma {diploma.serial} was issued by {diploma.institution.slug}, not by "
+                f"{self.institution.slug}, which signs here: it cannot be corrected here"
+            )
+        unsigned = [i.slug for i in diploma.co_issuers if i.slug not in self.co_issuing]
+        if unsigned:
+            raise ConfigurationError(
+                f"diploma {diploma.serial} is awarded jointly with {', '.join(unsigned)}, "
+                f"whose keys are not on this instance: it cannot be signed again here"
+            )
         try:
             request, co_issuers = check_request(
                 {**raw_of(stored), **allowed},
                 today=self.clock.now().date(),
                 issuer=diploma.institution,
-                co_issuing={i.slug: i for i in diploma.co_issuers} | self.co_issuing,
+                co_issuing=self.co_issuing,
                 templates=self.templates,
             )
         except InvalidInput as exc:
@@ -546,7 +564,7 @@ class DiplomaService:
             version=record_version(diploma.record),
             record_sha256=record_digest(diploma.record),
             pdf_sha256=diploma.pdf_sha256,
-            issued_at=earlier[-1].superseded_at or diploma.issued_at
+            issued_at=(earlier[-1].superseded_at or diploma.issued_at)
             if earlier
             else diploma.issued_at,
         )

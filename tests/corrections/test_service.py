@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from conftest import Instance
+from conftest import SAMT, Instance, make_instance
 from pdftools import decode_qr, first_page_image, pdfsig, pdftotext
 
 from diplomas.bootstrap import open_key_stores, superseded_for_bundle, verify_offline
 from diplomas.core.audit import AuditAction
 from diplomas.core.credential import claims_from_credential
 from diplomas.core.errors import Conflict, InvalidInput
-from diplomas.core.verification import VerdictStatus, check_record, parse_record, record_digest
+from diplomas.core.verification import (
+    SupersededRecord,
+    VerdictStatus,
+    check_record,
+    parse_record,
+    record_digest,
+)
 
 ZAHRA = {
     "name": "زهرا محمدی‌نژاد",
@@ -311,3 +319,43 @@ def test_a_template_correction_prints_again_without_a_new_version(instance: Inst
     with pytest.raises(Exception, match="template"):
         service.correct(issued.diploma.id, {"template": "no-such-design"})
     assert service.get(issued.diploma.id).request.template == "classic"
+
+
+def test_a_jointly_awarded_diploma_is_signed_again_by_both(tmp_path: Path) -> None:
+    inst = make_instance(tmp_path, co_issuers=[SAMT])
+    service = inst.service
+    issued = service.issue({**ZAHRA, "co_issuers": ["samt"]})
+    outcome = service.correct(issued.diploma.id, {"name_en": "Zahra Mohammadinejad"})
+    assert outcome.pdf is not None
+    credential = json.loads(outcome.diploma.record)
+    assert len(credential["proof"]) == 2
+    assert pdfsig(outcome.pdf).count("Signature is Valid") == 2
+    assert service.verify_pdf(outcome.pdf).status is VerdictStatus.VALID
+    assert service.verify_pdf(issued.pdf).status is VerdictStatus.SUPERSEDED
+    # Offline with both institutions' bundles, exported now: the issuer's lists it.
+    stores = open_key_stores(inst.settings)
+    bundles = [
+        json.dumps(s.export_bundle(superseded_for_bundle(inst.settings, slug))).encode()
+        for slug, s in stores.items()
+    ]
+    assert verify_offline(issued.pdf, *bundles).status is VerdictStatus.SUPERSEDED
+    assert verify_offline(outcome.pdf, *bundles).status is VerdictStatus.VALID
+
+
+def test_a_bundle_cannot_mark_another_institutions_diploma(tmp_path: Path) -> None:
+    """A trust bundle speaks for its own institution's diplomas only: an entry naming
+    another institution's record is not taken."""
+    inst = make_instance(tmp_path, co_issuers=[SAMT])
+    service = inst.service
+    issued = service.issue(ZAHRA)
+    stores = open_key_stores(inst.settings)
+    ours = stores["tbzmed"].export_bundle([])
+    theirs = stores["samt"].export_bundle(
+        [
+            SupersededRecord(
+                issued.diploma.id, record_digest(issued.diploma.record), datetime.now(UTC)
+            )
+        ]
+    )
+    verdict = verify_offline(issued.pdf, json.dumps(ours).encode(), json.dumps(theirs).encode())
+    assert verdict.status is VerdictStatus.VALID
