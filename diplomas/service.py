@@ -476,7 +476,7 @@ class DiplomaService:
                     f"nothing to correct: diploma {diploma.serial} already says that",
                 )
             )
-        return CorrectionPlan(diploma, request, co_issuers, tuple(found))
+        return CorrectionPlan(diploma, request, co_issuers, tuple(found), dict(changes))
 
     def apply_correction(
         self, plan: CorrectionPlan, *, actor: str | None = None

@@ -65,6 +65,15 @@ class CorrectionPlan:
     """The corrected request; `national_id` is empty unless it changes."""
     co_issuers: tuple[Institution, ...]
     changes: tuple[FieldChange, ...]
+    requested: Mapping[str, object]
+    """The changes as asked for (the national id in the clear, if one was given): what an
+    approval step keeps to check the same correction again when it is approved."""
+
+    @property
+    def base_record(self) -> bytes:
+        """The record the plan was checked against: applying refuses unless it is still
+        the diploma's (a correction or revocation in between makes the plan stale)."""
+        return self.diploma.record
 
     @property
     def fields(self) -> tuple[str, ...]:

@@ -490,8 +490,8 @@ class SqlRepository:
         """Store a correction in one transaction, with its audit entry: the request's
         values replace the stored ones; with a new `record` (a correction of what the
         record says), the stored record becomes the next row of `diploma_versions` and
-        `record` (whose digest is `record_sha256`), signed by `key_id` and printed in a PDF
-        whose digest is `pdf_sha256`, the current version.
+        `record` (whose digest is `record_sha256`), signed by `key_id`, the current version;
+        a non-empty `pdf_sha256` names the new PDF (a new record, or a new design).
 
         Conflict if the diploma is revoked, or if its record is no longer
         `expected_record` (corrected meanwhile: check again); NotFound."""
@@ -534,8 +534,9 @@ class SqlRepository:
                 )
                 row.record = bytes(record)
                 row.key_id = key_id
-                row.pdf_sha256 = pdf_sha256
                 details.update(version=version + 1, record_sha256=record_sha256, key_id=key_id)
+            if pdf_sha256:
+                row.pdf_sha256 = pdf_sha256
             row.name = request.name
             row.name_en = request.name_en
             row.award = request.award

@@ -4,8 +4,10 @@ superseded wherever it is shown, online and offline."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from pdftools import decode_qr, first_page_image, pdfsig, pdftotext
 from diplomas.bootstrap import open_key_stores, superseded_for_bundle, verify_offline
 from diplomas.core.audit import AuditAction
 from diplomas.core.credential import claims_from_credential
-from diplomas.core.errors import Conflict, InvalidInput
+from diplomas.core.errors import Conflict, InvalidInput, NotFound
 from diplomas.core.verification import (
     SupersededRecord,
     VerdictStatus,
@@ -24,6 +26,7 @@ from diplomas.core.verification import (
     parse_record,
     record_digest,
 )
+from diplomas.render import BUILTIN_DESIGNS, TemplateRenderer
 
 ZAHRA = {
     "name": "زهرا محمدی‌نژاد",
@@ -233,6 +236,8 @@ def test_the_plan_shows_old_and_new_and_hides_the_national_id(instance: Instance
         "national_id": ("", "…19"),
     }
     assert plan.signs and plan.prints
+    assert plan.requested["name_en"] == "Zahra Mohammadinejad"
+    assert plan.base_record == d.record
     # Nothing was stored by checking.
     assert service.get(d.id).request.name_en == ZAHRA["name_en"]
     outcome = service.apply_correction(plan, actor="cli:approver")
@@ -313,12 +318,27 @@ def test_a_lost_pdf_write_is_printed_again(instance: Instance) -> None:
     assert outcome.pdf is not None
 
 
-def test_a_template_correction_prints_again_without_a_new_version(instance: Instance) -> None:
-    service = instance.service
+def test_a_template_correction_prints_again_without_a_new_version(
+    instance: Instance, tmp_path: Path
+) -> None:
+    own = tmp_path / "designs"
+    shutil.copytree(BUILTIN_DESIGNS / "classic", own / "plain")
+    service = copy.copy(instance.service)
+    service.renderer = service.templates = TemplateRenderer(own)
     issued = service.issue(ZAHRA)
-    with pytest.raises(Exception, match="template"):
+    with pytest.raises(NotFound, match="template"):
         service.correct(issued.diploma.id, {"template": "no-such-design"})
-    assert service.get(issued.diploma.id).request.template == "classic"
+
+    outcome = service.correct(issued.diploma.id, {"template": "plain"})
+    assert outcome.version == 1 and outcome.pdf is not None
+    assert outcome.diploma.record == issued.diploma.record  # the record stays
+    assert outcome.diploma.request.template == "plain"
+    assert outcome.diploma.pdf_sha256 == hashlib.sha256(outcome.pdf).hexdigest()
+    assert service.pdf(issued.diploma.id) == outcome.pdf
+    assert service.repository.versions(issued.diploma.id) == []
+    # The same record in either design: both copies are genuine.
+    assert service.verify_pdf(outcome.pdf).status is VerdictStatus.VALID
+    assert service.verify_pdf(issued.pdf).status is VerdictStatus.VALID
 
 
 def test_a_jointly_awarded_diploma_is_signed_again_by_both(tmp_path: Path) -> None:
@@ -359,3 +379,15 @@ def test_a_bundle_cannot_mark_another_institutions_diploma(tmp_path: Path) -> No
     )
     verdict = verify_offline(issued.pdf, json.dumps(ours).encode(), json.dumps(theirs).encode())
     assert verdict.status is VerdictStatus.VALID
+
+
+def test_a_plan_is_stale_once_the_diploma_is_revoked(instance: Instance) -> None:
+    """Between the check and the signing (an approval, say), a revocation wins."""
+    service = instance.service
+    d = service.issue(ZAHRA).diploma
+    plan = service.check_correction(d.id, {"name_en": "Zahra Mohammadinejad"})
+    service.revoke(d.id, "اشتباه")
+    with pytest.raises(Conflict, match="revoked"):
+        service.apply_correction(plan)
+    assert service.get(d.id).record == d.record
+    assert service.repository.versions(d.id) == []
