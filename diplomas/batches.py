@@ -44,6 +44,7 @@ from .service import DiplomaService, check_request, render_signed
 from .storage.files import fsync_path
 
 CHUNK = 48  # rows per database transaction
+EXTERNAL_IDS_PER_QUERY = 500  # rows whose external ids are looked up together
 VALIDATION_CHUNK = 64  # rows per validation task
 TASK = 16  # rows per worker task: small, so that the workers finish together
 _FSYNC_THREADS = 8  # fsyncs in flight at once, which the file system commits together
@@ -610,6 +611,7 @@ class BatchRunner:
         except NotFound as exc:
             return [Problem(0, "", "template", str(exc), options.template)], 0, 0, None
         seen: dict[str, int] = {}
+        issued_before: list[tuple[int, DiplomaRequest, bool]] = []
         valid = total = 0
         first: _Row | None = None
         progress.phase("validating", roster.count())
@@ -642,9 +644,41 @@ class BatchRunner:
                 problems.extend(row_problems)
             else:
                 valid += 1
+                if request is not None and request.external_id:
+                    issued_before.append((number, request, bool(values.get("issued_on"))))
         if total == 0:
             problems.append(Problem(0, "", "", "the roster has no data rows"))
+        changed = self._changed_rows(roster, issued_before)
+        if changed:
+            valid -= len(changed)
+            problems = sorted([*problems, *changed], key=lambda p: p.row)
         return problems, valid, total, first
+
+    def _changed_rows(
+        self, roster: Any, rows: list[tuple[int, DiplomaRequest, bool]]
+    ) -> list[Problem]:
+        """A problem for each row whose external id was issued before with other details:
+        a re-run issues nothing for it, and a changed row is a correction to make on
+        purpose (`diplomas correct`), never a change skipped in silence."""
+        problems = []
+        for start in range(0, len(rows), EXTERNAL_IDS_PER_QUERY):
+            part = rows[start : start + EXTERNAL_IDS_PER_QUERY]
+            changed = self.service.changed_external_ids([(r, dated) for _, r, dated in part])
+            for index, exc in sorted(changed.items()):
+                number, request, _ = part[index]
+                problems.append(
+                    Problem(
+                        number,
+                        roster.header_for("external_id"),
+                        "external_id",
+                        f"was issued already as {exc.serial} with other details "
+                        f"({', '.join(exc.fields)}); to change that diploma, run "
+                        f"`diplomas correct {exc.serial} --set FIELD=VALUE`, or put back "
+                        f"what it says",
+                        request.external_id,
+                    )
+                )
+        return problems
 
     def _sample(self, first: _Row, options: BatchOptions) -> Path:
         """Dry run: one unsigned page of the first valid row, numbered as a sample."""

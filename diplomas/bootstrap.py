@@ -42,7 +42,7 @@ from .core.errors import (
 from .core.identity import Address, Identity, moved
 from .core.keyring import KeyRing
 from .core.model import Institution, did_web
-from .core.verification import Verdict, verdict_for_document
+from .core.verification import SupersededRecord, Verdict, verdict_for_document
 from .passwords import Argon2Passwords
 
 if TYPE_CHECKING:
@@ -682,7 +682,22 @@ def verify_offline(pdf: bytes, *bundles: bytes, names: Sequence[str] = ()) -> Ve
         timestamp_roots=[root for t in trusts for root in t.timestamp_roots],
     ).inspect(pdf)
     keyring = KeyRing(k for t in trusts for k in t.keyring())
-    return verdict_for_document(report, keyring, None, bundle_vouchers(trusts, names))
+    superseded = [old for t in trusts for old in t.superseded]
+    return verdict_for_document(report, keyring, None, bundle_vouchers(trusts, names), superseded)
+
+
+def superseded_for_bundle(settings: Settings, slug: str) -> list[SupersededRecord]:
+    """The replaced versions of the institution's diplomas, as `keys export` lists them:
+    read from the database (no key passphrase needed)."""
+    from .storage.engine import make_engine
+    from .storage.repository import SqlRepository
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        # Reading versions needs no institution settings nor the national id key.
+        return SqlRepository(engine, {}, lambda _: "").superseded_records(slug)
+    finally:
+        engine.dispose()
 
 
 def bundle_vouchers(trusts: Sequence[TrustBundle], names: Sequence[str] = ()) -> dict[str, str]:
@@ -759,6 +774,12 @@ def verify_qr_photo(image: bytes, keyring: KeyRing) -> list[QrCheck]:
     if not texts:
         raise DocumentError("no QR code could be read in the image")
     return [check_qr(text, keyring) for text in texts]
+
+
+def bundles_superseded(*bundles: bytes, names: Sequence[str] = ()) -> list[SupersededRecord]:
+    """The replaced diploma versions the trust bundles list, each vouched for by its own
+    bundle's institution only."""
+    return [old for t in _load_bundles(bundles, names) for old in t.superseded]
 
 
 def offline_keyring(*bundles: bytes, names: Sequence[str] = ()) -> KeyRing:

@@ -14,6 +14,7 @@ from .core.audit import AuditAction
 from .core.errors import FieldProblem, InvalidInput, NotFound
 from .core.keyring import RecordKey
 from .core.proof import iso_utc
+from .core.verification import SupersededRecord
 from .keys.store import FileKeyStore
 
 
@@ -86,9 +87,19 @@ class KeyAdmin:
         )
         return entry
 
-    def export_bundle(self, slug: str | None = None) -> dict[str, Any]:
-        """The trust bundle offline verifiers take (public keys and roots only)."""
-        return self.store(slug).export_bundle()
+    def export_bundle(
+        self, slug: str | None = None, superseded: list[SupersededRecord] | None = None
+    ) -> dict[str, Any]:
+        """The trust bundle offline verifiers take (public keys and roots only), with the
+        digests of diploma versions that corrections replaced (None: say nothing of
+        them, when the database cannot tell)."""
+        return self.store(slug).export_bundle(superseded)
+
+    def superseded(self, slug: str) -> list[SupersededRecord]:
+        """The institution's replaced diploma versions, from the database."""
+        from .bootstrap import superseded_for_bundle
+
+        return superseded_for_bundle(self.settings, slug)
 
     def _audit(
         self, actor: str, action: AuditAction, details: dict[str, Any], subject: str

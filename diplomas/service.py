@@ -10,18 +10,31 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import proposals as rule
+from .core import qrproof
 from .core.audit import SYSTEM_ACTOR, AuditAction, AuditEntry, ChainVerdict
 from .core.batch import Batch, BatchStatus
+from .core.corrections import (
+    SIGNED_FIELDS,
+    CorrectionPlan,
+    FieldChange,
+    differences,
+    masked,
+    raw_of,
+    refused_fields,
+    text_of,
+)
 from .core.credential import PublicClaims, claims_for, claims_from_credential, signed_record
+from .core.dates import solar_hijri_year
 from .core.errors import (
     ApprovalRequired,
     ConfigurationError,
     Conflict,
+    ExternalIdTaken,
     FieldProblem,
     Forbidden,
     InvalidInput,
@@ -30,7 +43,14 @@ from .core.errors import (
 )
 from .core.ids import is_diploma_id, is_serial, new_diploma_id, placeholder_id
 from .core.keyring import KeyRing, RecordKey
-from .core.model import Diploma, DiplomaRequest, Institution, parse_request
+from .core.model import (
+    Diploma,
+    DiplomaRequest,
+    DiplomaStatus,
+    DiplomaVersion,
+    Institution,
+    parse_request,
+)
 from .core.ports import (
     AccountStore,
     AuditLog,
@@ -76,8 +96,10 @@ from .core.users import (
 )
 from .core.verification import (
     StoredState,
+    SupersededRecord,
     Verdict,
     parse_record,
+    record_digest,
     verdict_for_document,
     verdict_for_stored,
 )
@@ -128,6 +150,17 @@ class HistoryEvent:
     who: str
     """The actor as the audit log names it."""
     note: str = ""
+
+
+@dataclass(frozen=True)
+class CorrectionOutcome:
+    diploma: Diploma
+    """As stored after the correction."""
+    plan: CorrectionPlan
+    version: int
+    """The diploma's version now (unchanged when nothing signed changed)."""
+    pdf: bytes | None
+    """The new signed PDF; None when only private fields changed."""
 
 
 def render_signed(
@@ -211,7 +244,7 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _stored_state(diploma: Diploma) -> StoredState:
+def _stored_state(diploma: Diploma, superseded: Sequence[SupersededRecord] = ()) -> StoredState:
     return StoredState(
         diploma.record,
         diploma.status,
@@ -219,7 +252,12 @@ def _stored_state(diploma: Diploma) -> StoredState:
         diploma.revocation_reason,
         diploma.suspended_at,
         diploma.suspension_reason,
+        tuple(superseded),
     )
+
+
+def record_version(record: bytes) -> int:
+    return claims_from_credential(parse_record(record)).version
 
 
 class DiplomaService:
@@ -326,7 +364,9 @@ class DiplomaService:
                 f"the two-person rule applies to {', '.join(required)}: this diploma must be "
                 "proposed and approved by an approver who is not the proposer"
             )
-        return self._issue(request, co_issuers, now, self._who(actor))
+        return self._issue(
+            request, co_issuers, now, self._who(actor), with_date=bool(raw.get("issued_on"))
+        )
 
     def _check(
         self, raw: Mapping[str, Any], now: datetime
@@ -348,8 +388,10 @@ class DiplomaService:
         *,
         proposal: str | None = None,
         national_id_hash: str = "",
+        with_date: bool = True,
     ) -> IssueOutcome:
-        """Number, sign, store, render and PAdES-sign a checked request (see `issue`)."""
+        """Number, sign, store, render and PAdES-sign a checked request (see `issue`).
+        `with_date`: the request named its date (so a re-send must name the same one)."""
         institution = self.institution
         signer = self.record_keys.signer()
         signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in co_issuers)]
@@ -369,9 +411,52 @@ class DiplomaService:
             national_id_hash=national_id_hash,
         )
         if not created:
+            self.check_same_request(diploma, request, with_date=with_date)
             return IssueOutcome(diploma, False, self.pdf(diploma.id))
         pdf = self._render_signed(diploma)
         return IssueOutcome(diploma, True, pdf)
+
+    def check_same_request(
+        self, stored: Diploma, request: DiplomaRequest, *, with_date: bool
+    ) -> None:
+        """ExternalIdTaken unless `request`, sent again with the external id of `stored`,
+        says what `stored` says: an identical re-send returns the stored diploma, another
+        one is a correction to make on purpose (`correct`). `issued_on` is compared only
+        `with_date` (else it defaulted to today); the national id by its keyed hash."""
+        fields = differences(stored.request, request, with_date=with_date)
+        if request.national_id and not self.repository.same_national_id(
+            stored.id, request.national_id
+        ):
+            fields.append("national_id")
+        if fields:
+            raise ExternalIdTaken(request.external_id, fields, stored.id, stored.serial)
+
+    def changed_external_ids(
+        self, requests: Sequence[tuple[DiplomaRequest, bool]]
+    ) -> dict[int, ExternalIdTaken]:
+        """For a roster's rows (request, whether its date was given), by position: those
+        whose external id is issued already with other details (see
+        `check_same_request`). Rows without an external id, new ones and identical
+        re-sends are left out. A few queries for the lot."""
+        ids = [r.external_id for r, _ in requests if r.external_id]
+        stored = self.repository.by_external_ids(self.institution.slug, ids) if ids else {}
+        changed: dict[int, ExternalIdTaken] = {}
+        for index, (request, with_date) in enumerate(requests):
+            found = stored.get(request.external_id) if request.external_id else None
+            if found is None:
+                continue
+            diploma, has_national_id = found
+            fields = differences(diploma.request, request, with_date=with_date)
+            if request.national_id and (
+                not has_national_id
+                or not self.repository.same_national_id(diploma.id, request.national_id)
+            ):
+                fields.append("national_id")
+            if fields:
+                changed[index] = ExternalIdTaken(
+                    request.external_id, fields, diploma.id, diploma.serial
+                )
+        return changed
 
     def _render_signed(self, diploma: Diploma) -> bytes:
         pdf = render_signed(
@@ -387,11 +472,184 @@ class DiplomaService:
         return pdf
 
     def pdf(self, diploma_id: str) -> bytes:
+        """The current version's signed PDF: the stored file, unless it is missing or is
+        not the one the database names (a correction committed whose new PDF was not
+        stored yet), in which case it is printed and signed again from the record."""
         diploma = self.get(diploma_id)
         stored = self.pdf_store.get(diploma.id)
-        if stored is not None:
+        if stored is not None and (
+            not diploma.pdf_sha256 or hashlib.sha256(stored).hexdigest() == diploma.pdf_sha256
+        ):
             return stored
         return self._render_signed(diploma)
+
+    # -- corrections -----------------------------------------------------------------------
+
+    def check_correction(self, reference: str, changes: Mapping[str, Any]) -> CorrectionPlan:
+        """What correcting the diploma named by `reference` (id or serial) with `changes`
+        (field to new value, as `issue` takes them) would change, checked by the rules
+        of issuance; nothing is stored or signed. InvalidInput names every refused field
+        (and says when nothing would change); Conflict if the diploma is revoked; NotFound.
+        See `core.corrections` for the fields that may change."""
+        diploma = self.find_reference(reference)
+        if diploma.status is DiplomaStatus.REVOKED:
+            raise Conflict(
+                f"diploma {diploma.serial} is revoked; revocation is final, so it cannot be "
+                f"corrected"
+            )
+        if not changes:
+            raise InvalidInput(
+                FieldProblem("changes", "nothing to correct: name a field to change")
+            )
+        refused = refused_fields(changes)
+        stored = diploma.request
+        allowed = {k: v for k, v in changes.items() if k not in {p.field for p in refused}}
+        if diploma.institution.slug != self.institution.slug:
+            raise ConfigurationError(
+                f"diploma {diploma.serial} was issued by {diploma.institution.slug}, not by "
+                f"{self.institution.slug}, which signs here: it cannot be corrected here"
+            )
+        unsigned = [i.slug for i in diploma.co_issuers if i.slug not in self.co_issuing]
+        if unsigned:
+            raise ConfigurationError(
+                f"diploma {diploma.serial} is awarded jointly with {', '.join(unsigned)}, "
+                f"whose keys are not on this instance: it cannot be signed again here"
+            )
+        try:
+            request, co_issuers = check_request(
+                {**raw_of(stored), **allowed},
+                today=self.clock.now().date(),
+                issuer=diploma.institution,
+                co_issuing=self.co_issuing,
+                templates=self.templates,
+            )
+        except InvalidInput as exc:
+            raise InvalidInput([*refused, *exc.problems]) from None
+        if refused:
+            raise InvalidInput(refused)
+        if solar_hijri_year(request.issued_on) != solar_hijri_year(stored.issued_on):
+            raise InvalidInput(
+                FieldProblem(
+                    "issued_on",
+                    f"falls in another Solar Hijri year than the one serial {diploma.serial} "
+                    f"is numbered in ({solar_hijri_year(stored.issued_on)}); a correction "
+                    f"keeps the serial, so revoke this diploma and issue a new one",
+                )
+            )
+        found = [
+            FieldChange(f, text_of(getattr(stored, f)), text_of(getattr(request, f)))
+            for f in (*SIGNED_FIELDS, "template", "email")
+            if getattr(stored, f) != getattr(request, f)
+        ]
+        if request.national_id and not self.repository.same_national_id(
+            diploma.id, request.national_id
+        ):
+            found.append(FieldChange("national_id", "", masked(request.national_id)))
+        if not found:
+            raise InvalidInput(
+                FieldProblem(
+                    "changes",
+                    f"nothing to correct: diploma {diploma.serial} already says that",
+                )
+            )
+        return CorrectionPlan(diploma, request, co_issuers, tuple(found), dict(changes))
+
+    def apply_correction(
+        self, plan: CorrectionPlan, *, actor: str | None = None
+    ) -> CorrectionOutcome:
+        """Carry out a checked correction: a new version of the record under the same id,
+        serial, status entries and QR link (when what it says changed), a new PDF printed
+        and signed (when the record or the design changed), the replaced version kept,
+        one audit entry (`diploma.corrected`, naming the fields). Conflict if the diploma
+        was revoked or changed since it was checked."""
+        now = self.clock.now()
+        diploma = plan.diploma
+        old_claims = claims_from_credential(parse_record(diploma.record))
+        record: bytes | None = None
+        replaced_qr = ""
+        version = old_claims.version
+        key_id = diploma.key_id
+        if plan.signs:
+            r = plan.request
+            version += 1
+            # The issuers, signatories, link and status entries are those the diploma
+            # was issued with: a correction changes what was corrected, nothing else.
+            claims = replace(
+                old_claims,
+                name=r.name,
+                name_en=r.name_en,
+                award=r.award,
+                award_en=r.award_en,
+                citation=r.citation,
+                field=r.field,
+                issued_on=r.issued_on,
+                qr_signature="",
+                version=version,
+                supersedes=record_digest(diploma.record),
+            )
+            signer = self.record_keys.signer()
+            signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in plan.co_issuers)]
+            record = signed_record(claims, signers, now)
+            key_id = signer.key_id
+            if old_claims.qr_signature and old_claims.qr_claims != claims.qr_claims:
+                # The old QR code now says what is no longer true (a name, a date).
+                replaced_qr = qrproof.signature_sha256(old_claims.qr_signature)
+        pdf: bytes | None = None
+        if plan.prints:
+            pdf = render_signed(
+                self.renderer,
+                self.pdf_signer,
+                record if record is not None else diploma.record,
+                plan.request.template,
+                self.co_signers(plan.co_issuers),
+                self.logos,
+            )
+        try:
+            corrected = self.repository.correct(
+                diploma.id,
+                expected_record=diploma.record,
+                request=plan.request,
+                record=record,
+                record_sha256=record_digest(record) if record is not None else "",
+                key_id=key_id,
+                pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf is not None else "",
+                at=now,
+                fields=plan.fields,
+                actor=self._who(actor),
+                replaced_qr_sha256=replaced_qr,
+            )
+        finally:
+            if self.verdicts is not None:
+                self.verdicts.forget(diploma.id)
+        if pdf is not None:
+            self.pdf_store.put(corrected.id, pdf)
+        return CorrectionOutcome(corrected, plan, version, pdf)
+
+    def correct(
+        self, reference: str, changes: Mapping[str, Any], *, actor: str | None = None
+    ) -> CorrectionOutcome:
+        """`check_correction`, then `apply_correction`."""
+        return self.apply_correction(self.check_correction(reference, changes), actor=actor)
+
+    def versions(self, diploma_id: str) -> list[DiplomaVersion]:
+        """Every version of the diploma, the first issued first, the current one last."""
+        diploma = self.get(diploma_id)
+        earlier = self.repository.versions(diploma.id)
+        current = DiplomaVersion(
+            diploma_id=diploma.id,
+            version=record_version(diploma.record),
+            record_sha256=record_digest(diploma.record),
+            pdf_sha256=diploma.pdf_sha256,
+            issued_at=(earlier[-1].superseded_at or diploma.issued_at)
+            if earlier
+            else diploma.issued_at,
+        )
+        return [*earlier, current]
+
+    def superseded_records(self, institution: str | None = None) -> list[SupersededRecord]:
+        """The replaced versions of the diplomas of `institution` (a slug; every
+        institution's if None): ids, digests and dates, for trust bundles."""
+        return self.repository.superseded_records(institution)
 
     def _find(self, diploma_id: str) -> Diploma | None:
         """The stored diploma or None. A malformed id costs the same lookup as an unknown
@@ -565,7 +823,14 @@ class DiplomaService:
 
         def lookup(diploma_id: str) -> StoredState | None:
             found = self.repository.get(diploma_id) if is_diploma_id(diploma_id) else None
-            return _stored_state(found) if found else None
+            if found is None:
+                return None
+            superseded = [
+                SupersededRecord(v.diploma_id, v.record_sha256, v.superseded_at, v.version)
+                for v in self.repository.versions(found.id)
+                if v.superseded_at is not None
+            ]
+            return _stored_state(found, superseded)
 
         return verdict_for_document(report, self.keyring(), lookup, self.vouchers())
 
@@ -689,10 +954,12 @@ class DiplomaService:
         issuer or one of its co-issuers (then nothing is signed until it is approved)."""
         now = self.clock.now()
         request, co_issuers = self._check(raw, now)
+        with_date = bool(raw.get("issued_on"))
         if not self.required_approvals(co_issuers):
-            return self._issue(request, co_issuers, now, proposer.label)
+            return self._issue(request, co_issuers, now, proposer.label, with_date=with_date)
         issued = self._issued_as(request)
         if issued is not None:  # as `issue` answers a known external id: nothing proposed
+            self.check_same_request(issued, request, with_date=with_date)
             return IssueOutcome(issued, False, self.pdf(issued.id))
         return self._propose(request, co_issuers, now, proposer)
 

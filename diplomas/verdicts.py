@@ -1,13 +1,13 @@
 """Public verdicts by diploma id, kept in a server's memory while nothing under them changes.
 
 The verdict for a stored diploma follows from three things only: its signed record, which
-never changes; its status (revoked, suspended); and the key ring. So a verdict may be kept
-until one of those changes, and the cache learns of every change:
+changes only by a correction; its status (revoked, suspended); and the key ring. So a
+verdict may be kept until one of those changes, and the cache learns of every change:
 
-- Revoking, suspending and unsuspending write an audit entry in the same transaction, and
-  so do key events (`core.audit`). Entries are numbered in commit order across every
-  process, so reading on from the last number seen (`AuditLog.changes_after`) is a complete
-  feed of what the CLI, the batch workers and other server processes changed.
+- Revoking, suspending, unsuspending and correcting write an audit entry in the same
+  transaction, and so do key events (`core.audit`). Entries are numbered in commit order
+  across every process, so reading on from the last number seen (`AuditLog.changes_after`)
+  is a complete feed of what the CLI, the batch workers and other server processes changed.
 - The key ring is compared whole at each look (keys live in files; a replaced file shows
   in the ring even if no audit entry says so).
 
@@ -56,6 +56,7 @@ _STATUS_CHANGES = frozenset(
         AuditAction.DIPLOMA_REVOKED,
         AuditAction.DIPLOMA_SUSPENDED,
         AuditAction.DIPLOMA_UNSUSPENDED,
+        AuditAction.DIPLOMA_CORRECTED,
     }
 )
 

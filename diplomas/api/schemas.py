@@ -159,6 +159,9 @@ class PublicDiplomaOut(BaseModel):
     issued_on_solar_hijri: str
     issuers: list[IssuerOut]
     signatories: list[SignatoryOut]
+    version: int = Field(
+        1, description="1 as issued; each correction signs the next under the same id."
+    )
 
     @classmethod
     def of(cls, c: PublicClaims) -> PublicDiplomaOut:
@@ -178,6 +181,7 @@ class PublicDiplomaOut(BaseModel):
                 SignatoryOut(name=s.name, title=s.title, name_en=s.name_en, title_en=s.title_en)
                 for s in c.signatories
             ],
+            version=c.version,
         )
 
 
@@ -200,7 +204,10 @@ class SignerOut(BaseModel):
 
 
 class VerdictOut(BaseModel):
-    status: str = Field(description="valid, revoked, suspended, unknown or invalid")
+    status: str = Field(
+        description="valid, revoked, suspended, superseded (a genuine copy of a version a "
+        "correction replaced), unknown or invalid"
+    )
     reasons: list[str]
     diploma: PublicDiplomaOut | None
     revoked_at: datetime | None
@@ -211,6 +218,12 @@ class VerdictOut(BaseModel):
     )
     suspension_reason: str = Field(
         "", description="Only when suspended.", exclude_if=lambda v: not v
+    )
+    superseded_at: datetime | None = Field(
+        None,
+        description="When a correction replaced the version of the document checked; only "
+        "for such a copy (superseded, or revoked or suspended since).",
+        exclude_if=lambda v: v is None,
     )
 
     @classmethod
@@ -235,6 +248,7 @@ class VerdictOut(BaseModel):
             ],
             suspended_at=v.suspended_at,
             suspension_reason=v.suspension_reason,
+            superseded_at=v.superseded_at,
         )
 
 
@@ -371,3 +385,44 @@ class ProposalOut(BaseModel):
             diploma_id=p.diploma_id or None,
             links=links,
         )
+
+
+class CorrectionIn(BaseModel):
+    """The fields to change, each with its new value (as `DiplomaIn` takes them); the
+    others stay. external_id and co_issuers cannot be corrected (the answer says why)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = Field(None, description="Recipient's name in Persian script.")
+    name_en: str | None = Field(None, description="Recipient's name in Latin script.")
+    award: str | None = Field(None, description="Award title in Persian.")
+    award_en: str | None = Field(None, description="Award title in English.")
+    citation: str | None = Field(None, description="The venture or innovation it honours.")
+    field: str | None = Field(None, description="Field of the award.")
+    issued_on: str | None = Field(
+        None, description="Date of award, within the Solar Hijri year of the serial."
+    )
+    email: str | None = Field(None, description="Recipient's email (private).")
+    national_id: str | None = Field(None, description="National code (stored hashed).")
+    template: str | None = Field(None, description="Design folder under templates/.")
+
+
+class CorrectionOut(BaseModel):
+    """The corrected diploma: same id, serial and link; the fields changed by name only
+    (an issue-scoped token is not told stored values)."""
+
+    id: str
+    serial: str
+    version: int
+    fields: list[str]
+    status: str
+    verify_url: str
+    pdf_url: str
+
+
+class VersionOut(BaseModel):
+    version: int
+    issued_at: datetime
+    superseded_at: datetime | None
+    record_sha256: str
+    pdf_sha256: str

@@ -38,6 +38,7 @@ from .audit import current_actor, record_event
 from .console import errors_to_exit, load_settings, out, warning
 
 if TYPE_CHECKING:
+    from ..core.verification import SupersededRecord
     from ..key_admin import KeyAdmin
     from ..keys import FileKeyStore
 
@@ -187,12 +188,32 @@ def keys_export(
     from .main import write_atomic
 
     with errors_to_exit():
-        bundle = json.dumps(_admin().export_bundle(institution), indent=2) + "\n"
+        admin = _admin()
+        slug = admin.store(institution).institution.slug
+        bundle = json.dumps(admin.export_bundle(slug, _superseded_records(slug)), indent=2)
+        bundle += "\n"
     if out_file is None:
         sys.stdout.write(bundle)
     else:
         write_atomic(out_file, bundle.encode())
         out.print(f"trust bundle written to {out_file}", highlight=False)
+
+
+def _superseded_records(slug: str) -> list[SupersededRecord] | None:
+    """The diploma versions that corrections replaced, for the bundle; None (and a
+    warning) when the database cannot say, so that the bundle claims nothing about them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..bootstrap import superseded_for_bundle
+
+    try:
+        return superseded_for_bundle(load_settings(), slug)
+    except SQLAlchemyError as exc:
+        warning(
+            f"the database could not list corrected diplomas ({type(exc).__name__}); the "
+            f"bundle lists none, so offline verifiers cannot tell a replaced version"
+        )
+        return None
 
 
 @keys_app.command("certificates")

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..core.errors import ConfigurationError
-from ..core.verification import Verdict, VerdictStatus
+from ..core.errors import ConfigurationError, ExternalIdTaken
+from ..core.qrproof import QrCheck
+from ..core.verification import SupersededRecord, Verdict, VerdictStatus
 from .console import (
     EXIT_INVALID_INPUT,
     EXIT_NOT_GENUINE,
@@ -59,6 +60,10 @@ app.add_typer(proposals_app, name="proposals")
 
 app.command("issue-batch")(issue_batch)
 app.command("history")(history)
+
+from .corrections import correct  # noqa: E402
+
+app.command("correct")(correct)
 
 
 @app.command()
@@ -297,7 +302,11 @@ def issue(
         service = load_service()
     proposer = Actor(current_actor()) if user is None else sign_in(service, user, password_stdin)
     with errors_to_exit():
-        outcome = service.submit_issue(raw, proposer)
+        try:
+            outcome = service.submit_issue(raw, proposer)
+        except ExternalIdTaken as exc:
+            error(f"{exc}. It is {exc.serial}: diplomas correct {exc.serial} --set FIELD=VALUE")
+            raise typer.Exit(EXIT_INVALID_INPUT) from None
     if isinstance(outcome, Proposal):
         print_proposed(outcome, service, as_json)
         return
@@ -410,10 +419,19 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 
 def print_verdict(verdict: Verdict) -> None:
-    colour = {"valid": "green", "revoked": "yellow", "suspended": "yellow"}.get(
-        verdict.status.value, "red"
-    )
+    colour = {
+        "valid": "green",
+        "revoked": "yellow",
+        "suspended": "yellow",
+        "superseded": "yellow",
+    }.get(verdict.status.value, "red")
     out.print(verdict.status.value.upper(), style=f"bold {colour}")
+    if verdict.superseded_at is not None:
+        day = verdict.superseded_at.date().isoformat()
+        out.print(
+            f"superseded by a corrected version on {day}: this copy is not the current one",
+            highlight=False,
+        )
     if verdict.claims:
         c = verdict.claims
         out.print(f"{c.serial}  {c.name}  {c.name_en}  {c.issued_on.isoformat()}", highlight=False)
@@ -456,7 +474,8 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check a diploma PDF, or the QR code in a photo of one, without a server.
-    Exit code 0 only when it is genuine."""
+    Exit code 0 only when it is genuine (valid); 1 when it is not, superseded by a
+    corrected version included."""
     from ..bootstrap import verify_offline
 
     if (pdf is None) == (qr is None):
@@ -487,21 +506,38 @@ def verify(
 def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: bool) -> None:
     """The QR code's offline verdict: what the issuer signed, for a person to compare
     with the printed page."""
-    from ..bootstrap import offline_trust, verify_qr_photo
+    from ..bootstrap import bundles_superseded, offline_trust, verify_qr_photo
     from ..core.dates import format_solar_hijri_numeric
+    from ..core.verification import superseded_qr
 
     with errors_to_exit():
         if bundles:
             keyring, vouchers = offline_trust(*bundles, names=names)
+            superseded = bundles_superseded(*bundles, names=names)
         else:
             service = load_service()
             keyring, vouchers = service.keyring(), service.vouchers()
+            superseded = service.superseded_records()
         checks = verify_qr_photo(image, keyring)
     note = "the revocation status is not known offline: open the link to check it"
+    replaced = [superseded_qr(c, superseded) for c in checks]
+
+    def status(genuine: bool, old: SupersededRecord | None) -> str:
+        return "invalid" if not genuine else "superseded" if old is not None else "valid"
+
+    def reasons(c: QrCheck, old: SupersededRecord | None) -> list[str]:
+        if old is not None:
+            day = old.superseded_at.date().isoformat()
+            return [
+                f"superseded by a corrected version on {day}: what this QR code says is "
+                f"no longer what the diploma says; open the link for the current version"
+            ]
+        return list(c.reasons) or [note]
+
     results: list[dict[str, Any]] = [
         {
-            "status": "valid" if c.genuine else "invalid",
-            "reasons": list(c.reasons) or [note],
+            "status": status(c.genuine, old),
+            "reasons": reasons(c, old),
             "url": c.claims.verify_url if c.claims else None,
             "serial": c.claims.serial if c.claims else None,
             "name": c.claims.name if c.claims else None,
@@ -511,13 +547,13 @@ def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: boo
                 (vouchers[d] for d in (c.key.speaks_for if c.key else ()) if d in vouchers), None
             ),
         }
-        for c in checks
+        for c, old in zip(checks, replaced, strict=True)
     ]
     if as_json:
         out.print_json(json.dumps(results[0] if len(results) == 1 else results, ensure_ascii=False))
     else:
         for result in results:
-            colour = "green" if result["status"] == "valid" else "red"
+            colour = {"valid": "green", "superseded": "yellow"}.get(result["status"], "red")
             out.print(f"QR CODE {result['status'].upper()}", style=f"bold {colour}")
             if result["name"] is not None:
                 when = date.fromisoformat(result["issued_on"])
@@ -534,7 +570,7 @@ def verify_qr(image: bytes, bundles: list[bytes], names: list[str], as_json: boo
                 out.print(f"vouched for by {result['vouched_by']}", highlight=False)
             for reason in result["reasons"]:
                 out.print(f"- {reason}", highlight=False)
-    if not all(c.genuine for c in checks):
+    if not all(r["status"] == "valid" for r in results):
         raise typer.Exit(EXIT_NOT_GENUINE)
 
 

@@ -39,6 +39,9 @@ class AuditAction(StrEnum):
     DIPLOMA_REVOKED = "diploma.revoked"
     DIPLOMA_SUSPENDED = "diploma.suspended"
     DIPLOMA_UNSUSPENDED = "diploma.unsuspended"
+    DIPLOMA_CORRECTED = "diploma.corrected"
+    """A new version under the same id and serial; `details["fields"]` names the fields
+    changed (names only: never a national id)."""
     KEY_INIT = "key.init"
     KEY_ROTATED = "key.rotated"
     KEY_RETIRED = "key.retired"

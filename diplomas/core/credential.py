@@ -19,6 +19,11 @@ second is written:
 
 A signed record never changes shape: diplomas issued in shape 1 keep their bytes, and
 their proofs keep verifying here.
+
+A corrected record (`service.correct`) is shape 2 with two more members in `diploma`:
+`version` (2, 3, ...) and `supersedes`, the SHA-256 of the canonical record it replaces.
+A record without them is version 1, so every record signed before corrections existed
+reads as it always did.
 """
 
 from __future__ import annotations
@@ -74,6 +79,12 @@ class PublicClaims:
     qr_signature: str = ""
     """The issuer's signature over the QR code's claims (`qrproof`); empty on records
     issued before QR codes proved themselves, whose QR code is the plain link."""
+    version: int = 1
+    """1 for the record a diploma was issued with; each correction (`service.correct`)
+    signs the next, under the same id, serial and status entries."""
+    supersedes: str = ""
+    """On a corrected record (version 2 on), the SHA-256 (hex) of the canonical record it
+    replaces (`verification.record_digest`): the versions form a chain."""
 
     @property
     def qr_claims(self) -> QrClaims:
@@ -173,6 +184,12 @@ def build_credential(claims: PublicClaims) -> dict[str, Any]:
         "diplomaId": claims.id,
         "serial": claims.serial,
         **({"qrSignature": claims.qr_signature} if claims.qr_signature else {}),
+        # Only on corrected records: a first version keeps exactly the shape it always had.
+        **(
+            {"version": claims.version, "supersedes": claims.supersedes}
+            if claims.version > 1
+            else {}
+        ),
         "signatories": [
             {"name": _lang(s.name, s.name_en), "jobTitle": _lang(s.title, s.title_en)}
             for s in claims.signatories
@@ -276,11 +293,20 @@ def claims_from_credential(credential: Mapping[str, Any]) -> PublicClaims:
             signatories=tuple(signatory(s) for s in d["signatories"]),
             status=_status_from(credential.get("credentialStatus")),
             qr_signature=str(d.get("qrSignature", "")),
+            version=_version(d),
+            supersedes=str(d.get("supersedes", "")),
         )
     except DocumentError:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DocumentError(f"the record is not a diploma credential ({exc!s})") from None
+
+
+def _version(details: Mapping[str, Any]) -> int:
+    version = details.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DocumentError("the record's version is not a positive whole number")
+    return version
 
 
 def signed_record(

@@ -46,6 +46,24 @@ class Conflict(DiplomaError):
     pass
 
 
+class ExternalIdTaken(Conflict):
+    """An external id sent again with other details than the diploma issued for it. The
+    message names the fields, not the diploma: an API token that may not read diplomas
+    must not learn which one it is (`diploma_id` and `serial` are for those that may)."""
+
+    def __init__(self, external_id: str, fields: list[str], diploma_id: str, serial: str):
+        self.external_id = external_id
+        self.fields = tuple(fields)
+        self.diploma_id = diploma_id
+        self.serial = serial
+        super().__init__(
+            f"a diploma with external_id {external_id} already exists with other details "
+            f"({', '.join(fields)}); nothing was issued. To change it, correct it: "
+            f"`diplomas correct ID-OR-SERIAL --set field=value`, or "
+            f"POST /api/v1/diplomas/{{id}}/corrections"
+        )
+
+
 class Unauthorized(DiplomaError):
     pass
 

@@ -166,6 +166,23 @@ class Diploma:
         return self.institution.verify_url(self.id)
 
 
+@dataclass(frozen=True)
+class DiplomaVersion:
+    """One version of a diploma's record: the first as issued, then one per correction."""
+
+    diploma_id: str
+    version: int
+    record_sha256: str
+    """SHA-256 of the canonical record (`verification.record_digest`)."""
+    pdf_sha256: str
+    issued_at: datetime
+    """When this version was signed."""
+    superseded_at: datetime | None = None
+    """When a correction replaced it; None for the current version."""
+    superseded_by: str = ""
+    """The actor of that correction."""
+
+
 def _national_id_ok(digits: str) -> bool:
     """Iranian national code: ten digits whose last is a mod-11 check digit."""
     if not re.fullmatch(r"\d{10}", digits) or len(set(digits)) == 1:

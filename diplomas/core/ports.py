@@ -8,17 +8,20 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .audit import SYSTEM_ACTOR, AuditEntry, ChainVerdict, Change, token_actor
 from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
-from .model import Diploma, DiplomaRequest, Institution
+from .model import Diploma, DiplomaRequest, DiplomaVersion, Institution
 from .proposals import Proposal, ProposalEvent, ProposalState
 from .sessions import ConsoleSession, SessionEnd
 from .statuslist import SignedStatusList, StatusEntry, StatusPurpose
 from .users import User, user_token_actor
+
+if TYPE_CHECKING:  # verification imports this module
+    from .verification import SupersededRecord
 
 
 class Clock(Protocol):
@@ -186,6 +189,42 @@ class DiplomaRepository(Protocol):
     ) -> list[tuple[str, str, str]]:
         """(what matched, the person asked about, the serial) of diplomas issued already
         to these national ids or (name, email) pairs."""
+        ...
+
+    def correct(
+        self,
+        diploma_id: str,
+        *,
+        expected_record: bytes,
+        request: DiplomaRequest,
+        record: bytes | None,
+        record_sha256: str,
+        key_id: str,
+        pdf_sha256: str,
+        at: datetime,
+        fields: Sequence[str],
+        actor: str = SYSTEM_ACTOR,
+        replaced_qr_sha256: str = "",
+    ) -> Diploma:
+        """Store a correction and its audit entry in one transaction; with a new record,
+        the replaced one is kept as an earlier version. Conflict if revoked, or if the
+        record is no longer `expected_record`."""
+        ...
+
+    def versions(self, diploma_id: str) -> list[DiplomaVersion]:
+        """The earlier versions, replaced by corrections, oldest first."""
+        ...
+
+    def superseded_records(self, institution: str | None = None) -> list[SupersededRecord]:
+        """Every replaced version's id, digest and date (for trust bundles)."""
+        ...
+
+    def same_national_id(self, diploma_id: str, national_id: str) -> bool: ...
+
+    def by_external_ids(
+        self, institution: str, external_ids: Sequence[str]
+    ) -> dict[str, tuple[Diploma, bool]]:
+        """The stored diplomas of these external ids, with whether each has a national id."""
         ...
 
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -53,6 +54,9 @@ class QrCheck:
     claims: QrClaims | None
     key: RecordKey | None
     reasons: tuple[str, ...]
+    signature_sha256: str = ""
+    """SHA-256 (hex) of the QR code's signature bytes, as trust bundles name the QR codes
+    of versions a correction replaced (`qr_signature_sha256`); "" if it was unreadable."""
 
     @property
     def genuine(self) -> bool:
@@ -99,6 +103,12 @@ def qr_text_length(claims: QrClaims) -> int:
     return len(_text(claims, bytes(_SIGNATURE_LENGTH)).encode("utf-8"))
 
 
+def signature_sha256(signature: str) -> str:
+    """SHA-256 (hex) of a record's QR signature (base64url, as `sign_qr` returns it):
+    names a QR code without anything that could be guessed from a person's details."""
+    return hashlib.sha256(_unb64(signature)).hexdigest()
+
+
 def parse_qr(text: str) -> tuple[QrClaims, bytes]:
     """The claims and signature in a QR text; ValueError naming what is wrong."""
     url, hash_sign, fragment = text.strip().partition("#")
@@ -136,9 +146,10 @@ def check_qr(text: str, keyring: KeyRing) -> QrCheck:
         return QrCheck(None, None, (str(exc),))
     controller = did_web_of(claims.verify_url)
     message = _message(claims)
+    digest = hashlib.sha256(signature).hexdigest()
     candidates = [k for k in keyring if k.controller == controller]
     if not candidates:
-        return QrCheck(claims, None, (f"no key of {controller} is in the trust bundle",))
+        return QrCheck(claims, None, (f"no key of {controller} is in the trust bundle",), digest)
     for key in candidates:
         if key.verify(signature, message):
             if key.compromised_since is not None:
@@ -149,8 +160,9 @@ def check_qr(text: str, keyring: KeyRing) -> QrCheck:
                         f"key {key.key_id} is marked compromised; this QR code cannot be "
                         "trusted offline: verify the diploma online",
                     ),
+                    digest,
                 )
-            return QrCheck(claims, key, ())
+            return QrCheck(claims, key, (), digest)
     return QrCheck(
         claims,
         None,
@@ -158,4 +170,5 @@ def check_qr(text: str, keyring: KeyRing) -> QrCheck:
             "the QR code's signature does not match its content: the name, serial, date "
             "or link were changed, or it was not made by the issuer",
         ),
+        digest,
     )

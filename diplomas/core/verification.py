@@ -8,9 +8,10 @@ check adds a plain sentence to the reasons.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -20,7 +21,8 @@ from .errors import DocumentError
 from .keyring import KeyRing
 from .model import DiplomaStatus
 from .ports import PdfReport
-from .proof import ProofCheck, check_proofs
+from .proof import ProofCheck, canonical, check_proofs
+from .qrproof import QrCheck, did_web_of
 
 
 class VerdictStatus(StrEnum):
@@ -29,6 +31,9 @@ class VerdictStatus(StrEnum):
     SUSPENDED = "suspended"
     UNKNOWN = "unknown"
     INVALID = "invalid"
+    SUPERSEDED = "superseded"
+    """A genuine copy of an earlier version of a diploma that a correction replaced: its
+    signatures hold, but what it says is no longer what the issuer stands behind."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,25 @@ class SignerReport:
 
 
 @dataclass(frozen=True)
+class SupersededRecord:
+    """An earlier version of a diploma's record, replaced by a correction: known by its
+    digest only (no personal data), from the issuing database or a trust bundle."""
+
+    diploma_id: str
+    record_sha256: str
+    """`record_digest` of the replaced record."""
+    superseded_at: datetime
+    version: int = 0
+    """Its version number (0 when the source does not say, as in a trust bundle)."""
+    issuers: tuple[str, ...] = ()
+    """The DIDs of the institution whose word this is (a trust bundle's); empty when it
+    comes from the issuing database itself."""
+    qr_sha256: str = ""
+    """`qrproof.signature_sha256` of the replaced version's QR code, when what that QR
+    code says (name, date) is no longer true; "" when the QR code still holds."""
+
+
+@dataclass(frozen=True)
 class StoredState:
     """What the issuing database says about a diploma id."""
 
@@ -58,6 +82,8 @@ class StoredState:
     revocation_reason: str = ""
     suspended_at: datetime | None = None
     suspension_reason: str = ""
+    superseded: tuple[SupersededRecord, ...] = ()
+    """Its earlier versions, replaced by corrections (oldest first)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +96,9 @@ class Verdict:
     signers: tuple[SignerReport, ...] = ()
     suspended_at: datetime | None = None
     suspension_reason: str = ""
+    superseded_at: datetime | None = None
+    """When the document's version was replaced by a corrected one (an uploaded PDF of
+    an earlier version); None otherwise."""
 
     @property
     def genuine(self) -> bool:
@@ -92,6 +121,41 @@ def parse_record(record: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise DocumentError("the record is not a JSON object")
     return value
+
+
+def record_digest(record: bytes) -> str:
+    """SHA-256 (hex) of the record's canonical bytes (RFC 8785): what names a version of
+    a record in the versions table and in trust bundles. DocumentError if not JSON."""
+    return hashlib.sha256(canonical(parse_record(record))).hexdigest()
+
+
+def superseded_qr(
+    check: QrCheck, superseded: Iterable[SupersededRecord]
+) -> SupersededRecord | None:
+    """The replaced version whose QR code `check` read, if its claims no longer hold: a
+    genuine QR code of a diploma corrected since (its name or date). Only an entry of the
+    institution whose site the QR code links to counts."""
+    if not check.genuine or check.claims is None:
+        return None
+    url = check.claims.verify_url
+    diploma_id, controller = url.rsplit("/v/", 1)[-1], did_web_of(url)
+    for old in superseded:
+        if (
+            old.qr_sha256
+            and old.qr_sha256 == check.signature_sha256
+            and old.diploma_id == diploma_id
+            and (not old.issuers or controller in old.issuers)
+        ):
+            return old
+    return None
+
+
+def superseded_sentence(old: SupersededRecord, claims: PublicClaims | None) -> str:
+    where = f"; the current version is at {claims.verify_url}" if claims else ""
+    return (
+        f"superseded by a corrected version on {old.superseded_at.date().isoformat()}: "
+        f"this copy is out of date{where}"
+    )
 
 
 @dataclass(frozen=True)
@@ -220,16 +284,42 @@ def _missing_pdf_signatures(claims: PublicClaims, report: PdfReport) -> list[str
     return missing
 
 
+def _superseded_match(
+    record: bytes, claims: PublicClaims, candidates: Iterable[SupersededRecord]
+) -> SupersededRecord | None:
+    """The entry naming this record as replaced by a correction, if any: the same
+    diploma id and digest, vouched for by one of the record's own issuers (a trust
+    bundle speaks for its own institution's diplomas only)."""
+    try:
+        digest = record_digest(record)
+    except DocumentError:
+        return None
+    for old in candidates:
+        if old.diploma_id != claims.id or old.record_sha256 != digest:
+            continue
+        if old.issuers and claims.issuer.did not in old.issuers:
+            continue
+        return old
+    return None
+
+
 def verdict_for_document(
     report: PdfReport,
     keyring: KeyRing,
     lookup: Callable[[str], StoredState | None] | None,
     vouchers: Vouchers | None = None,
+    superseded: Sequence[SupersededRecord] = (),
 ) -> Verdict:
     """The verdict for an uploaded PDF: its signatures, its embedded record, the database.
 
     `lookup` is None for offline verification (a trust bundle and no database): the
-    revocation status then cannot be known, and the verdict says so.
+    revocation status then cannot be known, and the verdict says so; `superseded` then
+    lists the replaced versions the trust bundles name.
+
+    A genuine copy of a version that a correction replaced is SUPERSEDED, never VALID.
+    Precedence: REVOKED (the id is revoked, whichever version is shown) before INVALID
+    and UNKNOWN (a doubtful document), then SUSPENDED (the id's status), then SUPERSEDED;
+    the superseded sentence is among the reasons whenever the version is a replaced one.
     """
     vouchers = vouchers or {}
     reasons: list[str] = list(report.problems)
@@ -260,23 +350,32 @@ def verdict_for_document(
     stored = lookup(credential_id) if lookup is not None and credential_id else None
     if lookup is not None and credential_id and stored is None:
         reasons.append("this diploma was not issued here")
+    old: SupersededRecord | None = None
     if (
         stored is not None
         and report.record is not None
         and parse_record(stored.record) != parse_record(report.record)
     ):
-        reasons.append("the record in the PDF differs from the one the issuer stored")
+        assert claims is not None
+        old = _superseded_match(report.record, claims, stored.superseded)
+        if old is None:
+            reasons.append("the record in the PDF differs from the one the issuer stored")
+    elif lookup is None and report.record is not None and claims is not None:
+        old = _superseded_match(report.record, claims, superseded)
 
     reasons = list(dict.fromkeys(reasons))
     found = tuple(signers)
+    replaced = (superseded_sentence(old, claims),) if old is not None else ()
+    superseded_at = old.superseded_at if old is not None else None
     if stored is not None and stored.status is DiplomaStatus.REVOKED:
         return Verdict(
             VerdictStatus.REVOKED,
-            (_revoked_sentence(stored), *reasons),
+            (_revoked_sentence(stored), *replaced, *reasons),
             claims,
             stored.revoked_at,
             stored.revocation_reason,
             found,
+            superseded_at=superseded_at,
         )
     if reasons:
         only_unknown = reasons == ["this diploma was not issued here"]
@@ -284,11 +383,29 @@ def verdict_for_document(
         return Verdict(status, tuple(reasons), claims, signers=found)
     if stored is not None and stored.status is DiplomaStatus.SUSPENDED:
         # Only a genuine document is reported as suspended; a doubtful one stays invalid.
-        return _suspended(stored, (), claims, found)
+        suspended = _suspended(stored, replaced, claims, found)
+        return replace(suspended, superseded_at=superseded_at)
+    if old is not None:
+        offline = (
+            ()
+            if lookup is not None
+            else ("checked offline: the revocation status was not checked",)
+        )
+        return Verdict(
+            VerdictStatus.SUPERSEDED,
+            (*replaced, *offline),
+            claims,
+            signers=found,
+            superseded_at=old.superseded_at,
+        )
     notes = (
         ()
         if lookup is not None
-        else ("checked offline: the signatures are genuine, the revocation status was not checked",)
+        else (
+            "checked offline: the signatures are genuine, the revocation status was not checked",
+            "a correction made after the trust bundle was exported would not show here: "
+            "export a fresh one (diplomas keys export) to check for later corrections",
+        )
     )
     return Verdict(VerdictStatus.VALID, notes, claims, signers=found)
 

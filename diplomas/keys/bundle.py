@@ -19,6 +19,17 @@ the institution: under such a CA's root only those sign for it (see `PadesValida
 certificates whose signatures are refused from a moment on, unless a trusted timestamp
 shows them earlier.
 
+`superseded_records` (optional) lists the versions of the institution's diplomas that a
+correction replaced, by digest only (no personal data):
+`[{"diploma_id": "...", "record_sha256": "<hex of the canonical record>",
+"superseded_at": "...Z", "qr_signature_sha256": "<hex>"}, ...]`, the last only when
+the correction made the old QR code untrue (its name or date). A PDF whose embedded
+record is listed verifies offline as superseded, never as valid, and so does such a QR
+code (`diplomas verify --qr`). A bundle without the field (exported before corrections
+existed, or by the key store alone) lists none: such a bundle, or one exported before a
+correction, judges an older version on its signatures alone. `diplomas keys export`
+reads the list from the database.
+
 `timestamp_roots` (optional, PEM strings) are the roots of the timestamp authority the
 institution's PDF signatures are timestamped by: trusted for timestamps only.
 
@@ -45,6 +56,7 @@ from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, published_under
 from ..core.model import Institution
 from ..core.proof import iso_utc, parse_iso_utc
+from ..core.verification import SupersededRecord
 from .distrust import DistrustedCertificate, from_json, to_json
 from .record import unb64url
 from .versioned import read_versioned
@@ -69,6 +81,8 @@ class TrustBundle:
     distrusted: tuple[DistrustedCertificate, ...] = ()
     timestamp_roots: tuple[x509.Certificate, ...] = ()
     """Roots of the timestamp authority, trusted for timestamps only."""
+    superseded: tuple[SupersededRecord, ...] = ()
+    """Record versions replaced by corrections, each vouched for by this bundle's DIDs."""
 
     @property
     def dids(self) -> tuple[str, ...]:
@@ -98,6 +112,7 @@ def export_bundle(
     distrusted: Sequence[DistrustedCertificate] = (),
     *,
     timestamp_roots: Sequence[x509.Certificate] = (),
+    superseded: Sequence[SupersededRecord] | None = None,
 ) -> dict[str, Any]:
     """The JSON-able bundle for `institution`: every record key (retired and compromised
     ones too, with their windows), each once under the current DID, the former DIDs the
@@ -137,7 +152,47 @@ def export_bundle(
         document["distrusted_certificates"] = to_json(distrusted)
     if timestamp_roots:
         document["timestamp_roots"] = [_pem(root) for root in timestamp_roots]
+    if superseded is not None:
+        document["superseded_records"] = [
+            {
+                "diploma_id": old.diploma_id,
+                "record_sha256": old.record_sha256,
+                "superseded_at": iso_utc(old.superseded_at),
+                **({"qr_signature_sha256": old.qr_sha256} if old.qr_sha256 else {}),
+            }
+            for old in superseded
+        ]
     return document
+
+
+def _hex(raw: Mapping[str, Any], key: str, where: str, *, required: bool) -> str:
+    value = _text(raw, key, where, required=required)
+    if value and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
+        raise KeyStoreError(f"trust bundle: {where}{key} must be 64 lowercase hex digits")
+    return value
+
+
+def _superseded(raw: object, dids: tuple[str, ...]) -> tuple[SupersededRecord, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise KeyStoreError("trust bundle: superseded_records must be a list")
+    out = []
+    for index, item in enumerate(raw):
+        where = f"superseded_records[{index}]."
+        if not isinstance(item, Mapping):
+            raise KeyStoreError(f"trust bundle: superseded_records[{index}] must be an object")
+        digest = _hex(item, "record_sha256", where, required=True)
+        qr = _hex(item, "qr_signature_sha256", where, required=False)
+        at = _time(item, "superseded_at", where)
+        if at is None:
+            raise KeyStoreError(f"trust bundle: {where}superseded_at is required")
+        out.append(
+            SupersededRecord(
+                _text(item, "diploma_id", where), digest, at, issuers=dids, qr_sha256=qr
+            )
+        )
+    return tuple(out)
 
 
 def _text(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
@@ -276,6 +331,7 @@ def load_bundle(data: bytes) -> TrustBundle:
         ca_issued=_ca_issued(document.get("ca_issued_certificates"), checked),
         distrusted=from_json(document.get("distrusted_certificates")),
         timestamp_roots=_timestamp_roots(document.get("timestamp_roots", [])),
+        superseded=_superseded(document.get("superseded_records"), (did, *also_known_as)),
     )
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, RecordSigner, published_under
 from ..core.model import Institution
+from ..core.verification import SupersededRecord
 from . import bundle, certs, distrust, sealed, signing
 from ._files import (
     _fsync_dir,
@@ -546,7 +547,9 @@ class FileKeyStore:
         self.signer()
         self.pdf_signer()
 
-    def export_bundle(self) -> dict[str, Any]:
+    def export_bundle(self, superseded: Sequence[SupersededRecord] | None = None) -> dict[str, Any]:
+        """The trust bundle; with `superseded` (read from the database), the versions of
+        the institution's diplomas that corrections replaced."""
         return bundle.export_bundle(
             self.institution,
             self.entries(),
@@ -554,6 +557,7 @@ class FileKeyStore:
             self.ca_issued(),
             self.distrusted_certificates(),
             timestamp_roots=self.timestamping.roots if self.timestamping else (),
+            superseded=superseded,
         )
 
 

@@ -36,7 +36,7 @@ from ..core.audit import SYSTEM_ACTOR, AuditAction
 from ..core.dates import solar_hijri_year
 from ..core.errors import ConfigurationError, Conflict, NotFound
 from ..core.ids import format_serial, new_diploma_id
-from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, Institution
+from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, DiplomaVersion, Institution
 from ..core.ports import MakeRecord, TokenRecord
 from ..core.proposals import Proposal, ProposalEvent, ProposalState
 from ..core.statuslist import (
@@ -49,6 +49,7 @@ from ..core.statuslist import (
     status_entries,
 )
 from ..core.users import Role, User
+from ..core.verification import SupersededRecord, record_digest
 from .audit import append as append_audit
 from .engine import READ_ONLY
 from .proposals import proposal_of, write_row
@@ -56,6 +57,7 @@ from .tables import (
     ApiTokenRow,
     Base,
     DiplomaRow,
+    DiplomaVersionRow,
     ProposalRow,
     SerialCounterRow,
     SignedStatusListRow,
@@ -531,6 +533,162 @@ class SqlRepository:
                 .limit(limit)
             ).all()
             return [self._diploma(row) for row in rows], total or 0
+
+    # -- corrections ----------------------------------------------------------------------
+
+    def correct(
+        self,
+        diploma_id: str,
+        *,
+        expected_record: bytes,
+        request: DiplomaRequest,
+        record: bytes | None,
+        record_sha256: str,
+        key_id: str,
+        pdf_sha256: str,
+        at: datetime,
+        fields: Sequence[str],
+        actor: str = SYSTEM_ACTOR,
+        replaced_qr_sha256: str = "",
+    ) -> Diploma:
+        """Store a correction in one transaction, with its audit entry: the request's
+        values replace the stored ones; with a new `record` (a correction of what the
+        record says), the stored record becomes the next row of `diploma_versions` and
+        `record` (whose digest is `record_sha256`), signed by `key_id`, the current version;
+        a non-empty `pdf_sha256` names the new PDF (a new record, or a new design).
+
+        Conflict if the diploma is revoked, or if its record is no longer
+        `expected_record` (corrected meanwhile: check again); NotFound."""
+        at = _utc(at, "at")
+        with self._write() as session:
+            row = session.get(DiplomaRow, diploma_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no diploma with id {diploma_id}")
+            self._refuse_if_revoked(row, "corrected")
+            if bytes(row.record) != expected_record:
+                raise Conflict(
+                    f"diploma {row.serial} was changed while this correction was prepared; "
+                    f"check the correction again"
+                )
+            details: dict[str, Any] = {
+                "diploma": row.id,
+                "serial": row.serial,
+                "fields": list(fields),
+            }
+            if record is not None:
+                earlier = session.scalars(
+                    select(DiplomaVersionRow)
+                    .where(DiplomaVersionRow.diploma_id == row.id)
+                    .order_by(DiplomaVersionRow.version.desc())
+                    .limit(1)
+                ).first()
+                version = 1 if earlier is None else earlier.version + 1
+                session.add(
+                    DiplomaVersionRow(
+                        diploma_id=row.id,
+                        version=version,
+                        record=bytes(row.record),
+                        record_sha256=record_digest(bytes(row.record)),
+                        pdf_sha256=row.pdf_sha256,
+                        issued_at=row.issued_at if earlier is None else earlier.superseded_at,
+                        superseded_at=at,
+                        superseded_by=actor,
+                        qr_sha256=replaced_qr_sha256,
+                    )
+                )
+                row.record = bytes(record)
+                row.key_id = key_id
+                details.update(version=version + 1, record_sha256=record_sha256, key_id=key_id)
+            if pdf_sha256:
+                row.pdf_sha256 = pdf_sha256
+            row.name = request.name
+            row.name_en = request.name_en
+            row.award = request.award
+            row.award_en = request.award_en
+            row.citation = request.citation
+            row.field = request.field
+            row.issued_on = request.issued_on
+            row.template = request.template
+            row.email = request.email
+            if request.national_id:
+                row.national_id_hash = self._hash_national_id(request.national_id)
+            session.flush()
+            append_audit(session, at, actor, AuditAction.DIPLOMA_CORRECTED, details, subject=row.id)
+            return self._diploma(row)
+
+    def versions(self, diploma_id: str) -> list[DiplomaVersion]:
+        """The diploma's earlier versions, replaced by corrections, oldest first."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(DiplomaVersionRow)
+                .where(DiplomaVersionRow.diploma_id == diploma_id)
+                .order_by(DiplomaVersionRow.version)
+            ).all()
+            return [
+                DiplomaVersion(
+                    diploma_id=r.diploma_id,
+                    version=r.version,
+                    record_sha256=r.record_sha256,
+                    pdf_sha256=r.pdf_sha256,
+                    issued_at=r.issued_at,
+                    superseded_at=r.superseded_at,
+                    superseded_by=r.superseded_by,
+                )
+                for r in rows
+            ]
+
+    def superseded_records(self, institution: str | None = None) -> list[SupersededRecord]:
+        """Every replaced version (of `institution`'s diplomas, if given), oldest first:
+        digests, ids and dates only, as a trust bundle lists them."""
+        query = select(
+            DiplomaVersionRow.diploma_id,
+            DiplomaVersionRow.record_sha256,
+            DiplomaVersionRow.superseded_at,
+            DiplomaVersionRow.version,
+            DiplomaVersionRow.qr_sha256,
+        ).order_by(DiplomaVersionRow.superseded_at, DiplomaVersionRow.diploma_id)
+        if institution is not None:
+            query = query.join(DiplomaRow, DiplomaRow.id == DiplomaVersionRow.diploma_id).where(
+                DiplomaRow.institution == institution
+            )
+        with self._read() as session:
+            return [
+                SupersededRecord(
+                    r.diploma_id,
+                    r.record_sha256,
+                    r.superseded_at,
+                    r.version,
+                    qr_sha256=r.qr_sha256,
+                )
+                for r in session.execute(query)
+            ]
+
+    def by_external_ids(
+        self, institution: str, external_ids: Sequence[str]
+    ) -> dict[str, tuple[Diploma, bool]]:
+        """The stored diplomas of these external ids, each with whether it has a national
+        id, by external id (those not issued are left out)."""
+        found: dict[str, tuple[Diploma, bool]] = {}
+        with self._read() as session:
+            for start in range(0, len(external_ids), _KEYS_PER_QUERY):
+                part = list(external_ids[start : start + _KEYS_PER_QUERY])
+                for row in session.scalars(
+                    select(DiplomaRow).where(
+                        DiplomaRow.institution == institution, DiplomaRow.external_id.in_(part)
+                    )
+                ):
+                    assert row.external_id is not None
+                    found[row.external_id] = (self._diploma(row), row.national_id_hash is not None)
+        return found
+
+    def same_national_id(self, diploma_id: str, national_id: str) -> bool:
+        """Whether the stored national id is `national_id` (both absent counts as same)."""
+        with self._read() as session:
+            stored = session.scalar(
+                select(DiplomaRow.national_id_hash).where(DiplomaRow.id == diploma_id)
+            )
+        given = self._hash_national_id(national_id) if national_id else None
+        return stored == given
 
     @contextmanager
     def _changing_status(

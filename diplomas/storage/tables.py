@@ -124,6 +124,31 @@ class DiplomaRow(Base):
     """Its index in the revocation and the suspension list of that number."""
 
 
+class DiplomaVersionRow(Base):
+    """An earlier version of a diploma, replaced by a correction (`service.correct`): the
+    record it was signed with, kept byte for byte, and the digests that name it. The
+    current version stays in `diplomas`; rows here are only ever added."""
+
+    __tablename__ = "diploma_versions"
+    __table_args__ = (Index(None, "record_sha256"), Index(None, "superseded_at"))
+
+    diploma_id: Mapped[str] = mapped_column(String(32), ForeignKey("diplomas.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    record_sha256: Mapped[str] = mapped_column(String(64))
+    """`core.verification.record_digest` of `record`."""
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
+    """The SHA-256 of that version's signed PDF ('' if none was recorded)."""
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """When this version was signed: the diploma's issuance, or the correction before."""
+    superseded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    superseded_by: Mapped[str] = mapped_column(String(128))
+    """The actor of the correction that replaced it."""
+    qr_sha256: Mapped[str] = mapped_column(String(64), default="")
+    """SHA-256 of its QR code's signature when the correction changed what the QR code
+    says (name or date); '' when its QR code still holds."""
+
+
 class StatusListRow(Base):
     """One status list number: its size, how many slots are handed out, the secret seed
     that permutes slot positions into indexes, and a version bumped whenever a status on it

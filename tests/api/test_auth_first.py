@@ -154,6 +154,8 @@ def test_every_route_that_needs_a_token_checks_it_first(inst: Instance) -> None:
         ("POST", "/api/v1/diplomas/{diploma_id}/revoke"): "revoke",
         ("POST", "/api/v1/diplomas/{diploma_id}/suspend"): "revoke",
         ("POST", "/api/v1/diplomas/{diploma_id}/unsuspend"): "revoke",
+        ("POST", "/api/v1/diplomas/{diploma_id}/corrections"): "issue",
+        ("GET", "/api/v1/diplomas/{diploma_id}/versions"): "read",
         ("GET", "/api/v1/diplomas/{diploma_id}/credential"): None,
         ("POST", "/api/v1/batches"): "issue",
         ("GET", "/api/v1/batches/{batch_id}"): "read",

@@ -211,15 +211,26 @@ def _schema_1_files(site: Site) -> tuple[dict[str, Any], dict[str, str]]:
 def rounds(verifier: Path, site: Site) -> Rounds:
     lone = site.issue()
     joint = site.issue(co_issuers=["samt"])
+    fixed = site.issue(name_en="Zahra Mohamadinejad")
+    r = site.client.post(
+        f"/api/v1/diplomas/{fixed}/corrections",
+        json={"name_en": "Zahra Mohammadinejad"},
+        headers=site.instance.auth("issue"),
+    )
+    assert r.status_code == 200, r.text
     credential, co_issued = site.credential(lone), site.credential(joint)
+    corrected = site.credential(fixed)
     old, old_documents = _schema_1_files(site)
     checked = {
         "genuine": credential,
         "changed-name": _with_name(credential, "سارا محمدی"),
         "co-issued": co_issued,
+        "corrected": corrected,
         "schema-1": old,
     }
-    documents = site.documents({"genuine": credential, "co-issued": co_issued})
+    documents = site.documents(
+        {"genuine": credential, "co-issued": co_issued, "corrected": corrected}
+    )
     for url in list(documents):
         if "/status/" in url:
             checked[f"list {url.rsplit('/', 1)[1]}"] = json.loads(Path(documents[url]).read_text())
@@ -253,6 +264,16 @@ def test_a_genuine_credential_verifies(rounds: Rounds) -> None:
 def test_the_credential_passes_json_ld_safe_mode(rounds: Rounds) -> None:
     for name in ("genuine", "co-issued"):
         assert rounds.before[name]["jsonld"] == {"ok": True, "error": None}, name
+
+
+def test_a_corrected_credential_verifies(rounds: Rounds) -> None:
+    """A correction's record (version 2, naming the digest of the one it replaces) is an
+    ordinary credential there: its proof, JSON-LD safe mode and status entries hold."""
+    result = rounds.before["corrected"]
+    assert result["vc"]["verified"], result["vc"]["error"]
+    assert [p["verified"] for p in result["vc"]["proofs"]] == [True]
+    assert rounds.before["corrected"]["jsonld"] == {"ok": True, "error": None}
+    assert _entries(result) == {"revocation": False, "suspension": False}
 
 
 def test_a_changed_claim_is_refused(rounds: Rounds) -> None:

@@ -43,6 +43,7 @@ def test_migrate_creates_the_schema_from_scratch(db_url: str) -> None:
             "status_list_credentials",
             "audit_log",
             "audit_head",
+            "diploma_versions",
             "alembic_version",
         } <= set(inspect(engine).get_table_names())
         migrate(db_url)  # at head already: nothing to do

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from ...core.audit import AuditAction
-from ...core.errors import Conflict
+from ...core.errors import Conflict, ExternalIdTaken
 from ...core.model import Diploma
 from ...core.ports import TokenRecord
 from ...core.proposals import Proposal
@@ -15,6 +15,8 @@ from ...core.statuslist import MEDIA_TYPE as CREDENTIAL_MEDIA_TYPE
 from ...service import DiplomaService
 from ..deps import AuthFirstRoute, IssueToken, ReadToken, RevokeToken, ServiceDep
 from ..schemas import (
+    CorrectionIn,
+    CorrectionOut,
     DiplomaIn,
     DiplomaOut,
     DiplomaPage,
@@ -22,6 +24,7 @@ from ..schemas import (
     ProposalOut,
     RevokeIn,
     SuspendIn,
+    VersionOut,
 )
 
 router = APIRouter(prefix="/api/v1/diplomas", tags=["diplomas"], route_class=AuthFirstRoute)
@@ -59,10 +62,24 @@ def issue_diploma(
     Sending an `external_id` that was issued before issues nothing. The diploma is
     answered (200) to the token that issued it (a retry) and to a token with the `read`
     scope; any other token gets 409 without it, so that an `issue`-only token cannot map
-    student numbers to diplomas."""
-    outcome = service.submit_issue(
-        body.model_dump(exclude_none=True), service.actor_for_token(token)
-    )
+    student numbers to diplomas.
+
+    Sending it again with other details is 409: the diploma is corrected on purpose
+    (`POST /api/v1/diplomas/{id}/corrections`), never by a re-send."""
+    try:
+        outcome = service.submit_issue(
+            body.model_dump(exclude_none=True), service.actor_for_token(token)
+        )
+    except ExternalIdTaken as exc:
+        if "read" not in token.scopes and not issued_by(service, exc.diploma_id, token):
+            raise Conflict(
+                "a diploma with this external_id was issued already, not with this token, "
+                "with other details; ask with a token that has the read scope"
+            ) from None
+        raise Conflict(
+            f"{exc} (the diploma is {exc.serial}: "
+            f"POST /api/v1/diplomas/{exc.diploma_id}/corrections)"
+        ) from None
     if isinstance(outcome, Proposal):
         response.status_code = status.HTTP_202_ACCEPTED
         return ProposalOut.of(outcome, service.institution.public_url)
@@ -148,6 +165,49 @@ def unsuspend_diploma(diploma_id: str, service: ServiceDep, _: RevokeToken) -> D
     """Lift a suspension; 409 if it is revoked or not suspended."""
     d = service.unsuspend(diploma_id)
     return DiplomaOut.of(d, pdf_url(d))
+
+
+@router.post(
+    "/{diploma_id}/corrections",
+    responses={
+        404: {"description": "no such diploma"},
+        409: {"description": "revoked, or changed while the correction was checked"},
+        422: {"description": "a refused value, a field that cannot change, or no change"},
+    },
+)
+def correct_diploma(
+    diploma_id: str, body: CorrectionIn, service: ServiceDep, _: IssueToken
+) -> CorrectionOut:
+    """Correct a diploma: a new version under the same id, serial and QR link, signed
+    again and printed again; the replaced version verifies as superseded from then on.
+    Only the fields sent change."""
+    service.get(diploma_id)  # ids only here, as on every route: 404 for a serial
+    outcome = service.correct(diploma_id, body.model_dump(exclude_none=True))
+    d = outcome.diploma
+    return CorrectionOut(
+        id=d.id,
+        serial=d.serial,
+        version=outcome.version,
+        fields=list(outcome.plan.fields),
+        status=d.status.value,
+        verify_url=d.verify_url,
+        pdf_url=pdf_url(d),
+    )
+
+
+@router.get("/{diploma_id}/versions")
+def list_versions(diploma_id: str, service: ServiceDep, _: ReadToken) -> list[VersionOut]:
+    """Every version of the diploma, the issued one first, the current one last."""
+    return [
+        VersionOut(
+            version=v.version,
+            issued_at=v.issued_at,
+            superseded_at=v.superseded_at,
+            record_sha256=v.record_sha256,
+            pdf_sha256=v.pdf_sha256,
+        )
+        for v in service.versions(diploma_id)
+    ]
 
 
 @router.get(

@@ -43,6 +43,10 @@ HEADLINES = {
     "suspended": ("این دیپلم به حالت تعلیق درآمده است", "This diploma is suspended"),
     "unknown": ("چنین دیپلمی صادر نشده است", "No such diploma was issued"),
     "invalid": ("این سند معتبر نیست", "This document is not genuine"),
+    "superseded": (
+        "این نسخه با نسخهٔ اصلاح‌شده جایگزین شده است",
+        "This copy was replaced by a corrected version",
+    ),
 }
 
 
