@@ -52,11 +52,12 @@ class Draft:
 
     @property
     def upload(self) -> Path:
-        return self.folder / f"upload{Path(self.source).suffix.lower()}"
+        """The file as uploaded, under its own name (a batch is named after its file)."""
+        return self.folder / "upload" / self.source
 
     @property
     def mapped(self) -> Path:
-        return self.folder / "mapped.csv"
+        return self.folder / "mapped" / f"{Path(self.source).stem}.csv"
 
     @property
     def roster_file(self) -> Path:
@@ -131,7 +132,9 @@ class RosterDrafts:
     ) -> Draft:
         """Keep an uploaded roster as a new draft of `owner`'s; DocumentError for a file
         type that is not a roster or one over `max_bytes` (nothing kept then)."""
-        name = os.path.basename(source or "roster.csv")[:200]
+        name = os.path.basename(source or "roster.csv")[:200].strip()
+        if name.startswith(".") or not name:
+            name = "roster" + name
         suffix = Path(name).suffix.lower()
         if suffix not in ROSTER_TYPES:
             raise DocumentError(f"a roster must be one of {', '.join(ROSTER_TYPES)}, not {name!r}")
@@ -147,6 +150,8 @@ class RosterDrafts:
         draft = Draft(**{**draft.__dict__, "folder": self.root / draft.id})
         _private_dir(self.root)
         _private_dir(draft.folder)
+        _private_dir(draft.upload.parent)
+        _private_dir(draft.mapped.parent)
         try:
             fd = os.open(draft.upload, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:

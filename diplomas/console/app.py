@@ -13,6 +13,7 @@ from .routes import (
     batches,
     diplomas,
     issuing,
+    proposals,
     rosters,
     settings,
     signin,
@@ -21,7 +22,19 @@ from .routes import (
 )
 from .web import Refused, SignInRequired, check_console_routes, on_refused, on_sign_in_required
 
-MODULES = (signin, diplomas, issuing, rosters, batches, tokens, users, settings, account, audit)
+MODULES = (
+    signin,
+    diplomas,
+    issuing,
+    proposals,
+    rosters,
+    batches,
+    tokens,
+    users,
+    settings,
+    account,
+    audit,
+)
 
 
 def console_routes() -> list[BaseRoute]:

@@ -28,9 +28,10 @@ from starlette.routing import BaseRoute
 from ..accounts import SignedIn
 from ..core.dates import format_gregorian, format_solar_hijri
 from ..core.errors import DiplomaError, Forbidden, InvalidInput, Unauthorized
+from ..core.proposals import Actor
 from ..core.sessions import console_actor
 from ..core.text import persian_digits
-from ..core.users import Permission
+from ..core.users import ROLE_SCOPES, Permission
 from ..service import DiplomaService
 from .i18n import LANGUAGES, Language, translate
 
@@ -179,6 +180,12 @@ class Need:
         if not self.any_institution and signed.user.institution != service.institution.slug:
             raise Refused(403, "You cannot do this")
         return signed
+
+
+def actor_of(signed: SignedIn) -> Actor:
+    """The signed-in person as the two-person rule sees them: their role's permissions."""
+    user = signed.user
+    return Actor(console_actor(user.email), user, ROLE_SCOPES[user.role])
 
 
 def acting(request: Request, signed: SignedIn) -> DiplomaService:

@@ -17,6 +17,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from diplomas.batches import BatchOptions, BatchRunner
+from diplomas.core.proposals import Actor
 from diplomas.rosters import RosterDrafts
 
 from .conftest import RECIPIENT, watch
@@ -36,6 +37,7 @@ class Console:
     user_id: str
     draft_id: str
     batch_id: str
+    proposal_id: str
 
     @property
     def base_url(self) -> str:
@@ -68,11 +70,24 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         admin, roster.name, [roster.read_bytes()], template="classic", max_bytes=1 << 20
     )
     drafts.map_columns(draft, {3: ""})
+    service.production = True  # the two-person rule: a proposal to show
+    proposal = service.submit_issue(
+        {"name": "مریم احمدی", "name_en": "Maryam Ahmadi"}, Actor("cli:test")
+    )
+    service.production = False
     report = BatchRunner(service, inst.settings).run(
         roster, BatchOptions(out_dir=roster.parent / "out", workers=1, skip_invalid=True)
     )
     with serving(inst, port) as server:
-        yield Console(server, diploma.id, token.token_id, viewer.id, draft.id, report.batch.id)
+        yield Console(
+            server,
+            diploma.id,
+            token.token_id,
+            viewer.id,
+            draft.id,
+            report.batch.id,
+            proposal.id,  # type: ignore[union-attr]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +127,8 @@ PAGES = {
     "account": "/admin/account",
     "enrol": "/admin/second-factor/enrol",
     "audit": "/admin/audit",
+    "proposals": "/admin/proposals",
+    "proposal": "/admin/proposals/{proposal}",
     "batches": "/admin/batches",
     "batch": "/admin/batches/{batch}",
     "roster-upload": "/admin/rosters/new",
@@ -130,6 +147,7 @@ def path_of(console: Console, name: str) -> str:
         user=console.user_id,
         draft=console.draft_id,
         batch=console.batch_id,
+        proposal=console.proposal_id,
     )
 
 

@@ -57,6 +57,11 @@ TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/admin/batches"): OWN,
     ("GET", "/admin/batches/{batch_id}"): OWN,
     ("GET", "/admin/batches/{batch_id}/archive"): OWN,
+    ("GET", "/admin/proposals"): EVERYONE,
+    ("GET", "/admin/proposals/{proposal_id}"): EVERYONE,
+    ("POST", "/admin/proposals/{proposal_id}/{decision}"): frozenset(
+        {"approver", "admin", "partner"}
+    ),
     ("GET", "/admin/tokens"): EVERYONE,
     ("POST", "/admin/tokens"): EVERYONE,
     ("GET", "/admin/tokens/{token_id}/revoke"): EVERYONE,
@@ -133,6 +138,8 @@ def fill(world: World, path: str) -> str:
         "user_id": world.user_id,
         "draft_id": "no-such-draft",
         "key_id": "rk-no-such-key",
+        "proposal_id": "no-such-proposal",
+        "decision": "approve",
         "batch_id": "no-such-batch",
         **DESTRUCTIVE.get(path, {}),
     }

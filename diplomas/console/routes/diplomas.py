@@ -85,7 +85,7 @@ async def diploma(request: Request, signed: Reader, reference: str) -> Response:
     found = _diploma(request, signed, reference)
     service = service_of(request)
     verdict = await run_in_threadpool(service.verify_id, found.id)
-    history = await run_in_threadpool(service.audit_trail, subject=found.id, limit=200)
+    history = await run_in_threadpool(service.history, found.id)
     return page(
         request,
         "diploma.html",

@@ -13,9 +13,10 @@ from fastapi.responses import Response
 from ...accounts import SignedIn
 from ...core.errors import DiplomaError
 from ...core.model import REQUEST_FIELDS
+from ...core.proposals import Proposal
 from ...core.users import Permission
 from ...render.preview import first_page_png
-from ..web import Need, acting, page, problems_of, redirect, service_of
+from ..web import Need, actor_of, page, problems_of, redirect, service_of
 
 router = APIRouter(include_in_schema=False)
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
@@ -75,9 +76,11 @@ async def preview(request: Request, signed: Issuer) -> Response:
 @router.post("/admin/issue")
 async def issue(request: Request, signed: Issuer) -> Response:
     raw, values = await _raw(request)
-    service = acting(request, signed)
+    service = service_of(request)
     try:
-        outcome = await run_in_threadpool(service.issue, raw)
+        outcome = await run_in_threadpool(service.submit_issue, raw, actor_of(signed))
     except DiplomaError as exc:
         return _form(request, values, problems_of(exc), status_code=422)
+    if isinstance(outcome, Proposal):
+        return redirect(request, f"/admin/proposals/{outcome.id}")
     return redirect(request, f"/admin/diplomas/{outcome.diploma.id}")

@@ -19,7 +19,7 @@ from ...core.users import Permission
 from ...render.preview import first_page_png
 from ...roster import PREFERRED_HEADERS, ROSTER_FIELDS, write_problems_csv
 from ...rosters import IGNORE, Draft, RosterCheck, RosterDrafts
-from ..web import Need, Refused, page, problems_of, redirect, service_of
+from ..web import Need, Refused, actor_of, page, problems_of, redirect, service_of
 
 router = APIRouter(include_in_schema=False)
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
@@ -180,16 +180,31 @@ async def issue(
     source = draft.roster_file
 
     def start() -> str:
+        """The batch proposed where the two-person rule applies (it waits, `proposed`,
+        for its approvals), else queued at once; the proposal's or the batch's page."""
         options = BatchOptions(
             out_dir=Path("."), template=draft.template, skip_invalid=skip_invalid
         )
+        proposal = runner.propose(source, options, actor_of(signed))
+        if proposal is not None:
+            drafts(request).discard(draft)
+            return f"/admin/proposals/{proposal.id}"
         batch = runner.new_batch(draft.source, options)
         folder = batch_folder(settings.home, batch.id)
         folder.mkdir(parents=True)
         shutil.copyfile(source, folder / f"roster{source.suffix}")
         request.app.state.batch_queue.submit(batch)
         drafts(request).discard(draft)
-        return str(batch.id)
+        return f"/admin/batches/{batch.id}"
 
-    batch_id = await run_in_threadpool(start)
-    return redirect(request, f"/admin/batches/{batch_id}")
+    try:
+        target = await run_in_threadpool(start)
+    except DiplomaError as exc:
+        result = await run_in_threadpool(drafts(request).check, draft)
+        return page(
+            request,
+            "roster_check.html",
+            {"draft": draft, "check": result, "images": [], "problems": problems_of(exc)},
+            status_code=422,
+        )
+    return redirect(request, target)
