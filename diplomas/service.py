@@ -73,6 +73,7 @@ from .core.proposals import (
     ProposalKind,
     ProposalState,
 )
+from .core.reasons import choose
 from .core.sessions import SessionEnd, SessionPolicy
 from .core.statuslist import (
     SignedStatusList,
@@ -110,7 +111,6 @@ if TYPE_CHECKING:
 
 SCOPES = frozenset({"issue", "revoke", "read", "approve"})
 TOKEN_PREFIX = "dpl"  # noqa: S105 - a public label, not a secret
-MAX_REASON = 300
 MAX_TOKEN_DAYS = 3660
 
 
@@ -228,16 +228,6 @@ def check_request(
 def widest_serial(institution: Institution) -> str:
     """A serial as wide as any real one, for checking that a page will fit."""
     return f"{institution.serial_prefix}-8888-888888"
-
-
-def _reason(reason: str, done: str) -> str:
-    """A revocation or suspension reason, normalised; InvalidInput if empty or too long."""
-    reason = normalize(reason)
-    if not reason:
-        raise InvalidInput(FieldProblem("reason", f"is required: say why it is {done}"))
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(FieldProblem("reason", f"is longer than {MAX_REASON} characters"))
-    return reason
 
 
 def _hash_secret(secret: str) -> str:
@@ -688,24 +678,31 @@ class DiplomaService:
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
         return self.repository.search(normalize(query), offset, limit)
 
-    def revoke(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
-        reason = _reason(reason, "revoked")
+    def revoke(
+        self, diploma_id: str, reason: str, *, note: str = "", actor: str | None = None
+    ) -> Diploma:
+        """Revoke for good, with a public reason from `core.reasons` and a private note
+        (free text given as the reason becomes the note: see `reasons.choose`)."""
+        code, note = choose("revoke", reason, note)
         return self._change_status(
             diploma_id,
             lambda: self.repository.revoke(
-                diploma_id, reason, self.clock.now(), actor=self._who(actor)
+                diploma_id, code, self.clock.now(), note=note, actor=self._who(actor)
             ),
         )
 
     # -- suspension and status lists -------------------------------------------------------
 
-    def suspend(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
-        """Suspend until `unsuspend`; Conflict if revoked (final) or suspended already."""
-        reason = _reason(reason, "suspended")
+    def suspend(
+        self, diploma_id: str, reason: str, *, note: str = "", actor: str | None = None
+    ) -> Diploma:
+        """Suspend until `unsuspend`; Conflict if revoked (final) or suspended already.
+        The reason and note as for `revoke`."""
+        code, note = choose("suspend", reason, note)
         return self._change_status(
             diploma_id,
             lambda: self.repository.suspend(
-                diploma_id, reason, self.clock.now(), actor=self._who(actor)
+                diploma_id, code, self.clock.now(), note=note, actor=self._who(actor)
             ),
         )
 

@@ -10,6 +10,7 @@ from ..core.credential import PublicClaims
 from ..core.dates import format_solar_hijri_numeric
 from ..core.model import Diploma, DiplomaRequest
 from ..core.proposals import Proposal, ProposalState
+from ..core.reasons import public_words
 from ..core.verification import Verdict
 
 
@@ -73,9 +74,11 @@ class DiplomaOut(BaseModel):
     issued_at: datetime
     status: str
     revoked_at: datetime | None
-    revocation_reason: str
+    revocation_reason: str = Field(description="The public reason's code (`reason` list).")
+    revocation_note: str = Field(description="The office's private note: never published.")
     suspended_at: datetime | None
     suspension_reason: str
+    suspension_note: str
     verify_url: str
     pdf_url: str
     pdf_sha256: str
@@ -104,8 +107,10 @@ class DiplomaOut(BaseModel):
             status=d.status.value,
             revoked_at=d.revoked_at,
             revocation_reason=d.revocation_reason,
+            revocation_note=d.revocation_note,
             suspended_at=d.suspended_at,
             suspension_reason=d.suspension_reason,
+            suspension_note=d.suspension_note,
             verify_url=d.verify_url,
             pdf_url=pdf_url,
             pdf_sha256=d.pdf_sha256,
@@ -122,13 +127,29 @@ class DiplomaPage(BaseModel):
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(description="Why the diploma is revoked; shown on the verify page.")
+    reason: str = Field(
+        max_length=2000,
+        description="The public reason: issued_in_error, false_information, misconduct, "
+        "replaced, holder_request or other, published in Persian and English. Other text "
+        "is kept as the private note, under other.",
+    )
+    note: str = Field(
+        "", max_length=2000, description="The office's private note: never published."
+    )
 
 
 class SuspendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(description="Why the diploma is suspended; shown on the verify page.")
+    reason: str = Field(
+        max_length=2000,
+        description="The public reason: under_review, disputed, holder_request or other, "
+        "published in Persian and English. Other text is kept as the private note, under "
+        "other.",
+    )
+    note: str = Field(
+        "", max_length=2000, description="The office's private note: never published."
+    )
 
 
 class IssuerOut(BaseModel):
@@ -234,7 +255,7 @@ class VerdictOut(BaseModel):
             reasons=list(v.reasons),
             diploma=PublicDiplomaOut.of(v.claims) if v.claims else None,
             revoked_at=v.revoked_at,
-            revocation_reason=v.revocation_reason,
+            revocation_reason=public_words(v.revocation_reason)[1],
             signers=[
                 SignerOut(
                     kind=s.kind,
@@ -247,7 +268,7 @@ class VerdictOut(BaseModel):
                 for s in v.signers
             ],
             suspended_at=v.suspended_at,
-            suspension_reason=v.suspension_reason,
+            suspension_reason=public_words(v.suspension_reason)[1],
             superseded_at=v.superseded_at,
         )
 

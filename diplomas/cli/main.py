@@ -375,30 +375,60 @@ ReferenceArg = Annotated[
 ]
 
 
+NoteOpt = Annotated[
+    str, typer.Option(help="The office's private note (minutes, names): never published.")
+]
+
+
+def _published(code: str) -> str:
+    from ..core.reasons import public_words
+
+    fa, en = public_words(code)
+    return f"{en} ({fa}), published" if en else "no reason published"
+
+
 @app.command()
 def revoke(
     diploma_id: ReferenceArg,
-    reason: Annotated[str, typer.Option(help="Why; shown on the verify page.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="The public reason: issued_in_error, false_information, misconduct, "
+            "replaced, holder_request or other. Any other text is kept as the private note."
+        ),
+    ],
+    note: NoteOpt = "",
 ) -> None:
     """Revoke a diploma; its page and every verifier then say so."""
     with errors_to_exit():
         service = load_service()
         found = service.find_reference(diploma_id)
-        d = service.revoke(found.id, reason, actor=current_actor())
-    out.print(f"revoked {d.serial}: {d.revocation_reason}", highlight=False)
+        d = service.revoke(found.id, reason, note=note, actor=current_actor())
+    out.print(f"revoked {d.serial}: {_published(d.revocation_reason)}", highlight=False)
+    if d.revocation_note:
+        out.print(f"private note: {d.revocation_note}", highlight=False)
 
 
 @app.command()
 def suspend(
     diploma_id: ReferenceArg,
-    reason: Annotated[str, typer.Option(help="Why; shown on the verify page.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="The public reason: under_review, disputed, holder_request or other. Any "
+            "other text is kept as the private note."
+        ),
+    ],
+    note: NoteOpt = "",
 ) -> None:
     """Suspend a diploma until `diplomas unsuspend`; a revoked one cannot be suspended."""
     with errors_to_exit():
         service = load_service()
         found = service.find_reference(diploma_id)
-        d = service.suspend(found.id, reason, actor=current_actor())
-    out.print(f"suspended {d.serial}: {d.suspension_reason}", highlight=False)
+        d = service.suspend(found.id, reason, note=note, actor=current_actor())
+    out.print(f"suspended {d.serial}: {_published(d.suspension_reason)}", highlight=False)
+    if d.suspension_note:
+        out.print(f"private note: {d.suspension_note}", highlight=False)
 
 
 @app.command()

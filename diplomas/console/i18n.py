@@ -246,6 +246,7 @@ WORDS: dict[str, str] = {
     "diploma.suspended": "معلق شد",
     "diploma.unsuspended": "تعلیق برداشته شد",
     "diploma.corrected": "اصلاح شد",
+    "Public reason (shown to whoever checks the diploma)": "علت عمومی (به هر کس دیپلم را بررسی کند نشان داده می‌شود)",
     "Private note (never public)": "یادداشت داخلی (هرگز عمومی نمی‌شود)",
 }
 

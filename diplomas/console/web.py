@@ -29,6 +29,7 @@ from ..accounts import SignedIn
 from ..core.dates import format_gregorian, format_solar_hijri
 from ..core.errors import DiplomaError, Forbidden, InvalidInput, Unauthorized
 from ..core.proposals import Actor
+from ..core.reasons import public_words
 from ..core.sessions import console_actor
 from ..core.text import persian_digits
 from ..core.users import ROLE_SCOPES, Permission
@@ -49,6 +50,7 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templat
 templates.env.filters["fa_digits"] = persian_digits
 templates.env.filters["solar_hijri"] = format_solar_hijri
 templates.env.filters["gregorian"] = format_gregorian
+templates.env.globals["reason_words"] = public_words
 
 
 class SignInRequired(Exception):

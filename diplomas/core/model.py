@@ -160,6 +160,10 @@ class Diploma:
     suspension_reason: str = ""
     status_slot: tuple[int, int] | None = None
     """(status list number, index) of its revocation and suspension bits, if it has them."""
+    revocation_note: str = ""
+    """The office's private note on the revocation (`revocation_reason` is the public
+    reason's code); never published."""
+    suspension_note: str = ""
 
     @property
     def verify_url(self) -> str:

@@ -230,11 +230,23 @@ class DiplomaRepository(Protocol):
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
 
     def revoke(
-        self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+        self,
+        diploma_id: str,
+        reason: str,
+        at: datetime,
+        *,
+        note: str = "",
+        actor: str = SYSTEM_ACTOR,
     ) -> Diploma: ...
 
     def suspend(
-        self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+        self,
+        diploma_id: str,
+        reason: str,
+        at: datetime,
+        *,
+        note: str = "",
+        actor: str = SYSTEM_ACTOR,
     ) -> Diploma: ...
 
     def unsuspend(self, diploma_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR) -> Diploma: ...

@@ -23,6 +23,7 @@ from .model import DiplomaStatus
 from .ports import PdfReport
 from .proof import ProofCheck, canonical, check_proofs
 from .qrproof import QrCheck, did_web_of
+from .reasons import public_words
 
 
 class VerdictStatus(StrEnum):
@@ -242,8 +243,10 @@ def _revoked_sentence(stored: StoredState) -> str:
 
 
 def _status_sentence(done: str, at: datetime | None, reason: str) -> str:
+    """The public sentence: the reason as its published words, never a private note."""
     when = f" on {at.date().isoformat()}" if at else ""
-    why = f": {reason}" if reason else ""
+    words = public_words(reason)[1]
+    why = f": {words}" if words else ""
     return f"the issuer {done} this diploma{when}{why}"
 
 

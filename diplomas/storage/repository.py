@@ -286,11 +286,13 @@ class SqlRepository:
             status=DiplomaStatus.ISSUED.value,
             revoked_at=None,
             revocation_reason="",
+            revocation_note="",
             issued_at=issued_at,
             pdf_sha256="",
             batch_id=None,
             suspended_at=None,
             suspension_reason="",
+            suspension_note="",
             status_list=slot.list_number,
             status_index=slot.index,
         )
@@ -712,8 +714,10 @@ class SqlRepository:
             details = {"diploma": row.id, "serial": row.serial}
             if action is AuditAction.DIPLOMA_REVOKED:
                 details["reason"] = row.revocation_reason
+                details["note"] = row.revocation_note
             elif action is AuditAction.DIPLOMA_SUSPENDED:
                 details["reason"] = row.suspension_reason
+                details["note"] = row.suspension_note
             append_audit(session, at, actor, action, details, subject=row.id)
 
     @staticmethod
@@ -729,7 +733,13 @@ class SqlRepository:
             )
 
     def revoke(
-        self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+        self,
+        diploma_id: str,
+        reason: str,
+        at: datetime,
+        *,
+        note: str = "",
+        actor: str = SYSTEM_ACTOR,
     ) -> Diploma:
         """Mark the diploma revoked, for good (a suspended one too). Raises NotFound, or
         Conflict if it already is."""
@@ -739,10 +749,17 @@ class SqlRepository:
             row.status = DiplomaStatus.REVOKED.value
             row.revoked_at = at
             row.revocation_reason = reason
+            row.revocation_note = note
         return self._diploma(row)
 
     def suspend(
-        self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+        self,
+        diploma_id: str,
+        reason: str,
+        at: datetime,
+        *,
+        note: str = "",
+        actor: str = SYSTEM_ACTOR,
     ) -> Diploma:
         """Suspend the diploma until `unsuspend`. Raises NotFound, or Conflict if it is
         revoked or suspended already."""
@@ -755,6 +772,7 @@ class SqlRepository:
             row.status = DiplomaStatus.SUSPENDED.value
             row.suspended_at = at
             row.suspension_reason = reason
+            row.suspension_note = note
         return self._diploma(row)
 
     def unsuspend(self, diploma_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR) -> Diploma:
@@ -769,6 +787,7 @@ class SqlRepository:
             row.status = DiplomaStatus.ISSUED.value
             row.suspended_at = None
             row.suspension_reason = ""
+            row.suspension_note = ""
         return self._diploma(row)
 
     # -- status lists ---------------------------------------------------------------------
@@ -895,12 +914,14 @@ class SqlRepository:
             status=DiplomaStatus(row.status),
             revoked_at=row.revoked_at,
             revocation_reason=row.revocation_reason,
+            revocation_note=row.revocation_note,
             pdf_sha256=row.pdf_sha256,
             co_issuers=tuple(
                 self._institution(slug, row.id) for slug in row.co_issuers.split(",") if slug
             ),
             suspended_at=row.suspended_at,
             suspension_reason=row.suspension_reason,
+            suspension_note=row.suspension_note,
             status_slot=(
                 None
                 if row.status_list is None or row.status_index is None

@@ -110,6 +110,9 @@ class DiplomaRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revocation_reason: Mapped[str] = mapped_column(Text, default="")
+    """The public reason's code (`core.reasons`); published as its words."""
+    revocation_note: Mapped[str] = mapped_column(Text, default="")
+    """The office's private note on the revocation: never published."""
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
     batch_id: Mapped[str | None] = mapped_column(String(64))
@@ -118,6 +121,7 @@ class DiplomaRow(Base):
     so that re-running a roster issues nothing twice."""
     suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     suspension_reason: Mapped[str] = mapped_column(Text, default="")
+    suspension_note: Mapped[str] = mapped_column(Text, default="")
     status_list: Mapped[int | None] = mapped_column(Integer)
     """Number of the status lists holding its bits; NULL for diplomas issued before them."""
     status_index: Mapped[int | None] = mapped_column(Integer)

@@ -60,15 +60,18 @@ def test_scan_the_printed_qr_then_revoke(http: httpx.Client, live_server: LiveSe
 
     r = http.post(
         f"/api/v1/diplomas/{issued['id']}/revoke",
-        json={"reason": "اشتباه در نام دارنده"},
+        json={"reason": "issued_in_error", "note": "اشتباه در نام دارنده، صورت‌جلسهٔ ۱۲"},
         headers=live_server.instance.auth("revoke"),
     )
     assert r.status_code == 200 and r.json()["status"] == "revoked"
 
     page = http.get(urlparse(urls[0]).path)
-    assert REVOKED in page.text and "اشتباه در نام دارنده" in page.text
+    # The reason chosen from the list is published in both languages; the note never.
+    assert REVOKED in page.text and "صدور اشتباه" in page.text and "Issued in error" in page.text
+    assert "صورت‌جلسه" not in page.text
     verdict = http.get(f"/api/v1/verify/{issued['id']}").json()
-    assert verdict["status"] == "revoked" and verdict["revocation_reason"] == "اشتباه در نام دارنده"
+    assert verdict["status"] == "revoked" and verdict["revocation_reason"] == "Issued in error"
+    assert "صورت‌جلسه" not in str(verdict)
 
     upload = http.post("/api/v1/verify", files={"file": ("d.pdf", pdf, "application/pdf")}).json()
     assert upload["status"] == "revoked"

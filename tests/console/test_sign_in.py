@@ -141,16 +141,16 @@ def test_a_state_change_without_the_csrf_token_is_refused_and_changes_nothing(
     before = service.audit_trail(limit=1000)
     with admin:
         path = f"/admin/diplomas/{diploma.id}/revoke"
-        no_token = admin.client.post(path, data={"reason": "typo"})
-        wrong = admin.client.post(path, data={"reason": "typo", "csrf": "x" * 43})
+        no_token = admin.client.post(path, data={"reason": "issued_in_error"})
+        wrong = admin.client.post(path, data={"reason": "issued_in_error", "csrf": "x" * 43})
         foreign = admin.client.post(
             path,
-            data={"reason": "typo", "csrf": admin.csrf},
+            data={"reason": "issued_in_error", "csrf": admin.csrf},
             headers={"Origin": "https://evil.example"},
         )
         cross = admin.client.post(
             path,
-            data={"reason": "typo", "csrf": admin.csrf},
+            data={"reason": "issued_in_error", "csrf": admin.csrf},
             headers={"Sec-Fetch-Site": "cross-site"},
         )
         assert [a.status_code for a in (no_token, wrong, foreign, cross)] == [403] * 4
@@ -158,7 +158,7 @@ def test_a_state_change_without_the_csrf_token_is_refused_and_changes_nothing(
         assert service.audit_trail(limit=1000) == before
         # With the token (as a form field or htmx's header) it goes through.
         done = admin.client.post(
-            path, data={"reason": "typo"}, headers={"X-CSRF-Token": admin.csrf}
+            path, data={"reason": "issued_in_error"}, headers={"X-CSRF-Token": admin.csrf}
         )
         assert done.status_code == 303
         assert service.get(diploma.id).status.value == "revoked"

@@ -23,8 +23,15 @@ CSP = (
 
 
 def test_templates_and_static_have_no_inline_script_or_style() -> None:
-    files = [*API.glob("templates/*"), *API.glob("static/*")]
-    assert files
+    console = API.parent / "console" / "templates"
+    # htmx is a library, vendored as published: it handles javascript: URLs itself (to
+    # refuse them), and the CSP keeps anything inline from running whatever it holds.
+    files = [
+        *API.glob("templates/*"),
+        *(p for p in API.glob("static/*") if not p.name.startswith("htmx-")),
+        *console.glob("*.html"),
+    ]
+    assert len(files) > 20
     # A script element is allowed only empty, naming a file of the site's own.
     inline = r'<script(?!\s+src="/[^"]*"></script>)|<style|\sstyle=|\son[a-z]+=|javascript:'
     for path in files:

@@ -95,20 +95,22 @@ def test_suspend_then_unsuspend(client: TestClient, instance: Instance) -> None:
 
     r = client.post(
         f"/api/v1/diplomas/{d['id']}/suspend",
-        json={"reason": "در دست بررسی کمیته"},
+        json={"reason": "under_review", "note": "در دست بررسی کمیته، نامهٔ ۴۵۶"},
         headers=instance.auth("revoke"),
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "suspended"
-    assert r.json()["suspension_reason"] == "در دست بررسی کمیته"
+    assert r.json()["suspension_reason"] == "under_review"
+    assert r.json()["suspension_note"] == "در دست بررسی کمیته، نامهٔ ۴۵۶"
 
     page = client.get(f"/v/{d['id']}")
     assert page.status_code == 200
     assert SUSPENDED in page.text and "This diploma is suspended" in page.text
-    assert "در دست بررسی کمیته" in page.text and "Suspended on" in page.text
+    assert "در دست بررسی" in page.text and "Under review" in page.text
+    assert "Suspended on" in page.text and "نامهٔ ۴۵۶" not in page.text
     assert GENUINE not in page.text
     v = verdict(client, d["id"])
-    assert v["status"] == "suspended" and v["suspension_reason"] == "در دست بررسی کمیته"
+    assert v["status"] == "suspended" and v["suspension_reason"] == "Under review"
     assert v["suspended_at"] is not None and v["diploma"]["serial"] == d["serial"]
 
     _, suspended_bits = list_bits(client, instance, f"suspension-{number}")
@@ -128,8 +130,10 @@ def test_revoke_is_final(client: TestClient, instance: Instance) -> None:
     number, index = index_of(client, d["id"])
     auth = instance.auth("revoke")
     url = f"/api/v1/diplomas/{d['id']}"
-    assert client.post(f"{url}/suspend", json={"reason": "بررسی"}, headers=auth).status_code == 200
-    r = client.post(f"{url}/revoke", json={"reason": "مدرک جعلی"}, headers=auth)
+    assert (
+        client.post(f"{url}/suspend", json={"reason": "disputed"}, headers=auth).status_code == 200
+    )
+    r = client.post(f"{url}/revoke", json={"reason": "false_information"}, headers=auth)
     assert r.status_code == 200 and r.json()["status"] == "revoked"
 
     r = client.post(f"{url}/unsuspend", headers=auth)
@@ -139,7 +143,8 @@ def test_revoke_is_final(client: TestClient, instance: Instance) -> None:
     assert r.status_code == 409 and "revocation is final" in r.json()["detail"]
 
     page = client.get(f"/v/{d['id']}")
-    assert REVOKED in page.text and "مدرک جعلی" in page.text and SUSPENDED not in page.text
+    assert REVOKED in page.text and "صدور بر پایهٔ اطلاعات نادرست" in page.text
+    assert SUSPENDED not in page.text
     assert verdict(client, d["id"])["status"] == "revoked"
     assert list_bits(client, instance, f"revocation-{number}")[1] == [index]
     assert list_bits(client, instance, f"suspension-{number}")[1] == []
@@ -244,14 +249,14 @@ def test_an_uploaded_pdf_of_a_suspended_diploma(client: TestClient, instance: In
     pdf = client.get(f"/api/v1/diplomas/{d['id']}/pdf", headers=instance.auth("read")).content
     client.post(
         f"/api/v1/diplomas/{d['id']}/suspend",
-        json={"reason": "بررسی"},
+        json={"reason": "under_review"},
         headers=instance.auth("revoke"),
     )
     files = {"file": ("d.pdf", pdf, "application/pdf")}
     v = client.post("/api/v1/verify", files=files).json()
-    assert v["status"] == "suspended" and v["suspension_reason"] == "بررسی", v
+    assert v["status"] == "suspended" and v["suspension_reason"] == "Under review", v
     page = client.post("/verify", files=files)
-    assert SUSPENDED in page.text and "بررسی" in page.text
+    assert SUSPENDED in page.text and "در دست بررسی" in page.text
     client.post(f"/api/v1/diplomas/{d['id']}/unsuspend", headers=instance.auth("revoke"))
     assert client.post("/api/v1/verify", files=files).json()["status"] == "valid"
 

@@ -147,7 +147,7 @@ def get_diploma_pdf(diploma_id: str, service: ServiceDep, _: ReadToken) -> Respo
 def revoke_diploma(
     diploma_id: str, body: RevokeIn, service: ServiceDep, _: RevokeToken
 ) -> DiplomaOut:
-    d = service.revoke(diploma_id, body.reason)
+    d = service.revoke(diploma_id, body.reason, note=body.note)
     return DiplomaOut.of(d, pdf_url(d))
 
 
@@ -156,7 +156,7 @@ def suspend_diploma(
     diploma_id: str, body: SuspendIn, service: ServiceDep, _: RevokeToken
 ) -> DiplomaOut:
     """Suspend until unsuspended; 409 if it is revoked (final) or suspended already."""
-    d = service.suspend(diploma_id, body.reason)
+    d = service.suspend(diploma_id, body.reason, note=body.note)
     return DiplomaOut.of(d, pdf_url(d))
 
 

@@ -13,6 +13,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from ...core.dates import format_gregorian, format_solar_hijri
 from ...core.errors import DocumentError
+from ...core.reasons import public_words
 from ...core.text import persian_digits
 from ...core.verification import Verdict
 from ..answers import Answer, KeptResponse
@@ -36,6 +37,7 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 templates.env.filters["fa_digits"] = persian_digits
 templates.env.filters["solar_hijri"] = format_solar_hijri
 templates.env.filters["gregorian"] = format_gregorian
+templates.env.globals["reason_words"] = public_words
 
 HEADLINES = {
     "valid": ("این دیپلم معتبر است", "This diploma is genuine"),

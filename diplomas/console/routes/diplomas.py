@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from ...accounts import SignedIn
 from ...core.errors import DiplomaError, NotFound
 from ...core.model import Diploma, DiplomaStatus
+from ...core.reasons import reasons_for
 from ...core.users import Permission
 from ...render.preview import first_page_png
 from ..web import Need, Refused, acting, page, problems_of, redirect, service_of
@@ -121,7 +122,13 @@ def confirm(request: Request, signed: Revoker, reference: str, action: str) -> R
     return page(
         request,
         "confirm.html",
-        {"d": found, "action": action, "words": ACTIONS[action], "problems": {}},
+        {
+            "d": found,
+            "action": action,
+            "words": ACTIONS[action],
+            "problems": {},
+            "reasons": reasons_for(action),
+        },
     )
 
 
@@ -131,7 +138,8 @@ async def act(
     signed: Revoker,
     reference: str,
     action: str,
-    reason: Annotated[str, Form(max_length=1000)] = "",
+    reason: Annotated[str, Form(max_length=100)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     if action not in ACTIONS:
         raise Refused(404, "Not found")
@@ -139,16 +147,22 @@ async def act(
     service = acting(request, signed)
     try:
         if action == "revoke":
-            await run_in_threadpool(service.revoke, found.id, reason)
+            await run_in_threadpool(lambda: service.revoke(found.id, reason, note=note))
         elif action == "suspend":
-            await run_in_threadpool(service.suspend, found.id, reason)
+            await run_in_threadpool(lambda: service.suspend(found.id, reason, note=note))
         else:
             await run_in_threadpool(service.unsuspend, found.id)
     except DiplomaError as exc:
         return page(
             request,
             "confirm.html",
-            {"d": found, "action": action, "words": ACTIONS[action], "problems": problems_of(exc)},
+            {
+                "d": found,
+                "action": action,
+                "words": ACTIONS[action],
+                "problems": problems_of(exc),
+                "reasons": reasons_for(action),
+            },
             status_code=409 if not problems_of(exc).get("reason") else 422,
         )
     return redirect(request, f"/admin/diplomas/{found.id}")
