@@ -1328,7 +1328,8 @@ class DiplomaService:
 
     def history(self, diploma_id: str) -> list[HistoryEvent]:
         """What happened to a diploma, oldest first, from the audit log: its proposal
-        and each approval (when it was proposed), its issuing, and every status change."""
+        and each approval (when it was proposed), its issuing, every status change, and
+        each correction (with its proposal, approvals or rejection when proposed)."""
         diploma = self.get(diploma_id)
         if self.audit is None:
             return []

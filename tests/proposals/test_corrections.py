@@ -211,6 +211,9 @@ def test_api_answers_202_and_shows_and_approves_the_correction(office: Office) -
         assert [v["version"] for v in versions.json()] == [1, 2]
         again = http.post(f"{url}/approve", json={}, headers=office.auth(APPROVER))
         assert again.status_code == 409
+        files = {"file": ("d.pdf", pdf, "application/pdf")}
+        verdict = http.post("/api/v1/verify", files=files).json()
+        assert verdict["status"] == "superseded", verdict
     assert service.verify_pdf(pdf).status is VerdictStatus.SUPERSEDED
 
 
