@@ -197,6 +197,11 @@ def test_api_answers_202_and_shows_and_approves_the_correction(office: Office) -
         assert body["correction"]["changes"] == [
             {"field": "name_en", "old": ZAHRA["name_en"], "new": FIX["name_en"]}
         ]
+        # A token that may not read stored values is not told them.
+        blind = {"Authorization": f"Bearer {office.instance.tokens['issue']}"}
+        r = http.post(route, json={"field": "فناوری"}, headers=blind)
+        assert r.status_code == 202, r.text
+        assert r.json()["correction"]["changes"][0]["old"] is None
         unchanged(office, diploma, pdf)
         url = f"/api/v1/proposals/{body['id']}"
         shown = http.get(url, headers=office.auth(APPROVER)).json()
