@@ -68,6 +68,7 @@ from .core.ports import (
 from .core.proposals import (
     Actor,
     BatchPlan,
+    CorrectionRequest,
     Proposal,
     ProposalEvent,
     ProposalKind,
@@ -481,13 +482,25 @@ class DiplomaService:
         of issuance; nothing is stored or signed. InvalidInput names every refused field
         (and says when nothing would change); Conflict if the diploma is revoked; NotFound.
         See `core.corrections` for the fields that may change."""
-        diploma = self.find_reference(reference)
+        return self._check_correction(self.find_reference(reference), changes)
+
+    def _check_correction(
+        self,
+        diploma: Diploma,
+        changes: Mapping[str, Any],
+        *,
+        national_id_hash: str = "",
+        national_id_shown: str = "",
+    ) -> CorrectionPlan:
+        """`check_correction` of a diploma read already; `national_id_hash` (shown as
+        `national_id_shown`) is a new national id by its keyed hash, as a correction
+        proposal keeps it."""
         if diploma.status is DiplomaStatus.REVOKED:
             raise Conflict(
                 f"diploma {diploma.serial} is revoked; revocation is final, so it cannot be "
                 f"corrected"
             )
-        if not changes:
+        if not changes and not national_id_hash:
             raise InvalidInput(
                 FieldProblem("changes", "nothing to correct: name a field to change")
             )
@@ -535,6 +548,10 @@ class DiplomaService:
             diploma.id, request.national_id
         ):
             found.append(FieldChange("national_id", "", masked(request.national_id)))
+        elif national_id_hash and not self.repository.has_national_id_hash(
+            diploma.id, national_id_hash
+        ):
+            found.append(FieldChange("national_id", "", national_id_shown))
         if not found:
             raise InvalidInput(
                 FieldProblem(
@@ -542,7 +559,9 @@ class DiplomaService:
                     f"nothing to correct: diploma {diploma.serial} already says that",
                 )
             )
-        return CorrectionPlan(diploma, request, co_issuers, tuple(found), dict(changes))
+        return CorrectionPlan(
+            diploma, request, co_issuers, tuple(found), dict(changes), national_id_hash
+        )
 
     def apply_correction(
         self, plan: CorrectionPlan, *, actor: str | None = None
@@ -551,7 +570,25 @@ class DiplomaService:
         serial, status entries and QR link (when what it says changed), a new PDF printed
         and signed (when the record or the design changed), the replaced version kept,
         one audit entry (`diploma.corrected`, naming the fields). Conflict if the diploma
-        was revoked or changed since it was checked."""
+        was revoked or changed since it was checked.
+
+        ApprovalRequired when the two-person rule applies to the issuer or a co-issuer:
+        such a correction is proposed (`propose_correction`, or `submit_correction`) and
+        applied by the approval that completes it."""
+        required = self.required_approvals(plan.co_issuers)
+        if required:
+            raise ApprovalRequired(
+                f"the two-person rule applies to {', '.join(required)}: this correction "
+                "must be proposed and approved by an approver who is not the proposer"
+            )
+        return self._apply_correction(plan, self._who(actor))
+
+    def _apply_correction(
+        self, plan: CorrectionPlan, actor: str, *, proposal: str | None = None
+    ) -> CorrectionOutcome:
+        """`apply_correction` without the rule's check: the rule does not apply, or
+        `proposal` is the approved proposal of this correction (checked under its lock
+        in the transaction that stores the correction: nothing is stored otherwise)."""
         now = self.clock.now()
         diploma = plan.diploma
         old_claims = claims_from_credential(parse_record(diploma.record))
@@ -605,8 +642,10 @@ class DiplomaService:
                 pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf is not None else "",
                 at=now,
                 fields=plan.fields,
-                actor=self._who(actor),
+                actor=actor,
                 replaced_qr_sha256=replaced_qr,
+                national_id_hash=plan.national_id_hash,
+                proposal=proposal,
             )
         finally:
             if self.verdicts is not None:
@@ -618,8 +657,93 @@ class DiplomaService:
     def correct(
         self, reference: str, changes: Mapping[str, Any], *, actor: str | None = None
     ) -> CorrectionOutcome:
-        """`check_correction`, then `apply_correction`."""
+        """`check_correction`, then `apply_correction` (ApprovalRequired where the
+        two-person rule applies: see `submit_correction`)."""
         return self.apply_correction(self.check_correction(reference, changes), actor=actor)
+
+    def submit_correction(
+        self, reference: str, changes: Mapping[str, Any], proposer: Actor
+    ) -> CorrectionOutcome | Proposal:
+        """Correct a diploma, or propose the correction when the two-person rule applies
+        to its issuer or one of its co-issuers (then nothing is signed or stored until
+        it is approved). Checked as `check_correction` checks it."""
+        plan = self.check_correction(reference, changes)
+        if not self.required_approvals(plan.co_issuers):
+            return self._apply_correction(plan, proposer.label)
+        return self._propose_correction(plan, proposer)
+
+    def propose_correction(
+        self, reference: str, changes: Mapping[str, Any], proposer: Actor
+    ) -> Proposal:
+        """Propose a correction: checked now (`check_correction`), stored as it will be
+        applied with the digest of the record it was checked against, nothing signed.
+        It needs the approval of each institution the rule applies to (of the issuer at
+        least, when it applies to none). Approving refuses (Conflict) once the diploma
+        was corrected or revoked since."""
+        return self._propose_correction(self.check_correction(reference, changes), proposer)
+
+    def _propose_correction(self, plan: CorrectionPlan, proposer: Actor) -> Proposal:
+        now = self.clock.now()
+        diploma = plan.diploma
+        required = self.required_approvals(plan.co_issuers) or (self.institution.slug,)
+        correction = CorrectionRequest(
+            diploma_id=diploma.id,
+            serial=diploma.serial,
+            changes={k: text_of(v) for k, v in plan.requested.items() if k != "national_id"},
+            shown=plan.changes,
+            base_sha256=record_digest(plan.base_record),
+            national_id=plan.request.national_id if "national_id" in plan.fields else "",
+        )
+        proposal = Proposal(
+            id=new_diploma_id(),
+            kind=ProposalKind.CORRECTION,
+            state=ProposalState.PENDING,
+            institution=self.institution.slug,
+            required=required,
+            proposer=proposer.label,
+            proposer_id=None if proposer.user is None else proposer.user.id,
+            proposer_email=proposer.email,
+            created_at=now,
+            correction=correction,
+            diploma_id=diploma.id,
+        )
+        self.repository.add_proposal(proposal, self._created_details(proposal, 1))
+        return self.proposal(proposal.id)
+
+    def _correction_plan(self, proposal: Proposal) -> CorrectionPlan:
+        """The plan of a correction proposal, checked again against the diploma as it is
+        now: Conflict (nothing signed) when it was revoked, or corrected since it was
+        proposed, or the correction no longer applies as proposed."""
+        c = proposal.correction
+        assert c is not None
+        diploma = self.get(c.diploma_id)
+        if diploma.status is DiplomaStatus.REVOKED:
+            raise Conflict(
+                f"diploma {diploma.serial} was revoked since proposal {proposal.id} was made; "
+                "revocation is final: nothing is signed (reject the proposal)"
+            )
+        refusal = rule.correction_refusal(proposal, record_digest(diploma.record))
+        if refusal is not None:
+            raise Conflict(refusal)
+        shown = next((f.new for f in c.shown if f.field == "national_id"), "")
+        try:
+            plan = self._check_correction(
+                diploma,
+                c.changes,
+                national_id_hash=proposal.national_id_hash,
+                national_id_shown=shown,
+            )
+        except InvalidInput as exc:
+            raise Conflict(
+                f"proposal {proposal.id} no longer applies to diploma {diploma.serial} "
+                f"({exc}): nothing is signed (reject it, and propose again)"
+            ) from None
+        if plan.changes != c.shown:
+            raise Conflict(
+                f"diploma {diploma.serial} changed since proposal {proposal.id} was made: "
+                "nothing is signed (reject it, and propose the correction again)"
+            )
+        return plan
 
     def versions(self, diploma_id: str) -> list[DiplomaVersion]:
         """Every version of the diploma, the first issued first, the current one last."""
@@ -1094,6 +1218,13 @@ class DiplomaService:
             if refusal is not None:
                 raise Forbidden(refusal)
             return self._carry_out(current, approver)
+        if current.kind is ProposalKind.CORRECTION and current.state is ProposalState.PENDING:
+            # A stale correction is refused before any approval is recorded: approving
+            # it could never sign anything (the approver is told why: reject it).
+            refusal = rule.decision_refusal(current, approver)
+            if refusal is not None:
+                raise Forbidden(refusal)
+            self._correction_plan(current)
         now = self.clock.now()
 
         def change(proposal: Proposal) -> ProposalEvent:
@@ -1116,7 +1247,13 @@ class DiplomaService:
         return proposal
 
     def _carry_out(self, proposal: Proposal, approver: Actor) -> Proposal:
-        """Issue an approved diploma proposal, or queue an approved batch."""
+        """Issue an approved diploma proposal, apply an approved correction (in the
+        approver's name), or queue an approved batch."""
+        if proposal.kind is ProposalKind.CORRECTION:
+            self._apply_correction(
+                self._correction_plan(proposal), approver.label, proposal=proposal.id
+            )
+            return self.proposal(proposal.id)
         if proposal.kind is ProposalKind.BATCH:
             batch = self.batch(proposal.batch_id)
             if batch.status is BatchStatus.PROPOSED:
@@ -1178,6 +1315,9 @@ class DiplomaService:
         }
         if proposal.batch_id:
             details["batch"] = proposal.batch_id
+        if proposal.correction is not None:
+            details["diploma"] = proposal.correction.diploma_id
+            details["fields"] = list(proposal.correction.fields)
         return details
 
     def _created_details(self, proposal: Proposal, diplomas: int) -> dict[str, Any]:
@@ -1185,7 +1325,8 @@ class DiplomaService:
 
     def history(self, diploma_id: str) -> list[HistoryEvent]:
         """What happened to a diploma, oldest first, from the audit log: its proposal
-        and each approval (when it was proposed), its issuing, and every status change."""
+        and each approval (when it was proposed), its issuing, every status change, and
+        each correction (with its proposal, approvals or rejection when proposed)."""
         diploma = self.get(diploma_id)
         if self.audit is None:
             return []
@@ -1205,7 +1346,10 @@ class DiplomaService:
         for entry in sorted([*own, *around], key=lambda e: e.seq):
             d = entry.details
             if entry.action == AuditAction.PROPOSAL_CREATED:
-                note = f"proposed by {d.get('proposer', entry.actor)}; needs " + ", ".join(
+                what = "proposed"
+                if d.get("kind") == ProposalKind.CORRECTION.value:
+                    what = "correction of " + ", ".join(d.get("fields", [])) + " proposed"
+                note = f"{what} by {d.get('proposer', entry.actor)}; needs " + ", ".join(
                     d.get("required", [])
                 )
             elif entry.action == AuditAction.PROPOSAL_APPROVED:
@@ -1214,6 +1358,14 @@ class DiplomaService:
                     note += f": {d['comment']}"
             elif entry.action == AuditAction.DIPLOMA_ISSUED:
                 note = f"serial {d.get('serial', '')}"
+                if d.get("proposal"):
+                    note += f", proposal {d['proposal']}"
+            elif entry.action == AuditAction.PROPOSAL_REJECTED:
+                note = f"rejected by {d.get('approver', '')}: {d.get('comment', '')}"
+            elif entry.action == AuditAction.DIPLOMA_CORRECTED:
+                note = ", ".join(d.get("fields", []))
+                if d.get("version"):
+                    note += f"; version {d['version']}"
                 if d.get("proposal"):
                     note += f", proposal {d['proposal']}"
             elif entry.action == AuditAction.DIPLOMAS_ISSUED:

@@ -326,6 +326,27 @@ class ProposedBatch(BaseModel):
     diplomas: list[ProposedDiploma]
 
 
+class ChangeOut(BaseModel):
+    field: str
+    old: str | None
+    """The stored value; None when the token may not read stored values (no `read`
+    scope), and empty for a national id (stored hashed only)."""
+    new: str
+    """The new value; a national id only by its last two digits."""
+
+
+class ProposedCorrection(BaseModel):
+    """What a correction proposal will change: the diploma (same id, serial and link
+    once corrected) and each field's old and new value."""
+
+    diploma_id: str
+    serial: str
+    base_record_sha256: str
+    """The record the correction was checked against: approving refuses (409) once the
+    diploma was corrected or revoked since."""
+    changes: list[ChangeOut]
+
+
 class ApprovalOut(BaseModel):
     institution: str
     approver: str
@@ -356,11 +377,15 @@ class ProposalOut(BaseModel):
     rejection: RejectionOut | None
     diploma: ProposedDiploma | None
     batch: ProposedBatch | None
+    correction: ProposedCorrection | None
     diploma_id: str | None
+    """The issued diploma's id; a correction's diploma."""
     links: dict[str, str]
 
     @classmethod
-    def of(cls, p: Proposal, base: str) -> ProposalOut:
+    def of(cls, p: Proposal, base: str, *, stored_values: bool = True) -> ProposalOut:
+        """`stored_values`: show a correction's old values (False for a token without
+        the `read` scope, which is not told stored values)."""
         url = f"{base}/api/v1/proposals/{p.id}"
         links = {"self": url}
         if p.state is ProposalState.PENDING:
@@ -371,6 +396,20 @@ class ProposalOut(BaseModel):
         if p.batch is not None:
             links["batch"] = f"{base}/api/v1/batches/{p.batch.batch_id}"
         plan = p.batch
+        c = p.correction
+        correction = (
+            None
+            if c is None
+            else ProposedCorrection(
+                diploma_id=c.diploma_id,
+                serial=c.serial,
+                base_record_sha256=c.base_sha256,
+                changes=[
+                    ChangeOut(field=f.field, old=f.old if stored_values else None, new=f.new)
+                    for f in c.shown
+                ],
+            )
+        )
         return cls(
             id=p.id,
             kind=p.kind.value,
@@ -403,6 +442,7 @@ class ProposalOut(BaseModel):
                 refused_rows=plan.refused_rows,
                 diplomas=[ProposedDiploma.of(r) for r in plan.requests],
             ),
+            correction=correction,
             diploma_id=p.diploma_id or None,
             links=links,
         )

@@ -60,18 +60,39 @@ def correct(
         Path | None, typer.Option("--out", help="Also write the new signed PDF here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            metavar="EMAIL",
+            help="Propose as this user (signed in with their password), where the "
+            "two-person rule applies; else the proposer is this computer's login.",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="With --user: read the password from stdin."),
+    ] = False,
 ) -> None:
     """Correct an issued diploma: a new version under the same id, serial and QR link,
     signed and printed again. The copies handed out before then verify as superseded.
-    Shows what changes and asks before it signs, unless --yes."""
+    Shows what changes and asks before it signs, unless --yes.
+
+    Where the two-person rule applies, the correction is proposed instead: its id is
+    printed, and nothing is signed or changed until an approver other than the proposer
+    approves it (`diplomas proposals approve ID --user EMAIL`)."""
+    from ..core.proposals import Actor
     from .main import ready_to_write, write_atomic
+    from .proposals import next_step, proposal_json, sign_in
 
     if out_file is not None:
         ready_to_write(out_file)
     with errors_to_exit():
+        changes = parse_sets(sets)
         service = load_service()
-        plan = service.check_correction(reference, parse_sets(sets))
+        plan = service.check_correction(reference, changes)
+    proposer = Actor(current_actor()) if user is None else sign_in(service, user, password_stdin)
     d = plan.diploma
+    required = service.required_approvals(plan.co_issuers)
     shown = err if as_json else out  # with --json, stdout holds the JSON alone
     shown.print(f"correcting {d.serial} (id {d.id}):", highlight=False)
     for change in plan.changes:
@@ -87,15 +108,30 @@ def correct(
         shown.print("the PDF is printed and signed again; the record stays", highlight=False)
     else:
         shown.print("private fields only: nothing is signed again", highlight=False)
+    if required:
+        shown.print(
+            f"the two-person rule applies to {', '.join(required)}: the correction is "
+            "proposed, and applied when approved",
+            highlight=False,
+        )
     if not yes:
         if not stdin_is_terminal():
             error("not corrected: confirm in a terminal, or give --yes to correct without asking")
             raise typer.Exit(EXIT_INVALID_INPUT)
-        if not typer.confirm("Correct it?", default=False):
+        if not typer.confirm("Propose it?" if required else "Correct it?", default=False):
             error("not corrected")
             raise typer.Exit(EXIT_INVALID_INPUT)
+    if required:
+        with errors_to_exit():
+            proposal = service.propose_correction(d.id, changes, proposer)
+        if as_json:
+            out.print_json(json.dumps(proposal_json(proposal, service), ensure_ascii=False))
+            return
+        out.print(f"proposed {proposal.id}: correction of {d.serial}", highlight=False)
+        out.print(next_step(proposal), highlight=False)
+        return
     with errors_to_exit():
-        outcome = service.apply_correction(plan, actor=current_actor())
+        outcome = service.apply_correction(plan, actor=proposer.label)
     c = outcome.diploma
     if out_file is not None and outcome.pdf is not None:
         write_atomic(out_file, outcome.pdf)

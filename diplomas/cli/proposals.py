@@ -5,7 +5,8 @@ Approving and rejecting are a person's acts: `--user EMAIL` signs in with the us
 password (the first line of stdin with `--password-stdin`, else asked without echo in a
 terminal; never an option). There is no approving as nobody: without a user, or with a
 wrong password, nothing changes. The approval that completes a diploma proposal signs and
-issues it (`--out` writes its PDF); one that completes a batch runs it here, into the
+issues it (`--out` writes its PDF); one that completes a correction signs the diploma's new
+version (`--out` writes its PDF); one that completes a batch runs it here, into the
 batch's folder unless `--out` names another.
 """
 
@@ -71,7 +72,10 @@ def _when(moment: datetime | None) -> str:
 
 
 def what(proposal: Proposal) -> str:
-    """What the proposal will issue, in a few words."""
+    """What the proposal will issue (or correct), in a few words."""
+    if proposal.correction is not None:
+        c = proposal.correction
+        return f"correction of {c.serial} (id {c.diploma_id}): {', '.join(c.fields)}"
     if proposal.request is not None:
         r = proposal.request
         joint = f" with {', '.join(r.co_issuers)}" if r.co_issuers else ""
@@ -95,13 +99,31 @@ def next_step(p: Proposal) -> str:
             f"proposer approves: diplomas proposals approve {p.id} --user EMAIL"
         )
     if p.state is ProposalState.ISSUED:
+        if p.correction is not None:
+            return f"corrected: diploma {p.correction.serial} (id {p.diploma_id}), same serial"
         return f"issued as diploma {p.diploma_id}"
     if p.state is ProposalState.REJECTED:
         assert p.rejection is not None
         return f"rejected by {p.rejection.email}: {p.rejection.comment}"
     if p.kind is ProposalKind.BATCH:
         return f"approved: batch {p.batch_id} is queued"
+    if p.kind is ProposalKind.CORRECTION:
+        return (
+            f"approved; the correction was interrupted: diplomas proposals approve {p.id} "
+            "retries it"
+        )
     return f"approved; issuing was interrupted: diplomas proposals approve {p.id} retries it"
+
+
+def change_lines(p: Proposal) -> list[str]:
+    """A correction's fields, old → new (a national id by its last two digits)."""
+    if p.correction is None:
+        return []
+    lines = [f"base record SHA-256: {p.correction.base_sha256}"]
+    for change in p.correction.shown:
+        old = change.old if change.field != "national_id" else "(stored hashed)"
+        lines.append(f'  {change.field}: "{old}" → "{change.new}"')
+    return lines
 
 
 def print_proposed(p: Proposal, service: DiplomaService, as_json: bool = False) -> None:
@@ -159,8 +181,9 @@ def proposals_show(
     lines = [
         f"proposal {p.id} ({p.kind.value}): {p.state.value}",
         f"proposed by {p.proposer} at {_when(p.created_at)} UTC",
-        f"will issue: {what(p)}",
+        f"will {'correct' if p.correction is not None else 'issue'}: {what(p)}",
         f"approvals needed: {', '.join(p.required)}",
+        *change_lines(p),
     ]
     if p.batch is not None:
         lines.append(f"roster SHA-256: {p.batch.roster_sha256}")
@@ -207,6 +230,22 @@ def proposals_approve(
             + next_step(p),
             highlight=False,
         )
+        return
+    if p.kind is ProposalKind.CORRECTION:
+        with errors_to_exit():
+            d = service.get(p.diploma_id)
+            version = service.versions(d.id)[-1].version
+            pdf = service.pdf(d.id) if out_path is not None else b""
+        out.print(
+            f"approved {p.id}: corrected {d.serial} (id {d.id}), now version {version}",
+            highlight=False,
+        )
+        out.print(f"verify: {d.verify_url}", highlight=False)
+        if out_path is not None:
+            from .main import write_atomic
+
+            write_atomic(out_path, pdf)
+            out.print(f"PDF: {out_path}", highlight=False)
         return
     if p.kind is ProposalKind.DIPLOMA:
         with errors_to_exit():

@@ -68,6 +68,9 @@ class CorrectionPlan:
     requested: Mapping[str, object]
     """The changes as asked for (the national id in the clear, if one was given): what an
     approval step keeps to check the same correction again when it is approved."""
+    national_id_hash: str = ""
+    """The keyed hash of a new national id, when the correction replaces it and
+    `request.national_id` is empty (a correction proposal keeps only the hash)."""
 
     @property
     def base_record(self) -> bytes:

@@ -205,10 +205,13 @@ class DiplomaRepository(Protocol):
         fields: Sequence[str],
         actor: str = SYSTEM_ACTOR,
         replaced_qr_sha256: str = "",
+        national_id_hash: str = "",
+        proposal: str | None = None,
     ) -> Diploma:
         """Store a correction and its audit entry in one transaction; with a new record,
-        the replaced one is kept as an earlier version. Conflict if revoked, or if the
-        record is no longer `expected_record`."""
+        the replaced one is kept as an earlier version; with `proposal`, that approved
+        proposal is marked issued (applied) in the same transaction. Conflict if revoked,
+        if the record is no longer `expected_record`, or if `proposal` is not approved."""
         ...
 
     def versions(self, diploma_id: str) -> list[DiplomaVersion]:
@@ -220,6 +223,8 @@ class DiplomaRepository(Protocol):
         ...
 
     def same_national_id(self, diploma_id: str, national_id: str) -> bool: ...
+
+    def has_national_id_hash(self, diploma_id: str, national_id_hash: str) -> bool: ...
 
     def by_external_ids(
         self, institution: str, external_ids: Sequence[str]

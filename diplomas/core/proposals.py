@@ -27,6 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from .corrections import FieldChange
 from .errors import Conflict, FieldProblem, Forbidden, InvalidInput
 from .model import DiplomaRequest, Institution
 from .text import normalize
@@ -39,6 +40,7 @@ MAX_COMMENT = 500
 class ProposalKind(StrEnum):
     DIPLOMA = "diploma"
     BATCH = "batch"
+    CORRECTION = "correction"
 
 
 class ProposalState(StrEnum):
@@ -48,7 +50,8 @@ class ProposalState(StrEnum):
     """Every required institution approved: a batch is queued (its progress is the
     batch's); a diploma whose issuing was interrupted is issued by the next approve."""
     ISSUED = "issued"
-    """The diploma is signed and stored (`diploma_id`)."""
+    """The diploma is signed and stored (`diploma_id`); for a correction, the correction
+    is applied (the diploma's new version signed and stored)."""
     REJECTED = "rejected"
     """Refused, with a comment; final."""
 
@@ -138,6 +141,36 @@ class BatchPlan:
 
 
 @dataclass(frozen=True)
+class CorrectionRequest:
+    """What a proposed correction will change, as checked when it was proposed.
+
+    A correction is under the rule like an issuing, whatever it changes. One that changes
+    only private fields (email, national id) signs nothing, but it changes where the
+    diploma is sent and whom a lookup by national id finds: an unreviewed change there
+    is as good as issuing the diploma to someone else, so it waits for an approver too.
+    """
+
+    diploma_id: str
+    serial: str
+    changes: Mapping[str, str]
+    """The changes as asked for, field to value, without the national id (a proposal
+    keeps only its keyed hash: `Proposal.national_id_hash`)."""
+    shown: tuple[FieldChange, ...]
+    """Each field's old and new value as the approver sees them (a national id only by
+    its last two digits)."""
+    base_sha256: str
+    """The digest of the record the correction was checked against: approving refuses
+    when the diploma was corrected since (or revoked: it cannot be corrected)."""
+    national_id: str = field(default="", repr=False, compare=False)
+    """A new national id in the clear, only until stored (then only its keyed hash is
+    kept, as `Proposal.national_id_hash`)."""
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(c.field for c in self.shown)
+
+
+@dataclass(frozen=True)
 class Proposal:
     id: str
     kind: ProposalKind
@@ -155,12 +188,14 @@ class Proposal:
     request: DiplomaRequest | None = None
     """A diploma proposal's request (its national id kept only as `national_id_hash`)."""
     national_id_hash: str = field(default="", repr=False)
+    """The keyed hash of a proposed diploma's national id, or of a correction's new one."""
     batch: BatchPlan | None = None
+    correction: CorrectionRequest | None = None
     approvals: tuple[Approval, ...] = ()
     rejection: Rejection | None = None
     decided_at: datetime | None = None
     diploma_id: str = ""
-    """The issued diploma's id, once issued."""
+    """The issued diploma's id, once issued; a correction's diploma from the start."""
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -274,6 +309,18 @@ def reject(proposal: Proposal, actor: Actor, at: datetime, comment: str) -> Prop
         raise Conflict(f"proposal {proposal.id} is {proposal.state.value}, not pending")
     rejection = Rejection(actor.user.id, actor.user.email, actor.label, at, text)
     return replace(proposal, state=ProposalState.REJECTED, rejection=rejection, decided_at=at)
+
+
+def correction_refusal(proposal: Proposal, record_sha256: str) -> str | None:
+    """Why a correction proposal cannot be applied to the diploma whose current record
+    has this digest (it was corrected since it was proposed); None if it can."""
+    assert proposal.correction is not None
+    if proposal.correction.base_sha256 != record_sha256:
+        return (
+            f"diploma {proposal.correction.serial} was corrected since proposal {proposal.id} "
+            "was made: nothing is signed (reject it, and propose the correction again)"
+        )
+    return None
 
 
 def issued(proposal: Proposal, diploma_id: str) -> Proposal:

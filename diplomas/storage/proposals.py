@@ -1,6 +1,7 @@
 """Proposals as the `proposals` table keeps them: JSON columns to and from the core's
 dataclasses (`core.proposals`). The raw national id is never written: a diploma's
-request keeps its keyed hash, a batch's plan keeps none (the roster holds it)."""
+request and a correction keep its keyed hash, a batch's plan keeps none (the roster
+holds it)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from ..core.corrections import FieldChange
 from ..core.model import DiplomaRequest
 from ..core.proposals import (
     Approval,
     BatchPlan,
+    CorrectionRequest,
     Proposal,
     ProposalKind,
     ProposalState,
@@ -67,6 +70,20 @@ def payload_text(proposal: Proposal, hash_national_id: Callable[[str], str]) -> 
                 "refused_rows": plan.refused_rows,
                 "requests": [request_json(r) for r in plan.requests],
             }
+        }
+    elif proposal.correction is not None:
+        c = proposal.correction
+        payload = {
+            "correction": {
+                "diploma_id": c.diploma_id,
+                "serial": c.serial,
+                "changes": dict(c.changes),
+                "shown": [{"field": f.field, "old": f.old, "new": f.new} for f in c.shown],
+                "base_sha256": c.base_sha256,
+            },
+            "national_id_hash": hash_national_id(c.national_id)
+            if c.national_id
+            else proposal.national_id_hash,
         }
     else:
         assert proposal.request is not None
@@ -133,7 +150,17 @@ def proposal_of(row: ProposalRow) -> Proposal:
     payload = json.loads(row.payload)
     request = None
     plan = None
-    if "batch" in payload:
+    correction = None
+    if "correction" in payload:
+        c = payload["correction"]
+        correction = CorrectionRequest(
+            diploma_id=c["diploma_id"],
+            serial=c["serial"],
+            changes={str(k): str(v) for k, v in c["changes"].items()},
+            shown=tuple(FieldChange(f["field"], f["old"], f["new"]) for f in c["shown"]),
+            base_sha256=c["base_sha256"],
+        )
+    elif "batch" in payload:
         b = payload["batch"]
         plan = BatchPlan(
             batch_id=b["batch_id"],
@@ -173,6 +200,7 @@ def proposal_of(row: ProposalRow) -> Proposal:
         request=request,
         national_id_hash=payload.get("national_id_hash", "") or "",
         batch=plan,
+        correction=correction,
         approvals=tuple(approvals),
         rejection=rejection,
         decided_at=row.decided_at,

@@ -552,6 +552,8 @@ class SqlRepository:
         fields: Sequence[str],
         actor: str = SYSTEM_ACTOR,
         replaced_qr_sha256: str = "",
+        national_id_hash: str = "",
+        proposal: str | None = None,
     ) -> Diploma:
         """Store a correction in one transaction, with its audit entry: the request's
         values replace the stored ones; with a new `record` (a correction of what the
@@ -559,10 +561,23 @@ class SqlRepository:
         `record` (whose digest is `record_sha256`), signed by `key_id`, the current version;
         a non-empty `pdf_sha256` names the new PDF (a new record, or a new design).
 
+        `national_id_hash` is stored when the request carries no national id (a
+        correction proposal keeps only the hash). With `proposal` (the id of an approved
+        correction proposal) the same transaction marks it issued (applied) and the audit
+        entry names it; Conflict if it is not approved.
+
         Conflict if the diploma is revoked, or if its record is no longer
         `expected_record` (corrected meanwhile: check again); NotFound."""
         at = _utc(at, "at")
         with self._write() as session:
+            approved: ProposalRow | None = None
+            if proposal is not None:
+                approved = session.get(ProposalRow, proposal, with_for_update=True)
+                if approved is None or approved.state != ProposalState.APPROVED.value:
+                    state = "missing" if approved is None else approved.state
+                    raise Conflict(
+                        f"proposal {proposal} is {state}, not approved: nothing corrected"
+                    )
             row = session.get(DiplomaRow, diploma_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"no diploma with id {diploma_id}")
@@ -577,6 +592,9 @@ class SqlRepository:
                 "serial": row.serial,
                 "fields": list(fields),
             }
+            if approved is not None:
+                approved.state = ProposalState.ISSUED.value
+                details["proposal"] = approved.id
             if record is not None:
                 earlier = session.scalars(
                     select(DiplomaVersionRow)
@@ -614,6 +632,8 @@ class SqlRepository:
             row.email = request.email
             if request.national_id:
                 row.national_id_hash = self._hash_national_id(request.national_id)
+            elif national_id_hash:
+                row.national_id_hash = national_id_hash
             session.flush()
             append_audit(session, at, actor, AuditAction.DIPLOMA_CORRECTED, details, subject=row.id)
             return self._diploma(row)
@@ -691,6 +711,14 @@ class SqlRepository:
             )
         given = self._hash_national_id(national_id) if national_id else None
         return stored == given
+
+    def has_national_id_hash(self, diploma_id: str, national_id_hash: str) -> bool:
+        """Whether the stored national id's keyed hash is `national_id_hash`."""
+        with self._read() as session:
+            stored = session.scalar(
+                select(DiplomaRow.national_id_hash).where(DiplomaRow.id == diploma_id)
+            )
+        return stored == national_id_hash
 
     @contextmanager
     def _changing_status(

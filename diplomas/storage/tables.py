@@ -216,13 +216,14 @@ class BatchRow(Base):
 
 
 class ProposalRow(Base):
-    """A diploma or a batch proposed under the two-person rule (`core.proposals`): what
-    will be issued, who proposed it, and each institution's approval. Nothing in it is
-    signed; the national id is kept as its keyed hash only, as on a diploma."""
+    """A diploma, a batch or a correction proposed under the two-person rule
+    (`core.proposals`): what will be issued or changed, who proposed it, and each
+    institution's approval. Nothing in it is signed; the national id is kept as its
+    keyed hash only, as on a diploma."""
 
     __tablename__ = "proposals"
     __table_args__ = (
-        CheckConstraint("kind IN ('diploma', 'batch')", name="kind"),
+        CheckConstraint("kind IN ('diploma', 'batch', 'correction')", name="kind"),
         CheckConstraint("state IN ('pending', 'approved', 'issued', 'rejected')", name="state"),
         Index(None, "state"),
         Index(None, "diploma_id"),

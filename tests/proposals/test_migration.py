@@ -1,5 +1,6 @@
 """Migration 0008 upgrades a database with batches already: they keep their status, new
-batches may be `proposed` or `rejected` (nothing else), and it goes back down to 0006."""
+batches may be `proposed` or `rejected` (nothing else), proposals are of a diploma, a batch
+or a correction, and it goes back down to 0006."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ INSERT_BATCH = text(
     "total_rows, valid_rows, issued, skipped, refused, problems, message, created_at, "
     "updated_at) VALUES (:id, 'tbzmed', :status, 'r.csv', 'classic', false, 0, 0, 0, 0, 0, "
     "'[]', '', :at, :at)"
+)
+
+INSERT_PROPOSAL = text(
+    "INSERT INTO proposals (id, kind, state, institution, required, payload, proposer, "
+    "proposer_email, approvals, rejection, created_at) VALUES (:id, :kind, 'pending', "
+    "'tbzmed', 'tbzmed', '{}', 'cli:x', '', '[]', '', :at)"
 )
 
 
@@ -49,7 +56,12 @@ def test_batches_keep_their_status_and_gain_proposed_and_rejected(db_url: str) -
                 ),
                 {"at": at},
             )
+        with engine.begin() as connection:  # a correction is a kind of proposal
+            connection.execute(INSERT_PROPOSAL, {"id": "c", "kind": "correction", "at": at})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(INSERT_PROPOSAL, {"id": "o", "kind": "other", "at": at})
         with engine.begin() as connection:
+            connection.execute(text("DELETE FROM proposals"))
             connection.execute(text("DELETE FROM batches WHERE status IN ('proposed', 'rejected')"))
             config.attributes["connection"] = connection
             command.downgrade(config, "0006")

@@ -170,19 +170,40 @@ def unsuspend_diploma(diploma_id: str, service: ServiceDep, _: RevokeToken) -> D
 @router.post(
     "/{diploma_id}/corrections",
     responses={
+        202: {
+            "model": ProposalOut,
+            "description": "proposed: the two-person rule applies, so nothing is signed "
+            "or changed until an approver other than the proposer approves it",
+        },
         404: {"description": "no such diploma"},
         409: {"description": "revoked, or changed while the correction was checked"},
         422: {"description": "a refused value, a field that cannot change, or no change"},
     },
 )
 def correct_diploma(
-    diploma_id: str, body: CorrectionIn, service: ServiceDep, _: IssueToken
-) -> CorrectionOut:
+    diploma_id: str,
+    body: CorrectionIn,
+    service: ServiceDep,
+    token: IssueToken,
+    response: Response,
+) -> CorrectionOut | ProposalOut:
     """Correct a diploma: a new version under the same id, serial and QR link, signed
     again and printed again; the replaced version verifies as superseded from then on.
-    Only the fields sent change."""
+    Only the fields sent change.
+
+    Where the two-person rule applies (the issuer's or a co-issuer's setting), the
+    correction is proposed instead (202, the proposal, with each field's old and new
+    value): it is signed when an approver of each institution concerned, other than the
+    proposer, approves it (`POST /api/v1/proposals/{id}/approve`)."""
     service.get(diploma_id)  # ids only here, as on every route: 404 for a serial
-    outcome = service.correct(diploma_id, body.model_dump(exclude_none=True))
+    outcome = service.submit_correction(
+        diploma_id, body.model_dump(exclude_none=True), service.actor_for_token(token)
+    )
+    if isinstance(outcome, Proposal):
+        response.status_code = status.HTTP_202_ACCEPTED
+        return ProposalOut.of(
+            outcome, service.institution.public_url, stored_values="read" in token.scopes
+        )
     d = outcome.diploma
     return CorrectionOut(
         id=d.id,

@@ -30,7 +30,8 @@ def list_proposals(
 
 @router.get("/{proposal_id}")
 def get_proposal(proposal_id: str, service: ServiceDep, _: ReadToken) -> ProposalOut:
-    """One proposal: what it will issue, and the approvals given and still needed."""
+    """One proposal: what it will issue (or correct: each field's old and new value),
+    and the approvals given and still needed."""
     return ProposalOut.of(service.proposal(proposal_id), service.institution.public_url)
 
 
@@ -39,9 +40,11 @@ def approve_proposal(
     proposal_id: str, body: DecisionIn, request: Request, service: ServiceDep, token: ApproveToken
 ) -> ProposalOut:
     """Approve for the token owner's institution. The approval that completes the
-    proposal signs and issues its diploma (state `issued`, with `diploma_id`), or queues
-    its batch (state `approved`; follow it at `links.batch`). 403 for the proposer's own
-    tokens and for another institution's approver; 409 when it is not pending."""
+    proposal signs and issues its diploma (state `issued`, with `diploma_id`), applies its
+    correction (state `issued`: the diploma's new version is signed, same id and serial),
+    or queues its batch (state `approved`; follow it at `links.batch`). 403 for the
+    proposer's own tokens and for another institution's approver; 409 when it is not
+    pending, or when the diploma to correct was corrected or revoked since."""
     proposal = service.approve(proposal_id, service.actor_for_token(token), body.comment)
     start_batch(request, service, proposal)
     return ProposalOut.of(proposal, service.institution.public_url)

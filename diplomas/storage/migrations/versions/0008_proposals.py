@@ -1,8 +1,9 @@
 """Proposals: the two-person rule (issue 12).
 
-`proposals` holds what will be issued once approved (a diploma's validated request, or a
-batch's plan), who proposed it, and each institution's approval; `batches` gains the
-statuses `proposed` (waiting for approval: nothing runs it) and `rejected`.
+`proposals` holds what will be issued once approved (a diploma's validated request, a
+batch's plan, or a correction of an issued diploma), who proposed it, and each
+institution's approval; `batches` gains the statuses `proposed` (waiting for approval:
+nothing runs it) and `rejected`.
 
 Revision ID: 0008
 Revises: 0006 (0007 is written in parallel; whoever merges both relinks the chain)
@@ -42,7 +43,9 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("diploma_id", sa.String(32), nullable=True),
         sa.Column("batch_id", sa.String(32), nullable=True),
-        sa.CheckConstraint("kind IN ('diploma', 'batch')", name=op.f("ck_proposals_kind")),
+        sa.CheckConstraint(
+            "kind IN ('diploma', 'batch', 'correction')", name=op.f("ck_proposals_kind")
+        ),
         sa.CheckConstraint(
             "state IN ('pending', 'approved', 'issued', 'rejected')",
             name=op.f("ck_proposals_state"),
