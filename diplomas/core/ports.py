@@ -15,6 +15,7 @@ from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, Institution
+from .search import DiplomaQuery, SearchResult
 from .statuslist import SignedStatusList, StatusEntry, StatusPurpose
 from .users import User, user_token_actor
 
@@ -169,7 +170,15 @@ class DiplomaRepository(Protocol):
 
     def get_by_serial(self, serial: str) -> Diploma | None: ...
 
-    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
+    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
+        """Text search, newest first, with the exact number of matches (`find` is the
+        full form)."""
+        ...
+
+    def find(self, query: DiplomaQuery, national_id_hash: str | None = None) -> SearchResult:
+        """One page of the diplomas that match `query` (or, given `national_id_hash`,
+        whose national-id hash is that one), and how many match (see `SearchResult`)."""
+        ...
 
     def revoke(
         self, diploma_id: str, reason: str, at: datetime, *, actor: str = SYSTEM_ACTOR

@@ -27,7 +27,20 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Row, bindparam, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Row,
+    UnaryExpression,
+    bindparam,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,6 +51,7 @@ from ..core.errors import ConfigurationError, Conflict, NotFound
 from ..core.ids import format_serial, new_diploma_id
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, Institution
 from ..core.ports import MakeRecord, TokenRecord
+from ..core.search import COUNT_LIMIT, DiplomaQuery, SearchResult, SortOrder, search_text
 from ..core.statuslist import (
     STATUS_LIST_SIZE,
     SignedStatusList,
@@ -47,6 +61,7 @@ from ..core.statuslist import (
     permuted_index,
     status_entries,
 )
+from ..core.text import search_key
 from ..core.users import Role, User
 from .audit import append as append_audit
 from .engine import READ_ONLY
@@ -64,6 +79,54 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KEYS_PER_QUERY = 500  # stays under SQLite's bound-parameter limit
 _BY_ID = select(DiplomaRow.__table__).where(DiplomaRow.__table__.c.id == bindparam("id"))
 """One diploma's row by id, built once (SQLAlchemy caches its compiled form)."""
+
+
+_ORDER: dict[SortOrder, tuple[UnaryExpression[Any], ...]] = {
+    SortOrder.NEWEST: (
+        DiplomaRow.issued_at.desc(),
+        DiplomaRow.serial.desc(),
+        DiplomaRow.id.desc(),
+    ),
+    SortOrder.OLDEST: (DiplomaRow.issued_at.asc(), DiplomaRow.serial.asc(), DiplomaRow.id.asc()),
+    SortOrder.NAME: (DiplomaRow.name.asc(), DiplomaRow.issued_at.desc(), DiplomaRow.id.asc()),
+    SortOrder.SERIAL: (DiplomaRow.serial.asc(), DiplomaRow.institution.asc()),
+}
+"""Each search order, ending in a unique key so that pages neither skip nor repeat."""
+
+
+def _text_condition(text: str, national_id_hash: str | None) -> ColumnElement[bool]:
+    """Rows whose search text holds the key of `text` (everything for blank text), or
+    whose national-id hash is the one given. Text whose key is empty ('%', '-') matches
+    nothing."""
+    if not text.strip():
+        return true()
+    key = search_key(text)
+    matches: list[ColumnElement[bool]] = []
+    if key:
+        # A key holds letters and digits only: no LIKE wildcard to escape.
+        matches.append(DiplomaRow.search_text.like(f"%{key}%"))
+    if national_id_hash:
+        matches.append(DiplomaRow.national_id_hash == national_id_hash)
+    return or_(*matches) if matches else false()
+
+
+def _filters(query: DiplomaQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.status is not None:
+        conditions.append(DiplomaRow.status == query.status.value)
+    if query.issued_from is not None:
+        conditions.append(DiplomaRow.issued_on >= query.issued_from)
+    if query.issued_to is not None:
+        conditions.append(DiplomaRow.issued_on <= query.issued_to)
+    if query.batch_id is not None:
+        conditions.append(DiplomaRow.batch_id == query.batch_id)
+    if query.template is not None:
+        conditions.append(DiplomaRow.template == query.template)
+    if query.co_issuer is not None:
+        # co_issuers is a comma-separated list of slugs (slugs hold no comma, '%' or '_').
+        listed = literal(",") + DiplomaRow.co_issuers + literal(",")
+        conditions.append(listed.like(f"%,{query.co_issuer},%"))
+    return conditions
 
 
 def row_key_of(request: DiplomaRequest) -> str | None:
@@ -264,6 +327,9 @@ class SqlRepository:
             suspension_reason="",
             status_list=slot.list_number,
             status_index=slot.index,
+            search_text=search_text(
+                request.name, request.name_en, serial, request.external_id, request.email
+            ),
         )
 
     def _insert_if_missing(
@@ -441,32 +507,48 @@ class SqlRepository:
             return None if row is None else self._diploma(row)
 
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
-        """Diplomas whose name, English name, serial or external id contains `query`
-        (case-insensitive), newest first, and how many match in all. An empty query
-        matches everything."""
+        """Diplomas whose name, English name, serial, external id or email match `query`
+        (compared by `core.text.search_key`), newest first, and how many match in all,
+        counted exactly. An empty query matches everything. `find` is the full form."""
         if offset < 0 or limit < 0:
             raise ValueError("offset and limit must not be negative")
-        needle = query.strip()
-        condition: ColumnElement[bool] = true()
-        if needle:
-            condition = or_(
-                DiplomaRow.name.icontains(needle, autoescape=True),
-                DiplomaRow.name_en.icontains(needle, autoescape=True),
-                DiplomaRow.serial.icontains(needle, autoescape=True),
-                DiplomaRow.external_id.icontains(needle, autoescape=True),
-            )
+        condition = _text_condition(query, None)
         with self._read() as session:
             total = session.scalar(select(func.count()).select_from(DiplomaRow).where(condition))
             rows = session.scalars(
                 select(DiplomaRow)
                 .where(condition)
-                .order_by(
-                    DiplomaRow.issued_at.desc(), DiplomaRow.serial.desc(), DiplomaRow.id.desc()
-                )
+                .order_by(*_ORDER[SortOrder.NEWEST])
                 .offset(offset)
                 .limit(limit)
             ).all()
             return [self._diploma(row) for row in rows], total or 0
+
+    def find(self, query: DiplomaQuery, national_id_hash: str | None = None) -> SearchResult:
+        """One page of the diplomas that match `query` in its order, and how many match
+        (counted up to COUNT_LIMIT, see `SearchResult`). Text matches the folded
+        `search_text`, or, given `national_id_hash`, the diploma with that hash."""
+        conditions = [_text_condition(query.text, national_id_hash), *_filters(query)]
+        with self._read() as session:
+            rows = session.scalars(
+                select(DiplomaRow)
+                .where(*conditions)
+                .order_by(*_ORDER[query.sort])
+                .offset(query.offset)
+                .limit(query.limit)
+            ).all()
+            items = tuple(self._diploma(row) for row in rows)
+            if len(rows) < query.limit and (rows or query.offset == 0):
+                # The last page: what precedes it and what is on it is all there is.
+                return SearchResult(items, query.offset + len(rows), True, query)
+            # Counting stops after COUNT_LIMIT + 1 matches, however many there are.
+            matching = (
+                select(literal(1)).select_from(DiplomaRow).where(*conditions).limit(COUNT_LIMIT + 1)
+            )
+            counted = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+            if counted > COUNT_LIMIT:
+                return SearchResult(items, COUNT_LIMIT, False, query)
+            return SearchResult(items, counted, True, query)
 
     @contextmanager
     def _changing_status(
@@ -684,6 +766,7 @@ class SqlRepository:
                 if row.status_list is None or row.status_index is None
                 else (row.status_list, row.status_index)
             ),
+            batch_id=row.batch_id,
         )
 
     # -- API tokens -----------------------------------------------------------------------

@@ -33,7 +33,7 @@ def test_migrate_creates_the_schema_from_scratch(db_url: str) -> None:
         assert current_revision(engine) is None
         assert not inspect(engine).get_table_names()
         migrate(db_url)
-        assert current_revision(engine) == head_revision() == "0006"
+        assert current_revision(engine) == head_revision() == "0007"
         assert {
             "diplomas",
             "serial_counters",
@@ -46,7 +46,7 @@ def test_migrate_creates_the_schema_from_scratch(db_url: str) -> None:
             "alembic_version",
         } <= set(inspect(engine).get_table_names())
         migrate(db_url)  # at head already: nothing to do
-        assert current_revision(engine) == "0006"
+        assert current_revision(engine) == "0007"
     finally:
         engine.dispose()
 
