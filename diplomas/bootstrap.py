@@ -563,9 +563,8 @@ def build_service(
     institutions = load_institutions(settings, actor=actor, engine=runtime.engine)
     stores = open_key_stores(settings, institutions)
     store = stores[institutions[0].slug]
-    repository = SqlRepository(
-        runtime.engine, {i.slug: i for i in institutions}, store.national_id_hasher()
-    )
+    hash_national_id = store.national_id_hasher()
+    repository = SqlRepository(runtime.engine, {i.slug: i for i in institutions}, hash_national_id)
     verdicts = None
     if settings.verify_cache_size > 0:
         verdicts = VerdictCache(
@@ -596,6 +595,7 @@ def build_service(
         audit=runtime.audit,
         verdicts=verdicts,
         passwords=Argon2Passwords(),
+        national_id_hasher=hash_national_id,
     )
 
 

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.batch import Batch
@@ -42,6 +42,7 @@ from .core.ports import (
     RecordKeys,
     TokenRecord,
 )
+from .core.search import DiplomaQuery, SearchResult, national_id_in
 from .core.statuslist import (
     SignedStatusList,
     StatusEntry,
@@ -212,6 +213,7 @@ class DiplomaService:
         actor: str | Callable[[], str] = SYSTEM_ACTOR,
         verdicts: VerdictCache | None = None,
         passwords: PasswordHasher | None = None,
+        national_id_hasher: Callable[[str], str] | None = None,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -232,6 +234,9 @@ class DiplomaService:
         """Verdicts by id kept between requests (see `verdicts`); None keeps none."""
         self._status_lists: dict[str, SignedStatusList] = {}
         self._passwords = passwords
+        self._hash_national_id = national_id_hasher
+        """The keyed hash stored for national ids (the key store's); without it, a
+        search does not look for national ids."""
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -352,8 +357,26 @@ class DiplomaService:
             raise NotFound("no batch with this id")
         return found
 
-    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
-        return self.repository.search(normalize(query), offset, limit)
+    @overload
+    def search(self, query: DiplomaQuery) -> SearchResult: ...
+
+    @overload
+    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
+
+    def search(
+        self, query: DiplomaQuery | str, offset: int = 0, limit: int = 0
+    ) -> SearchResult | tuple[Sequence[Diploma], int]:
+        """Find diplomas: with a `DiplomaQuery`, one page of them and how many match (see
+        `SearchResult`); text that is a national id (any digits) also finds the diploma
+        stored with that id's keyed hash. The older form (text, offset, limit) answers
+        (diplomas newest first, exact count)."""
+        if isinstance(query, str):
+            return self.repository.search(normalize(query), offset, limit)
+        national_id = national_id_in(query.text)
+        digest = None
+        if national_id is not None and self._hash_national_id is not None:
+            digest = self._hash_national_id(national_id)
+        return self.repository.find(query, digest)
 
     def revoke(self, diploma_id: str, reason: str, *, actor: str | None = None) -> Diploma:
         reason = _reason(reason, "revoked")
