@@ -57,6 +57,11 @@ app.add_typer(settings_app, name="settings")
 
 app.command("issue-batch")(issue_batch)
 
+from .listing import list_diplomas, show  # noqa: E402
+
+app.command("list")(list_diplomas)
+app.command("show")(show)
+
 
 @app.command()
 def init(
