@@ -38,7 +38,7 @@ _NATIONAL_ID = re.compile(r"^\d{8,10}$")
 
 class SortOrder(StrEnum):
     NEWEST = "newest"
-    """Latest issued first (the default)."""
+    """The latest date on the diploma first, then the latest issued (the default)."""
     OLDEST = "oldest"
     NAME = "name"
     """By the Persian name (code point order), then newest first."""

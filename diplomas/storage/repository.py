@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Engine,
     Row,
@@ -81,17 +82,32 @@ _BY_ID = select(DiplomaRow.__table__).where(DiplomaRow.__table__.c.id == bindpar
 """One diploma's row by id, built once (SQLAlchemy caches its compiled form)."""
 
 
-_ORDER: dict[SortOrder, tuple[UnaryExpression[Any], ...]] = {
-    SortOrder.NEWEST: (
-        DiplomaRow.issued_at.desc(),
-        DiplomaRow.serial.desc(),
-        DiplomaRow.id.desc(),
+_SORT_KEYS: dict[SortOrder, tuple[tuple[str, bool], ...]] = {
+    SortOrder.NEWEST: (("issued_on", True), ("issued_at", True), ("serial", True), ("id", True)),
+    SortOrder.OLDEST: (
+        ("issued_on", False),
+        ("issued_at", False),
+        ("serial", False),
+        ("id", False),
     ),
-    SortOrder.OLDEST: (DiplomaRow.issued_at.asc(), DiplomaRow.serial.asc(), DiplomaRow.id.asc()),
-    SortOrder.NAME: (DiplomaRow.name.asc(), DiplomaRow.issued_at.desc(), DiplomaRow.id.asc()),
-    SortOrder.SERIAL: (DiplomaRow.serial.asc(), DiplomaRow.institution.asc()),
+    SortOrder.NAME: (("name", False), ("issued_on", True), ("id", False)),
+    SortOrder.SERIAL: (("serial", False), ("institution", False), ("id", False)),
 }
-"""Each search order, ending in a unique key so that pages neither skip nor repeat."""
+"""Each search order as (column, descending), ending in a unique key so that pages neither
+skip nor repeat. Newest is by the date on the diploma, then the moment it was issued."""
+
+_NEWEST_ISSUED: tuple[UnaryExpression[Any], ...] = (
+    DiplomaRow.issued_at.desc(),
+    DiplomaRow.serial.desc(),
+    DiplomaRow.id.desc(),
+)
+"""The order of the older `search`: the moment of issue, newest first."""
+
+
+def _order(columns: Any, sort: SortOrder) -> list[UnaryExpression[Any]]:
+    return [
+        columns[name].desc() if desc else columns[name].asc() for name, desc in _SORT_KEYS[sort]
+    ]
 
 
 def _text_condition(text: str, national_id_hash: str | None) -> ColumnElement[bool]:
@@ -103,8 +119,13 @@ def _text_condition(text: str, national_id_hash: str | None) -> ColumnElement[bo
     key = search_key(text)
     matches: list[ColumnElement[bool]] = []
     if key:
-        # A key holds letters and digits only: no LIKE wildcard to escape.
-        matches.append(DiplomaRow.search_text.like(f"%{key}%"))
+        # A key holds letters and digits only: no LIKE wildcard to escape. The pattern is
+        # written into the statement, not bound: PostgreSQL then plans each search for its
+        # own pattern. A prepared statement's generic plan cannot tell a pattern that
+        # matches a handful of rows from one that matches half the table, and picked a
+        # walk down the issued_at index for both, which reads every row for a rare name.
+        pattern: BindParameter[str] = bindparam(None, f"%{key}%", literal_execute=True)
+        matches.append(DiplomaRow.search_text.like(pattern))
     if national_id_hash:
         matches.append(DiplomaRow.national_id_hash == national_id_hash)
     return or_(*matches) if matches else false()
@@ -518,7 +539,7 @@ class SqlRepository:
             rows = session.scalars(
                 select(DiplomaRow)
                 .where(condition)
-                .order_by(*_ORDER[SortOrder.NEWEST])
+                .order_by(*_NEWEST_ISSUED)
                 .offset(offset)
                 .limit(limit)
             ).all()
@@ -527,28 +548,55 @@ class SqlRepository:
     def find(self, query: DiplomaQuery, national_id_hash: str | None = None) -> SearchResult:
         """One page of the diplomas that match `query` in its order, and how many match
         (counted up to COUNT_LIMIT, see `SearchResult`). Text matches the folded
-        `search_text`, or, given `national_id_hash`, the diploma with that hash."""
+        `search_text`, or, given `national_id_hash`, the diploma with that hash.
+
+        The count comes first and chooses the page's plan. Up to COUNT_LIMIT matches (or
+        any number, in an order other than by date) are gathered first and then sorted:
+        a walk down an index in the page's order would pass over every row before
+        the first match when the matches lie at its far end (a rare name, the diplomas
+        of one old batch, names that begin with the searched one). Past COUNT_LIMIT
+        matches, at least one row in a hundred matches, and the walk down the date index
+        is what finds a page soonest; the database plans that one itself.
+        """
         conditions = [_text_condition(query.text, national_id_hash), *_filters(query)]
+        table = DiplomaRow.__table__.c
         with self._read() as session:
-            rows = session.scalars(
-                select(DiplomaRow)
-                .where(*conditions)
-                .order_by(*_ORDER[query.sort])
-                .offset(query.offset)
-                .limit(query.limit)
-            ).all()
-            items = tuple(self._diploma(row) for row in rows)
-            if len(rows) < query.limit and (rows or query.offset == 0):
-                # The last page: what precedes it and what is on it is all there is.
-                return SearchResult(items, query.offset + len(rows), True, query)
-            # Counting stops after COUNT_LIMIT + 1 matches, however many there are.
-            matching = (
-                select(literal(1)).select_from(DiplomaRow).where(*conditions).limit(COUNT_LIMIT + 1)
+            matching_rows = select(literal(1)).select_from(DiplomaRow).where(*conditions)
+            counted = (
+                session.scalar(
+                    select(func.count()).select_from(
+                        matching_rows.limit(COUNT_LIMIT + 1).subquery()
+                    )
+                )
+                or 0
             )
-            counted = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
-            if counted > COUNT_LIMIT:
-                return SearchResult(items, COUNT_LIMIT, False, query)
-            return SearchResult(items, counted, True, query)
+            exact = counted <= COUNT_LIMIT
+            total = counted if exact else COUNT_LIMIT
+            if exact and query.offset >= counted:
+                return SearchResult((), total, True, query)
+            narrowed = query.has_text or bool(conditions[1:])
+            if narrowed and (exact or query.sort in (SortOrder.NAME, SortOrder.SERIAL)):
+                keys = {name for name, _ in _SORT_KEYS[query.sort]} | {"id"}
+                matching = (
+                    select(*(table[name] for name in sorted(keys)))
+                    .where(*conditions)
+                    .cte("matching")
+                    .prefix_with("MATERIALIZED")
+                )
+                page = (
+                    select(matching.c.id)
+                    .order_by(*_order(matching.c, query.sort))
+                    .offset(query.offset)
+                    .limit(query.limit)
+                    .subquery("page")
+                )
+                statement = select(DiplomaRow).join(page, DiplomaRow.id == page.c.id)
+            else:
+                statement = (
+                    select(DiplomaRow).where(*conditions).offset(query.offset).limit(query.limit)
+                )
+            rows = session.scalars(statement.order_by(*_order(table, query.sort))).all()
+            return SearchResult(tuple(self._diploma(r) for r in rows), total, exact, query)
 
     @contextmanager
     def _changing_status(

@@ -127,7 +127,8 @@ def test_filter_by_batch(repo: SqlRepository) -> None:
 
 
 def test_sort_orders(repo: SqlRepository, issued: list[Diploma]) -> None:
-    newest = [d.request.name for d in reversed(issued)]
+    # By the date on the diploma first: the fifth is dated 1404, the others share a day.
+    newest = [d.request.name for d in [*reversed(issued[:4]), issued[4]]]
     assert names(repo) == newest
     assert names(repo, sort=SortOrder.OLDEST) == newest[::-1]
     by_serial = [issued[4], *issued[:4]]  # the 1404 serial first
@@ -137,7 +138,8 @@ def test_sort_orders(repo: SqlRepository, issued: list[Diploma]) -> None:
 
 
 def test_pages_and_totals(repo: SqlRepository, issued: list[Diploma]) -> None:
-    newest = [d.request.name for d in reversed(issued)]
+    # By the date on the diploma first: the fifth is dated 1404, the others share a day.
+    newest = [d.request.name for d in [*reversed(issued[:4]), issued[4]]]
     first = repo.find(DiplomaQuery(limit=2))
     assert [d.request.name for d in first.items] == newest[:2]
     assert (first.total, first.total_is_exact) == (5, True)
@@ -157,6 +159,17 @@ def test_a_count_past_the_limit_stops(
         repo.issue(TBZ, request(f"نام {i}"), "k1", record_for, NOW)
     found = repo.find(DiplomaQuery(limit=2))
     assert (found.total, found.total_is_exact, found.total_text) == (3, False, "3+")
+    # Past the limit, a text search is paged by the database's own plan; below it, the
+    # matches are gathered first: the pages are the same either way.
+    broad = [d.request.name for d in repo.find(DiplomaQuery(text="نام", limit=5)).items]
+    by_name = repo.find(DiplomaQuery(text="نام", sort=SortOrder.NAME, offset=1, limit=2))
+    monkeypatch.setattr("diplomas.storage.repository.COUNT_LIMIT", 100)
+    assert [d.request.name for d in repo.find(DiplomaQuery(text="نام", limit=5)).items] == broad
+    again = repo.find(DiplomaQuery(text="نام", sort=SortOrder.NAME, offset=1, limit=2))
+    assert again.items == by_name.items and [d.request.name for d in again.items] == [
+        "نام 1",
+        "نام 2",
+    ]
     assert COUNT_LIMIT == 10_000
 
 

@@ -110,7 +110,11 @@ def list_diplomas(
         Query(max_length=64, description="Only diplomas co-issued by this institution (slug)."),
     ] = None,
     sort: Annotated[
-        SortOrder, Query(description="newest (issued) first, oldest first, by name or serial.")
+        SortOrder,
+        Query(
+            description="newest first (by the date on the diploma, then when issued), oldest "
+            "first, by name or by serial."
+        ),
     ] = SortOrder.NEWEST,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
