@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 from ..core.audit import SYSTEM_ACTOR, AuditAction
 from ..core.dates import solar_hijri_year
 from ..core.errors import ConfigurationError, Conflict, NotFound
-from ..core.ids import format_serial, new_diploma_id
+from ..core.ids import format_serial, is_serial, new_diploma_id
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, Institution
 from ..core.ports import MakeRecord, TokenRecord
 from ..core.search import COUNT_LIMIT, DiplomaQuery, SearchResult, SortOrder, search_text
@@ -62,7 +62,7 @@ from ..core.statuslist import (
     permuted_index,
     status_entries,
 )
-from ..core.text import search_key
+from ..core.text import ascii_digits, search_key
 from ..core.users import Role, User
 from .audit import append as append_audit
 from .engine import READ_ONLY
@@ -110,12 +110,23 @@ def _order(columns: Any, sort: SortOrder) -> list[UnaryExpression[Any]]:
     ]
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 def _text_condition(text: str, national_id_hash: str | None) -> ColumnElement[bool]:
     """Rows whose search text holds the key of `text` (everything for blank text), or
     whose national-id hash is the one given. Text whose key is empty ('%', '-') matches
-    nothing."""
-    if not text.strip():
+    nothing. A whole serial (any digits, any case) or a whole email matches that serial or
+    email only, through its own index: its trigrams (TBZ, MED, exa, com...) are in every
+    row, and the trigram index would read all of their lists to find one row."""
+    text = text.strip()
+    if not text:
         return true()
+    serial = ascii_digits(text).upper()
+    if is_serial(serial):
+        return DiplomaRow.serial == serial
+    if _EMAIL.match(text):
+        return DiplomaRow.email == text.lower()
     key = search_key(text)
     matches: list[ColumnElement[bool]] = []
     if key:
@@ -550,53 +561,80 @@ class SqlRepository:
         (counted up to COUNT_LIMIT, see `SearchResult`). Text matches the folded
         `search_text`, or, given `national_id_hash`, the diploma with that hash.
 
-        The count comes first and chooses the page's plan. Up to COUNT_LIMIT matches (or
-        any number, in an order other than by date) are gathered first and then sorted:
-        a walk down an index in the page's order would pass over every row before
-        the first match when the matches lie at its far end (a rare name, the diplomas
-        of one old batch, names that begin with the searched one). Past COUNT_LIMIT
-        matches, at least one row in a hundred matches, and the walk down the date index
-        is what finds a page soonest; the database plans that one itself.
+        A narrowed search gathers its first COUNT_LIMIT + 1 matches (id and sort keys),
+        counts them and sorts them for the page, in one statement: a walk down an index
+        in the page's order would pass over every row before the first match when the
+        matches lie at its far end (a rare name, one old batch, names that begin with
+        the searched one). When more match, at least one row in a hundred does, and in
+        date order the walk down the date index finds a page soonest (the database plans
+        that one itself); in name or serial order all the matches are gathered and
+        sorted.
         """
         conditions = [_text_condition(query.text, national_id_hash), *_filters(query)]
-        table = DiplomaRow.__table__.c
+        narrowed = query.has_text or len(conditions) > 1
         with self._read() as session:
-            matching_rows = select(literal(1)).select_from(DiplomaRow).where(*conditions)
-            counted = (
-                session.scalar(
-                    select(func.count()).select_from(
-                        matching_rows.limit(COUNT_LIMIT + 1).subquery()
-                    )
-                )
-                or 0
-            )
-            exact = counted <= COUNT_LIMIT
-            total = counted if exact else COUNT_LIMIT
-            if exact and query.offset >= counted:
-                return SearchResult((), total, True, query)
-            narrowed = query.has_text or bool(conditions[1:])
-            if narrowed and (exact or query.sort in (SortOrder.NAME, SortOrder.SERIAL)):
-                keys = {name for name, _ in _SORT_KEYS[query.sort]} | {"id"}
-                matching = (
-                    select(*(table[name] for name in sorted(keys)))
-                    .where(*conditions)
-                    .cte("matching")
-                    .prefix_with("MATERIALIZED")
-                )
-                page = (
-                    select(matching.c.id)
-                    .order_by(*_order(matching.c, query.sort))
-                    .offset(query.offset)
-                    .limit(query.limit)
-                    .subquery("page")
-                )
-                statement = select(DiplomaRow).join(page, DiplomaRow.id == page.c.id)
+            if narrowed:
+                items, counted = self._gathered(session, query, conditions, COUNT_LIMIT + 1)
+                if counted is not None and counted <= COUNT_LIMIT:
+                    return SearchResult(items, counted, True, query)
+                if counted is None:  # past the end: count on its own
+                    counted = self._count(session, conditions)
+                    if counted <= COUNT_LIMIT:
+                        return SearchResult((), counted, True, query)
+                if query.sort in (SortOrder.NAME, SortOrder.SERIAL):
+                    items, _ = self._gathered(session, query, conditions, None)
+                    return SearchResult(items, COUNT_LIMIT, False, query)
+                counted = COUNT_LIMIT + 1
             else:
-                statement = (
-                    select(DiplomaRow).where(*conditions).offset(query.offset).limit(query.limit)
-                )
-            rows = session.scalars(statement.order_by(*_order(table, query.sort))).all()
-            return SearchResult(tuple(self._diploma(r) for r in rows), total, exact, query)
+                counted = self._count(session, conditions)
+            rows = session.scalars(
+                select(DiplomaRow)
+                .where(*conditions)
+                .order_by(*_order(DiplomaRow.__table__.c, query.sort))
+                .offset(query.offset)
+                .limit(query.limit)
+            ).all()
+            items = tuple(self._diploma(r) for r in rows)
+            exact = counted <= COUNT_LIMIT
+            return SearchResult(items, counted if exact else COUNT_LIMIT, exact, query)
+
+    def _count(self, session: Session, conditions: list[ColumnElement[bool]]) -> int:
+        """How many rows match, counted up to COUNT_LIMIT + 1."""
+        matching = select(literal(1)).select_from(DiplomaRow).where(*conditions)
+        limited = matching.limit(COUNT_LIMIT + 1).subquery()
+        return session.scalar(select(func.count()).select_from(limited)) or 0
+
+    def _gathered(
+        self,
+        session: Session,
+        query: DiplomaQuery,
+        conditions: list[ColumnElement[bool]],
+        at_most: int | None,
+    ) -> tuple[tuple[Diploma, ...], int | None]:
+        """The page, sorted from the first `at_most` matches (all without it), and how many
+        those were (None when the page is empty: past the end, or nothing matched)."""
+        table = DiplomaRow.__table__.c
+        keys = {name for name, _ in _SORT_KEYS[query.sort]} | {"id"}
+        gather = select(*(table[name] for name in sorted(keys))).where(*conditions)
+        if at_most is not None:
+            gather = gather.limit(at_most)
+        matching = gather.cte("matching").prefix_with("MATERIALIZED")
+        page = (
+            select(matching.c.id)
+            .order_by(*_order(matching.c, query.sort))
+            .offset(query.offset)
+            .limit(query.limit)
+            .subquery("page")
+        )
+        counted = select(func.count()).select_from(matching).scalar_subquery()
+        found = session.execute(
+            select(DiplomaRow, counted.label("counted"))
+            .join(page, DiplomaRow.id == page.c.id)
+            .order_by(*_order(table, query.sort))
+        ).all()
+        if not found:
+            return (), (0 if query.offset == 0 else None)
+        return tuple(self._diploma(row) for row, _ in found), found[0].counted
 
     @contextmanager
     def _changing_status(

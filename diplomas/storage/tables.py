@@ -85,6 +85,7 @@ class DiplomaRow(Base):
         Index(None, "external_id"),
         Index(None, "issued_at"),
         Index(None, "issued_on", "issued_at"),
+        Index(None, "email"),
         Index(None, "national_id_hash"),
         Index(None, "batch_id"),
         Index(None, "status", "status_list", "status_index"),

@@ -163,7 +163,11 @@ def test_a_count_past_the_limit_stops(
     # matches are gathered first: the pages are the same either way.
     broad = [d.request.name for d in repo.find(DiplomaQuery(text="نام", limit=5)).items]
     by_name = repo.find(DiplomaQuery(text="نام", sort=SortOrder.NAME, offset=1, limit=2))
+    past = repo.find(DiplomaQuery(text="نام", offset=10))
+    assert (past.items, past.total, past.total_is_exact) == ((), 3, False)
     monkeypatch.setattr("diplomas.storage.repository.COUNT_LIMIT", 100)
+    past = repo.find(DiplomaQuery(text="نام", offset=10))
+    assert (past.items, past.total, past.total_is_exact) == ((), 5, True)
     assert [d.request.name for d in repo.find(DiplomaQuery(text="نام", limit=5)).items] == broad
     again = repo.find(DiplomaQuery(text="نام", sort=SortOrder.NAME, offset=1, limit=2))
     assert again.items == by_name.items and [d.request.name for d in again.items] == [
