@@ -561,19 +561,19 @@ class SqlRepository:
         (counted up to COUNT_LIMIT, see `SearchResult`). Text matches the folded
         `search_text`, or, given `national_id_hash`, the diploma with that hash.
 
-        A narrowed search gathers its first COUNT_LIMIT + 1 matches (id and sort keys),
+        A search with text gathers its first COUNT_LIMIT + 1 matches (id and sort keys),
         counts them and sorts them for the page, in one statement: a walk down an index
         in the page's order would pass over every row before the first match when the
-        matches lie at its far end (a rare name, one old batch, names that begin with
-        the searched one). When more match, at least one row in a hundred does, and in
-        date order the walk down the date index finds a page soonest (the database plans
-        that one itself); in name or serial order all the matches are gathered and
-        sorted.
+        matches lie at its far end (a rare name, names that begin with the searched
+        one), and the database cannot tell how many rows a pattern matches. When more
+        match, at least one row in a hundred does, and in date order the walk down the
+        date index finds a page soonest (the database plans that one itself); in name or
+        serial order all the matches are gathered and sorted. Filters alone (status,
+        dates, batch...) are left to the database's plans, which its statistics serve.
         """
         conditions = [_text_condition(query.text, national_id_hash), *_filters(query)]
-        narrowed = query.has_text or len(conditions) > 1
         with self._read() as session:
-            if narrowed:
+            if query.has_text:
                 items, counted = self._gathered(session, query, conditions, COUNT_LIMIT + 1)
                 if counted is not None and counted <= COUNT_LIMIT:
                     return SearchResult(items, counted, True, query)
