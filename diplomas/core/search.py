@@ -16,6 +16,7 @@ from datetime import date
 from enum import StrEnum
 
 from .errors import FieldProblem, InvalidInput
+from .ids import is_serial
 from .model import Diploma, DiplomaStatus
 from .text import ascii_digits, search_key
 
@@ -34,6 +35,7 @@ fields."""
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _BATCH = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NATIONAL_ID = re.compile(r"^\d{8,10}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # the shape `model.parse_request` accepts
 
 
 class SortOrder(StrEnum):
@@ -57,6 +59,18 @@ def national_id_in(text: str) -> str | None:
     drop them), else None."""
     digits = re.sub(r"[\s\-\u200c]", "", ascii_digits(text))
     return digits.zfill(10) if _NATIONAL_ID.match(digits) else None
+
+
+def serial_in(text: str) -> str | None:
+    """The serial that search text is, whole (any digits, any case), else None."""
+    serial = ascii_digits(text.strip()).upper()
+    return serial if is_serial(serial) else None
+
+
+def email_in(text: str) -> str | None:
+    """The email that search text is, whole, as stored (lower case), else None."""
+    email = text.strip()
+    return email.lower() if _EMAIL.match(email) else None
 
 
 @dataclass(frozen=True)

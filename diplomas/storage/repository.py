@@ -49,10 +49,18 @@ from sqlalchemy.orm import Session
 from ..core.audit import SYSTEM_ACTOR, AuditAction
 from ..core.dates import solar_hijri_year
 from ..core.errors import ConfigurationError, Conflict, NotFound
-from ..core.ids import format_serial, is_serial, new_diploma_id
+from ..core.ids import format_serial, new_diploma_id
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, Institution
 from ..core.ports import MakeRecord, TokenRecord
-from ..core.search import COUNT_LIMIT, DiplomaQuery, SearchResult, SortOrder, search_text
+from ..core.search import (
+    COUNT_LIMIT,
+    DiplomaQuery,
+    SearchResult,
+    SortOrder,
+    email_in,
+    search_text,
+    serial_in,
+)
 from ..core.statuslist import (
     STATUS_LIST_SIZE,
     SignedStatusList,
@@ -62,7 +70,7 @@ from ..core.statuslist import (
     permuted_index,
     status_entries,
 )
-from ..core.text import ascii_digits, search_key
+from ..core.text import search_key
 from ..core.users import Role, User
 from .audit import append as append_audit
 from .engine import READ_ONLY
@@ -110,23 +118,20 @@ def _order(columns: Any, sort: SortOrder) -> list[UnaryExpression[Any]]:
     ]
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 def _text_condition(text: str, national_id_hash: str | None) -> ColumnElement[bool]:
     """Rows whose search text holds the key of `text` (everything for blank text), or
     whose national-id hash is the one given. Text whose key is empty ('%', '-') matches
     nothing. A whole serial (any digits, any case) or a whole email matches that serial or
     email only, through its own index: its trigrams (TBZ, MED, exa, com...) are in every
     row, and the trigram index would read all of their lists to find one row."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return true()
-    serial = ascii_digits(text).upper()
-    if is_serial(serial):
+    serial = serial_in(text)
+    if serial is not None:
         return DiplomaRow.serial == serial
-    if _EMAIL.match(text):
-        return DiplomaRow.email == text.lower()
+    email = email_in(text)
+    if email is not None:
+        return DiplomaRow.email == email
     key = search_key(text)
     matches: list[ColumnElement[bool]] = []
     if key:
@@ -568,12 +573,13 @@ class SqlRepository:
         one), and the database cannot tell how many rows a pattern matches. When more
         match, at least one row in a hundred does, and in date order the walk down the
         date index finds a page soonest (the database plans that one itself); in name or
-        serial order all the matches are gathered and sorted. Filters alone (status,
-        dates, batch...) are left to the database's plans, which its statistics serve.
+        serial order all the matches are gathered and sorted. The co-issuer filter, a
+        pattern in a list, is treated like text. The other filters alone (status, dates,
+        batch, template) are left to the database's plans, which its statistics serve.
         """
         conditions = [_text_condition(query.text, national_id_hash), *_filters(query)]
         with self._read() as session:
-            if query.has_text:
+            if query.has_text or query.co_issuer is not None:
                 items, counted = self._gathered(session, query, conditions, COUNT_LIMIT + 1)
                 if counted is not None and counted <= COUNT_LIMIT:
                     return SearchResult(items, counted, True, query)

@@ -9,8 +9,10 @@ from diplomas.core.search import (
     DiplomaQuery,
     SearchResult,
     SortOrder,
+    email_in,
     national_id_in,
     search_text,
+    serial_in,
 )
 
 
@@ -76,3 +78,10 @@ def test_national_ids_are_recognised_in_any_digits() -> None:
 def test_a_capped_total_reads_with_a_plus() -> None:
     assert SearchResult((), COUNT_LIMIT, False).total_text == "10,000+"
     assert SearchResult((), 42, True).total_text == "42"
+
+
+def test_whole_serials_and_emails_are_recognised() -> None:
+    assert serial_in(" tbzmed-۱۴۰۵-۰۰۰۰۱۱ ") == "TBZMED-1405-000011"
+    assert serial_in("TBZMED-1405") is None and serial_in("TBZMED 1405 000011") is None
+    assert email_in(" Ali.Karimi@Example.COM ") == "ali.karimi@example.com"
+    assert email_in("ali.karimi@") is None and email_in("ali karimi@example.com") is None
