@@ -161,7 +161,10 @@ def _filters(query: DiplomaQuery) -> list[ColumnElement[bool]]:
         conditions.append(DiplomaRow.template == query.template)
     if query.co_issuer is not None:
         # co_issuers is a comma-separated list of slugs (slugs hold no comma, '%' or '_').
+        # The first condition follows from the second; it lets the database read only the
+        # co-issued rows, through their partial index.
         listed = literal(",") + DiplomaRow.co_issuers + literal(",")
+        conditions.append(DiplomaRow.co_issuers != literal("", literal_execute=True))
         conditions.append(listed.like(f"%,{query.co_issuer},%"))
     return conditions
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -86,6 +87,13 @@ class DiplomaRow(Base):
         Index(None, "issued_at"),
         Index(None, "issued_on", "issued_at"),
         Index(None, "email"),
+        # The co-issued diplomas, few, for the co-issuer filter (see migration 0007).
+        Index(
+            None,
+            "co_issuers",
+            postgresql_where=text("co_issuers <> ''"),
+            sqlite_where=text("co_issuers <> ''"),
+        ),
         Index(None, "national_id_hash"),
         Index(None, "batch_id"),
         Index(None, "status", "status_list", "status_index"),

@@ -240,5 +240,12 @@ def test_migration_0007_gives_stored_diplomas_their_search_text(db_url: str) -> 
             "TBZMED-1405-000001"
         ]
         assert repo.find(DiplomaQuery(text="1405-000002")).total == 1
+
+        with engine.begin() as connection:  # and back down, and up again
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0006")
+        assert "search_text" not in {c["name"] for c in inspect(engine).get_columns("diplomas")}
+        migrate(db_url)
+        assert repo.find(DiplomaQuery(text="علی کریمی")).total == 1
     finally:
         engine.dispose()

@@ -54,6 +54,15 @@ def upgrade() -> None:
     op.create_index(op.f("ix_diplomas_issued_on_issued_at"), "diplomas", ["issued_on", "issued_at"])
     # A whole email is looked up by its own index (its trigrams are in every row).
     op.create_index(op.f("ix_diplomas_email"), "diplomas", ["email"])
+    # The co-issued diplomas (few): the co-issuer filter reads only those rows.
+    only_co_issued = sa.text("co_issuers <> ''")
+    op.create_index(
+        op.f("ix_diplomas_co_issuers"),
+        "diplomas",
+        ["co_issuers"],
+        postgresql_where=only_co_issued,
+        sqlite_where=only_co_issued,
+    )
     bind = op.get_bind()
     trigram_schema = pg_trgm_schema(bind) if bind.dialect.name == "postgresql" else None
     if trigram_schema is None:
@@ -132,6 +141,7 @@ def _extension_schema(bind: sa.Connection) -> str | None:
 
 def downgrade() -> None:
     op.drop_index(INDEX, table_name="diplomas")
+    op.drop_index(op.f("ix_diplomas_co_issuers"), table_name="diplomas")
     op.drop_index(op.f("ix_diplomas_email"), table_name="diplomas")
     op.drop_index(op.f("ix_diplomas_issued_on_issued_at"), table_name="diplomas")
     with op.batch_alter_table("diplomas") as batch:
