@@ -79,7 +79,7 @@ def list_diplomas(
     query: Annotated[
         str,
         typer.Argument(
-            metavar="[QUERY]",
+            metavar="QUERY",
             help="Part of a name (Persian or English), serial, external id or email; "
             "spaces, ZWNJ, case, Arabic or Persian letters and digits do not matter. A whole "
             "national id finds its diploma.",
