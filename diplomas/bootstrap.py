@@ -565,9 +565,8 @@ def build_service(
     institutions = load_institutions(settings, actor=actor, engine=runtime.engine)
     stores = open_key_stores(settings, institutions)
     store = stores[institutions[0].slug]
-    repository = SqlRepository(
-        runtime.engine, {i.slug: i for i in institutions}, store.national_id_hasher()
-    )
+    hash_national_id = store.national_id_hasher()
+    repository = SqlRepository(runtime.engine, {i.slug: i for i in institutions}, hash_national_id)
     verdicts = None
     if settings.verify_cache_size > 0:
         verdicts = VerdictCache(
@@ -601,6 +600,7 @@ def build_service(
         account_store=SqlAccountStore(runtime.engine),
         session_policy=SessionPolicy(second_factor_required=settings.environment == "production"),
         production=settings.environment == "production",
+        national_id_hasher=hash_national_id,
     )
 
 

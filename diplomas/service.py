@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from .core import proposals as rule
 from .core import qrproof
@@ -75,6 +75,7 @@ from .core.proposals import (
     ProposalState,
 )
 from .core.reasons import choose
+from .core.search import DiplomaQuery, SearchResult, national_id_in
 from .core.sessions import SessionEnd, SessionPolicy
 from .core.statuslist import (
     SignedStatusList,
@@ -273,6 +274,7 @@ class DiplomaService:
         account_store: AccountStore | None = None,
         session_policy: SessionPolicy | None = None,
         production: bool = False,
+        national_id_hasher: Callable[[str], str] | None = None,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -298,6 +300,9 @@ class DiplomaService:
         self.production = production
         """Whether the instance runs in production: the two-person rule's default."""
         self._dummy_hash: str | None = None
+        self._hash_national_id = national_id_hasher
+        """The keyed hash stored for national ids (the key store's); without it, a
+        search does not look for national ids."""
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -799,8 +804,26 @@ class DiplomaService:
     def recent_batches(self, limit: int = 50, offset: int = 0) -> list[Batch]:
         return self.batches.recent(max(1, min(limit, 500)), max(0, offset))
 
-    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
-        return self.repository.search(normalize(query), offset, limit)
+    @overload
+    def search(self, query: DiplomaQuery) -> SearchResult: ...
+
+    @overload
+    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
+
+    def search(
+        self, query: DiplomaQuery | str, offset: int = 0, limit: int = 0
+    ) -> SearchResult | tuple[Sequence[Diploma], int]:
+        """Find diplomas: with a `DiplomaQuery`, one page of them and how many match (see
+        `SearchResult`); text that is a national id (any digits) also finds the diploma
+        stored with that id's keyed hash. The older form (text, offset, limit) answers
+        (diplomas newest first, exact count)."""
+        if isinstance(query, str):
+            return self.repository.search(normalize(query), offset, limit)
+        national_id = national_id_in(query.text)
+        digest = None
+        if national_id is not None and self._hash_national_id is not None:
+            digest = self._hash_national_id(national_id)
+        return self.repository.find(query, digest)
 
     def revoke(
         self, diploma_id: str, reason: str, *, note: str = "", actor: str | None = None

@@ -82,6 +82,9 @@ class DiplomaOut(BaseModel):
     verify_url: str
     pdf_url: str
     pdf_sha256: str
+    batch_id: str | None = Field(
+        default=None, description="The bulk issuance it came from; null when issued alone."
+    )
 
     @classmethod
     def of(cls, d: Diploma, pdf_url: str) -> DiplomaOut:
@@ -114,12 +117,16 @@ class DiplomaOut(BaseModel):
             verify_url=d.verify_url,
             pdf_url=pdf_url,
             pdf_sha256=d.pdf_sha256,
+            batch_id=d.batch_id,
         )
 
 
 class DiplomaPage(BaseModel):
     items: list[DiplomaOut]
-    total: int
+    total: int = Field(description="How many match; at most 10,000 (see total_is_exact).")
+    total_is_exact: bool = Field(
+        description="False when more than 10,000 match: total is then 10,000 (say 10,000+)."
+    )
     offset: int
     limit: int
 

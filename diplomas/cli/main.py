@@ -65,6 +65,11 @@ from .corrections import correct  # noqa: E402
 
 app.command("correct")(correct)
 
+from .listing import list_diplomas, show  # noqa: E402
+
+app.command("list")(list_diplomas)
+app.command("show")(show)
+
 
 @app.command()
 def init(

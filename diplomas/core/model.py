@@ -160,6 +160,8 @@ class Diploma:
     suspension_reason: str = ""
     status_slot: tuple[int, int] | None = None
     """(status list number, index) of its revocation and suspension bits, if it has them."""
+    batch_id: str | None = None
+    """The bulk issuance (roster) it came from; None when issued on its own."""
     revocation_note: str = ""
     """The office's private note on the revocation (`revocation_reason` is the public
     reason's code); never published."""

@@ -16,6 +16,7 @@ from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, DiplomaVersion, Institution
 from .proposals import Proposal, ProposalEvent, ProposalState
+from .search import DiplomaQuery, SearchResult
 from .sessions import ConsoleSession, SessionEnd
 from .statuslist import SignedStatusList, StatusEntry, StatusPurpose
 from .users import User, user_token_actor
@@ -232,7 +233,15 @@ class DiplomaRepository(Protocol):
         """The stored diplomas of these external ids, with whether each has a national id."""
         ...
 
-    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]: ...
+    def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
+        """Text search, newest first, with the exact number of matches (`find` is the
+        full form)."""
+        ...
+
+    def find(self, query: DiplomaQuery, national_id_hash: str | None = None) -> SearchResult:
+        """One page of the diplomas that match `query` (or, given `national_id_hash`,
+        whose national-id hash is that one), and how many match (see `SearchResult`)."""
+        ...
 
     def revoke(
         self,

@@ -68,3 +68,46 @@ def has_latin_letters(value: str) -> bool:
 
 def is_latin_name(value: str) -> bool:
     return bool(_LATIN_NAME.match(value))
+
+
+# Letters that people type for one another when searching: Arabic and Persian forms of
+# yeh, kaf and heh, and alef wasla. Hamza and madda seats (أ إ آ ؤ ئ ۀ) lose their marks
+# in the decomposition that `search_key` starts with, so they need no entry here.
+_SEARCH_LETTERS = str.maketrans(
+    {
+        "\u064a": "\u06cc",  # ي Arabic yeh
+        "\u0649": "\u06cc",  # ى alef maksura
+        "\u06cd": "\u06cc",  # ۍ yeh with tail
+        "\u06d0": "\u06cc",  # ې e
+        "\u0643": "\u06a9",  # ك Arabic kaf
+        "\u06aa": "\u06a9",  # ڪ swash kaf
+        "\u0629": "\u0647",  # ة teh marbuta
+        "\u06d5": "\u0647",  # ە ae (what ۀ decomposes to)
+        "\u06be": "\u0647",  # ھ heh doachashmee
+        "\u06c1": "\u0647",  # ہ heh goal
+        "\u0671": "\u0627",  # ٱ alef wasla
+        "\u0640": None,  # ـ tatweel (kashida): drawn length, not a letter
+    }
+)
+
+
+def search_key(value: str) -> str:
+    """The form of `value` that searching compares: two spellings people consider the
+    same name (or serial, or email) give the same key.
+
+    Compatibility forms are unfolded (presentation forms, ligatures, full-width), marks are
+    dropped (harakat, hamza and madda seats, Latin accents), Arabic letters become the
+    Persian ones, digits of any script become ASCII, letters are case-folded, and
+    everything that is not a letter or a digit goes: spaces, ZWNJ, punctuation. So
+    «محمدی‌نژاد», «محمدی نژاد» and «محمدینژاد» share the key «محمدینژاد», and
+    «TBZMED-۱۴۰۵-۰۰۰۰۱۱» the key «tbzmed1405000011». The key holds letters and digits
+    only: a separator such as '|' never occurs in one.
+    """
+    decomposed = unicodedata.normalize("NFKD", value).translate(_SEARCH_LETTERS)
+    kept: list[str] = []
+    for char in decomposed.casefold():
+        if char.isdecimal():
+            kept.append(str(unicodedata.decimal(char)))
+        elif char.isalnum():
+            kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))

@@ -27,7 +27,21 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Row, bindparam, func, or_, select, true, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Engine,
+    Row,
+    UnaryExpression,
+    bindparam,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,6 +53,15 @@ from ..core.ids import format_serial, new_diploma_id
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, DiplomaVersion, Institution
 from ..core.ports import MakeRecord, TokenRecord
 from ..core.proposals import Proposal, ProposalEvent, ProposalState
+from ..core.search import (
+    COUNT_LIMIT,
+    DiplomaQuery,
+    SearchResult,
+    SortOrder,
+    email_in,
+    search_text,
+    serial_in,
+)
 from ..core.statuslist import (
     STATUS_LIST_SIZE,
     SignedStatusList,
@@ -48,6 +71,7 @@ from ..core.statuslist import (
     permuted_index,
     status_entries,
 )
+from ..core.text import search_key
 from ..core.users import Role, User
 from ..core.verification import SupersededRecord, record_digest
 from .audit import append as append_audit
@@ -69,6 +93,85 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KEYS_PER_QUERY = 500  # stays under SQLite's bound-parameter limit
 _BY_ID = select(DiplomaRow.__table__).where(DiplomaRow.__table__.c.id == bindparam("id"))
 """One diploma's row by id, built once (SQLAlchemy caches its compiled form)."""
+
+
+_SORT_KEYS: dict[SortOrder, tuple[tuple[str, bool], ...]] = {
+    SortOrder.NEWEST: (("issued_on", True), ("issued_at", True), ("serial", True), ("id", True)),
+    SortOrder.OLDEST: (
+        ("issued_on", False),
+        ("issued_at", False),
+        ("serial", False),
+        ("id", False),
+    ),
+    SortOrder.NAME: (("name", False), ("issued_on", True), ("id", False)),
+    SortOrder.SERIAL: (("serial", False), ("institution", False), ("id", False)),
+}
+"""Each search order as (column, descending), ending in a unique key so that pages neither
+skip nor repeat. Newest is by the date on the diploma, then the moment it was issued."""
+
+_NEWEST_ISSUED: tuple[UnaryExpression[Any], ...] = (
+    DiplomaRow.issued_at.desc(),
+    DiplomaRow.serial.desc(),
+    DiplomaRow.id.desc(),
+)
+"""The order of the older `search`: the moment of issue, newest first."""
+
+
+def _order(columns: Any, sort: SortOrder) -> list[UnaryExpression[Any]]:
+    return [
+        columns[name].desc() if desc else columns[name].asc() for name, desc in _SORT_KEYS[sort]
+    ]
+
+
+def _text_condition(text: str, national_id_hash: str | None) -> ColumnElement[bool]:
+    """Rows whose search text holds the key of `text` (everything for blank text), or
+    whose national-id hash is the one given. Text whose key is empty ('%', '-') matches
+    nothing. A whole serial (any digits, any case) or a whole email matches that serial or
+    email only, through its own index: its trigrams (TBZ, MED, exa, com...) are in every
+    row, and the trigram index would read all of their lists to find one row."""
+    if not text.strip():
+        return true()
+    serial = serial_in(text)
+    if serial is not None:
+        return DiplomaRow.serial == serial
+    email = email_in(text)
+    if email is not None:
+        return DiplomaRow.email == email
+    key = search_key(text)
+    matches: list[ColumnElement[bool]] = []
+    if key:
+        # A key holds letters and digits only: no LIKE wildcard to escape. The pattern is
+        # written into the statement, not bound: PostgreSQL then plans each search for its
+        # own pattern. A prepared statement's generic plan cannot tell a pattern that
+        # matches a handful of rows from one that matches half the table, and picked a
+        # walk down the issued_at index for both, which reads every row for a rare name.
+        pattern: BindParameter[str] = bindparam(None, f"%{key}%", literal_execute=True)
+        matches.append(DiplomaRow.search_text.like(pattern))
+    if national_id_hash:
+        matches.append(DiplomaRow.national_id_hash == national_id_hash)
+    return or_(*matches) if matches else false()
+
+
+def _filters(query: DiplomaQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.status is not None:
+        conditions.append(DiplomaRow.status == query.status.value)
+    if query.issued_from is not None:
+        conditions.append(DiplomaRow.issued_on >= query.issued_from)
+    if query.issued_to is not None:
+        conditions.append(DiplomaRow.issued_on <= query.issued_to)
+    if query.batch_id is not None:
+        conditions.append(DiplomaRow.batch_id == query.batch_id)
+    if query.template is not None:
+        conditions.append(DiplomaRow.template == query.template)
+    if query.co_issuer is not None:
+        # co_issuers is a comma-separated list of slugs (slugs hold no comma, '%' or '_').
+        # The first condition follows from the second; it lets the database read only the
+        # co-issued rows, through their partial index.
+        listed = literal(",") + DiplomaRow.co_issuers + literal(",")
+        conditions.append(DiplomaRow.co_issuers != literal("", literal_execute=True))
+        conditions.append(listed.like(f"%,{query.co_issuer},%"))
+    return conditions
 
 
 def row_key_of(request: DiplomaRequest) -> str | None:
@@ -295,6 +398,9 @@ class SqlRepository:
             suspension_note="",
             status_list=slot.list_number,
             status_index=slot.index,
+            search_text=search_text(
+                request.name, request.name_en, serial, request.external_id, request.email
+            ),
         )
 
     def _insert_if_missing(
@@ -509,28 +615,18 @@ class SqlRepository:
             return None if row is None else self._diploma(row)
 
     def search(self, query: str, offset: int, limit: int) -> tuple[Sequence[Diploma], int]:
-        """Diplomas whose name, English name, serial or external id contains `query`
-        (case-insensitive), newest first, and how many match in all. An empty query
-        matches everything."""
+        """Diplomas whose name, English name, serial, external id or email match `query`
+        (compared by `core.text.search_key`), newest first, and how many match in all,
+        counted exactly. An empty query matches everything. `find` is the full form."""
         if offset < 0 or limit < 0:
             raise ValueError("offset and limit must not be negative")
-        needle = query.strip()
-        condition: ColumnElement[bool] = true()
-        if needle:
-            condition = or_(
-                DiplomaRow.name.icontains(needle, autoescape=True),
-                DiplomaRow.name_en.icontains(needle, autoescape=True),
-                DiplomaRow.serial.icontains(needle, autoescape=True),
-                DiplomaRow.external_id.icontains(needle, autoescape=True),
-            )
+        condition = _text_condition(query, None)
         with self._read() as session:
             total = session.scalar(select(func.count()).select_from(DiplomaRow).where(condition))
             rows = session.scalars(
                 select(DiplomaRow)
                 .where(condition)
-                .order_by(
-                    DiplomaRow.issued_at.desc(), DiplomaRow.serial.desc(), DiplomaRow.id.desc()
-                )
+                .order_by(*_NEWEST_ISSUED)
                 .offset(offset)
                 .limit(limit)
             ).all()
@@ -634,6 +730,10 @@ class SqlRepository:
                 row.national_id_hash = self._hash_national_id(request.national_id)
             elif national_id_hash:
                 row.national_id_hash = national_id_hash
+            # Found by its corrected name from now on (and no longer by the misspelt one).
+            row.search_text = search_text(
+                row.name, row.name_en, row.serial, row.external_id, row.email
+            )
             session.flush()
             append_audit(session, at, actor, AuditAction.DIPLOMA_CORRECTED, details, subject=row.id)
             return self._diploma(row)
@@ -719,6 +819,87 @@ class SqlRepository:
                 select(DiplomaRow.national_id_hash).where(DiplomaRow.id == diploma_id)
             )
         return stored == national_id_hash
+
+    def find(self, query: DiplomaQuery, national_id_hash: str | None = None) -> SearchResult:
+        """One page of the diplomas that match `query` in its order, and how many match
+        (counted up to COUNT_LIMIT, see `SearchResult`). Text matches the folded
+        `search_text`, or, given `national_id_hash`, the diploma with that hash.
+
+        A search with text gathers its first COUNT_LIMIT + 1 matches (id and sort keys),
+        counts them and sorts them for the page, in one statement: a walk down an index
+        in the page's order would pass over every row before the first match when the
+        matches lie at its far end (a rare name, names that begin with the searched
+        one), and the database cannot tell how many rows a pattern matches. When more
+        match, at least one row in a hundred does, and in date order the walk down the
+        date index finds a page soonest (the database plans that one itself); in name or
+        serial order all the matches are gathered and sorted. The co-issuer filter, a
+        pattern in a list, is treated like text. The other filters alone (status, dates,
+        batch, template) are left to the database's plans, which its statistics serve.
+        """
+        conditions = [_text_condition(query.text, national_id_hash), *_filters(query)]
+        with self._read() as session:
+            if query.has_text or query.co_issuer is not None:
+                items, counted = self._gathered(session, query, conditions, COUNT_LIMIT + 1)
+                if counted is not None and counted <= COUNT_LIMIT:
+                    return SearchResult(items, counted, True, query)
+                if counted is None:  # past the end: count on its own
+                    counted = self._count(session, conditions)
+                    if counted <= COUNT_LIMIT:
+                        return SearchResult((), counted, True, query)
+                if query.sort in (SortOrder.NAME, SortOrder.SERIAL):
+                    items, _ = self._gathered(session, query, conditions, None)
+                    return SearchResult(items, COUNT_LIMIT, False, query)
+                counted = COUNT_LIMIT + 1
+            else:
+                counted = self._count(session, conditions)
+            rows = session.scalars(
+                select(DiplomaRow)
+                .where(*conditions)
+                .order_by(*_order(DiplomaRow.__table__.c, query.sort))
+                .offset(query.offset)
+                .limit(query.limit)
+            ).all()
+            items = tuple(self._diploma(r) for r in rows)
+            exact = counted <= COUNT_LIMIT
+            return SearchResult(items, counted if exact else COUNT_LIMIT, exact, query)
+
+    def _count(self, session: Session, conditions: list[ColumnElement[bool]]) -> int:
+        """How many rows match, counted up to COUNT_LIMIT + 1."""
+        matching = select(literal(1)).select_from(DiplomaRow).where(*conditions)
+        limited = matching.limit(COUNT_LIMIT + 1).subquery()
+        return session.scalar(select(func.count()).select_from(limited)) or 0
+
+    def _gathered(
+        self,
+        session: Session,
+        query: DiplomaQuery,
+        conditions: list[ColumnElement[bool]],
+        at_most: int | None,
+    ) -> tuple[tuple[Diploma, ...], int | None]:
+        """The page, sorted from the first `at_most` matches (all without it), and how many
+        those were (None when the page is empty: past the end, or nothing matched)."""
+        table = DiplomaRow.__table__.c
+        keys = {name for name, _ in _SORT_KEYS[query.sort]} | {"id"}
+        gather = select(*(table[name] for name in sorted(keys))).where(*conditions)
+        if at_most is not None:
+            gather = gather.limit(at_most)
+        matching = gather.cte("matching").prefix_with("MATERIALIZED")
+        page = (
+            select(matching.c.id)
+            .order_by(*_order(matching.c, query.sort))
+            .offset(query.offset)
+            .limit(query.limit)
+            .subquery("page")
+        )
+        counted = select(func.count()).select_from(matching).scalar_subquery()
+        found = session.execute(
+            select(DiplomaRow, counted.label("counted"))
+            .join(page, DiplomaRow.id == page.c.id)
+            .order_by(*_order(table, query.sort))
+        ).all()
+        if not found:
+            return (), (0 if query.offset == 0 else None)
+        return tuple(self._diploma(row) for row, _ in found), found[0].counted
 
     @contextmanager
     def _changing_status(
@@ -955,6 +1136,7 @@ class SqlRepository:
                 if row.status_list is None or row.status_index is None
                 else (row.status_list, row.status_index)
             ),
+            batch_id=row.batch_id,
         )
 
     # -- proposals ------------------------------------------------------------------------

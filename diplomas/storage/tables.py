@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -84,9 +85,26 @@ class DiplomaRow(Base):
         Index(None, "name_en"),
         Index(None, "external_id"),
         Index(None, "issued_at"),
+        Index(None, "issued_on", "issued_at"),
+        Index(None, "email"),
+        # The co-issued diplomas, few, for the co-issuer filter (see migration 0007).
+        Index(
+            None,
+            "co_issuers",
+            postgresql_where=text("co_issuers <> ''"),
+            sqlite_where=text("co_issuers <> ''"),
+        ),
         Index(None, "national_id_hash"),
         Index(None, "batch_id"),
         Index(None, "status", "status_list", "status_index"),
+        # A trigram index on PostgreSQL (pg_trgm), which serves `LIKE '%key%'`; elsewhere,
+        # or where the extension could not be created, a plain one (see migration 0007).
+        Index(
+            None,
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -126,6 +144,10 @@ class DiplomaRow(Base):
     """Number of the status lists holding its bits; NULL for diplomas issued before them."""
     status_index: Mapped[int | None] = mapped_column(Integer)
     """Its index in the revocation and the suspension list of that number."""
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    """What searching compares (`core.search.search_text`): the folded name, English name,
+    serial, external id and email, joined by '|'. Written with the row; trigram-indexed on
+    PostgreSQL (when the pg_trgm extension could be created, see migration 0007)."""
 
 
 class DiplomaVersionRow(Base):

@@ -208,9 +208,9 @@ def test_verdicts_for_stored_records() -> None:
     assert verdict_for_stored(None, ring).status is VerdictStatus.UNKNOWN
     assert verdict_for_stored(StoredState(RECORD, DiplomaStatus.ISSUED), ring).genuine
     revoked = verdict_for_stored(
-        StoredState(RECORD, DiplomaStatus.REVOKED, NOW, "اشتباه در نام"), ring
+        StoredState(RECORD, DiplomaStatus.REVOKED, NOW, "issued_in_error"), ring
     )
-    assert revoked.status is VerdictStatus.REVOKED and "اشتباه در نام" in revoked.reasons[0]
+    assert revoked.status is VerdictStatus.REVOKED and "Issued in error" in revoked.reasons[0]
     forged = RECORD.replace("زهرا".encode(), "سارا".encode())
     v = verdict_for_stored(StoredState(forged, DiplomaStatus.ISSUED), ring)
     assert v.status is VerdictStatus.INVALID
@@ -261,11 +261,11 @@ def test_records_without_status_entries_still_verify() -> None:
 def test_suspended_verdicts_carry_date_and_reason() -> None:
     ring = KeyRing([SIGNER.public()])
     v = verdict_for_stored(
-        StoredState(RECORD, DiplomaStatus.SUSPENDED, None, "", NOW, "در دست بررسی"), ring
+        StoredState(RECORD, DiplomaStatus.SUSPENDED, None, "", NOW, "under_review"), ring
     )
     assert v.status is VerdictStatus.SUSPENDED and not v.genuine
-    assert v.suspended_at == NOW and v.suspension_reason == "در دست بررسی"
-    assert "suspended" in v.reasons[0] and "در دست بررسی" in v.reasons[0]
+    assert v.suspended_at == NOW and v.suspension_reason == "under_review"
+    assert "suspended" in v.reasons[0] and "Under review" in v.reasons[0]
 
 
 _json_scalars = (

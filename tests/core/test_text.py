@@ -5,7 +5,7 @@ import pytest
 from diplomas.core.dates import format_gregorian, format_solar_hijri, parse_date
 from diplomas.core.errors import InvalidInput
 from diplomas.core.model import DEFAULT_AWARD_EN, parse_request
-from diplomas.core.text import ZWNJ, normalize
+from diplomas.core.text import ZWNJ, normalize, search_key
 
 TODAY = date(2026, 11, 26)
 
@@ -122,3 +122,51 @@ def test_a_request_with_hidden_characters_is_stored_as_it_looks() -> None:
         today=TODAY,
     )
     assert (r.name, r.name_en) == ("علی رضایی", "Ali Rezaei")
+
+
+# -- search keys -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spelling", ["محمدی\u200cنژاد", "محمدی نژاد", "محمدینژاد", " محمدی \u200c نژاد "]
+)
+def test_a_compound_name_has_one_key_with_zwnj_space_or_nothing(spelling: str) -> None:
+    assert search_key(spelling) == "محمدینژاد"
+
+
+def test_arabic_yeh_and_kaf_fold_to_persian() -> None:
+    assert search_key("علي كريمي") == search_key("علی کریمی") == "علیکریمی"
+    assert search_key("مصطفى") == search_key("مصطفی")
+
+
+def test_heh_alef_and_waw_forms_fold() -> None:
+    assert search_key("فاطمة") == search_key("فاطمه")
+    assert search_key("أحمد") == search_key("احمد") == search_key("إحمد")
+    assert search_key("آرش") == search_key("ارش")
+    assert search_key("مؤمن") == search_key("مومن")
+    assert search_key("خانهٔ") == search_key("خانه")
+
+
+def test_harakat_and_tatweel_are_dropped() -> None:
+    assert search_key("مُحَمَّد") == search_key("محمد")
+    assert search_key("محـــمد") == search_key("محمد")
+
+
+def test_presentation_forms_fold_to_letters() -> None:
+    assert search_key("\ufee3\ufea4\ufee4\ufeaa") == search_key("محمد")
+
+
+def test_digits_in_any_script_become_ascii_and_serials_fold() -> None:
+    assert search_key("TBZMED-۱۴۰۵-۰۰۰۰۱۱") == "tbzmed1405000011"
+    assert search_key("tbzmed-١٤٠٥-٠٠٠٠١١") == "tbzmed1405000011"
+    assert search_key("TBZMED 1405 000011") == "tbzmed1405000011"
+
+
+def test_latin_folds_case_and_accents() -> None:
+    assert search_key("Zoë ÉLAN") == search_key("zoe elan") == "zoeelan"
+    assert search_key("Ali.Rezaei@Example.COM") == "alirezaeiexamplecom"
+
+
+def test_keys_hold_letters_and_digits_only() -> None:
+    assert search_key("%_|-/'\"\t\u200c\u200f") == ""
+    assert "|" not in search_key("a|b")

@@ -392,3 +392,12 @@ def test_a_plan_is_stale_once_the_diploma_is_revoked(instance: Instance) -> None
         service.apply_correction(plan)
     assert service.get(d.id).record == d.record
     assert service.repository.versions(d.id) == []
+
+
+def test_a_corrected_name_is_what_search_finds(instance: Instance) -> None:
+    service = instance.service
+    issued = service.issue({"name": "زهرا محمدی", "name_en": "Zahra Mohamadi"}).diploma
+    service.correct(issued.id, {"name": "زهرا محمدی‌نژاد", "name_en": "Zahra Mohammadinejad"})
+    assert [d.id for d in service.search("محمدی نژاد", 0, 10)[0]] == [issued.id]
+    assert [d.id for d in service.search("mohammadinejad", 0, 10)[0]] == [issued.id]
+    assert service.search("Mohamadi", 0, 10)[1] == 0

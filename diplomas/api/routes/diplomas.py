@@ -8,9 +8,17 @@ from fastapi import APIRouter, Query, Response, status
 
 from ...core.audit import AuditAction
 from ...core.errors import Conflict, ExternalIdTaken
-from ...core.model import Diploma
+from ...core.model import Diploma, DiplomaStatus
 from ...core.ports import TokenRecord
 from ...core.proposals import Proposal
+from ...core.search import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_TEXT,
+    DiplomaQuery,
+    SortOrder,
+)
 from ...core.statuslist import MEDIA_TYPE as CREDENTIAL_MEDIA_TYPE
 from ...service import DiplomaService
 from ..deps import AuthFirstRoute, IssueToken, ReadToken, RevokeToken, ServiceDep
@@ -109,17 +117,70 @@ def issued_by(service: DiplomaService, diploma_id: str, token: TokenRecord) -> b
     return bool(issued) and issued[0].actor == token.actor
 
 
+DateParam = Query(
+    max_length=20,
+    description="A day as 1405/09/05 (Solar Hijri) or 2026-11-26, in any digits; inclusive.",
+)
+
+
 @router.get("")
 def list_diplomas(
     service: ServiceDep,
     _: ReadToken,
-    q: Annotated[str, Query(max_length=100, description="Part of a name or serial.")] = "",
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    q: Annotated[
+        str,
+        Query(
+            max_length=MAX_TEXT,
+            description="Part of a name (Persian or English), serial, external id or email, "
+            "compared without spaces, ZWNJ, punctuation, case, or the difference between "
+            "Arabic and Persian letters and digits; or a whole national id.",
+        ),
+    ] = "",
+    status: Annotated[DiplomaStatus | None, Query(description="Only diplomas in it.")] = None,
+    issued_from: Annotated[str | None, DateParam] = None,
+    issued_to: Annotated[str | None, DateParam] = None,
+    batch_id: Annotated[
+        str | None, Query(max_length=64, description="Only diplomas of this bulk issuance.")
+    ] = None,
+    template: Annotated[
+        str | None, Query(max_length=64, description="Only diplomas of this design.")
+    ] = None,
+    co_issuer: Annotated[
+        str | None,
+        Query(max_length=64, description="Only diplomas co-issued by this institution (slug)."),
+    ] = None,
+    sort: Annotated[
+        SortOrder,
+        Query(
+            description="newest first (by the date on the diploma, then when issued), oldest "
+            "first, by name or by serial."
+        ),
+    ] = SortOrder.NEWEST,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> DiplomaPage:
-    items, total = service.search(q, offset, limit)
+    """Search issued diplomas, a page at a time. `total` counts the matches up to 10,000;
+    past that `total_is_exact` is false and `total` is 10,000."""
+    found = service.search(
+        DiplomaQuery.parse(
+            text=q,
+            status=None if status is None else status.value,
+            issued_from=issued_from,
+            issued_to=issued_to,
+            batch_id=batch_id,
+            template=template,
+            co_issuer=co_issuer,
+            sort=sort.value,
+            offset=offset,
+            limit=limit,
+        )
+    )
     return DiplomaPage(
-        items=[DiplomaOut.of(d, pdf_url(d)) for d in items], total=total, offset=offset, limit=limit
+        items=[DiplomaOut.of(d, pdf_url(d)) for d in found.items],
+        total=found.total,
+        total_is_exact=found.total_is_exact,
+        offset=offset,
+        limit=limit,
     )
 
 

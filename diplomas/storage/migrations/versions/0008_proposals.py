@@ -6,7 +6,7 @@ institution's approval; `batches` gains the statuses `proposed` (waiting for app
 nothing runs it) and `rejected`.
 
 Revision ID: 0008
-Revises: 0006 (0007 is written in parallel; whoever merges both relinks the chain)
+Revises: 0007 (0007 is written in parallel; whoever merges both relinks the chain)
 Create Date: 2026-12-02
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
