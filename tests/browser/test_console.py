@@ -119,6 +119,10 @@ PAGES = {
     "diplomas": "/admin/diplomas?q=%D8%B9%D9%84%DB%8C",
     "diploma": "/admin/diplomas/{diploma}",
     "revoke": "/admin/diplomas/{diploma}/revoke",
+    "correct": "/admin/diplomas/{diploma}/correct",
+    # «محمدی نژاد», written with a space: finds «محمدی‌نژاد»
+    "search": "/admin/diplomas?q=%D9%85%D8%AD%D9%85%D8%AF%DB%8C+%D9%86%DA%98%D8%A7%D8%AF"
+    "&status=issued&sort=name",
     "issue": "/admin/issue",
     "tokens": "/admin/tokens",
     "token-revoke": "/admin/tokens/{token}/revoke",

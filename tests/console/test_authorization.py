@@ -42,6 +42,10 @@ TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/admin/diplomas/{reference}"): EVERYONE,
     ("GET", "/admin/diplomas/{reference}/page.png"): EVERYONE,
     ("GET", "/admin/diplomas/{reference}/diploma.pdf"): EVERYONE,
+    ("POST", "/admin/diplomas/bulk"): frozenset({"approver", "admin"}),
+    ("POST", "/admin/diplomas/bulk/{action}"): frozenset({"approver", "admin"}),
+    ("GET", "/admin/diplomas/{reference}/correct"): frozenset({"issuer", "approver", "admin"}),
+    ("POST", "/admin/diplomas/{reference}/correct"): frozenset({"issuer", "approver", "admin"}),
     ("GET", "/admin/diplomas/{reference}/{action}"): frozenset({"approver", "admin"}),
     ("POST", "/admin/diplomas/{reference}/{action}"): frozenset({"approver", "admin"}),
     ("GET", "/admin/issue"): frozenset({"issuer", "approver", "admin"}),
@@ -85,6 +89,7 @@ TABLE: dict[tuple[str, str], frozenset[str] | str] = {
 DESTRUCTIVE = {
     "/admin/diplomas/{reference}/{action}": {"action": "revoke"},
     "/admin/users/{user_id}/{action}": {"action": "disable"},
+    "/admin/diplomas/bulk/{action}": {"action": "revoke"},
 }
 
 
