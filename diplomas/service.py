@@ -94,7 +94,9 @@ from .core.users import (
     User,
     check_password,
     normalize_email,
+    of_issuer,
     parse_role,
+    reaches,
     user_sign_in_actor,
 )
 from .core.verification import (
@@ -299,6 +301,9 @@ class DiplomaService:
         self.session_policy = session_policy or SessionPolicy()
         self.production = production
         """Whether the instance runs in production: the two-person rule's default."""
+        self._viewer: User | None = None
+        """The person this view of the service answers (`as_user`): None for the
+        instance itself (the command line, tokens of nobody, background work)."""
         self._dummy_hash: str | None = None
         self._hash_national_id = national_id_hasher
         """The keyed hash stored for national ids (the key store's); without it, a
@@ -312,6 +317,33 @@ class DiplomaService:
         view = copy.copy(self)
         view._actor = actor
         return view
+
+    def as_user(self, user: User | None) -> DiplomaService:
+        """This service as `user` may use it: a co-issuing institution's person finds only
+        the diplomas their institution co-issued (others are not found), sees only the
+        proposals that need their institution, and changes nothing in the issuer's name.
+        The API binds each token's owner, the console each signed-in person."""
+        view = copy.copy(self)
+        view._viewer = user
+        return view
+
+    def _reachable(self, diploma: Diploma) -> bool:
+        return reaches(self._viewer, diploma.institution.slug, [i.slug for i in diploma.co_issuers])
+
+    def require_issuer(self) -> None:
+        """Forbidden unless the viewer may act in the issuer's name (a roster upload asks
+        before it is read)."""
+        self._for_issuer()
+
+    def _for_issuer(self) -> None:
+        """Forbidden unless the viewer may act in the issuer's name."""
+        viewer = self._viewer
+        if not of_issuer(viewer, self.institution.slug):
+            assert viewer is not None
+            raise Forbidden(
+                f"{viewer.email} belongs to {viewer.institution}: only "
+                f"{self.institution.slug}'s people issue, correct or revoke its diplomas"
+            )
 
     def _who(self, actor: str | None) -> str:
         if actor:
@@ -352,6 +384,7 @@ class DiplomaService:
         such a diploma is proposed (`propose_issue`, or `submit_issue`) and issued by the
         approval that completes it.
         """
+        self._for_issuer()
         now = self.clock.now()
         request, co_issuers = self._check(raw, now)
         required = self.required_approvals(co_issuers)
@@ -487,6 +520,7 @@ class DiplomaService:
         of issuance; nothing is stored or signed. InvalidInput names every refused field
         (and says when nothing would change); Conflict if the diploma is revoked; NotFound.
         See `core.corrections` for the fields that may change."""
+        self._for_issuer()
         return self._check_correction(self.find_reference(reference), changes)
 
     def _check_correction(
@@ -784,24 +818,26 @@ class DiplomaService:
         serial = ascii_digits(reference.strip()).upper()
         if is_serial(serial):
             found = self.repository.get_by_serial(serial)
-            if found is None:
+            if found is None or not self._reachable(found):
                 raise NotFound(f"no diploma with serial {serial}")
             return found
         return self.get(reference.strip())
 
     def get(self, diploma_id: str) -> Diploma:
         diploma = self._find(diploma_id)
-        if diploma is None:
+        if diploma is None or not self._reachable(diploma):
             raise NotFound("no diploma with this id")
         return diploma
 
     def batch(self, batch_id: str) -> Batch:
         found = self.batches.get(batch_id) if is_diploma_id(batch_id) else None
-        if found is None:
+        if found is None or not of_issuer(self._viewer, found.institution):
             raise NotFound("no batch with this id")
         return found
 
     def recent_batches(self, limit: int = 50, offset: int = 0) -> list[Batch]:
+        if not of_issuer(self._viewer, self.institution.slug):
+            return []
         return self.batches.recent(max(1, min(limit, 500)), max(0, offset))
 
     @overload
@@ -817,8 +853,19 @@ class DiplomaService:
         `SearchResult`); text that is a national id (any digits) also finds the diploma
         stored with that id's keyed hash. The older form (text, offset, limit) answers
         (diplomas newest first, exact count)."""
+        viewer = self._viewer
+        outside = viewer is not None and not of_issuer(viewer, self.institution.slug)
         if isinstance(query, str):
-            return self.repository.search(normalize(query), offset, limit)
+            if not outside:
+                return self.repository.search(normalize(query), offset, limit)
+            assert viewer is not None
+            page = self.search(
+                DiplomaQuery(text=query, co_issuer=viewer.institution, offset=offset, limit=limit)
+            )
+            return page.items, page.total
+        if outside:
+            assert viewer is not None
+            query = replace(query, co_issuer=viewer.institution)
         national_id = national_id_in(query.text)
         digest = None
         if national_id is not None and self._hash_national_id is not None:
@@ -830,6 +877,7 @@ class DiplomaService:
     ) -> Diploma:
         """Revoke for good, with a public reason from `core.reasons` and a private note
         (free text given as the reason becomes the note: see `reasons.choose`)."""
+        self._for_issuer()
         code, note = choose("revoke", reason, note)
         return self._change_status(
             diploma_id,
@@ -845,6 +893,7 @@ class DiplomaService:
     ) -> Diploma:
         """Suspend until `unsuspend`; Conflict if revoked (final) or suspended already.
         The reason and note as for `revoke`."""
+        self._for_issuer()
         code, note = choose("suspend", reason, note)
         return self._change_status(
             diploma_id,
@@ -855,6 +904,7 @@ class DiplomaService:
 
     def unsuspend(self, diploma_id: str, *, actor: str | None = None) -> Diploma:
         """Lift a suspension; Conflict if the diploma is revoked or not suspended."""
+        self._for_issuer()
         return self._change_status(
             diploma_id,
             lambda: self.repository.unsuspend(diploma_id, self.clock.now(), actor=self._who(actor)),
@@ -1096,6 +1146,7 @@ class DiplomaService:
     def submit_issue(self, raw: Mapping[str, Any], proposer: Actor) -> IssueOutcome | Proposal:
         """Issue one diploma, or propose it when the two-person rule applies to the
         issuer or one of its co-issuers (then nothing is signed until it is approved)."""
+        self._for_issuer()
         now = self.clock.now()
         request, co_issuers = self._check(raw, now)
         with_date = bool(raw.get("issued_on"))
@@ -1118,6 +1169,7 @@ class DiplomaService:
         each refused field), stored as it will be issued, nothing signed and no serial
         spent. It needs the approval of each institution the rule applies to (of the
         issuer at least, when it applies to none)."""
+        self._for_issuer()
         now = self.clock.now()
         request, co_issuers = self._check(raw, now)
         if self._issued_as(request) is not None:
@@ -1156,6 +1208,7 @@ class DiplomaService:
         """Propose a batch (saved by the caller in the `proposed` status, which no queue
         runs): `plan` is its roster as validated, pinned by its digest. `required`
         defaults to the institutions its rows need (`batch_approvals`)."""
+        self._for_issuer()
         if batch.status is not BatchStatus.PROPOSED:
             raise Conflict(f"batch {batch.id} is {batch.status.value}, not proposed")
         now = self.clock.now()
@@ -1214,7 +1267,14 @@ class DiplomaService:
                 raise InvalidInput(
                     FieldProblem("state", f"{state!r} is not a state (states: {states})")
                 ) from None
-        return self.repository.proposals(wanted)
+        return [p for p in self.repository.proposals(wanted) if self._sees(p)]
+
+    def _sees(self, proposal: Proposal) -> bool:
+        """The issuer's people see every proposal; a co-issuer's, those it must approve."""
+        viewer = self._viewer
+        return of_issuer(viewer, proposal.institution) or (
+            viewer is not None and viewer.institution in proposal.required
+        )
 
     def proposal(self, proposal_id: str) -> Proposal:
         found = (
@@ -1222,7 +1282,7 @@ class DiplomaService:
             if is_diploma_id(proposal_id.strip())
             else None
         )
-        if found is None:
+        if found is None or not self._sees(found):
             raise NotFound("no proposal with this id")
         return found
 

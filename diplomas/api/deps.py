@@ -41,9 +41,15 @@ def request_actor(request: Request) -> str:
 
 
 def get_service(request: Request) -> DiplomaService:
-    """The service, recording the request's token (once checked) as the actor of changes."""
+    """The service, recording the request's token (once checked) as the actor of changes,
+    and answering as its owner may be answered (`DiplomaService.as_user`: a co-issuing
+    institution's token reaches only what that institution co-issued)."""
     service: DiplomaService = request.app.state.service
-    return service.acting_as(lambda: request_actor(request))
+    token: TokenRecord | None = getattr(request.state, "token", None)
+    owner = None
+    if token is not None and token.owner_id is not None:
+        owner = service.repository.get_user(token.owner_id)
+    return service.acting_as(lambda: request_actor(request)).as_user(owner)
 
 
 def get_settings(request: Request) -> Settings:

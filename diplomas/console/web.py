@@ -100,8 +100,10 @@ def language(request: Request) -> Language:
 
 
 def service_of(request: Request) -> DiplomaService:
+    """The service as the signed-in person may use it (`DiplomaService.as_user`)."""
     service: DiplomaService = request.app.state.service
-    return service
+    signed: SignedIn | None = getattr(request.state, "signed_in", None)
+    return service.as_user(signed.user) if signed is not None else service
 
 
 def client_address(request: Request) -> str:
@@ -192,7 +194,7 @@ def actor_of(signed: SignedIn) -> Actor:
 
 def acting(request: Request, signed: SignedIn) -> DiplomaService:
     """The service, naming the signed-in user in the audit log."""
-    return service_of(request).acting_as(console_actor(signed.user.email))
+    return service_of(request).acting_as(console_actor(signed.user.email)).as_user(signed.user)
 
 
 def page(

@@ -9,6 +9,7 @@ library is imported by the core. Nothing here touches a database or the web.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -143,3 +144,17 @@ def user_sign_in_actor(email: str, where: str) -> str:
     """The audit actor of a user who signed in with their password (`where`: the
     command line's `cli:<login>`)."""
     return f"user:{email} ({where})"
+
+
+def of_issuer(user: User | None, issuer: str) -> bool:
+    """Whether changes in the issuer's name are open to this person: the issuing
+    institution's own users (and, with None, the command line and tokens of nobody,
+    which belong to the instance)."""
+    return user is None or user.institution == issuer
+
+
+def reaches(user: User | None, issuer: str, co_issuers: Iterable[str]) -> bool:
+    """Whether this person may see a diploma the issuer issued with `co_issuers`: the
+    issuer's own people see all; a co-issuing institution's people, only what their
+    institution co-issued."""
+    return of_issuer(user, issuer) or (user is not None and user.institution in co_issuers)

@@ -65,8 +65,24 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/proposals/{proposal_id}/reject"): "approve",
 }
 REFUSED_DESPITE_THE_SCOPE: dict[tuple[str, str], frozenset[str]] = {
-    # The proposal (of tbzmed's issuer) needs only tbzmed's approval: the service refuses
-    # the co-issuer's approver, whose token carries `approve`.
+    # Only tbzmed's own people issue, correct or revoke in its name: the co-issuer's
+    # approver, whose token carries these scopes, is refused by the service.
+    ("POST", "/api/v1/diplomas"): frozenset({"partner"}),
+    ("POST", "/api/v1/batches"): frozenset({"partner"}),
+    ("POST", "/api/v1/diplomas/{diploma_id}/revoke"): frozenset({"partner"}),
+    ("POST", "/api/v1/diplomas/{diploma_id}/suspend"): frozenset({"partner"}),
+    ("POST", "/api/v1/diplomas/{diploma_id}/unsuspend"): frozenset({"partner"}),
+}
+NOT_FOUND_FOR: dict[tuple[str, str], frozenset[str]] = {
+    # The fixture's diploma, batch and proposal are tbzmed's alone: to the co-issuer's
+    # people they do not exist (the proposal needs only tbzmed's approval).
+    ("GET", "/api/v1/diplomas/{diploma_id}"): frozenset({"partner"}),
+    ("GET", "/api/v1/diplomas/{diploma_id}/pdf"): frozenset({"partner"}),
+    ("GET", "/api/v1/diplomas/{diploma_id}/versions"): frozenset({"partner"}),
+    ("POST", "/api/v1/diplomas/{diploma_id}/corrections"): frozenset({"partner"}),
+    ("GET", "/api/v1/batches/{batch_id}"): frozenset({"partner"}),
+    ("GET", "/api/v1/batches/{batch_id}/archive"): frozenset({"partner"}),
+    ("GET", "/api/v1/proposals/{proposal_id}"): frozenset({"partner"}),
     ("POST", "/api/v1/proposals/{proposal_id}/approve"): frozenset({"partner"}),
     ("POST", "/api/v1/proposals/{proposal_id}/reject"): frozenset({"partner"}),
 }
@@ -254,6 +270,8 @@ def test_each_api_route_answers_each_identity_as_the_table_says(world: World, wh
                 assert answer.status_code == 401, where
                 assert answer.headers["www-authenticate"] == "Bearer", where
                 refusals.add(answer.text)
+            elif who in NOT_FOUND_FOR.get((method, template), ()):
+                assert answer.status_code == 404, where
             elif scope not in world.scopes[who] or who in REFUSED_DESPITE_THE_SCOPE.get(
                 (method, template), ()
             ):
@@ -299,7 +317,9 @@ def test_the_proposers_own_token_may_not_approve_under_the_two_person_rule(
                     answer = http.post(
                         f"/api/v1/proposals/{proposal_id}/{decision}", headers=headers, json=body
                     )
-                    assert answer.status_code == 403, (decision, who, answer.text)
+                    # The co-issuer's people do not see a proposal that needs only tbzmed.
+                    expected = 404 if who == "partner" else 403
+                    assert answer.status_code == expected, (decision, who, answer.text)
                     assert state(world) == before, (decision, who)
             assert service.proposal(proposal_id).state.value == "pending"
             approved = http.post(
@@ -335,34 +355,34 @@ def test_a_co_issued_proposal_takes_the_partners_approval_for_its_institution(
         service.production = False
 
 
-def test_a_partners_token_reaches_the_issuers_own_diplomas_today(world: World) -> None:
-    """FINDING (issue 12): the API does not scope a token by its owner's institution. The
-    co-issuer's approver, whose console shows only what samt co-issued (404 for
-    tbzmed's own diplomas, 403 for batches, issuing and revoking: see
-    tests/console/test_authorization.py), reads tbzmed's own diplomas with their private
-    details, issues in tbzmed's name, and revokes tbzmed's own diplomas with its token.
-    This test records the behaviour of today: when the API follows the console, it
-    changes to 404/403."""
+def test_a_partners_token_reaches_only_what_its_institution_co_issued(world: World) -> None:
+    """The API scopes a token by its owner's institution, as the console does (one rule,
+    in the service: `DiplomaService.as_user`). The co-issuer's approver finds only what
+    samt co-issued; tbzmed's own diplomas, batches and proposals are not found, and
+    nothing is issued, corrected or revoked in tbzmed's name with its token."""
     service = world.service
     own = service.issue({"name": "حسین موسوی", "email": "hossein@example.com"}).diploma
+    joint = service.issue({"name": "امیر قاسمی", "co_issuers": ["samt"]}).diploma
     assert own.co_issuers == ()
     partner = world.headers("partner")
     with httpx.Client(base_url=world.server.base_url, timeout=30) as http:
-        read = http.get(f"/api/v1/diplomas/{own.id}", headers=partner)
-        assert read.status_code == 200
-        assert read.json()["email"] == "hossein@example.com"
+        assert http.get(f"/api/v1/diplomas/{own.id}", headers=partner).status_code == 404
+        assert http.get(f"/api/v1/diplomas/{joint.id}", headers=partner).status_code == 200
         listed = http.get("/api/v1/diplomas", headers=partner, params={"limit": 100}).json()
-        assert own.id in {d["id"] for d in listed["items"]}
-        assert http.get(f"/api/v1/diplomas/{own.id}/pdf", headers=partner).status_code == 200
-        assert http.get(f"/api/v1/batches/{world.batch_id}", headers=partner).status_code == 200
-        assert http.get("/api/v1/proposals", headers=partner).status_code == 200
+        ids = {d["id"] for d in listed["items"]}
+        assert own.id not in ids and joint.id in ids
+        assert http.get(f"/api/v1/diplomas/{own.id}/pdf", headers=partner).status_code == 404
+        assert http.get(f"/api/v1/batches/{world.batch_id}", headers=partner).status_code == 404
+        before = service.search("", 0, 1000)[1]
         issued = http.post("/api/v1/diplomas", headers=partner, json={"name": "امیر قاسمی"})
-        assert issued.status_code == 201, issued.text
-        assert service.get(issued.json()["id"]).institution.slug == "tbzmed"
-        revoked = http.post(
-            f"/api/v1/diplomas/{own.id}/revoke",
-            headers=partner,
-            json={"reason": "issued_in_error", "note": "by the co-issuer"},
-        )
-        assert revoked.status_code == 200, revoked.text
-        assert service.get(own.id).status.value == "revoked"
+        assert issued.status_code == 403, issued.text
+        assert service.search("", 0, 1000)[1] == before
+        for action in ("revoke", "suspend"):
+            refused = http.post(
+                f"/api/v1/diplomas/{joint.id}/{action}",
+                headers=partner,
+                json={"reason": "other", "note": "by the co-issuer"},
+            )
+            assert refused.status_code == 403, refused.text
+        assert service.get(own.id).status.value == "issued"
+        assert service.get(joint.id).status.value == "issued"

@@ -65,7 +65,7 @@ class Walk:
         self.readme = readme_walk()
         self.ran: list[str] = []
 
-    def __call__(self, command: str, code: int = 0) -> str:
+    def __call__(self, command: str, code: int = 0, input: str | None = None) -> str:
         self.ran.append(command)
         done = subprocess.run(
             shlex.split(command),
@@ -73,7 +73,8 @@ class Walk:
             env=self.env,
             capture_output=True,
             text=True,
-            stdin=subprocess.DEVNULL,
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
             timeout=300,
         )
         output = done.stdout + done.stderr
@@ -161,6 +162,25 @@ def test_the_readme_first_day_from_the_wheel(
     wait_until_ready(old_url)
     walk.in_readme("curl -s http://127.0.0.1:8000/api/v1/verify/ID")
     assert httpx.get(f"{old_url}/api/v1/verify/{issued['id']}").json()["status"] == "valid"
+
+    # The first administrator, then the console in the browser (here: its sign-in form).
+    add_admin = "diplomas users add you@tbzmed.ac.ir --institution tbzmed --role admin"
+    walk.in_readme(add_admin)
+    walk(add_admin + " --password-stdin", input="a long enough password\n")
+    with httpx.Client(base_url=old_url, timeout=30) as browser:
+        form = browser.get("/admin/sign-in")
+        token = re.search(r'name="form_token" value="([^"]+)"', form.text)
+        assert token is not None
+        signed = browser.post(
+            "/admin/sign-in",
+            data={
+                "email": "you@tbzmed.ac.ir",
+                "password": "a long enough password",
+                "form_token": token.group(1),
+            },
+        )
+        assert signed.status_code == 200 and "you@tbzmed.ac.ir" in signed.text
+        assert NAME in browser.get("/admin/diplomas").text
 
     # The institution moves to its own domain (here: `localhost`, another DID, same server).
     new_url = f"http://localhost:{port}"

@@ -106,6 +106,7 @@ async def upload_roster(
     until every required approval is given."""
     from ...batches import BatchOptions
 
+    service.require_issuer()
     name = os.path.basename(file.filename or "roster.csv")
     suffix = Path(name).suffix.lower()
     if suffix not in ROSTER_TYPES:
