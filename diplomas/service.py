@@ -733,16 +733,11 @@ class DiplomaService:
             base_sha256=record_digest(plan.base_record),
             national_id=plan.request.national_id if "national_id" in plan.fields else "",
         )
-        proposal = Proposal(
-            id=new_diploma_id(),
-            kind=ProposalKind.CORRECTION,
-            state=ProposalState.PENDING,
-            institution=self.institution.slug,
-            required=required,
-            proposer=proposer.label,
-            proposer_id=None if proposer.user is None else proposer.user.id,
-            proposer_email=proposer.email,
-            created_at=now,
+        proposal = self._new_proposal(
+            ProposalKind.CORRECTION,
+            required,
+            proposer,
+            now,
             correction=correction,
             diploma_id=diploma.id,
         )
@@ -1187,17 +1182,8 @@ class DiplomaService:
         proposer: Actor,
     ) -> Proposal:
         required = self.required_approvals(co_issuers) or (self.institution.slug,)
-        proposal = Proposal(
-            id=new_diploma_id(),
-            kind=ProposalKind.DIPLOMA,
-            state=ProposalState.PENDING,
-            institution=self.institution.slug,
-            required=required,
-            proposer=proposer.label,
-            proposer_id=None if proposer.user is None else proposer.user.id,
-            proposer_email=proposer.email,
-            created_at=now,
-            request=request,
+        proposal = self._new_proposal(
+            ProposalKind.DIPLOMA, required, proposer, now, request=request
         )
         self.repository.add_proposal(proposal, self._created_details(proposal, 1))
         return proposal
@@ -1213,20 +1199,31 @@ class DiplomaService:
             raise Conflict(f"batch {batch.id} is {batch.status.value}, not proposed")
         now = self.clock.now()
         needed = tuple(required) or self.batch_approvals(plan.requests) or (self.institution.slug,)
-        proposal = Proposal(
+        proposal = self._new_proposal(ProposalKind.BATCH, needed, proposer, now, batch=plan)
+        self.repository.add_proposal(proposal, self._created_details(proposal, len(plan.requests)))
+        return proposal
+
+    def _new_proposal(
+        self,
+        kind: ProposalKind,
+        required: Sequence[str],
+        proposer: Actor,
+        now: datetime,
+        **payload: Any,
+    ) -> Proposal:
+        """A pending proposal of the issuer's, by `proposer`, with what it will do."""
+        return Proposal(
             id=new_diploma_id(),
-            kind=ProposalKind.BATCH,
+            kind=kind,
             state=ProposalState.PENDING,
             institution=self.institution.slug,
-            required=needed,
+            required=tuple(required),
             proposer=proposer.label,
             proposer_id=None if proposer.user is None else proposer.user.id,
             proposer_email=proposer.email,
             created_at=now,
-            batch=plan,
+            **payload,
         )
-        self.repository.add_proposal(proposal, self._created_details(proposal, len(plan.requests)))
-        return proposal
 
     def batch_approvals(self, requests: Sequence[DiplomaRequest]) -> tuple[str, ...]:
         """The institutions that must approve a batch of these requests: the issuer and

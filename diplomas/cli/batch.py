@@ -22,6 +22,7 @@ from ..core.batch import BatchStatus
 from ..core.model import DEFAULT_TEMPLATE
 from .console import err, error, errors_to_exit, load_settings
 from .console import out as console
+from .proposals import PasswordStdinOpt, ProposerUserOpt
 
 EXIT_REFUSED = 2
 SHOWN_PROBLEMS = 25
@@ -70,18 +71,8 @@ def issue_batch(
         str | None, typer.Option(help="Roster text encoding (default: detected).")
     ] = None,
     archive: Annotated[bool, typer.Option("--zip", help="Also write diplomas.zip.")] = False,
-    user: Annotated[
-        str | None,
-        typer.Option(
-            metavar="EMAIL",
-            help="Propose as this user (signed in with their password), where the "
-            "two-person rule applies; else the proposer is this computer's login.",
-        ),
-    ] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option("--password-stdin", help="With --user: read the password from stdin."),
-    ] = False,
+    user: ProposerUserOpt = None,
+    password_stdin: PasswordStdinOpt = False,
 ) -> None:
     """Issue a diploma for every roster row, exactly once, on every core. Where the
     two-person rule applies, the roster is validated and proposed instead: its id is

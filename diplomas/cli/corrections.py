@@ -12,6 +12,7 @@ import typer
 from ..core.errors import FieldProblem, InvalidInput
 from .audit import current_actor
 from .console import EXIT_INVALID_INPUT, err, error, errors_to_exit, load_service, out, say
+from .proposals import PasswordStdinOpt, ProposerUserOpt
 
 
 def stdin_is_terminal() -> bool:
@@ -60,18 +61,8 @@ def correct(
         Path | None, typer.Option("--out", help="Also write the new signed PDF here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    user: Annotated[
-        str | None,
-        typer.Option(
-            metavar="EMAIL",
-            help="Propose as this user (signed in with their password), where the "
-            "two-person rule applies; else the proposer is this computer's login.",
-        ),
-    ] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option("--password-stdin", help="With --user: read the password from stdin."),
-    ] = False,
+    user: ProposerUserOpt = None,
+    password_stdin: PasswordStdinOpt = False,
 ) -> None:
     """Correct an issued diploma: a new version under the same id, serial and QR link,
     signed and printed again. The copies handed out before then verify as superseded.

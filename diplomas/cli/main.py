@@ -51,7 +51,14 @@ app.add_typer(tokens_app, name="tokens")
 
 from .audit import audit_app, current_actor  # noqa: E402
 from .batch import issue_batch  # noqa: E402
-from .proposals import history, print_proposed, proposals_app, sign_in  # noqa: E402
+from .proposals import (  # noqa: E402
+    PasswordStdinOpt,
+    ProposerUserOpt,
+    history,
+    print_proposed,
+    proposals_app,
+    sign_in,
+)
 from .settings import settings_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
@@ -264,18 +271,8 @@ def issue(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    user: Annotated[
-        str | None,
-        typer.Option(
-            metavar="EMAIL",
-            help="Propose as this user (signed in with their password), where the "
-            "two-person rule applies; else the proposer is this computer's login.",
-        ),
-    ] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option("--password-stdin", help="With --user: read the password from stdin."),
-    ] = False,
+    user: ProposerUserOpt = None,
+    password_stdin: PasswordStdinOpt = False,
 ) -> None:
     """Issue one diploma and write its signed PDF. Where the two-person rule applies, the
     diploma is proposed instead: its id is printed, and nothing is signed (nor written to

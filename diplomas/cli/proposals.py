@@ -60,6 +60,21 @@ def read_sign_in_password(from_stdin: bool) -> str:
     return password
 
 
+ProposerUserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        metavar="EMAIL",
+        help="Propose as this user (signed in with their password), where the "
+        "two-person rule applies; else the proposer is this computer's login.",
+    ),
+]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="With --user: read the password from stdin."),
+]
+
+
 def sign_in(service: DiplomaService, email: str, from_stdin: bool) -> Actor:
     """The person deciding, signed in; exits (nothing changed) when they cannot."""
     password = read_sign_in_password(from_stdin)
