@@ -270,6 +270,10 @@ WORDS: dict[str, str] = {
     "current": "کنونی",
     "Waiting for approval": "در انتظار تأیید",
     "superseded": "جایگزین‌شده",
+    "Two-person rule: nothing is signed until a second person approves": "قاعدهٔ دو نفره: تا نفر دوم تأیید نکند چیزی امضا نمی‌شود",
+    "Not set: on in production, off in development.": "تعیین نشده: در محیط عملیاتی روشن، در محیط توسعه خاموش.",
+    "On": "روشن",
+    "Off": "خاموش",
     "Private note (never public)": "یادداشت داخلی (هرگز عمومی نمی‌شود)",
 }
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from conftest import SAMT, LiveServer, free_port, make_instance, serving
 from playwright.sync_api import Browser, Page, expect
 
@@ -77,6 +78,17 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
         yield Office(server)
 
 
+def accessible(page: Page) -> None:
+    """axe-core finds nothing serious or critical on the page as it stands (for the pages
+    only a journey reaches: the code prompt, confirmations, results)."""
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], results.generate_report()
+    size = page.viewport_size
+    assert size is not None
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+
+
 def sign_in(page: Page, office: Office, email: str) -> None:
     """Sign in as the browser would; enrol a second factor the first time it is asked."""
     page.goto(f"{office.url}/admin/sign-in")
@@ -90,6 +102,7 @@ def sign_in(page: Page, office: Office, email: str) -> None:
         page.get_by_label("کد").fill(office.code(email))
         page.get_by_role("button", name="تأیید").click()
     elif "/second-factor" in page.url:
+        accessible(page)
         page.get_by_label("کد").fill(office.code(email))
         page.get_by_role("button", name="تأیید").click()
     page.wait_for_load_state("networkidle")
@@ -125,6 +138,7 @@ def test_sign_in_with_totp_issue_one_with_its_preview_and_approve(
     expect(page).to_have_url(re.compile(r".*/admin/proposals/.*"))
     proposal_url = page.url
     expect(page.get_by_role("heading", level=1)).to_contain_text("در انتظار تأیید")
+    accessible(page)
     sign_out(page)
     approve(page, office, APPROVER, proposal_url)  # enrols the approver's TOTP
     expect(page).to_have_url(re.compile(r".*/admin/diplomas/.*"))
@@ -215,6 +229,7 @@ def test_a_corrected_name_and_the_old_pdf_reported_superseded(
     page.get_by_label("نام به انگلیسی").fill("Reza Karimi")
     page.get_by_role("button", name="بررسی تغییرها").click()
     expect(page.get_by_role("region", name="آنچه تغییر می‌کند")).to_contain_text("Reza Karimy")
+    accessible(page)
     page.get_by_role("button", name="پیشنهاد اصلاح").click()
     proposal_url = page.url
     sign_out(page)
@@ -243,10 +258,12 @@ def test_many_revoked_at_once_then_a_token_made_and_revoked_then_sign_out(
     for n in range(3):
         boxes.nth(n).check()
     page.get_by_role("button", name="ادامه").click()
+    accessible(page)
     page.get_by_label("صدور اشتباه").check()
     page.get_by_label("یادداشت داخلی (هرگز عمومی نمی‌شود)").fill("نامهٔ ۱۴۰۵-۹۹")
     page.get_by_role("button", name="بله، باطل شود").click()
     expect(page.locator("main")).to_contain_text("✓")
+    accessible(page)
     assert service.search("سارا", 0, 10)[0][0].status.value == "revoked"
     page.get_by_role("link", name="توکن‌ها").click()
     page.get_by_label("نام توکن").fill("laptop")

@@ -37,10 +37,14 @@ def test_the_profile_is_saved_checked_and_audited(console: LiveServer) -> None:
         bad = admin.post("/admin/settings", {**values, "public_url": "not a url"})
         assert bad.status_code == 422
         assert settings.institution_file.read_bytes() == before
+    with signed_in(console.base_url, ADMIN) as admin:
+        ruled = admin.post("/admin/settings", {**values, "two_person_rule": "true"})
+        assert ruled.status_code == 200
+    assert read_institution_entries(settings.institution_file)[0]["two_person_rule"] is True
     entry = next(
         e
         for e in console.instance.service.audit_trail(limit=100)
-        if e.action == AuditAction.SETTINGS_CHANGED
+        if e.action == AuditAction.SETTINGS_CHANGED and e.details["setting"] == "name_en"
     )
     assert entry.actor == f"user:{ADMIN} (console)"
     assert entry.details["setting"] == "name_en"

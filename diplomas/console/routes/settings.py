@@ -86,7 +86,11 @@ async def save_settings(request: Request, signed: Admin) -> Response:
         if any(person.values()):
             signatories.append({k: v for k, v in person.items() if v})
     wanted["signatories"] = signatories
+    rule = str(form.get("two_person_rule", ""))
+    if rule in ("true", "false"):
+        wanted["two_person_rule"] = rule == "true"
     current: dict[str, Any] = {
+        "two_person_rule": institution.two_person_rule,
         "name": institution.name,
         "name_en": institution.name_en,
         "public_url": institution.public_url,
