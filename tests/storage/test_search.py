@@ -218,13 +218,15 @@ def test_the_old_search_still_answers_with_an_exact_count(
 
 def test_search_text_is_indexed(engine: Engine) -> None:
     indexes = {ix["name"]: ix for ix in inspect(engine).get_indexes("diplomas")}
-    assert indexes["ix_diplomas_search_text"]["column_names"] == ["search_text"]
+    index = "ix_diplomas_search_text_name"
+    assert indexes[index]["column_names"] == ["search_text", "name"]
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             definition = connection.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_diplomas_search_text'")
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": index}
             ).scalar_one()
         assert "USING gin" in definition and "gin_trgm_ops" in definition
+        assert definition.endswith("gin_trgm_ops, name)")  # the name by btree_gin
 
 
 def test_migration_0007_gives_stored_diplomas_their_search_text(db_url: str) -> None:
