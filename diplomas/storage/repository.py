@@ -891,18 +891,24 @@ class SqlRepository:
 
         Newest first, the sample (the oldest rows first) says little, so the matches
         dated within a window back from the latest date are gathered, the window
-        widened until they fill the page: every match outside it is older than every
-        match in it, so a full page from the window is the page."""
+        widened until they fill the page (or hold every date searched): every match
+        outside it is older than every match in it, so a full page from the window is the
+        page."""
         if query.sort is SortOrder.NEWEST:
-            latest = session.scalar(select(func.max(DiplomaRow.issued_on)))
+            earliest, latest = session.execute(
+                select(func.min(DiplomaRow.issued_on), func.max(DiplomaRow.issued_on))
+            ).one()
             if latest is None:
                 return None
+            if query.issued_from is not None:
+                earliest = max(earliest, query.issued_from)
             if query.issued_to is not None:
                 latest = min(latest, query.issued_to)
             for days in _NEWEST_WINDOWS:
-                recent = DiplomaRow.issued_on > latest - timedelta(days=days)
+                since = latest - timedelta(days=days)
+                recent = DiplomaRow.issued_on > since
                 items, _, _ = self._gathered(session, query, [*conditions, recent], None)
-                if len(items) == query.limit:
+                if len(items) == query.limit or since < earliest:  # full, or every match
                     return items
             return None
         if len(sampled) == query.limit:
