@@ -42,6 +42,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -845,6 +846,11 @@ class SqlRepository:
         conditions = [_text_condition(query.text, national_id_hash), *_filters(query)]
         with self._read() as session:
             if query.has_text or query.co_issuer is not None:
+                if session.get_bind().dialect.name == "postgresql":
+                    # Never a scan of the table in its order to find the first matches: it
+                    # is in the order of issue, so the matches of a date range searched
+                    # may all lie past hundreds of thousands of rows.
+                    session.execute(sql_text("SET LOCAL enable_seqscan = off"))
                 items, counted, last = self._gathered(session, query, conditions, COUNT_LIMIT + 1)
                 if counted is not None and counted <= COUNT_LIMIT:
                     return SearchResult(items, counted, True, query)
