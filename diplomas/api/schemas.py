@@ -123,9 +123,9 @@ class DiplomaOut(BaseModel):
 
 class DiplomaPage(BaseModel):
     items: list[DiplomaOut]
-    total: int = Field(description="How many match; at most 10,000 (see total_is_exact).")
+    total: int = Field(description="How many match; at most 1,000 (see total_is_exact).")
     total_is_exact: bool = Field(
-        description="False when more than 10,000 match: total is then 10,000 (say 10,000+)."
+        description="False when more than 1,000 match: total is then 1,000 (say 1,000+)."
     )
     offset: int
     limit: int

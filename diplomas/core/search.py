@@ -24,9 +24,11 @@ MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 MAX_TEXT = 200
 MAX_OFFSET = 1_000_000_000
-COUNT_LIMIT = 10_000
+COUNT_LIMIT = 1_000
 """Past this many matches a search stops counting: `total` is then COUNT_LIMIT and
-`total_is_exact` False ("10,000+"), so that a broad search never counts a million rows."""
+`total_is_exact` False ("1,000+"), so that a broad search never counts (and, on
+PostgreSQL, reads) tens of thousands of rows: each match counted is a table row read to
+confirm it."""
 
 SEPARATOR = "|"
 """Between the keys in `search_text`; `search_key` never yields it, so no match spans two
@@ -197,7 +199,7 @@ class SearchResult:
     """One page of diplomas in the query's order, and how many match in all.
 
     `total` is exact when `total_is_exact`; otherwise more than COUNT_LIMIT match and
-    `total` is COUNT_LIMIT (show it as "10,000+").
+    `total` is COUNT_LIMIT (show it as "1,000+").
     """
 
     items: tuple[Diploma, ...]

@@ -24,7 +24,7 @@ import re
 import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +42,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -115,6 +116,12 @@ _NEWEST_ISSUED: tuple[UnaryExpression[Any], ...] = (
     DiplomaRow.id.desc(),
 )
 """The order of the older `search`: the moment of issue, newest first."""
+
+
+_NEWEST_WINDOWS = (30, 240, 1920)
+"""Days back from the latest date within which a broad search, newest first, looks for
+its page (see `SqlRepository._past_the_count`): a search that matches one diploma in a
+thousand finds a page of 50 within about 240 days of a university's issuing."""
 
 
 def _order(columns: Any, sort: SortOrder) -> list[UnaryExpression[Any]]:
@@ -839,16 +846,21 @@ class SqlRepository:
         conditions = [_text_condition(query.text, national_id_hash), *_filters(query)]
         with self._read() as session:
             if query.has_text or query.co_issuer is not None:
-                items, counted = self._gathered(session, query, conditions, COUNT_LIMIT + 1)
+                if session.get_bind().dialect.name == "postgresql":
+                    # Never a scan of the table in its order to find the first matches: it
+                    # is in the order of issue, so the matches of a date range searched
+                    # may all lie past hundreds of thousands of rows.
+                    session.execute(sql_text("SET LOCAL enable_seqscan = off"))
+                items, counted, last = self._gathered(session, query, conditions, COUNT_LIMIT + 1)
                 if counted is not None and counted <= COUNT_LIMIT:
                     return SearchResult(items, counted, True, query)
                 if counted is None:  # past the end: count on its own
                     counted = self._count(session, conditions)
                     if counted <= COUNT_LIMIT:
                         return SearchResult((), counted, True, query)
-                if query.sort in (SortOrder.NAME, SortOrder.SERIAL):
-                    items, _ = self._gathered(session, query, conditions, None)
-                    return SearchResult(items, COUNT_LIMIT, False, query)
+                page = self._past_the_count(session, query, conditions, items, last)
+                if page is not None:
+                    return SearchResult(page, COUNT_LIMIT, False, query)
                 counted = COUNT_LIMIT + 1
             else:
                 counted = self._count(session, conditions)
@@ -863,6 +875,57 @@ class SqlRepository:
             exact = counted <= COUNT_LIMIT
             return SearchResult(items, counted if exact else COUNT_LIMIT, exact, query)
 
+    def _past_the_count(
+        self,
+        session: Session,
+        query: DiplomaQuery,
+        conditions: list[ColumnElement[bool]],
+        sampled: tuple[Diploma, ...],
+        last: object,
+    ) -> tuple[Diploma, ...] | None:
+        """The page when more than COUNT_LIMIT match, gathered from the matches that may be
+        on it (None: leave the page to the database's plan). Reading every match to sort
+        them would read a table row each, tens of thousands of rows for a broad search.
+
+        `sampled` is the page sorted from the first COUNT_LIMIT + 1 matches the database
+        came upon (in the table's order, which is about the order of issue), and `last`
+        the first sort key of its last row. When that page is full, its last row comes no
+        later than the true page's last row in the order of all the matches (the sampled
+        rows are matches too), so the page lies among the matches whose first sort key
+        (date, name or serial) is on this side of `last`, and only those are gathered:
+        a few hundred where all the matches may be a hundred thousand.
+
+        Newest first, the sample (the oldest rows first) says little, so the matches
+        dated within a window back from the latest date are gathered, the window
+        widened until they fill the page (or hold every date searched): every match
+        outside it is older than every match in it, so a full page from the window is the
+        page."""
+        if query.sort is SortOrder.NEWEST:
+            earliest, latest = session.execute(
+                select(func.min(DiplomaRow.issued_on), func.max(DiplomaRow.issued_on))
+            ).one()
+            if latest is None:
+                return None
+            if query.issued_from is not None:
+                earliest = max(earliest, query.issued_from)
+            if query.issued_to is not None:
+                latest = min(latest, query.issued_to)
+            for days in _NEWEST_WINDOWS:
+                since = latest - timedelta(days=days)
+                recent = DiplomaRow.issued_on > since
+                items, _, _ = self._gathered(session, query, [*conditions, recent], None)
+                if len(items) == query.limit or since < earliest:  # full, or every match
+                    return items
+            return None
+        if len(sampled) == query.limit:
+            name, descending = _SORT_KEYS[query.sort][0]
+            column = DiplomaRow.__table__.c[name]
+            bound = column >= last if descending else column <= last
+            return self._gathered(session, query, [*conditions, bound], None)[0]
+        if query.sort in (SortOrder.NAME, SortOrder.SERIAL):
+            return self._gathered(session, query, conditions, None)[0]
+        return None
+
     def _count(self, session: Session, conditions: list[ColumnElement[bool]]) -> int:
         """How many rows match, counted up to COUNT_LIMIT + 1."""
         matching = select(literal(1)).select_from(DiplomaRow).where(*conditions)
@@ -875,9 +938,10 @@ class SqlRepository:
         query: DiplomaQuery,
         conditions: list[ColumnElement[bool]],
         at_most: int | None,
-    ) -> tuple[tuple[Diploma, ...], int | None]:
-        """The page, sorted from the first `at_most` matches (all without it), and how many
-        those were (None when the page is empty: past the end, or nothing matched)."""
+    ) -> tuple[tuple[Diploma, ...], int | None, object]:
+        """The page, sorted from the first `at_most` matches (all without it), how many
+        those were (None when the page is empty: past the end, or nothing matched), and
+        the first sort key of the page's last row (None for an empty page)."""
         table = DiplomaRow.__table__.c
         keys = {name for name, _ in _SORT_KEYS[query.sort]} | {"id"}
         gather = select(*(table[name] for name in sorted(keys))).where(*conditions)
@@ -898,8 +962,9 @@ class SqlRepository:
             .order_by(*_order(table, query.sort))
         ).all()
         if not found:
-            return (), (0 if query.offset == 0 else None)
-        return tuple(self._diploma(row) for row, _ in found), found[0].counted
+            return (), (0 if query.offset == 0 else None), None
+        last = getattr(found[-1][0], _SORT_KEYS[query.sort][0][0])
+        return tuple(self._diploma(row) for row, _ in found), found[0].counted, last
 
     @contextmanager
     def _changing_status(

@@ -97,11 +97,14 @@ class DiplomaRow(Base):
         Index(None, "national_id_hash"),
         Index(None, "batch_id"),
         Index(None, "status", "status_list", "status_index"),
-        # A trigram index on PostgreSQL (pg_trgm), which serves `LIKE '%key%'`; elsewhere,
-        # or where the extension could not be created, a plain one (see migration 0007).
+        # A GIN index of the trigrams and the name on PostgreSQL (pg_trgm, btree_gin),
+        # which serves `LIKE '%key%'`, with a bound on the name for a broad search sorted
+        # by name; elsewhere, or where pg_trgm could not be created, a plain one (see
+        # migration 0007).
         Index(
             None,
             "search_text",
+            "name",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
         ),

@@ -76,7 +76,7 @@ def test_national_ids_are_recognised_in_any_digits() -> None:
 
 
 def test_a_capped_total_reads_with_a_plus() -> None:
-    assert SearchResult((), COUNT_LIMIT, False).total_text == "10,000+"
+    assert SearchResult((), COUNT_LIMIT, False).total_text == "1,000+"
     assert SearchResult((), 42, True).total_text == "42"
 
 

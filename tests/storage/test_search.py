@@ -174,7 +174,42 @@ def test_a_count_past_the_limit_stops(
         "نام 1",
         "نام 2",
     ]
-    assert COUNT_LIMIT == 10_000
+    assert COUNT_LIMIT == 1_000
+
+
+def test_pages_past_the_count_are_the_pages_of_all_the_matches(
+    repo: SqlRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past the count, the page is gathered from the matches on this side of a sample's
+    # page (name, serial, oldest) or from a window of recent dates (newest): the same
+    # pages as sorting every match.
+    names = ["سارا", "علی", "مریم", "آرش", "یگانه", "بهاره"]
+    for i in range(30):
+        repo.issue(
+            TBZ,
+            request(
+                f"{names[i % 6]} نامی {i % 7}",
+                issued_on=date(2026, 1, 1) - timedelta(days=(i * 37) % 400),
+            ),
+            "k1",
+            record_for,
+            NOW + timedelta(minutes=i),
+        )
+    pages = [
+        DiplomaQuery(text="نامی", sort=order, offset=offset, limit=limit)
+        for order in SortOrder
+        for offset, limit in ((0, 4), (3, 5), (8, 2), (26, 5), (40, 5))
+    ]
+    exact = [[d.id for d in repo.find(q).items] for q in pages]
+    monkeypatch.setattr("diplomas.storage.repository.COUNT_LIMIT", 10)
+    # Windows that leave the page to the database's plan, and ones that end up holding
+    # every date.
+    for windows in ((20, 100), (20, 1000)):
+        monkeypatch.setattr("diplomas.storage.repository._NEWEST_WINDOWS", windows)
+        for query, ids in zip(pages, exact, strict=True):
+            found = repo.find(query)
+            assert [d.id for d in found.items] == ids, query
+            assert (found.total, found.total_is_exact) == (10, False)
 
 
 def test_the_old_search_still_answers_with_an_exact_count(
@@ -186,13 +221,15 @@ def test_the_old_search_still_answers_with_an_exact_count(
 
 def test_search_text_is_indexed(engine: Engine) -> None:
     indexes = {ix["name"]: ix for ix in inspect(engine).get_indexes("diplomas")}
-    assert indexes["ix_diplomas_search_text"]["column_names"] == ["search_text"]
+    index = "ix_diplomas_search_text_name"
+    assert indexes[index]["column_names"] == ["search_text", "name"]
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             definition = connection.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_diplomas_search_text'")
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": index}
             ).scalar_one()
         assert "USING gin" in definition and "gin_trgm_ops" in definition
+        assert definition.endswith("gin_trgm_ops, name)")  # the name by btree_gin
 
 
 def test_migration_0007_gives_stored_diplomas_their_search_text(db_url: str) -> None:

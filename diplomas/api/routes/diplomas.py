@@ -159,8 +159,8 @@ def list_diplomas(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> DiplomaPage:
-    """Search issued diplomas, a page at a time. `total` counts the matches up to 10,000;
-    past that `total_is_exact` is false and `total` is 10,000."""
+    """Search issued diplomas, a page at a time. `total` counts the matches up to 1,000;
+    past that `total_is_exact` is false and `total` is 1,000."""
     found = service.search(
         DiplomaQuery.parse(
             text=q,
