@@ -167,7 +167,7 @@ def test_the_readme_first_day_from_the_wheel(
     add_admin = "diplomas users add you@tbzmed.ac.ir --institution tbzmed --role admin"
     walk.in_readme(add_admin)
     walk(add_admin + " --password-stdin", input="a long enough password\n")
-    with httpx.Client(base_url=old_url, timeout=30) as browser:
+    with httpx.Client(base_url=old_url, timeout=30, follow_redirects=True) as browser:
         form = browser.get("/admin/sign-in")
         token = re.search(r'name="form_token" value="([^"]+)"', form.text)
         assert token is not None
