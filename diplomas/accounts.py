@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pyotp
 
 from .core.errors import FieldProblem, Forbidden, InvalidInput, Throttled, Unauthorized
-from .core.ports import AccountStore, PasswordHasher
+from .core.ports import AccountStore
 from .core.sessions import (
     TOUCH_EVERY,
     ConsoleSession,
@@ -39,17 +39,6 @@ WRONG = "the email address or the password is not right"
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-_DECOY: list[str] = []
-
-
-def _decoy_hash(hasher: PasswordHasher) -> str:
-    """A hash to check a password against when the email is unknown, so that the answer
-    takes as long as for a known one (made once per process)."""
-    if not _DECOY:
-        _DECOY.append(hasher.hash(secrets.token_urlsafe(16)))
-    return _DECOY[0]
 
 
 @dataclass(frozen=True)
@@ -115,12 +104,12 @@ class Accounts:
                 "too many failed sign-ins: try again later",
                 int(self.throttle.window.total_seconds()),
             )
-        user = self.service.repository.user_by_email(email)
-        hasher = self.service.passwords
-        good = hasher.verify(user.password_hash if user else _decoy_hash(hasher), password)
-        if user is None or not good or not user.active:
+        try:
+            user = self.service.sign_in(email, password, where="console").user
+        except Unauthorized:
             self.store.record_failure(email, address, now)
-            raise Unauthorized(WRONG)
+            raise Unauthorized(WRONG) from None
+        assert user is not None
         self.store.forget_failures(email, now - self.throttle.window)
         return self._open(user, address=address, user_agent=user_agent, method="password")
 
