@@ -557,6 +557,7 @@ def build_service(
     from .core.sessions import SessionPolicy
     from .pdfsign import PadesValidator
     from .service import DiplomaService
+    from .storage.outbox import SqlOutbox
     from .storage.repository import SqlRepository
     from .storage.sessions import SqlAccountStore
     from .verdicts import VerdictCache
@@ -601,6 +602,7 @@ def build_service(
         session_policy=SessionPolicy(second_factor_required=settings.environment == "production"),
         production=settings.environment == "production",
         national_id_hasher=hash_national_id,
+        outbox=SqlOutbox(runtime.engine),
     )
 
 

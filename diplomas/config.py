@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from .core.errors import ConfigurationError
 from .core.ids import SERIAL_PREFIX
 from .core.model import Institution, Signatory
+from .core.outbox import PDF_DELIVERIES
 
 INSTITUTION_FILE = "institution.toml"
 
@@ -103,6 +104,26 @@ class Settings(BaseSettings):
     """DIPLOMAS_OIDC_CLIENT_ID / _SECRET: this console's registration at the provider."""
     oidc_name: str = "single sign-on"
     """DIPLOMAS_OIDC_NAME: the provider as the sign-in button names it."""
+
+    # Mail to holders (`diplomas.mail`): the institution's own SMTP server. Unset, messages
+    # stay queued in the outbox until it is set.
+    smtp_url: SecretStr | None = None
+    """DIPLOMAS_SMTP_URL: smtp://host[:587] (STARTTLS when the server offers it, required
+    with credentials) or smtps://host[:465] (TLS from the start); user and password may be
+    in it, or in DIPLOMAS_SMTP_USER / _PASSWORD. Secret: it may hold the password."""
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    """DIPLOMAS_SMTP_FROM: the sender's address (`Name <office@example.ac.ir>`)."""
+    smtp_ca_file: Path | None = None
+    """DIPLOMAS_SMTP_CA_FILE: a PEM file of the certificate authorities trusted for the
+    server's certificate, instead of the system's."""
+    smtp_timeout_seconds: float = Field(30, gt=0)
+    """How long a sender waits for the server at each step before it tries again later."""
+    mail_lease_seconds: float = Field(600, gt=0)
+    """How long a sender holds a message: one whose sender died is taken up again (or
+    counted as sent, see README) this long after it was claimed. Keep it well above the
+    timeout."""
 
     # The issuing institution's settings, from the environment: each one given wins over
     # the settings file, so that a container is set up with variables alone and nobody
@@ -326,6 +347,7 @@ INSTITUTION_KEYS = frozenset(
         "signatories",
         "logo",
         "two_person_rule",
+        "mail_pdf",
     }
 )
 SIGNATORY_KEYS = frozenset({"name", "title", "name_en", "title_en"})
@@ -406,6 +428,9 @@ def institution_from(data: dict[str, Any], where: str = "") -> Institution:
         two_person_rule = data.get("two_person_rule")
         if two_person_rule is not None and not isinstance(two_person_rule, bool):
             raise ConfigurationError(f"{where}two_person_rule must be true or false")
+        mail_pdf = data.get("mail_pdf", "attach")
+        if mail_pdf not in PDF_DELIVERIES:
+            raise ConfigurationError(f'{where}mail_pdf must be "attach" or "link"')
         return Institution(
             slug=_text_setting(data, "slug", where),
             name=_text_setting(data, "name", where),
@@ -417,6 +442,7 @@ def institution_from(data: dict[str, Any], where: str = "") -> Institution:
             ),
             logo=str(data.get("logo", "")).strip(),
             two_person_rule=two_person_rule,
+            mail_pdf=mail_pdf,
         )
     except KeyError as exc:
         raise ConfigurationError(f"{where}the setting {exc.args[0]!r} is missing") from None

@@ -51,12 +51,14 @@ from .core.model import (
     Institution,
     parse_request,
 )
+from .core.outbox import OutboxMessage
 from .core.ports import (
     AccountStore,
     AuditLog,
     BatchStore,
     DiplomaRepository,
     IssuerKeys,
+    Outbox,
     PasswordHasher,
     PdfRenderer,
     PdfSigner,
@@ -277,6 +279,7 @@ class DiplomaService:
         session_policy: SessionPolicy | None = None,
         production: bool = False,
         national_id_hasher: Callable[[str], str] | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -308,6 +311,8 @@ class DiplomaService:
         self._hash_national_id = national_id_hasher
         """The keyed hash stored for national ids (the key store's); without it, a
         search does not look for national ids."""
+        self.outbox = outbox
+        """Mail to holders (`core.outbox`); None: no mail state is shown or resent."""
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -1454,6 +1459,79 @@ class DiplomaService:
                 note = str(d.get("reason", ""))
             events.append(HistoryEvent(entry.at, entry.action, entry.actor, note))
         return events
+
+    # -- mail to holders -------------------------------------------------------------------
+
+    def _mailbox(self) -> Outbox:
+        if self.outbox is None:
+            raise ConfigurationError("this service was built without an outbox")
+        return self.outbox
+
+    def mail_state(self, diploma_id: str) -> OutboxMessage | None:
+        """The diploma's newest message to its holder (None: none was queued, as for a
+        diploma without an email)."""
+        diploma = self.get(diploma_id)
+        return None if self.outbox is None else self.outbox.latest(diploma.id)
+
+    def mail_states(self, diploma_ids: Sequence[str]) -> dict[str, OutboxMessage]:
+        """`mail_state` of a page of diplomas read already (one query)."""
+        return {} if self.outbox is None else self.outbox.latest_many(diploma_ids)
+
+    def mail_messages(self, reference: str = "", limit: int = 100) -> list[OutboxMessage]:
+        """Messages newest first: of the diploma named by `reference` (id or serial), or
+        every diploma's (the issuer's people only)."""
+        if reference:
+            diploma = self.find_reference(reference)
+            return self._mailbox().messages(diploma_id=diploma.id, limit=limit)
+        self._for_issuer()
+        return self._mailbox().messages(limit=limit)
+
+    def resend_mail(self, reference: str, *, actor: str | None = None) -> OutboxMessage:
+        """Queue the diploma's message again (a new one, `resend:<n>`), with an audit
+        entry. Who may issue may resend; InvalidInput without an email, Conflict when
+        the diploma is revoked (its holder is not sent a diploma that is no longer valid)."""
+        self._for_issuer()
+        diploma = self.find_reference(reference)
+        if not diploma.request.email:
+            raise InvalidInput(
+                FieldProblem("email", f"diploma {diploma.serial} has no email to send to")
+            )
+        if diploma.status is DiplomaStatus.REVOKED:
+            raise Conflict(f"diploma {diploma.serial} is revoked: no mail is sent for it")
+        [message] = self._mailbox().resend(
+            [diploma.id],
+            self.clock.now(),
+            actor=self._who(actor),
+            subject=diploma.id,
+            details={"diploma": diploma.id, "serial": diploma.serial},
+        )
+        return message
+
+    def resend_batch_mail(self, batch_id: str, *, actor: str | None = None) -> int:
+        """Queue a new message to every holder of a batch's diplomas that have an email and
+        are not revoked, with one audit entry; how many were queued."""
+        self._for_issuer()
+        batch = self.batch(batch_id)
+        mailbox = self._mailbox()
+        queued = mailbox.resend(
+            mailbox.diplomas_of_batch(batch.id),
+            self.clock.now(),
+            actor=self._who(actor),
+            subject=batch.id,
+            details={"batch": batch.id},
+        )
+        return len(queued)
+
+    def mail_link(self, diploma: Diploma) -> str:
+        """The link a message gives instead of the PDF: the holder's private link where
+        this instance has one (`holder_url`), else the public verification link."""
+        holder_url = getattr(self, "holder_url", None)
+        if callable(holder_url):
+            try:
+                return str(holder_url(diploma.id))
+            except ConfigurationError:
+                pass
+        return diploma.verify_url
 
     # -- tokens ----------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ SETTABLE = (
     "signatories",
     "logo",
     "two_person_rule",
+    "mail_pdf",
 )
 """What `set_institution_setting` changes (the slug names the key store: never)."""
 
@@ -207,6 +208,11 @@ def parse_value(key: str, text: str) -> Any:
         if word not in TRUE_WORDS:
             raise ConfigurationError("two_person_rule must be true or false")
         return TRUE_WORDS[word]
+    if key == "mail_pdf":
+        word = text.strip().lower()
+        if word not in ("attach", "link"):
+            raise ConfigurationError('mail_pdf must be "attach" or "link"')
+        return word
     if key != "signatories":
         return text.strip()
     try:

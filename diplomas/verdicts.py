@@ -49,6 +49,8 @@ _NO_EFFECT = frozenset(
         AuditAction.TOKEN_CREATED,
         AuditAction.TOKEN_USED,
         AuditAction.TOKEN_REVOKED,
+        # Mail changes nothing that a verification answers.
+        AuditAction.MAIL_RESENT,
     }
 )
 _STATUS_CHANGES = frozenset(

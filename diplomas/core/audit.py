@@ -76,6 +76,9 @@ class AuditAction(StrEnum):
     PROPOSAL_APPROVED = "proposal.approved"
     """One institution's approval; `details["missing"]` lists the ones still needed."""
     PROPOSAL_REJECTED = "proposal.rejected"
+    MAIL_RESENT = "mail.resent"
+    """A new message queued to holders by hand; `subject` is the diploma or the batch,
+    `details["diplomas"]` the diplomas that have an email (the others get none)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from . import text
 from .errors import FieldProblem, InvalidInput
@@ -101,6 +102,9 @@ class Institution:
     """Whether its diplomas are proposed and issued only once an approver of the
     institution other than the proposer approved (`core.proposals`); None when the
     settings leave it unset (then on in production, off in development)."""
+    mail_pdf: Literal["attach", "link"] = "attach"
+    """How mail to holders carries the PDF: attached, or as the holder's private link
+    (a large batch or PDF goes as the link anyway: `core.outbox.pdf_delivery`)."""
 
     @property
     def did(self) -> str:

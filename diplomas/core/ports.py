@@ -15,6 +15,7 @@ from .batch import Batch
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, DiplomaVersion, Institution
+from .outbox import MailState, OutboxMessage
 from .proposals import Proposal, ProposalEvent, ProposalState
 from .search import DiplomaQuery, SearchResult
 from .sessions import ConsoleSession, SessionEnd
@@ -387,6 +388,33 @@ class BatchStore(Protocol):
         ...
 
     def touch(self, batch: Batch, at: datetime, **changes: object) -> Batch: ...
+
+
+class Outbox(Protocol):
+    """Mail to holders (`storage.outbox`; the states in `core.outbox`). Messages are
+    queued by the repository in the transaction that issues or corrects a diploma."""
+
+    def resend(
+        self,
+        diploma_ids: Sequence[str],
+        at: datetime,
+        *,
+        actor: str,
+        subject: str,
+        details: dict[str, Any],
+    ) -> list[OutboxMessage]: ...
+
+    def latest(self, diploma_id: str) -> OutboxMessage | None: ...
+
+    def latest_many(self, diploma_ids: Sequence[str]) -> dict[str, OutboxMessage]: ...
+
+    def messages(
+        self, *, diploma_id: str = "", state: MailState | None = None, limit: int = 100
+    ) -> list[OutboxMessage]: ...
+
+    def diplomas_of_batch(self, batch_id: str) -> list[str]: ...
+
+    def counts(self) -> dict[MailState, int]: ...
 
 
 class PdfStore(Protocol):

@@ -52,6 +52,7 @@ from ..core.dates import solar_hijri_year
 from ..core.errors import ConfigurationError, Conflict, NotFound
 from ..core.ids import format_serial, new_diploma_id
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, DiplomaVersion, Institution
+from ..core.outbox import corrected_purpose, issued_purpose
 from ..core.ports import MakeRecord, TokenRecord
 from ..core.proposals import Proposal, ProposalEvent, ProposalState
 from ..core.search import (
@@ -77,6 +78,8 @@ from ..core.users import Role, User
 from ..core.verification import SupersededRecord, record_digest
 from .audit import append as append_audit
 from .engine import READ_ONLY
+from .outbox import count_purposes
+from .outbox import enqueue as enqueue_mail
 from .proposals import proposal_of, write_row
 from .tables import (
     ApiTokenRow,
@@ -356,6 +359,9 @@ class SqlRepository:
                 approved.diploma_id = diploma_id
                 details["proposal"] = approved.id
             session.flush()
+            if request.email:
+                # In the issuing transaction: a diploma is never stored without its message.
+                enqueue_mail(session, diploma_id, issued_purpose(), request.email, issued_at)
             append_audit(
                 session, issued_at, actor, AuditAction.DIPLOMA_ISSUED, details, subject=diploma_id
             )
@@ -541,6 +547,9 @@ class SqlRepository:
                 session.add(row)
                 out.append((self._diploma(row), True))
             session.flush()
+            for row in made.values():
+                if row.email:
+                    enqueue_mail(session, row.id, issued_purpose(), row.email, issued_at)
             if made:
                 append_audit(
                     session,
@@ -724,6 +733,19 @@ class SqlRepository:
                 details.update(version=version + 1, record_sha256=record_sha256, key_id=key_id)
             if pdf_sha256:
                 row.pdf_sha256 = pdf_sha256
+            # The holder hears of a correction that gave her a new PDF, or that changed
+            # her address (the new one gets the diploma): in this same transaction.
+            if request.email and (pdf_sha256 or request.email != row.email):
+                count = count_purposes(session, row.id, "corrected:") + 1
+                version = details.get("version") or 1 + len(
+                    session.scalars(
+                        select(DiplomaVersionRow.version).where(
+                            DiplomaVersionRow.diploma_id == row.id
+                        )
+                    ).all()
+                )
+                purpose = corrected_purpose(int(version), count)
+                enqueue_mail(session, row.id, purpose, request.email, at)
             row.name = request.name
             row.name_en = request.name_en
             row.award = request.award

@@ -395,4 +395,35 @@ class AuditHeadRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class OutboxRow(Base):
+    """A message to a diploma's holder (`core.outbox`): queued in the transaction that
+    issues or corrects the diploma, or by a resend; sent by `diplomas.mail.sender`."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("diploma_id", "purpose"),
+        CheckConstraint("state IN ('queued', 'sending', 'handed', 'sent', 'failed')", name="state"),
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "diploma_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    diploma_id: Mapped[str] = mapped_column(String(32), ForeignKey("diplomas.id"))
+    purpose: Mapped[str] = mapped_column(String(64))
+    """`issued:v1`, `corrected:v2:1`, `resend:3`: unique per diploma, so that a message is
+    queued once however often the step that queues it runs."""
+    recipient: Mapped[str] = mapped_column(String(254))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    """The claim (sender and a random part) that holds it while `sending` or `handed`."""
+    last_error: Mapped[str] = mapped_column(Text)
+    reply: Mapped[str] = mapped_column(Text)
+    """The server's words on acceptance."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 metadata = Base.metadata
