@@ -1486,6 +1486,11 @@ class DiplomaService:
         self._for_issuer()
         return self._mailbox().messages(limit=limit)
 
+    def mail_counts(self) -> dict[str, int]:
+        """How many messages are in each state (the issuer's people only)."""
+        self._for_issuer()
+        return {state.value: n for state, n in self._mailbox().counts().items()}
+
     def resend_mail(self, reference: str, *, actor: str | None = None) -> OutboxMessage:
         """Queue the diploma's message again (a new one, `resend:<n>`), with an audit
         entry. Who may issue may resend; InvalidInput without an email, Conflict when

@@ -179,7 +179,44 @@ def check_settings(settings: Settings) -> list[Finding]:
                     f"{institution.slug}: no keys in {store}; run `diplomas init`",
                 )
             )
+    findings.extend(_mail_findings(settings))
     return findings
+
+
+def _mail_findings(settings: Settings) -> list[Finding]:
+    """Whether mail to holders can go: messages are queued either way."""
+    from .mail.smtp import smtp_server
+
+    if settings.smtp_url is None:
+        return [
+            Finding(
+                "warning",
+                "mail is not set up (DIPLOMAS_SMTP_URL): holders are not sent their diplomas; "
+                "messages wait in the outbox until it is set",
+            )
+        ]
+    try:
+        server = smtp_server(
+            settings.smtp_url.get_secret_value(), settings.smtp_user, settings.smtp_password
+        )
+    except ConfigurationError as exc:
+        return [Finding("error", str(exc))]
+    found = []
+    if not settings.smtp_from:
+        found.append(
+            Finding(
+                "warning",
+                "DIPLOMAS_SMTP_FROM is not set: mail goes from no-reply at the public "
+                "address's host, which the mail server may refuse",
+            )
+        )
+    if server.user and server.password is None:
+        found.append(
+            Finding(
+                "error", f"{server.shown} names a user but no password (DIPLOMAS_SMTP_PASSWORD)"
+            )
+        )
+    return found
 
 
 def approval_rules(settings: Settings) -> list[str]:

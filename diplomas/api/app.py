@@ -145,9 +145,17 @@ def create_app(
             if new is not None:
                 use(new)
 
+    mail = None
+    if settings.smtp_url is not None:
+        from ..mail.sender import MailSender, SenderThread
+
+        mail = SenderThread(MailSender.from_settings(settings, service, current))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue.resume_unfinished()
+        if mail is not None:
+            mail.start()
         try:
             async with anyio.create_task_group() as background:
                 background.start_soon(verify.look_ahead_forever, current)
@@ -156,6 +164,8 @@ def create_app(
                 yield
                 background.cancel_scope.cancel()
         finally:
+            if mail is not None:
+                mail.stop()
             queue.shutdown()
 
     app = DiplomasAPI(

@@ -199,10 +199,15 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Everything stored about one diploma (the national id is kept only as a keyed hash)."""
+    from .mail import mail_json, mail_line
+
     with errors_to_exit():
-        d = load_service().find_reference(reference)
+        service = load_service()
+        d = service.find_reference(reference)
+        mail = service.mail_state(d.id)
     if as_json:
-        out.print_json(json.dumps(diploma_json(d), ensure_ascii=False))
+        shown = {**diploma_json(d), "mail": mail_json(mail)}
+        out.print_json(json.dumps(shown, ensure_ascii=False))
         return
     r = d.request
     rows: list[tuple[str, str]] = [
@@ -229,6 +234,7 @@ def show(
         ("batch", d.batch_id or "none (issued on its own)"),
         ("external id", r.external_id),
         ("email", r.email),
+        ("mail", mail_line(mail)),
         ("record key", d.key_id),
         ("PDF SHA-256", d.pdf_sha256),
         ("verify", d.verify_url),

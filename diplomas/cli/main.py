@@ -73,6 +73,9 @@ from .corrections import correct  # noqa: E402
 app.command("correct")(correct)
 
 from .listing import list_diplomas, show  # noqa: E402
+from .mail import mail_app  # noqa: E402
+
+app.add_typer(mail_app, name="mail")
 
 app.command("list")(list_diplomas)
 app.command("show")(show)

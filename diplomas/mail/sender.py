@@ -95,8 +95,14 @@ class MailSender:
         self._secrets = tuple(s for s in secrets if s)
 
     @classmethod
-    def from_settings(cls, settings: Settings, service: Callable[[], DiplomaService]) -> MailSender:
-        current = service()
+    def from_settings(
+        cls,
+        settings: Settings,
+        current: DiplomaService,
+        follow: Callable[[], DiplomaService] | None = None,
+    ) -> MailSender:
+        """A sender as the settings say, sending with `current`, or with what `follow`
+        returns at each message (a server's service, rebuilt when its settings change)."""
         if not isinstance(current.outbox, SqlOutbox):
             raise ConfigurationError("this service was built without an outbox")
         transport = transport_for(settings)
@@ -104,7 +110,7 @@ class MailSender:
         sender = settings.smtp_from or f"{current.institution.name_en} <no-reply@{host}>"
         password = transport.server.password
         return cls(
-            service,
+            follow or (lambda: current),
             current.outbox,
             transport,
             sender_address=sender,
@@ -234,3 +240,26 @@ class MailSender:
             return False
         pdf = service.pdf(diploma.id)
         return True if pdf_delivery(setting, size, len(pdf)) == "link" else pdf
+
+
+class SenderThread:
+    """The sender `diplomas serve` runs beside the app (as `BatchQueue` runs batches):
+    started with the app, stopped with it, always sending with the app's current
+    service."""
+
+    def __init__(self, sender: MailSender, idle_seconds: float = 5.0) -> None:
+        self.sender = sender
+        self.idle_seconds = idle_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mail-sender", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        self.sender.run_forever(self._stop, self.idle_seconds)
+
+    def stop(self) -> None:
+        """Stop after the message being sent, if any (at most the SMTP timeout)."""
+        self._stop.set()
+        self._thread.join(self.sender.transport.timeout * 6 + 5)

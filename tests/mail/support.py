@@ -63,7 +63,7 @@ def sender_for(
     if isinstance(configured.smtp_password, str):
         configured.smtp_password = SecretStr(configured.smtp_password)
     current = service or instance.service
-    return MailSender.from_settings(configured, lambda: current)
+    return MailSender.from_settings(configured, current)
 
 
 def with_setting(instance: Instance, key: str, value: Any) -> DiplomaService:
