@@ -1515,8 +1515,8 @@ class DiplomaService:
     def resend_batch_mail(self, batch_id: str, *, actor: str | None = None) -> int:
         """Queue a new message to every holder of a batch's diplomas that have an email and
         are not revoked, with one audit entry; how many were queued."""
+        batch = self.batch(batch_id)  # another institution's people: not found
         self._for_issuer()
-        batch = self.batch(batch_id)
         mailbox = self._mailbox()
         queued = mailbox.resend(
             mailbox.diplomas_of_batch(batch.id),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..core.credential import PublicClaims
 from ..core.dates import format_solar_hijri_numeric
 from ..core.model import Diploma, DiplomaRequest
+from ..core.outbox import OutboxMessage
 from ..core.proposals import Proposal, ProposalState
 from ..core.reasons import public_words
 from ..core.verification import Verdict
@@ -54,6 +55,31 @@ class IssueOut(BaseModel):
     created: bool
 
 
+class MailOut(BaseModel):
+    """The newest message to a diploma's holder."""
+
+    state: str = Field(
+        description="queued, sending, handed (given to the mail server, its answer not yet "
+        "heard), sent or failed."
+    )
+    attempts: int
+    last_error: str = Field(description="The mail server's words on the last failure.")
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, message: OutboxMessage) -> MailOut:
+        return cls(
+            state=message.state.value,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            sent_at=message.sent_at,
+        )
+
+
+class MailQueuedOut(BaseModel):
+    queued: int = Field(description="Messages queued: one per diploma that has an email.")
+
+
 class DiplomaOut(BaseModel):
     id: str
     serial: str
@@ -85,9 +111,12 @@ class DiplomaOut(BaseModel):
     batch_id: str | None = Field(
         default=None, description="The bulk issuance it came from; null when issued alone."
     )
+    mail: MailOut | None = Field(
+        default=None, description="The newest message to the holder; null when none was sent."
+    )
 
     @classmethod
-    def of(cls, d: Diploma, pdf_url: str) -> DiplomaOut:
+    def of(cls, d: Diploma, pdf_url: str, mail: OutboxMessage | None = None) -> DiplomaOut:
         r = d.request
         return cls(
             id=d.id,
@@ -118,6 +147,7 @@ class DiplomaOut(BaseModel):
             pdf_url=pdf_url,
             pdf_sha256=d.pdf_sha256,
             batch_id=d.batch_id,
+            mail=None if mail is None else MailOut.of(mail),
         )
 
 

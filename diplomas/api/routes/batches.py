@@ -17,7 +17,7 @@ from ...batches import batch_folder
 from ...core.batch import Batch, BatchStatus
 from ...core.errors import Conflict, DocumentError, InvalidInput
 from ..deps import AuthFirstRoute, IssueToken, ReadToken, ServiceDep, SettingsDep
-from ..schemas import ProposalOut
+from ..schemas import MailQueuedOut, ProposalOut
 from .verify import UploadTooLarge
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"], route_class=AuthFirstRoute)
@@ -157,6 +157,13 @@ async def upload_roster(
 def get_batch(batch_id: str, service: ServiceDep, _: ReadToken) -> BatchOut:
     """Progress and per-row problems of a batch."""
     return BatchOut.of(service.batch(batch_id), service.institution.public_url)
+
+
+@router.post("/{batch_id}/mail", status_code=status.HTTP_202_ACCEPTED)
+def resend_batch_mail(batch_id: str, service: ServiceDep, _: IssueToken) -> MailQueuedOut:
+    """Send every holder of the batch her diploma again (those with an email, whose
+    diploma is not revoked): new messages are queued for the mail sender."""
+    return MailQueuedOut(queued=service.resend_batch_mail(batch_id))
 
 
 @router.get(

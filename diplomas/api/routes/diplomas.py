@@ -29,6 +29,7 @@ from ..schemas import (
     DiplomaOut,
     DiplomaPage,
     IssueOut,
+    MailOut,
     ProposalOut,
     RevokeIn,
     SuspendIn,
@@ -175,8 +176,9 @@ def list_diplomas(
             limit=limit,
         )
     )
+    mail = service.mail_states([d.id for d in found.items])
     return DiplomaPage(
-        items=[DiplomaOut.of(d, pdf_url(d)) for d in found.items],
+        items=[DiplomaOut.of(d, pdf_url(d), mail.get(d.id)) for d in found.items],
         total=found.total,
         total_is_exact=found.total_is_exact,
         offset=offset,
@@ -187,7 +189,14 @@ def list_diplomas(
 @router.get("/{diploma_id}")
 def get_diploma(diploma_id: str, service: ServiceDep, _: ReadToken) -> DiplomaOut:
     d = service.get(diploma_id)
-    return DiplomaOut.of(d, pdf_url(d))
+    return DiplomaOut.of(d, pdf_url(d), service.mail_state(d.id))
+
+
+@router.post("/{diploma_id}/mail", status_code=status.HTTP_202_ACCEPTED)
+def resend_mail(diploma_id: str, service: ServiceDep, _: IssueToken) -> MailOut:
+    """Send the diploma to its holder again: a new message is queued (sent by the mail
+    sender); 422 without an email, 409 when the diploma is revoked."""
+    return MailOut.of(service.resend_mail(service.get(diploma_id).id))
 
 
 @router.get(
