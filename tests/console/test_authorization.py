@@ -46,6 +46,7 @@ TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/admin/diplomas/bulk/{action}"): frozenset({"approver", "admin"}),
     ("GET", "/admin/diplomas/{reference}/correct"): frozenset({"issuer", "approver", "admin"}),
     ("POST", "/admin/diplomas/{reference}/correct"): frozenset({"issuer", "approver", "admin"}),
+    ("POST", "/admin/diplomas/{reference}/mail"): frozenset({"issuer", "approver", "admin"}),
     ("GET", "/admin/diplomas/{reference}/{action}"): frozenset({"approver", "admin"}),
     ("POST", "/admin/diplomas/{reference}/{action}"): frozenset({"approver", "admin"}),
     ("GET", "/admin/issue"): frozenset({"issuer", "approver", "admin"}),
@@ -61,6 +62,8 @@ TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/admin/batches"): OWN,
     ("GET", "/admin/batches/{batch_id}"): OWN,
     ("GET", "/admin/batches/{batch_id}/archive"): OWN,
+    ("GET", "/admin/batches/{batch_id}/mail"): frozenset({"issuer", "approver", "admin"}),
+    ("POST", "/admin/batches/{batch_id}/mail"): frozenset({"issuer", "approver", "admin"}),
     ("GET", "/admin/proposals"): EVERYONE,
     ("GET", "/admin/proposals/{proposal_id}"): EVERYONE,
     ("POST", "/admin/proposals/{proposal_id}/{decision}"): frozenset(

@@ -11,10 +11,11 @@ from ...accounts import SignedIn
 from ...core.batch import Batch, BatchStatus
 from ...core.errors import NotFound
 from ...core.users import Permission
-from ..web import Need, Refused, page, service_of
+from ..web import Need, Refused, acting, page, redirect, service_of
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[SignedIn, Depends(Need(Permission.READ))]
+Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
 
 
 def progress(batch: Batch) -> dict[str, float | int | None]:
@@ -64,3 +65,16 @@ def archive(request: Request, signed: Reader, batch_id: str) -> Response:
     if found.status is not BatchStatus.DONE or not path.exists():
         raise Refused(409, "Not found")
     return FileResponse(path, media_type="application/zip", filename=f"diplomas-{found.id}.zip")
+
+
+@router.get("/admin/batches/{batch_id}/mail")
+def confirm_mail(request: Request, signed: Issuer, batch_id: str) -> Response:
+    """Sending to a whole batch again asks first, on a page of its own."""
+    return page(request, "batch_mail.html", {"b": _batch(request, batch_id)})
+
+
+@router.post("/admin/batches/{batch_id}/mail")
+def resend_mail(request: Request, signed: Issuer, batch_id: str) -> Response:
+    found = _batch(request, batch_id)
+    acting(request, signed).resend_batch_mail(found.id)
+    return redirect(request, f"/admin/batches/{found.id}?mail=queued")

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from ...accounts import SignedIn
 from ...core.corrections import SIGNED_FIELDS, CorrectionPlan
 from ...core.dates import format_solar_hijri_numeric, parse_date
-from ...core.errors import DiplomaError, FieldProblem, InvalidInput, NotFound
+from ...core.errors import Conflict, DiplomaError, FieldProblem, InvalidInput, NotFound
 from ...core.model import Diploma, DiplomaStatus
 from ...core.proposals import Proposal
 from ...core.reasons import choose, reasons_for
@@ -230,6 +230,7 @@ async def diploma(request: Request, signed: Reader, reference: str) -> Response:
     verdict = await run_in_threadpool(service.verify_id, found.id)
     versions = await run_in_threadpool(service.versions, found.id)
     history = await run_in_threadpool(service.history, found.id)
+    mail = await run_in_threadpool(service.mail_state, found.id)
     return page(
         request,
         "diploma.html",
@@ -237,6 +238,7 @@ async def diploma(request: Request, signed: Reader, reference: str) -> Response:
             "d": found,
             "verdict": verdict,
             "history": history,
+            "mail": mail,
             "actions": ACTIONS,
             "versions": versions if len(versions) > 1 else [],
         },
@@ -352,6 +354,17 @@ async def correct(
         return _correct_page(request, found, values, problems=problems_of(exc), status_code=422)
     if isinstance(outcome, Proposal):
         return redirect(request, f"/admin/proposals/{outcome.id}")
+    return redirect(request, f"/admin/diplomas/{found.id}")
+
+
+@router.post("/admin/diplomas/{reference}/mail")
+async def resend_mail(request: Request, signed: Issuer, reference: str) -> Response:
+    """Send the diploma to its holder again (a new message in the outbox)."""
+    found = _diploma(request, signed, reference)
+    try:
+        await run_in_threadpool(acting(request, signed).resend_mail, found.id)
+    except (InvalidInput, Conflict) as exc:
+        raise Refused(409, str(exc)) from None
     return redirect(request, f"/admin/diplomas/{found.id}")
 
 
