@@ -112,6 +112,7 @@ from .verdicts import CachedVerdict, VerdictCache
 
 if TYPE_CHECKING:
     from .accounts import Accounts
+    from .holders import HolderLinks
 
 SCOPES = frozenset({"issue", "revoke", "read", "approve"})
 TOKEN_PREFIX = "dpl"  # noqa: S105 - a public label, not a secret
@@ -277,6 +278,7 @@ class DiplomaService:
         session_policy: SessionPolicy | None = None,
         production: bool = False,
         national_id_hasher: Callable[[str], str] | None = None,
+        holder_link_key: bytes | None = None,
     ) -> None:
         if not institutions:
             raise ConfigurationError("an instance needs at least one institution")
@@ -308,6 +310,7 @@ class DiplomaService:
         self._hash_national_id = national_id_hasher
         """The keyed hash stored for national ids (the key store's); without it, a
         search does not look for national ids."""
+        self._holder_link_key = holder_link_key
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -1554,6 +1557,19 @@ class DiplomaService:
         return [t for t in tokens if t.owner_id == user.id]
 
     # -- users -----------------------------------------------------------------------------
+
+    @property
+    def holders(self) -> HolderLinks:
+        """Holders' private links; ConfigurationError without their key."""
+        from .holders import HolderLinks
+
+        if self._holder_link_key is None:
+            raise ConfigurationError("this service was built without a holder-link key")
+        return HolderLinks(self, self._holder_link_key)
+
+    def holder_url(self, diploma_id: str) -> str:
+        """The private link of a diploma's holder (her page, PDF and credential)."""
+        return self.holders.url(self.get(diploma_id))
 
     @property
     def accounts(self) -> Accounts:
