@@ -1571,6 +1571,14 @@ class DiplomaService:
         """The private link of a diploma's holder (her page, PDF and credential)."""
         return self.holders.url(self.get(diploma_id))
 
+    def holder_url_shown(self, diploma: Diploma) -> str | None:
+        """The holder's private link for whoever looks through this view, if they may
+        have it: the issuing institution's people (and the instance itself), not a
+        co-issuer's, since the link opens the holder's files."""
+        if not of_issuer(self._viewer, self.institution.slug):
+            return None
+        return self.holders.url(diploma)
+
     @property
     def accounts(self) -> Accounts:
         """Console sign-in and sessions; ConfigurationError without a store for them."""

@@ -52,6 +52,9 @@ class IssueOut(BaseModel):
     pdf_url: str
     status: str
     created: bool
+    holder_url: str | None = Field(
+        default=None, description="The holder's private link (see DiplomaOut.holder_url)."
+    )
 
 
 class DiplomaOut(BaseModel):
@@ -85,9 +88,14 @@ class DiplomaOut(BaseModel):
     batch_id: str | None = Field(
         default=None, description="The bulk issuance it came from; null when issued alone."
     )
+    holder_url: str | None = Field(
+        default=None,
+        description="The holder's private link (her page, PDF and credential): for the "
+        "issuing institution's tokens only; null for a co-issuer's.",
+    )
 
     @classmethod
-    def of(cls, d: Diploma, pdf_url: str) -> DiplomaOut:
+    def of(cls, d: Diploma, pdf_url: str, holder_url: str | None = None) -> DiplomaOut:
         r = d.request
         return cls(
             id=d.id,
@@ -118,6 +126,7 @@ class DiplomaOut(BaseModel):
             pdf_url=pdf_url,
             pdf_sha256=d.pdf_sha256,
             batch_id=d.batch_id,
+            holder_url=holder_url,
         )
 
 

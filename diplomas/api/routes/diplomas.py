@@ -106,6 +106,7 @@ def issue_diploma(
         pdf_url=pdf_url(d),
         status=d.status.value,
         created=outcome.created,
+        holder_url=service.holder_url_shown(d),
     )
 
 
@@ -176,7 +177,7 @@ def list_diplomas(
         )
     )
     return DiplomaPage(
-        items=[DiplomaOut.of(d, pdf_url(d)) for d in found.items],
+        items=[DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d)) for d in found.items],
         total=found.total,
         total_is_exact=found.total_is_exact,
         offset=offset,
@@ -187,7 +188,7 @@ def list_diplomas(
 @router.get("/{diploma_id}")
 def get_diploma(diploma_id: str, service: ServiceDep, _: ReadToken) -> DiplomaOut:
     d = service.get(diploma_id)
-    return DiplomaOut.of(d, pdf_url(d))
+    return DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d))
 
 
 @router.get(
@@ -209,7 +210,7 @@ def revoke_diploma(
     diploma_id: str, body: RevokeIn, service: ServiceDep, _: RevokeToken
 ) -> DiplomaOut:
     d = service.revoke(diploma_id, body.reason, note=body.note)
-    return DiplomaOut.of(d, pdf_url(d))
+    return DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d))
 
 
 @router.post("/{diploma_id}/suspend")
@@ -218,14 +219,14 @@ def suspend_diploma(
 ) -> DiplomaOut:
     """Suspend until unsuspended; 409 if it is revoked (final) or suspended already."""
     d = service.suspend(diploma_id, body.reason, note=body.note)
-    return DiplomaOut.of(d, pdf_url(d))
+    return DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d))
 
 
 @router.post("/{diploma_id}/unsuspend")
 def unsuspend_diploma(diploma_id: str, service: ServiceDep, _: RevokeToken) -> DiplomaOut:
     """Lift a suspension; 409 if it is revoked or not suspended."""
     d = service.unsuspend(diploma_id)
-    return DiplomaOut.of(d, pdf_url(d))
+    return DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d))
 
 
 @router.post(
