@@ -48,7 +48,21 @@ EXTERNAL_IDS_PER_QUERY = 500  # rows whose external ids are looked up together
 VALIDATION_CHUNK = 64  # rows per validation task
 TASK = 16  # rows per worker task: small, so that the workers finish together
 _FSYNC_THREADS = 8  # fsyncs in flight at once, which the file system commits together
-MANIFEST_FIELDS = ("row", "serial", "id", "verify_url", "file", "sha256", "status")
+MANIFEST_FIELDS = (
+    "row",
+    "serial",
+    "id",
+    "name",
+    "name_en",
+    "email",
+    "verify_url",
+    "holder_url",
+    "file",
+    "sha256",
+    "status",
+)
+"""A manifest line: where each row's diploma is, and what a mail merge needs (the
+holder's name and email, the public link to share and her private link)."""
 
 
 class Progress(Protocol):
@@ -730,6 +744,7 @@ class BatchRunner:
         fsyncs = ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="fsync")
         chunk_syncer = ThreadPoolExecutor(1, thread_name_prefix="durable")
         counts = {"issued": 0, "skipped": 0}
+        holders = service.holders
         manifest_csv, manifest_json = out / "manifest.csv", out / "manifest.json"
         tmp_csv = manifest_csv.with_name(".manifest.csv.tmp")
         tmp_json = manifest_json.with_name(".manifest.json.tmp")
@@ -763,7 +778,11 @@ class BatchRunner:
                         "row": number,
                         "serial": diploma.serial,
                         "id": diploma.id,
+                        "name": diploma.request.name,
+                        "name_en": diploma.request.name_en,
+                        "email": diploma.request.email,
                         "verify_url": diploma.verify_url,
+                        "holder_url": holders.url(diploma),
                         "file": path.name,
                         "sha256": sha,
                         "status": "issued" if created else "already issued",

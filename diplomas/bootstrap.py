@@ -602,6 +602,7 @@ def build_service(
         session_policy=SessionPolicy(second_factor_required=settings.environment == "production"),
         production=settings.environment == "production",
         national_id_hasher=hash_national_id,
+        holder_link_key=store.holder_link_key(),
         outbox=SqlOutbox(runtime.engine),
     )
 

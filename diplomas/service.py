@@ -114,6 +114,7 @@ from .verdicts import CachedVerdict, VerdictCache
 
 if TYPE_CHECKING:
     from .accounts import Accounts
+    from .holders import HolderLinks
 
 SCOPES = frozenset({"issue", "revoke", "read", "approve"})
 TOKEN_PREFIX = "dpl"  # noqa: S105 - a public label, not a secret
@@ -279,6 +280,7 @@ class DiplomaService:
         session_policy: SessionPolicy | None = None,
         production: bool = False,
         national_id_hasher: Callable[[str], str] | None = None,
+        holder_link_key: bytes | None = None,
         outbox: Outbox | None = None,
     ) -> None:
         if not institutions:
@@ -311,6 +313,7 @@ class DiplomaService:
         self._hash_national_id = national_id_hasher
         """The keyed hash stored for national ids (the key store's); without it, a
         search does not look for national ids."""
+        self._holder_link_key = holder_link_key
         self.outbox = outbox
         """Mail to holders (`core.outbox`); None: no mail state is shown or resent."""
 
@@ -1528,15 +1531,13 @@ class DiplomaService:
         return len(queued)
 
     def mail_link(self, diploma: Diploma) -> str:
-        """The link a message gives instead of the PDF: the holder's private link where
-        this instance has one (`holder_url`), else the public verification link."""
-        holder_url = getattr(self, "holder_url", None)
-        if callable(holder_url):
-            try:
-                return str(holder_url(diploma.id))
-            except ConfigurationError:
-                pass
-        return diploma.verify_url
+        """The link a message gives instead of the PDF: the holder's private link (her
+        page and PDF); the public verification link on a service built without the
+        holder-link key (tests that build their own)."""
+        try:
+            return self.holders.url(diploma)
+        except ConfigurationError:
+            return diploma.verify_url
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -1637,6 +1638,27 @@ class DiplomaService:
         return [t for t in tokens if t.owner_id == user.id]
 
     # -- users -----------------------------------------------------------------------------
+
+    @property
+    def holders(self) -> HolderLinks:
+        """Holders' private links; ConfigurationError without their key."""
+        from .holders import HolderLinks
+
+        if self._holder_link_key is None:
+            raise ConfigurationError("this service was built without a holder-link key")
+        return HolderLinks(self, self._holder_link_key)
+
+    def holder_url(self, diploma_id: str) -> str:
+        """The private link of a diploma's holder (her page, PDF and credential)."""
+        return self.holders.url(self.get(diploma_id))
+
+    def holder_url_shown(self, diploma: Diploma) -> str | None:
+        """The holder's private link for whoever looks through this view, if they may
+        have it: the issuing institution's people (and the instance itself), not a
+        co-issuer's, since the link opens the holder's files."""
+        if not of_issuer(self._viewer, self.institution.slug):
+            return None
+        return self.holders.url(diploma)
 
     @property
     def accounts(self) -> Accounts:

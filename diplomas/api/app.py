@@ -44,6 +44,7 @@ from .routes import (
     diplomas,
     docs,
     health,
+    holder,
     pages,
     proposals,
     status,
@@ -223,7 +224,17 @@ def create_app(
     documentation = [*app.router.routes, *(docs.router.routes if settings.docs_enabled else ())]
     ours = [
         route
-        for module in (pages, verify, wellknown, status, health, diplomas, batches, proposals)
+        for module in (
+            pages,
+            verify,
+            wellknown,
+            status,
+            health,
+            diplomas,
+            batches,
+            proposals,
+            holder,
+        )
         for route in module.router.routes
     ]
     ours.sort(key=lambda route: getattr(route, "path_format", "") not in HOT_ROUTES)  # stable

@@ -53,6 +53,9 @@ class IssueOut(BaseModel):
     pdf_url: str
     status: str
     created: bool
+    holder_url: str | None = Field(
+        default=None, description="The holder's private link (see DiplomaOut.holder_url)."
+    )
 
 
 class MailOut(BaseModel):
@@ -111,12 +114,23 @@ class DiplomaOut(BaseModel):
     batch_id: str | None = Field(
         default=None, description="The bulk issuance it came from; null when issued alone."
     )
+    holder_url: str | None = Field(
+        default=None,
+        description="The holder's private link (her page, PDF and credential): for the "
+        "issuing institution's tokens only; null for a co-issuer's.",
+    )
     mail: MailOut | None = Field(
         default=None, description="The newest message to the holder; null when none was sent."
     )
 
     @classmethod
-    def of(cls, d: Diploma, pdf_url: str, mail: OutboxMessage | None = None) -> DiplomaOut:
+    def of(
+        cls,
+        d: Diploma,
+        pdf_url: str,
+        holder_url: str | None = None,
+        mail: OutboxMessage | None = None,
+    ) -> DiplomaOut:
         r = d.request
         return cls(
             id=d.id,
@@ -147,6 +161,7 @@ class DiplomaOut(BaseModel):
             pdf_url=pdf_url,
             pdf_sha256=d.pdf_sha256,
             batch_id=d.batch_id,
+            holder_url=holder_url,
             mail=None if mail is None else MailOut.of(mail),
         )
 

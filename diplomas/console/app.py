@@ -12,6 +12,7 @@ from .routes import (
     audit,
     batches,
     diplomas,
+    export,
     issuing,
     proposals,
     rosters,
@@ -24,6 +25,7 @@ from .web import Refused, SignInRequired, check_console_routes, on_refused, on_s
 
 MODULES = (
     signin,
+    export,
     diplomas,
     issuing,
     proposals,

@@ -117,6 +117,7 @@ WORDS: dict[str, str] = {
     "Who": "چه کسی",
     "What": "چه کاری",
     "Subject": "موضوع",
+    "Export these diplomas for a mail merge (CSV)": "خروجی این دیپلم‌ها برای نامه‌نگاری گروهی (CSV)",
     "Filter": "پالایش",
     "From": "از",
     "To": "تا",

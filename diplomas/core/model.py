@@ -170,6 +170,9 @@ class Diploma:
     """The office's private note on the revocation (`revocation_reason` is the public
     reason's code); never published."""
     suspension_note: str = ""
+    holder_link_generation: int = 0
+    """How many times the holder's private link was renewed: a renewal ends every copy
+    of the link given before (`core.holder`)."""
 
     @property
     def verify_url(self) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..core import holder
 from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, RecordSigner, published_under
 from ..core.model import Institution
@@ -121,6 +122,9 @@ class MemoryKeyStore:
 
     def national_id_hasher(self) -> Callable[[str], str]:
         return sealed.national_id_hasher(self._secret)
+
+    def holder_link_key(self) -> bytes:
+        return holder.link_key(self._secret)
 
     def export_bundle(self) -> dict[str, Any]:
         return bundle.export_bundle(self.institution, self._entries, self.trust_roots())

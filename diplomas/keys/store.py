@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from ..core import holder
 from ..core.errors import KeyStoreError
 from ..core.keyring import KeyRing, RecordKey, RecordSigner, published_under
 from ..core.model import Institution
@@ -163,6 +164,7 @@ class FileKeyStore:
         self._roots: list[x509.Certificate] | None = None
         self._pdf_signer: PadesSigner | None = None
         self._hasher: Callable[[str], str] | None = None
+        self._secret: bytes | None = None
 
     def __repr__(self) -> str:
         return f"FileKeyStore({str(self._dir)!r})"
@@ -531,15 +533,24 @@ class FileKeyStore:
         """HMAC-SHA256 (hex) of a national id under the store's sealed secret."""
         with self._lock:
             if self._hasher is None:
-                path = self._dir / SECRET_FILE
-                try:
-                    data = read_private_file(path)
-                except FileNotFoundError:
-                    raise KeyStoreError(f"{path} is missing; run `diplomas init`") from None
-                self._hasher = sealed.national_id_hasher(
-                    sealed.unseal(data, self._passphrase, str(path))
-                )
+                self._hasher = sealed.national_id_hasher(self._sealed_secret())
             return self._hasher
+
+    def holder_link_key(self) -> bytes:
+        """The key of holders' private links (`core.holder`), derived from the sealed
+        secret: links keep working as long as the secret does, and no link is stored."""
+        with self._lock:
+            return holder.link_key(self._sealed_secret())
+
+    def _sealed_secret(self) -> bytes:
+        if self._secret is None:
+            path = self._dir / SECRET_FILE
+            try:
+                data = read_private_file(path)
+            except FileNotFoundError:
+                raise KeyStoreError(f"{path} is missing; run `diplomas init`") from None
+            self._secret = sealed.unseal(data, self._passphrase, str(path))
+        return self._secret
 
     def unlock(self) -> None:
         """Decrypt the current record key and the document-signing key now, so that a wrong

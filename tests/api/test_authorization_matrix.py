@@ -371,10 +371,16 @@ def test_a_partners_token_reaches_only_what_its_institution_co_issued(world: Wor
     partner = world.headers("partner")
     with httpx.Client(base_url=world.server.base_url, timeout=30) as http:
         assert http.get(f"/api/v1/diplomas/{own.id}", headers=partner).status_code == 404
-        assert http.get(f"/api/v1/diplomas/{joint.id}", headers=partner).status_code == 200
+        shown = http.get(f"/api/v1/diplomas/{joint.id}", headers=partner)
+        assert shown.status_code == 200
+        # The holder's private link opens her files: the issuer's people only.
+        assert shown.json()["holder_url"] is None
         listed = http.get("/api/v1/diplomas", headers=partner, params={"limit": 100}).json()
         ids = {d["id"] for d in listed["items"]}
         assert own.id not in ids and joint.id in ids
+        assert all(d["holder_url"] is None for d in listed["items"])
+        issuers = http.get(f"/api/v1/diplomas/{joint.id}", headers=world.headers("viewer"))
+        assert issuers.json()["holder_url"] == service.holder_url(joint.id)
         assert http.get(f"/api/v1/diplomas/{own.id}/pdf", headers=partner).status_code == 404
         assert http.get(f"/api/v1/batches/{world.batch_id}", headers=partner).status_code == 404
         before = service.search("", 0, 1000)[1]

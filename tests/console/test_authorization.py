@@ -39,6 +39,7 @@ TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/admin/sign-out-everywhere"): EVERYONE,
     ("GET", "/admin"): EVERYONE,
     ("GET", "/admin/diplomas"): EVERYONE,
+    ("GET", "/admin/diplomas/export.csv"): frozenset({"issuer", "approver", "admin"}),
     ("GET", "/admin/diplomas/{reference}"): EVERYONE,
     ("GET", "/admin/diplomas/{reference}/page.png"): EVERYONE,
     ("GET", "/admin/diplomas/{reference}/diploma.pdf"): EVERYONE,

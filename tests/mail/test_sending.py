@@ -84,7 +84,9 @@ def test_link_mode_sends_the_link_and_no_attachment(instance: Instance) -> None:
     message = handler.received[0].message
     assert not list(message.iter_attachments())
     body = message.get_body(("plain",))
-    assert body is not None and service.mail_link(diploma) in body.get_content()
+    private = service.holder_url(diploma.id)
+    assert private != diploma.verify_url and service.mail_link(diploma) == private
+    assert body is not None and private in body.get_content()
 
 
 def test_a_4xx_is_tried_again_after_the_backoff_then_accepted(instance: Instance) -> None:

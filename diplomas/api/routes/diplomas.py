@@ -107,6 +107,7 @@ def issue_diploma(
         pdf_url=pdf_url(d),
         status=d.status.value,
         created=outcome.created,
+        holder_url=service.holder_url_shown(d),
     )
 
 
@@ -178,7 +179,10 @@ def list_diplomas(
     )
     mail = service.mail_states([d.id for d in found.items])
     return DiplomaPage(
-        items=[DiplomaOut.of(d, pdf_url(d), mail.get(d.id)) for d in found.items],
+        items=[
+            DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d), mail.get(d.id))
+            for d in found.items
+        ],
         total=found.total,
         total_is_exact=found.total_is_exact,
         offset=offset,
@@ -189,7 +193,7 @@ def list_diplomas(
 @router.get("/{diploma_id}")
 def get_diploma(diploma_id: str, service: ServiceDep, _: ReadToken) -> DiplomaOut:
     d = service.get(diploma_id)
-    return DiplomaOut.of(d, pdf_url(d), service.mail_state(d.id))
+    return DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d), service.mail_state(d.id))
 
 
 @router.post("/{diploma_id}/mail", status_code=status.HTTP_202_ACCEPTED)
@@ -218,7 +222,7 @@ def revoke_diploma(
     diploma_id: str, body: RevokeIn, service: ServiceDep, _: RevokeToken
 ) -> DiplomaOut:
     d = service.revoke(diploma_id, body.reason, note=body.note)
-    return DiplomaOut.of(d, pdf_url(d))
+    return DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d))
 
 
 @router.post("/{diploma_id}/suspend")
@@ -227,14 +231,14 @@ def suspend_diploma(
 ) -> DiplomaOut:
     """Suspend until unsuspended; 409 if it is revoked (final) or suspended already."""
     d = service.suspend(diploma_id, body.reason, note=body.note)
-    return DiplomaOut.of(d, pdf_url(d))
+    return DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d))
 
 
 @router.post("/{diploma_id}/unsuspend")
 def unsuspend_diploma(diploma_id: str, service: ServiceDep, _: RevokeToken) -> DiplomaOut:
     """Lift a suspension; 409 if it is revoked or not suspended."""
     d = service.unsuspend(diploma_id)
-    return DiplomaOut.of(d, pdf_url(d))
+    return DiplomaOut.of(d, pdf_url(d), service.holder_url_shown(d))
 
 
 @router.post(

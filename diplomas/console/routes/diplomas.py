@@ -131,6 +131,8 @@ async def diplomas(request: Request, signed: Reader, offset: int = 0) -> Respons
         "problems": problems,
         "may_revoke": signed.user.may(Permission.REVOKE)
         and signed.user.institution == service.institution.slug,
+        "may_export": signed.user.may(Permission.ISSUE)
+        and signed.user.institution == service.institution.slug,
     }
     if request.headers.get("hx-request") == "true":
         return page(request, "diplomas_table.html", context)
