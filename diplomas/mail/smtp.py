@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import select
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,6 +141,10 @@ class SmtpTransport:
             raise TemporaryFailure(f"cannot reach {self.server.shown}: {_reason(exc)}") from None
         handed_over = False
         try:
+            if connection.sock is not None:
+                # The final '.' goes in a write of its own, after the body: without this,
+                # Nagle's algorithm holds it back until the server's delayed ACK (40 ms).
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._greet(connection)
             self._expect(connection.mail(mail_from), "MAIL FROM", permanent=False)
             self._expect(connection.rcpt(recipient), "RCPT TO")
