@@ -88,6 +88,14 @@ def test_a_killed_sender_sends_every_message_once(tmp_path: Path, backend: str) 
                 time.sleep(0.002)
             time.sleep(chance.random() * 0.01)
             kill(sender)
+            # The kill caught the sender holding claims: the restart has to take them up.
+            held = [
+                m
+                for m in service.outbox.messages(limit=10_000)  # type: ignore[union-attr]
+                if m.purpose.startswith(f"crash-{seed}:")
+                and m.state in (MailState.SENDING, MailState.HANDED)
+            ]
+            assert held, f"seed {seed}: the sender held no message when it was killed"
             sender = spawn(env, "mail", "send", "--forever", "--idle", "0.1", log=log)
             try:
                 deadline = time.monotonic() + 60
