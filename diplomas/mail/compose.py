@@ -99,7 +99,8 @@ def compose(
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(date)
     message["Content-Language"] = "fa, en"
-    message.set_content("\n".join([*fa, "", "—", "", *en]) + "\n")
+    # Quoted-printable, not 8-bit: a server that does not offer 8BITMIME gets 7-bit text.
+    message.set_content("\n".join([*fa, "", "—", "", *en]) + "\n", cte="quoted-printable")
 
     def paragraphs(lines: list[str]) -> str:
         return "".join(f"<p>{escape(line)}</p>" for line in lines)
@@ -111,7 +112,7 @@ def compose(
         f'<div lang="en" dir="ltr" style="text-align:left">{paragraphs(en)}</div>'
         "</body></html>"
     )
-    message.add_alternative(html, subtype="html")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
     if pdf is not None:
         message.add_attachment(
             pdf, maintype="application", subtype="pdf", filename=f"{letter.serial}.pdf"

@@ -51,15 +51,18 @@ def test_the_pdf_goes_as_a_link_for_large_batches_and_files() -> None:
     assert pdf_delivery("attach", 200, 6 * 1024 * 1024) == "link"
 
 
-@given(st.lists(st.text(alphabet=".ab\r", max_size=6), max_size=8))
-def test_dot_stuffing_round_trips(lines: list[str]) -> None:
-    body = "\n".join(line.replace("\r", "") for line in lines).encode()
+@given(st.lists(st.text(alphabet=".ab", max_size=6), max_size=8), st.booleans())
+def test_dot_stuffing_round_trips(lines: list[str], crlf: bool) -> None:
+    body = ("\r\n" if crlf else "\n").join(lines).encode()
     stuffed = dot_stuffed(body)
-    assert stuffed == b"" or stuffed.endswith(b"\r\n")
-    sent = stuffed.split(b"\r\n")[:-1]
-    assert b"." not in sent  # the terminator is never inside
+    sent = stuffed.split(b"\r\n")
+    assert sent.pop() == b""  # every line ends in CRLF
+    assert b"." not in sent  # so the terminator is never inside
     unstuffed = [line[1:] if line.startswith(b".") else line for line in sent]
-    assert unstuffed == (body.split(b"\n") if body else []) or body.endswith(b"\n")
+    expected = [line.encode() for line in lines]
+    if expected and expected[-1] == b"":
+        expected.pop()  # a body ending in a line break has no empty last line
+    assert unstuffed == expected
 
 
 def test_smtp_addresses() -> None:
@@ -78,3 +81,38 @@ def test_smtp_addresses() -> None:
         with pytest.raises(ConfigurationError) as caught:
             smtp_server(wrong)
         assert "hunter2" not in str(caught.value)
+
+
+def test_the_message_is_seven_bit_and_names_everything_in_both_languages() -> None:
+    from email import message_from_bytes, policy
+
+    from diplomas.core.outbox import dot_stuffed
+    from diplomas.mail.compose import Letter, compose
+
+    letter = Letter(
+        name="زهرا محمدی‌نژاد",
+        name_en="Zahra Mohamadinejad",
+        award="دیپلم کارآفرینی",
+        award_en="Entrepreneurship Diploma",
+        serial="TBZMED-1405-000001",
+        institution="دانشگاه علوم پزشکی تبریز",
+        institution_en="Tabriz University of Medical Sciences",
+        verify_url="https://diplomas.example.ac.ir/v/abc",
+    )
+    message = compose(
+        letter,
+        sender="Office <office@example.ac.ir>",
+        recipient="zahra@example.com",
+        message_id="<m1@diplomas.example.ac.ir>",
+        date=NOW,
+        pdf=b"%PDF-1.7\n.\n%%EOF\n",
+    )
+    raw = message.as_bytes(policy=policy.SMTP)
+    assert max(raw) < 128  # 7-bit: no server needs 8BITMIME
+    parsed = message_from_bytes(raw, policy=policy.default)
+    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    for words in ("زهرا محمدی‌نژاد", "دیپلم کارآفرینی", "Entrepreneurship Diploma", "/v/abc"):
+        assert words in html
+    [pdf] = list(parsed.iter_attachments())  # type: ignore[attr-defined]
+    assert pdf.get_content() == b"%PDF-1.7\n.\n%%EOF\n"
+    assert b"\r\n.\r\n" not in dot_stuffed(raw)
