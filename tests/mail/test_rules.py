@@ -116,3 +116,10 @@ def test_the_message_is_seven_bit_and_names_everything_in_both_languages() -> No
     [pdf] = list(parsed.iter_attachments())  # type: ignore[attr-defined]
     assert pdf.get_content() == b"%PDF-1.7\n.\n%%EOF\n"
     assert b"\r\n.\r\n" not in dot_stuffed(raw)
+
+
+def test_a_resend_leaves_the_verdict_cache_alone() -> None:
+    from diplomas.core.audit import AuditAction, Change
+    from diplomas.verdicts import affected
+
+    assert affected([Change(1, AuditAction.MAIL_RESENT, "some-diploma")]) == (set(), False)
