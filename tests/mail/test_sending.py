@@ -186,6 +186,17 @@ def test_starttls_with_a_password_and_the_password_is_never_shown(
     assert PASSWORD not in caplog.text
 
 
+def test_a_password_is_never_sent_without_tls(instance: Instance) -> None:
+    handler = Recorder()
+    diploma = instance.service.issue(ZAHRA).diploma
+    with smtp_server(handler, authenticator=authenticator, auth_require_tls=False) as port:
+        sender = sender_for(instance, f"smtp://{USER}:{PASSWORD}@127.0.0.1:{port}")
+        assert sender.drain().retried == 1
+    state = instance.service.mail_state(diploma.id)
+    assert state is not None and "does not offer STARTTLS" in state.last_error
+    assert PASSWORD not in state.last_error and not handler.received
+
+
 def test_a_server_without_a_trusted_certificate_is_not_given_the_message(
     instance: Instance, tmp_path: Path
 ) -> None:
