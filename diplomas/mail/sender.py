@@ -130,7 +130,14 @@ class MailSender:
         report = SendReport()
         at = now or datetime.now(UTC)
         report.recovered = self.outbox.recover(at)
-        for message in self.outbox.claim(self.name, at, self.lease, limit):
+        claimed = self.outbox.claim(self.name, at, self.lease, limit)
+        for index, message in enumerate(claimed):
+            if datetime.now(UTC) > at + self.lease / 2:
+                # A slow server: hand the rest back before their lease runs out, rather
+                # than have another sender take them up while this one still holds them.
+                for rest in claimed[index:]:
+                    self.outbox.release(rest)
+                break
             self._send(message, report, at)
         return report
 
@@ -163,7 +170,7 @@ class MailSender:
         try:
             diploma = service.repository.get(message.diploma_id)
             if diploma is None or diploma.status is DiplomaStatus.REVOKED:
-                why = "the diploma was revoked before its mail was sent"
+                why = "not sent: the diploma was revoked"
                 self.outbox.mark_failed_attempt(message, MailState.FAILED, now, why)
                 report.failed += 1
                 return
@@ -196,7 +203,8 @@ class MailSender:
                 envelope_from,
                 message.recipient,
                 body,
-                lambda: self.outbox.mark_handed(message, now, self.lease),
+                # The lease from the real moment of handing (a round's `now` may be old).
+                lambda: self.outbox.mark_handed(message, max(now, datetime.now(UTC)), self.lease),
             )
         except ClaimLost:
             log.warning("mail %s: taken over by another sender; left to it", message.id)

@@ -321,6 +321,16 @@ class SqlOutbox:
             attempts=message.attempts + 1,
         )
 
+    def release(self, message: OutboxMessage) -> bool:
+        """Hand a claimed message back, untried and due at once (for another round)."""
+        return self._settle(
+            message,
+            [MailState.SENDING],
+            state=MailState.QUEUED.value,
+            lease_until=None,
+            claimed_by="",
+        )
+
     def defer(self, message: OutboxMessage, until: datetime, why: str) -> bool:
         """Put a claimed message back, untried, until `until` (its PDF is not ready)."""
         return self._settle(

@@ -53,3 +53,29 @@ def test_two_senders_never_send_one_message_twice(instance: Instance) -> None:
     assert len(ids) == MESSAGES + 1 and set(ids.values()) == {1}
     assert service.outbox is not None
     assert service.outbox.counts() == {MailState.SENT: MESSAGES + 1}
+
+
+def test_a_slow_round_hands_back_what_it_cannot_send_within_its_lease(
+    instance: Instance,
+) -> None:
+    import time
+    from datetime import timedelta
+
+    service = instance.service
+    for i in range(3):
+        service.issue(holder(i))
+    with smtp_server(Recorder()) as port:
+        sender = sender_for(instance, f"smtp://127.0.0.1:{port}")
+        sender.lease = timedelta(seconds=1)
+        deliver = sender.transport.deliver
+
+        def slowly(*args: object, **kwargs: object) -> str:
+            time.sleep(0.6)
+            return deliver(*args, **kwargs)  # type: ignore[arg-type]
+
+        sender.transport.deliver = slowly  # type: ignore[method-assign]
+        report = sender.send_due()
+    assert report.sent == 1
+    assert service.outbox is not None
+    waiting = service.outbox.messages(state=MailState.QUEUED)
+    assert len(waiting) == 2 and all(m.attempts == 0 and not m.claimed_by for m in waiting)
