@@ -78,3 +78,29 @@ def test_a_co_issuers_people_cannot_resend_the_issuers_diplomas(tmp_path: Path) 
         )
         assert refused.status_code == 403, refused.text
     assert not service.audit_trail(action=AuditAction.MAIL_RESENT)
+
+
+def test_issuing_does_not_wait_for_a_mail_server_that_is_down(tmp_path: Path) -> None:
+    import time
+
+    from conftest import free_port
+    from pydantic import SecretStr
+
+    inst = make_instance(tmp_path)
+    inst.settings.smtp_url = SecretStr(f"smtp://127.0.0.1:{free_port()}")  # nobody listens
+    inst.settings.smtp_timeout_seconds = 30
+    with TestClient(create_app(inst.service, inst.settings)) as client:
+        started = time.monotonic()
+        issued = client.post("/api/v1/diplomas", json=ZAHRA, headers=inst.auth("issue"))
+        took = time.monotonic() - started
+        assert issued.status_code == 201, issued.text
+        assert took < 10
+        diploma_id = issued.json()["id"]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            state = inst.service.mail_state(diploma_id)
+            assert state is not None
+            if state.attempts:
+                break
+            time.sleep(0.2)
+    assert state.state.value == "queued" and "cannot reach" in state.last_error

@@ -4,6 +4,7 @@ carries, and each way a server can answer."""
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import Instance
+from pypdf import PdfReader
 
 from diplomas.core.audit import AuditAction
 from diplomas.core.errors import Conflict, InvalidInput
@@ -67,6 +69,7 @@ def test_an_issued_diploma_is_mailed_once_in_persian_and_english_with_its_pdf(
     assert attachment.get_filename() == f"{diploma.serial}.pdf"
     pdf = attachment.get_content()
     assert pdf.startswith(b"%PDF-") and pdf == service.pdf(diploma.id) == issued.pdf
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
     assert hashlib.sha256(pdf).hexdigest() == service.get(diploma.id).pdf_sha256
 
 
