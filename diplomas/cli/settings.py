@@ -73,8 +73,9 @@ def settings_set(
     key: Annotated[
         str,
         typer.Argument(
-            help="name, name_en, public_url, serial_prefix, signatories (JSON), logo or "
-            "two_person_rule (true or false)."
+            help="name, name_en, public_url, serial_prefix, signatories (JSON), logo, "
+            "two_person_rule (true or false) or mail_pdf (attach or link: how mail to "
+            "holders carries the PDF)."
         ),
     ],
     value: Annotated[str, typer.Argument(help="The new value.")],

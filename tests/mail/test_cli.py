@@ -89,3 +89,10 @@ def test_the_server_sends_in_the_background(tmp_path: Path) -> None:
             else:
                 raise AssertionError("the server's sender sent nothing")
     assert len(handler.received) == 1
+
+
+def test_mail_pdf_is_a_setting(office: Instance) -> None:
+    env = environment(office)
+    assert "mail_pdf" in run(env, "settings", "set", "mail_pdf", "link")
+    assert 'must be "attach" or "link"' in run(env, "settings", "set", "mail_pdf", "zip", code=4)
+    assert "mail_pdf" in run(env, "settings", "show")
