@@ -128,10 +128,11 @@ def authenticator(
 
 
 @contextmanager
-def hanging_up_server() -> Iterator[tuple[int, list[bytes]]]:
+def hanging_up_server(after_the_end: bool = False) -> Iterator[tuple[int, list[bytes]]]:
     """A server that greets, takes MAIL and RCPT, answers DATA with 354 and then closes the
-    connection without waiting for the message. Yields its port and what each connection
-    said."""
+    connection without waiting for the message; or, `after_the_end`, once it has read the
+    whole message with its final '.', without answering. Yields its port and what each
+    connection said."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -160,6 +161,12 @@ def hanging_up_server() -> Iterator[tuple[int, list[bytes]]]:
                         conn.sendall(b"250 OK\r\n")
                     elif word == b"DATA":
                         conn.sendall(b"354 go ahead\r\n")
+                        if not after_the_end:
+                            break
+                        for body_line in reader:
+                            said += body_line
+                            if body_line == b".\r\n":
+                                break
                         break
                     else:
                         conn.sendall(b"502 no\r\n")

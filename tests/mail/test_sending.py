@@ -130,6 +130,21 @@ def test_a_server_that_hangs_up_during_data_is_tried_again(instance: Instance) -
     assert "closed the connection" in waiting.last_error or "Connection" in waiting.last_error
 
 
+def test_a_server_that_hangs_up_after_the_whole_message_is_not_sent_to_again(
+    instance: Instance,
+) -> None:
+    """It may have kept the message: counted as sent (and said so), never sent twice."""
+    diploma = instance.service.issue(ZAHRA).diploma
+    with hanging_up_server(after_the_end=True) as (port, heard):
+        sender = sender_for(instance, f"smtp://127.0.0.1:{port}")
+        assert sender.drain().sent == 1
+        assert sender.drain().handled == 0
+    assert len(heard) == 1 and heard[0].endswith(b"\r\n.\r\n")
+    state = instance.service.mail_state(diploma.id)
+    assert state is not None and state.state is MailState.SENT
+    assert "before the server's reply" in state.reply
+
+
 def test_an_unreachable_server_is_tried_with_growing_waits_then_failed(
     instance: Instance,
 ) -> None:
