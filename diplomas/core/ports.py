@@ -42,6 +42,9 @@ class PdfSignatureCheck:
     proven_time: datetime | None = None
     """When a trusted RFC 3161 timestamp proves the signature existed (PAdES B-T); None
     without one, and then the time the PDF claims is all there is."""
+    covers_document: bool = True
+    """Whether every byte of the file is vouched for by this signature or by the valid
+    signatures after it (False: something was added that no good signature covers)."""
 
     @property
     def ok(self) -> bool:
