@@ -182,6 +182,11 @@ class DiplomaRepository(Protocol):
 
     def get_by_serial(self, serial: str) -> Diploma | None: ...
 
+    def serial_holder(self, serial: str) -> tuple[str, str, str] | None:
+        """(id, name, English name) of the diploma with this serial: the public serial
+        lookup's one read, of the indexed serial column and nothing it does not need."""
+        ...
+
     def get_by_external_id(self, institution: str, external_id: str) -> Diploma | None: ...
 
     def batch_of(self, diploma_id: str) -> str | None:
