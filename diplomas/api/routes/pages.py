@@ -140,7 +140,21 @@ def _slotted(
 
 def _filled(page: SlottedAnswer, request: Request, lang: str) -> Response:
     service: DiplomaService = request.app.state.service
-    return KeptResponse(page.fill({CHECK_TIME: _check_time(service.clock.now(), lang).encode()}))
+    return KeptResponse(page.fill({CHECK_TIME: _check_time_now(service.clock.now(), lang)}))
+
+
+_last_check_time: dict[str, tuple[int, bytes]] = {}
+"""The check time last written, per language: it reads the same for a whole second, and
+formatting a Solar Hijri date costs more than the rest of a kept page's answer."""
+
+
+def _check_time_now(now: datetime, lang: str) -> bytes:
+    second = int(now.timestamp())
+    kept = _last_check_time.get(lang)
+    if kept is None or kept[0] != second:
+        # Two threads may both write it in the same second; either copy is the same.
+        kept = _last_check_time[lang] = (second, _check_time(now, lang).encode())
+    return kept[1]
 
 
 def _check_time(now: datetime, lang: str) -> str:
