@@ -110,7 +110,7 @@ class PageDesign:
     template: Template
     ornaments: _Recorder = field(repr=False)
     """Paper, stars, frame and corners."""
-    logo: ImageReader | None
+    logo: EncodedImage | None
     ornaments_under_logos: _Recorder = field(repr=False)
     """The same without the emblem stars, for a page with the institutions' logos."""
     layers: LayerCache = field(repr=False)
@@ -148,17 +148,18 @@ def _recorded_rule(rule: PlacedRule) -> _Recorder:
     return recorder
 
 
-def _image(path: Path) -> ImageReader:
+def _image(path: Path) -> EncodedImage:
+    """The image at `path` read and encoded for the PDF. The reader stays in this
+    thread: it decodes lazily and reads a JPEG through one shared cursor, so two threads
+    drawing one reader broke a page; the encoded image is immutable."""
     try:
-        reader = ImageReader(str(path))
-        reader.getSize()
+        return EncodedImage.encode(ImageReader(str(path)))
     except Exception as exc:  # reportlab wraps Pillow's many error types in plain Exception
         raise ConfigurationError(f"cannot read the logo {path}: {exc}") from None
-    return reader
 
 
 @lru_cache(maxsize=32)
-def _institution_logo(path: Path, modified: int, size: int) -> ImageReader:
+def _institution_logo(path: Path, modified: int, size: int) -> EncodedImage:
     """An institution's logo, read once per file version (a new logo has a new time)."""
     return _image(path)
 
@@ -179,9 +180,10 @@ def _static_layer(
     design: PageDesign, layout: Layout, columns: tuple[LogoVersion | None, ...]
 ) -> StaticLayer:
     """Everything the page draws before its QR code and text: ornaments, rules, the
-    design's logo and each institution's, in its column."""
+    design's logo and each institution's, in its column. A design that keeps no layers
+    reads and encodes the institutions' logos for every page too."""
     template = design.template
-    placed = _column_logos(template, columns)
+    placed = _column_logos(template, columns, keep=design.layers.size > 0)
     parts: list[Drawing] = [design.ornaments_under_logos if placed else design.ornaments]
     parts.extend(_recorded_rule(rule) for rule in layout.rules)
     if template.logo is not None and design.logo is not None:
@@ -405,8 +407,8 @@ def _rule(canvas: Canvas, rule: PlacedRule) -> None:
 
 
 def _column_logos(
-    template: Template, columns: tuple[LogoVersion | None, ...]
-) -> list[tuple[Logo, ImageReader]]:
+    template: Template, columns: tuple[LogoVersion | None, ...], *, keep: bool
+) -> list[tuple[Logo, EncodedImage]]:
     """Each issuer's logo in its column (right to left), for the issuers that have one."""
     spec = template.issuers.logo
     if spec is None:
@@ -420,13 +422,14 @@ def _column_logos(
             box = Logo(
                 Path(path), x + (width - box_width) / 2, row.y + spec.y, box_width, spec.height
             )
-            placed.append((box, _institution_logo(Path(path), *version[1:])))
+            image = _institution_logo(Path(path), *version[1:]) if keep else _image(Path(path))
+            placed.append((box, image))
     return placed
 
 
-def _placed_image(logo: Logo, image: ImageReader, page_height: float) -> PlacedImage:
+def _placed_image(logo: Logo, image: EncodedImage, page_height: float) -> PlacedImage:
     return PlacedImage(
-        EncodedImage.encode(image),
+        image,
         logo.x * mm,
         page_height - (logo.y + logo.height) * mm,
         logo.width * mm,

@@ -199,3 +199,18 @@ def test_a_pickled_renderer_keeps_its_cache_size() -> None:
 
     copy = pickle.loads(pickle.dumps(TemplateRenderer(static_layers=0)))
     assert copy.static_layers == 0
+
+
+def test_a_page_drawn_from_a_kept_layer_signs_and_validates(
+    renderer: TemplateRenderer, claims: PublicClaims, logos: dict[str, str]
+) -> None:
+    from diplomas.keys import MemoryKeyStore
+    from diplomas.pdfsign import PadesValidator
+    from tests.pdfsign.conftest import INSTITUTION, NOW, RECORD, failed
+
+    keys = MemoryKeyStore(INSTITUTION, NOW)
+    renderer.render(claims, "classic", logos)  # the layer is kept
+    signed = keys.pdf_signer().sign(renderer.render(claims, "classic", logos), RECORD)
+    report = PadesValidator(keys.trust_roots()).inspect(signed)
+    assert not failed(report), report
+    assert claims.name in pdftotext(signed)
