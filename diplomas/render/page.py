@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -152,9 +153,22 @@ def _image(path: Path) -> EncodedImage:
     """The image at `path` read and encoded for the PDF. The reader stays in this
     thread: it decodes lazily and reads a JPEG through one shared cursor, so two threads
     drawing one reader broke a page; the encoded image is immutable."""
+    return _encode(path, _reader(path))
+
+
+def _reader(path: Path) -> ImageReader:
     try:
-        return EncodedImage.encode(ImageReader(str(path)))
+        reader = ImageReader(str(path))
+        reader.getRGBData()  # decoded now, in this thread
     except Exception as exc:  # reportlab wraps Pillow's many error types in plain Exception
+        raise ConfigurationError(f"cannot read the logo {path}: {exc}") from None
+    return reader
+
+
+def _encode(path: Path, reader: ImageReader) -> EncodedImage:
+    try:
+        return EncodedImage.encode(reader)
+    except Exception as exc:
         raise ConfigurationError(f"cannot read the logo {path}: {exc}") from None
 
 
@@ -162,6 +176,17 @@ def _image(path: Path) -> EncodedImage:
 def _institution_logo(path: Path, modified: int, size: int) -> EncodedImage:
     """An institution's logo, read once per file version (a new logo has a new time)."""
     return _image(path)
+
+
+@lru_cache(maxsize=32)
+def _decoded_logo(path: Path, modified: int, size: int) -> ImageReader:
+    """For a design that keeps no layers: the logo decoded once per file version and
+    encoded for every page, as before layers were kept, under `_ENCODING`."""
+    return _reader(path)
+
+
+_ENCODING = threading.Lock()
+"""Held while a page encodes a shared reader (which is not safe on two threads at once)."""
 
 
 LogoVersion = tuple[str, int, int]
@@ -181,7 +206,7 @@ def _static_layer(
 ) -> StaticLayer:
     """Everything the page draws before its QR code and text: ornaments, rules, the
     design's logo and each institution's, in its column. A design that keeps no layers
-    reads and encodes the institutions' logos for every page too."""
+    encodes the institutions' logos for every page too."""
     template = design.template
     placed = _column_logos(template, columns, keep=design.layers.size > 0)
     parts: list[Drawing] = [design.ornaments_under_logos if placed else design.ornaments]
@@ -422,7 +447,11 @@ def _column_logos(
             box = Logo(
                 Path(path), x + (width - box_width) / 2, row.y + spec.y, box_width, spec.height
             )
-            image = _institution_logo(Path(path), *version[1:]) if keep else _image(Path(path))
+            if keep:
+                image = _institution_logo(Path(path), *version[1:])
+            else:
+                with _ENCODING:
+                    image = _encode(Path(path), _decoded_logo(Path(path), *version[1:]))
             placed.append((box, image))
     return placed
 

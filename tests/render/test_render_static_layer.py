@@ -16,6 +16,7 @@ from reportlab.lib.utils import ImageReader
 
 from diplomas.core.credential import IssuerClaims, PublicClaims
 from diplomas.render import TemplateRenderer
+from diplomas.render.page import LAYERS
 from diplomas.render.static_layer import EncodedImage, LayerCache, StaticLayer
 from tests.pdftools import pdftotext
 
@@ -38,13 +39,13 @@ def differs(a: bytes, b: bytes) -> bool:
 @pytest.fixture
 def logos(tmp_path: Path, claims: PublicClaims) -> dict[str, str]:
     """Two institution logos as `diplomas init --logo` keeps them: one with an alpha
-    channel (its soft mask is a second image object), one without."""
+    channel (its soft mask is a second image object), and a JPEG (drawn as it is)."""
     clear = Image.new("RGBA", (160, 120), (0, 0, 0, 0))
     clear.paste((200, 30, 30, 255), (40, 30, 120, 90))
     clear.save(tmp_path / "first.png")
-    Image.new("RGB", (160, 120), (30, 30, 200)).save(tmp_path / "second.png")
+    Image.new("RGB", (160, 120), (30, 30, 200)).save(tmp_path / "second.jpg")
     first, second = claims.issuers
-    return {first.did: str(tmp_path / "first.png"), second.did: str(tmp_path / "second.png")}
+    return {first.did: str(tmp_path / "first.png"), second.did: str(tmp_path / "second.jpg")}
 
 
 @pytest.fixture
@@ -156,10 +157,13 @@ def test_a_missing_logo_file_is_a_configuration_error_even_after_it_was_kept(
         renderer.render(claims, "classic", logos)
 
 
-def test_pages_drawn_on_many_threads_from_one_layer_are_intact(
-    claims_with: Callable[..., PublicClaims], logos: dict[str, str]
+@pytest.mark.parametrize("static_layers", [LAYERS, 0])
+def test_pages_drawn_on_many_threads_with_new_logos_are_intact(
+    claims_with: Callable[..., PublicClaims], logos: dict[str, str], static_layers: int
 ) -> None:
-    renderer = TemplateRenderer()
+    # Every thread's first page needs the logos read: a reportlab ImageReader shared by
+    # threads as they draw (lazily decoded, a JPEG read through one cursor) broke pages.
+    renderer = TemplateRenderer(static_layers=static_layers)
     batch = [claims_with(serial=f"S-{i}") for i in range(24)]
     with ThreadPoolExecutor(6) as pool:
         rendered = list(pool.map(lambda c: renderer.render(c, "classic", logos), batch))
