@@ -8,20 +8,25 @@ text.
 
 Why: reportlab's `Canvas.drawImage` treats every document afresh. For each image it
 hashes the decoded pixels (MD5) to name the image, compresses them again (zlib), then does
-the same for the alpha channel: with two institution logos that was more than half of a
-page's time (figures and the command in bench/README.md). An `EncodedImage` does both once
-and hands each document its own copy of the finished image XObject, registered the way
-`drawImage` registers it, so the page's bytes are the same as before (a test compares
-them; it is the one place that relies on reportlab's canvas internals, pinned by the
-lock file).
+the same for the alpha channel: with institution logos, the largest cost of a page after
+its QR code (bench/README.md has the figures and the command). An `EncodedImage` does
+both once and hands each document its own copy of the finished image XObject, registered
+the way `drawImage` registers it, so the page's bytes are the same as before (a test
+compares them). `EncodedImage.draw` is the one place that relies on reportlab's canvas
+internals (`_doc`, `_code`, `_formsinuse`), pinned by the lock file and by that test.
+
+The text is not part of the layer: each box's text is already fitted, shaped and measured
+once per value (`layout._fit`), and drawing it goes through reportlab's per-document font
+subsets, which a replay would have to reproduce.
 
 The cache is keyed by value, never by identity: the number of institutions and
 signatories and, for every logo, its path, modification time and size, so a new logo file
-(or a new version of one) makes a new layer instead of being served stale. A design edited
-on disk is a new design only for a new renderer (see `TemplateRenderer`), and the layers
-live in the design, so they are never older than the design they belong to. The cache is
-a bounded LRU behind a lock held only for a dictionary operation: pages are drawn from
-several threads at once, and a fork never inherits the lock held for long.
+(or a new version of one) makes a new layer instead of being served stale; names and
+other text are not in a layer at all. A design edited on disk is a new design only for a
+new renderer (see `TemplateRenderer`), and the layers live in the design, so they are
+never older than the design they belong to. The cache is a bounded LRU behind a lock,
+since the server draws pages from several threads; the lock is held only for a dictionary
+operation, never while a layer is built.
 """
 
 from __future__ import annotations
