@@ -30,8 +30,9 @@ class TemplateRenderer:
     pages draw the same for one set of institutions and logo files, made once; 0 makes
     every page its own, as before they were kept (for measuring).
     Safe to share between threads. Pickling keeps only the folders and that number, so a
-    renderer can be handed to a worker process, which loads what it needs itself; the only
-    lock it holds guards a dictionary operation, so forking is safe too.
+    renderer can be handed to a worker process, which loads what it needs itself. Its
+    layers' lock is held only for a dictionary operation, so forking is safe too (with
+    `static_layers=0`, a lock is also held while a page encodes a logo).
     """
 
     def __init__(self, *folders: Path, builtin: bool = True, static_layers: int = LAYERS) -> None:
