@@ -120,11 +120,17 @@ test: $(VENV)/.installed-dev system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The console's and the public pages' screenshots (Persian and English, phone and desktop)
-# as PNG files in $(SCREENSHOTS), from the browser tests that also check them.
+# as PNG files in $(SCREENSHOTS), from the browser tests that also check them: the
+# verification page in each state as verify-<state>-<fa|en>-<phone|desktop>.png, the
+# holder's private page as holder-<state>-<fa|en>-<phone|desktop>.png.
 SCREENSHOTS ?= screenshots
 screenshots: $(VENV)/.installed-dev system-deps
-	DIPLOMAS_SCREENSHOTS=$(abspath $(SCREENSHOTS)) $(BIN)/python -m pytest -q \
+	DIPLOMAS_SCREENSHOTS=$(abspath $(SCREENSHOTS)) $(BIN)/python -m pytest -q -p no:randomly \
 	  tests/browser/test_console.py -k test_each_page
+	DIPLOMAS_SCREENSHOTS=$(abspath $(SCREENSHOTS)) $(BIN)/python -m pytest -q -p no:randomly \
+	  tests/browser/test_verify_states.py -k test_each_state
+	DIPLOMAS_SCREENSHOTS=$(abspath $(SCREENSHOTS)) $(BIN)/python -m pytest -q -p no:randomly \
+	  tests/browser/test_holder_page.py -k test_the_private_page
 	@echo "screenshots in $(SCREENSHOTS)/"
 
 lint: $(VENV)/.installed-dev

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     Counted in each server process on its own (with N workers a client gets N times it)."""
     rate_limit_burst: int = Field(30, ge=1)
     """Requests a client may make at once before the per-minute rate applies."""
+    lookup_rate_per_minute: int = Field(10, ge=0)
+    """Serial lookups (serial and family name) per minute per client address; 0 disables.
+    Apart from `rate_limit`: each lookup is a guess at a holder's name, so fewer are
+    allowed than plain verifications."""
+    lookup_rate_burst: int = Field(5, ge=1)
     verify_cache_size: int = Field(4096, ge=0)
     """Verdicts kept in each server process for the public lookups by id (the QR page and
     JSON), so that a diploma checked again is answered from memory; 0 keeps none."""

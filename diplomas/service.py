@@ -43,6 +43,13 @@ from .core.errors import (
 )
 from .core.ids import is_diploma_id, is_serial, new_diploma_id, placeholder_id
 from .core.keyring import KeyRing, RecordKey
+from .core.lookup import (
+    DUMMY_HOLDER,
+    family_name_candidates,
+    family_name_key,
+    family_name_matches,
+    serial_of,
+)
 from .core.model import (
     Diploma,
     DiplomaRequest,
@@ -825,6 +832,31 @@ class DiplomaService:
                 raise NotFound(f"no diploma with serial {serial}")
             return found
         return self.get(reference.strip())
+
+    def lookup_serial(self, serial: str, family_name: str) -> str | None:
+        """The id of the diploma with this printed serial, if `family_name` is its holder's
+        (see `core.lookup`); None for no such serial and for a wrong name alike, after the
+        same read and the same comparisons. InvalidInput when a field is missing."""
+        wanted = serial_of(serial)
+        given = family_name_key(family_name)
+        problems = []
+        if not wanted:
+            problems.append(FieldProblem("serial", "the serial printed on the diploma is required"))
+        if given is None:
+            problems.append(
+                FieldProblem(
+                    "family_name", "the holder's family name (2 letters or more) is required"
+                )
+            )
+        if problems or given is None:
+            raise InvalidInput(problems)
+        # A malformed serial costs the same read as an unknown one.
+        found = self.repository.serial_holder(
+            wanted if is_serial(wanted) else widest_serial(self.institution)
+        )
+        holder = found[1:] if found is not None else DUMMY_HOLDER
+        matched = family_name_matches(given, family_name_candidates(*holder))
+        return found[0] if found is not None and matched and is_serial(wanted) else None
 
     def get(self, diploma_id: str) -> Diploma:
         diploma = self._find(diploma_id)

@@ -51,6 +51,7 @@ from .routes import (
     verify,
     wellknown,
 )
+from .static import FONTS, FontFiles
 
 log = logging.getLogger("diplomas.http")
 
@@ -205,6 +206,8 @@ def create_app(
         limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst)
     failures = settings.auth_failures_per_minute
     app.state.auth_failures = RateLimiter(failures, failures) if failures > 0 else None
+    lookups = settings.lookup_rate_per_minute
+    app.state.lookups = RateLimiter(lookups, settings.lookup_rate_burst) if lookups > 0 else None
     app.edge = partial(
         EdgeMiddleware,
         metrics=metrics,
@@ -244,6 +247,9 @@ def create_app(
     if settings.docs_enabled:
         # Before /static, which would otherwise take its paths too.
         app.mount(docs.SWAGGER_UI_URL, docs.swagger_ui_files(), name="swagger-ui")
+    # The public pages' typeface, from the package's own copy (nothing from another host);
+    # before /static, which would otherwise take its paths too.
+    app.mount("/static/fonts", FontFiles(directory=FONTS), name="fonts")
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "static"),

@@ -37,7 +37,8 @@ log = logging.getLogger("diplomas.http")
 
 # Pages carry no inline script or style, so the policy can forbid both.
 HTML_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 # JSON, PDFs and the rest are never rendered as documents of ours.
@@ -67,6 +68,9 @@ DOCUMENT_HEADERS = (
     *COMMON_HEADERS,
     ("referrer-policy", "no-referrer"),
     ("cross-origin-opener-policy", "same-origin"),
+    # Verification pages name people: they are for whoever holds the link, not for search
+    # engines (each page also says so in a meta tag).
+    ("x-robots-tag", "noindex"),
 )
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 

@@ -276,6 +276,40 @@ class SignerOut(BaseModel):
     )
 
 
+class RecordSignatureOut(BaseModel):
+    """One institution's signature on the record and the key that made it."""
+
+    did: str = Field(description="The DID the signature names.")
+    key_id: str
+    signed_at: datetime | None = Field(description="The proof's creation time.")
+    ok: bool
+    key_known: bool = Field(description="Whether this server knows the key.")
+    key_valid_from: datetime | None
+    key_valid_until: datetime | None = Field(description="When the key was retired, if it was.")
+    key_compromised_since: datetime | None
+    key_state: str = Field(description="The key's state now: active, retired, compromised.")
+    valid_at_signing: bool = Field(
+        description="Whether the signing time fell inside the key's validity window."
+    )
+    issuer: str = Field("", description="The DID of the issuing institution it speaks for.")
+
+
+class CheckOut(BaseModel):
+    """One line of "how we verified"."""
+
+    code: str = Field(
+        description="record_signature, key_valid_at_signing, key_not_compromised, "
+        "key_retired, status, status_revoked, status_suspended, status_unknown, "
+        "pdf_signature, pdf_none, pdf_coverage, pdf_timestamp or record_matches"
+    )
+    outcome: str = Field(description="ok, warn or fail")
+    fa: str
+    en: str
+    about: str = Field("", description="The institution or signer the line is about.")
+    about_en: str = ""
+    at: datetime | None = None
+
+
 class VerdictOut(BaseModel):
     status: str = Field(
         description="valid, revoked, suspended, superseded (a genuine copy of a version a "
@@ -297,6 +331,15 @@ class VerdictOut(BaseModel):
         description="When a correction replaced the version of the document checked; only "
         "for such a copy (superseded, or revoked or suspended since).",
         exclude_if=lambda v: v is None,
+    )
+    level: str = Field(
+        "",
+        description="genuine, warning (genuine, but superseded or signed with a key since "
+        "retired) or not_valid (invalid, revoked, suspended, unknown)",
+    )
+    record_signatures: list[RecordSignatureOut] = Field(default_factory=list)
+    checks: list[CheckOut] = Field(
+        default_factory=list, description='"How we verified", in plain words, both languages.'
     )
 
     @classmethod
@@ -322,6 +365,35 @@ class VerdictOut(BaseModel):
             suspended_at=v.suspended_at,
             suspension_reason=public_words(v.suspension_reason)[1],
             superseded_at=v.superseded_at,
+            level=v.level.value,
+            record_signatures=[
+                RecordSignatureOut(
+                    did=r.did,
+                    key_id=r.key_id,
+                    signed_at=r.signed_at,
+                    ok=r.ok,
+                    key_known=r.key_known,
+                    key_valid_from=r.valid_from,
+                    key_valid_until=r.valid_until,
+                    key_compromised_since=r.compromised_since,
+                    key_state=r.key_state,
+                    valid_at_signing=r.valid_at_signing,
+                    issuer=r.issuer.did if r.issuer else "",
+                )
+                for r in v.record_signatures
+            ],
+            checks=[
+                CheckOut(
+                    code=c.code,
+                    outcome=c.outcome.value,
+                    fa=c.words.fa,
+                    en=c.words.en,
+                    about=c.about,
+                    about_en=c.about_en,
+                    at=c.at,
+                )
+                for c in v.checks
+            ],
         )
 
 

@@ -43,6 +43,21 @@ ENGLISH_MONTHS = (
     "December",
 )
 
+GREGORIAN_MONTHS_FA = (
+    "ژانویه",
+    "فوریه",
+    "مارس",
+    "آوریل",
+    "مه",
+    "ژوئن",
+    "ژوئیه",
+    "اوت",
+    "سپتامبر",
+    "اکتبر",
+    "نوامبر",
+    "دسامبر",
+)
+
 
 def parse_date(value: str) -> date:
     """Parse `1405/09/05` (Solar Hijri) or `2026-11-26` (ISO), digits in either script.
@@ -85,3 +100,9 @@ def format_solar_hijri_numeric(day: date) -> str:
 def format_gregorian(day: date) -> str:
     """`26 November 2026`."""
     return f"{day.day} {ENGLISH_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_gregorian_fa(day: date) -> str:
+    """`۲۶ نوامبر ۲۰۲۶`: the Gregorian date for a Persian reader, beside the Solar Hijri."""
+    month = GREGORIAN_MONTHS_FA[day.month - 1]
+    return f"{persian_digits(str(day.day))} {month} {persian_digits(str(day.year))}"

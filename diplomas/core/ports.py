@@ -43,6 +43,9 @@ class PdfSignatureCheck:
     proven_time: datetime | None = None
     """When a trusted RFC 3161 timestamp proves the signature existed (PAdES B-T); None
     without one, and then the time the PDF claims is all there is."""
+    covers_document: bool = True
+    """Whether every byte of the file is vouched for by this signature or by the valid
+    signatures after it (False: something was added that no good signature covers)."""
 
     @property
     def ok(self) -> bool:
@@ -179,6 +182,11 @@ class DiplomaRepository(Protocol):
     def get(self, diploma_id: str) -> Diploma | None: ...
 
     def get_by_serial(self, serial: str) -> Diploma | None: ...
+
+    def serial_holder(self, serial: str) -> tuple[str, str, str] | None:
+        """(id, name, English name) of the diploma with this serial: the public serial
+        lookup's one read, of the indexed serial column and nothing it does not need."""
+        ...
 
     def get_by_external_id(self, institution: str, external_id: str) -> Diploma | None: ...
 

@@ -138,6 +138,9 @@ class ProofCheck:
     created: datetime | None
     key: RecordKey | None
     reasons: tuple[str, ...]
+    signature_matches: bool = False
+    """Whether the signature itself checks out against the key, whatever the key's
+    validity: the page reports the two separately ("signature", "key valid then")."""
 
     @property
     def ok(self) -> bool:
@@ -175,6 +178,7 @@ def check_proof(
 
     value = proof.get("proofValue")
     signature = b""
+    matches = False
     if isinstance(value, str) and value.startswith("z"):
         try:
             signature = base58.b58decode(value[1:])
@@ -185,7 +189,8 @@ def check_proof(
     elif public_key is not None:
         options = {k: v for k, v in proof.items() if k != "proofValue"}
         verifier = key or RecordKey("did:key", public_key, "", datetime.min.replace(tzinfo=UTC))
-        if not verifier.verify(signature, _hash_data(document, options)):
+        matches = verifier.verify(signature, _hash_data(document, options))
+        if not matches:
             reasons.append(
                 "the record's signature does not match its content: it was altered "
                 "after signing or not signed by this key"
@@ -194,7 +199,7 @@ def check_proof(
         problem = key.problem_at(created)
         if problem:
             reasons.append(problem)
-    return ProofCheck(vm, created, key, tuple(reasons))
+    return ProofCheck(vm, created, key, tuple(reasons), matches)
 
 
 def check_proofs(

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .credential import PublicClaims, claims_from_credential
+from .credential import IssuerClaims, PublicClaims, claims_from_credential
 from .errors import DocumentError
 from .keyring import KeyRing
 from .model import DiplomaStatus
@@ -24,6 +24,7 @@ from .ports import PdfReport
 from .proof import ProofCheck, canonical, check_proofs
 from .qrproof import QrCheck, did_web_of
 from .reasons import public_words
+from .words import CHECKS, HEADLINES, Level, Outcome, Words
 
 
 class VerdictStatus(StrEnum):
@@ -52,6 +53,53 @@ class SignerReport:
     timestamped_at: datetime | None = None
     """For a PDF signature, when a trusted timestamp authority proves it was made (PAdES
     B-T); None when only the time the PDF claims for itself is known."""
+
+
+@dataclass(frozen=True)
+class RecordSignature:
+    """One institution's signature on the record, as the page shows it: who, with which
+    key, when, and that key's validity then and now."""
+
+    did: str
+    """The DID the proof names (before `#`)."""
+    key_id: str
+    signed_at: datetime | None
+    """The proof's `created` time."""
+    ok: bool
+    key_known: bool
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    compromised_since: datetime | None = None
+    key_state: str = "unknown"
+    """The key's state now: `active`, `retired`, `compromised` or `unknown`."""
+    valid_at_signing: bool = False
+    issuer: IssuerClaims | None = None
+    """The record's issuing institution this signature speaks for, if any."""
+
+    @property
+    def compromised(self) -> bool:
+        return self.compromised_since is not None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of "how we verified": what was checked, how it came out, and about whom."""
+
+    code: str
+    outcome: Outcome
+    about: str = ""
+    """A name (an institution, a PDF signer) the line is about; "" when about the whole."""
+    about_en: str = ""
+    at: datetime | None = None
+    """A time the line vouches for (a signature's time, a trusted timestamp)."""
+
+    @property
+    def words(self) -> Words:
+        return CHECKS[self.code, self.outcome]
+
+
+LEVEL_WARNINGS = frozenset({"key_retired", "key_not_compromised"})
+"""Checks whose warning makes a valid verdict "genuine, with a warning"."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +148,30 @@ class Verdict:
     superseded_at: datetime | None = None
     """When the document's version was replaced by a corrected one (an uploaded PDF of
     an earlier version); None otherwise."""
+    record_signatures: tuple[RecordSignature, ...] = ()
+    checks: tuple[Check, ...] = ()
+    """"How we verified", in order: each record signature and its key, the status, and
+    for an uploaded PDF each of its signatures and the record it carries."""
 
     @property
     def genuine(self) -> bool:
         return self.status is VerdictStatus.VALID
+
+    @property
+    def level(self) -> Level:
+        if self.status is VerdictStatus.SUPERSEDED:
+            return Level.WARNING
+        if self.status is not VerdictStatus.VALID:
+            return Level.NOT_VALID
+        if any(c.outcome is Outcome.WARN and c.code in LEVEL_WARNINGS for c in self.checks):
+            return Level.WARNING
+        return Level.GENUINE
+
+    @property
+    def headline(self) -> Words:
+        if self.status is VerdictStatus.VALID and self.level is Level.WARNING:
+            return HEADLINES["warning"]
+        return HEADLINES[self.status.value]
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -209,13 +277,104 @@ def _record_signers(check: RecordCheck, vouchers: Vouchers) -> tuple[SignerRepor
     )
 
 
+def record_details(check: RecordCheck) -> tuple[tuple[RecordSignature, ...], list[Check]]:
+    """Each record signature as the page shows it, and its lines of "how we verified":
+    the signature, its key's validity at signing, and the key's state since."""
+    signatures: list[RecordSignature] = []
+    checks: list[Check] = []
+    for p in check.proofs:
+        did, _, key_id = p.verification_method.partition("#")
+        key = p.key
+        speaks_for = key.speaks_for if key is not None else frozenset({did})
+        issuers = check.claims.issuers if check.claims is not None else ()
+        issuer = next((i for i in issuers if i.did in speaks_for), None)
+        in_window = (
+            key is not None
+            and p.created is not None
+            and key.valid_from <= p.created
+            and (key.valid_until is None or p.created < key.valid_until)
+        )
+        signatures.append(
+            RecordSignature(
+                did,
+                key_id,
+                p.created,
+                p.ok,
+                key is not None,
+                key.valid_from if key else None,
+                key.valid_until if key else None,
+                key.compromised_since if key else None,
+                key.status if key else "unknown",
+                in_window,
+                issuer,
+            )
+        )
+        name = issuer.name if issuer else did
+        name_en = (issuer.name_en or issuer.name) if issuer else did
+        matched = Outcome.OK if p.signature_matches else Outcome.FAIL
+        checks.append(Check("record_signature", matched, name, name_en, p.created))
+        window = Outcome.OK if in_window else Outcome.FAIL
+        checks.append(Check("key_valid_at_signing", window, name, name_en))
+        if key is None:
+            continue
+        if key.compromised_since is None:
+            compromise = Outcome.OK
+        elif p.created is not None and p.created < key.compromised_since:
+            compromise = Outcome.WARN
+        else:
+            compromise = Outcome.FAIL
+        checks.append(Check("key_not_compromised", compromise, name, name_en))
+        if key.status == "retired" and in_window:
+            checks.append(Check("key_retired", Outcome.WARN, name, name_en, key.valid_until))
+    return tuple(signatures), checks
+
+
+def _status_check(stored: StoredState | None) -> Check:
+    if stored is None:
+        return Check("status_unknown", Outcome.FAIL)
+    if stored.status is DiplomaStatus.REVOKED:
+        return Check("status_revoked", Outcome.FAIL, at=stored.revoked_at)
+    if stored.status is DiplomaStatus.SUSPENDED:
+        return Check("status_suspended", Outcome.FAIL, at=stored.suspended_at)
+    return Check("status", Outcome.OK)
+
+
+def _pdf_checks(report: PdfReport, claims: PublicClaims | None) -> list[Check]:
+    """Each PDF signature: does it hold, does it cover the file, is its time proven."""
+    if not report.signatures:
+        return [Check("pdf_none", Outcome.FAIL)]
+    checks: list[Check] = []
+    issuers = claims.issuers if claims is not None else ()
+    for s in report.signatures:
+        issuer = next((i for i in issuers if i.did in s.issuers), None)
+        name = issuer.name if issuer else s.signer
+        name_en = (issuer.name_en or issuer.name) if issuer else s.signer
+        held = Outcome.OK if s.ok else Outcome.FAIL
+        checks.append(Check("pdf_signature", held, name, name_en))
+        covered = Outcome.OK if s.covers_document else Outcome.FAIL
+        checks.append(Check("pdf_coverage", covered, name, name_en))
+        stamped = Outcome.OK if s.proven_time is not None else Outcome.WARN
+        checks.append(Check("pdf_timestamp", stamped, name, name_en, s.proven_time))
+    return checks
+
+
 def verdict_for_stored(
     stored: StoredState | None, keyring: KeyRing, vouchers: Vouchers | None = None
 ) -> Verdict:
     """The verdict for an id looked up in the database (the QR landing page and JSON)."""
     if stored is None:
-        return Verdict(VerdictStatus.UNKNOWN, ("no diploma with this id was issued here",))
+        return Verdict(
+            VerdictStatus.UNKNOWN,
+            ("no diploma with this id was issued here",),
+            checks=(_status_check(None),),
+        )
     check = check_record(stored.record, keyring)
+    signatures, checks = record_details(check)
+    verdict = _stored_verdict(stored, check, vouchers)
+    return replace(verdict, record_signatures=signatures, checks=(*checks, _status_check(stored)))
+
+
+def _stored_verdict(stored: StoredState, check: RecordCheck, vouchers: Vouchers | None) -> Verdict:
     signers = _record_signers(check, vouchers or {})
     if not check.ok:
         return Verdict(
@@ -313,11 +472,51 @@ def verdict_for_document(
     vouchers: Vouchers | None = None,
     superseded: Sequence[SupersededRecord] = (),
 ) -> Verdict:
+    found = _document_verdict(report, keyring, lookup, vouchers, superseded)
+    verdict, check, stored = found.verdict, found.check, found.stored
+    checks = _pdf_checks(report, verdict.claims)
+    signatures: tuple[RecordSignature, ...] = ()
+    if check is not None:
+        signatures, more = record_details(check)
+        checks += more
+    if report.record is None:
+        checks.append(Check("record_matches", Outcome.FAIL))
+    elif stored is not None:
+        if found.old is not None:
+            checks.append(Check("record_matches", Outcome.WARN, at=found.old.superseded_at))
+        elif parse_record(stored.record) == parse_record(report.record):
+            checks.append(Check("record_matches", Outcome.OK))
+        else:
+            checks.append(Check("record_matches", Outcome.FAIL))
+    if lookup is not None and check is not None and check.claims is not None:
+        checks.append(_status_check(stored))
+    return replace(verdict, record_signatures=signatures, checks=tuple(checks))
+
+
+@dataclass(frozen=True)
+class _DocumentFindings:
+    verdict: Verdict
+    check: RecordCheck | None
+    stored: StoredState | None
+    old: SupersededRecord | None
+    """The replaced version the PDF's record is, if it is one."""
+
+
+def _document_verdict(
+    report: PdfReport,
+    keyring: KeyRing,
+    lookup: Callable[[str], StoredState | None] | None,
+    vouchers: Vouchers | None,
+    superseded: Sequence[SupersededRecord],
+) -> _DocumentFindings:
     """The verdict for an uploaded PDF: its signatures, its embedded record, the database.
 
     `lookup` is None for offline verification (a trust bundle and no database): the
     revocation status then cannot be known, and the verdict says so; `superseded` then
     lists the replaced versions the trust bundles name.
+
+    The verdict carries its "how we verified" lines: the PDF's signatures, the record's
+    signatures and keys, whether the record is the stored one, and the status.
 
     A genuine copy of a version that a correction replaced is SUPERSEDED, never VALID.
     Precedence: REVOKED (the id is revoked, whichever version is shown) before INVALID
@@ -338,6 +537,7 @@ def verdict_for_document(
         reasons.append("the PDF carries no digital signature")
 
     claims: PublicClaims | None = None
+    check: RecordCheck | None = None
     credential_id: str | None = None
     if report.record is None:
         reasons.append("the PDF carries no diploma record")
@@ -370,36 +570,44 @@ def verdict_for_document(
     found = tuple(signers)
     replaced = (superseded_sentence(old, claims),) if old is not None else ()
     superseded_at = old.superseded_at if old is not None else None
+
+    def found_(verdict: Verdict) -> _DocumentFindings:
+        return _DocumentFindings(verdict, check, stored, old)
+
     if stored is not None and stored.status is DiplomaStatus.REVOKED:
-        return Verdict(
-            VerdictStatus.REVOKED,
-            (_revoked_sentence(stored), *replaced, *reasons),
-            claims,
-            stored.revoked_at,
-            stored.revocation_reason,
-            found,
-            superseded_at=superseded_at,
+        return found_(
+            Verdict(
+                VerdictStatus.REVOKED,
+                (_revoked_sentence(stored), *replaced, *reasons),
+                claims,
+                stored.revoked_at,
+                stored.revocation_reason,
+                found,
+                superseded_at=superseded_at,
+            )
         )
     if reasons:
         only_unknown = reasons == ["this diploma was not issued here"]
         status = VerdictStatus.UNKNOWN if only_unknown else VerdictStatus.INVALID
-        return Verdict(status, tuple(reasons), claims, signers=found)
+        return found_(Verdict(status, tuple(reasons), claims, signers=found))
     if stored is not None and stored.status is DiplomaStatus.SUSPENDED:
         # Only a genuine document is reported as suspended; a doubtful one stays invalid.
         suspended = _suspended(stored, replaced, claims, found)
-        return replace(suspended, superseded_at=superseded_at)
+        return found_(replace(suspended, superseded_at=superseded_at))
     if old is not None:
         offline = (
             ()
             if lookup is not None
             else ("checked offline: the revocation status was not checked",)
         )
-        return Verdict(
-            VerdictStatus.SUPERSEDED,
-            (*replaced, *offline),
-            claims,
-            signers=found,
-            superseded_at=old.superseded_at,
+        return found_(
+            Verdict(
+                VerdictStatus.SUPERSEDED,
+                (*replaced, *offline),
+                claims,
+                signers=found,
+                superseded_at=old.superseded_at,
+            )
         )
     notes = (
         ()
@@ -410,7 +618,7 @@ def verdict_for_document(
             "export a fresh one (diplomas keys export) to check for later corrections",
         )
     )
-    return Verdict(VerdictStatus.VALID, notes, claims, signers=found)
+    return found_(Verdict(VerdictStatus.VALID, notes, claims, signers=found))
 
 
 def lookup_from(mapping: Mapping[str, StoredState]) -> Callable[[str], StoredState | None]:

@@ -141,6 +141,7 @@ class _Checked:
     covers_file: bool
     issuers: frozenset[str] = frozenset()
     proven_time: datetime | None = None
+    covers_document: bool = True
 
 
 class PadesValidator:
@@ -241,7 +242,10 @@ class PadesValidator:
         self._judge_coverage(pdf, reader, checked)
         record, problems = _signed_record(reader, checked)
         signatures = tuple(
-            PdfSignatureCheck(c.signer, tuple(c.reasons), c.issuers, c.proven_time) for c in checked
+            PdfSignatureCheck(
+                c.signer, tuple(c.reasons), c.issuers, c.proven_time, c.covers_document
+            )
+            for c in checked
         )
         return PdfReport(signatures, record, tuple(problems))
 
@@ -428,6 +432,7 @@ class PadesValidator:
             if only_signatures and all(not c.reasons for c in later):
                 continue
             untrusted = [c for c in later if c.reasons and _intact(c)]
+            item.covers_document = False
             if only_signatures and untrusted and all(not c.reasons or _intact(c) for c in later):
                 # Not a changed document: a further signature (a co-issuer's, say) that
                 # this verifier has no trust for. Say so, rather than suggest tampering.

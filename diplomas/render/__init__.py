@@ -8,6 +8,8 @@ TemplateRenderer(*folders)        the PdfRenderer port: render(claims, template)
   shaping.py    Persian shaping and bidi reordering (PDF text is drawn unshaped)
   qr.py         the verification QR code (the `qrcode` package) as runs of dark modules
   page.py       drawing a layout on a reportlab canvas, the template's ornaments done once
+  static_layer.py  what every page of a design draws the same for one set of institutions
+                (ornaments, rules, logos encoded once), kept in a bounded LRU and replayed
   fonts.py      TrueType fonts registered with reportlab once per process; the subset
                 every page shares is built once
 """

@@ -8,7 +8,8 @@ What is the same on every page of a template (paper, stars, frame and corners) i
 once, by `prepare()`, onto a `_Recorder` that keeps the canvas calls with their paths
 built, and replayed onto each page's canvas: reportlab formats a path's numbers when the
 path is built, so a replay costs a few list appends. Rules are recorded the same way, once
-per position.
+per position. With the logos, encoded once, they make the page's `StaticLayer`, kept per
+set of institutions in the design's `LayerCache` (static_layer.py says why).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,7 +33,12 @@ from reportlab.pdfgen.pathobject import PDFPathObject
 from ..core.credential import PublicClaims
 from ..core.errors import ConfigurationError
 from .layout import DIAMOND, Layout, PlacedQr, PlacedRule
+from .static_layer import Drawing, EncodedImage, LayerCache, PlacedImage, StaticLayer
 from .template import Border, Color, Logo, Star, Template
+
+LAYERS = 32
+"""Static layers a design keeps: one per number of institutions and signatories and set
+of logo files in use, a handful on an instance."""
 
 
 class _Recorder:
@@ -42,7 +49,8 @@ class _Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
-    def replay(self, canvas: Canvas) -> None:
+    def draw(self, canvas: Canvas) -> None:
+        """Replay the calls onto `canvas`."""
         for name, args, kwargs in self.calls:
             getattr(canvas, name)(*args, **kwargs)
 
@@ -97,19 +105,22 @@ class _Recorder:
 
 @dataclass(frozen=True)
 class PageDesign:
-    """A template with what its pages share, done once: the ornaments and the logo."""
+    """A template with what its pages share, done once: the ornaments and the logo, and
+    the static layers of its pages by set of institutions."""
 
     template: Template
     ornaments: _Recorder = field(repr=False)
     """Paper, stars, frame and corners."""
-    logo: ImageReader | None
+    logo: EncodedImage | None
     ornaments_under_logos: _Recorder = field(repr=False)
     """The same without the emblem stars, for a page with the institutions' logos."""
+    layers: LayerCache = field(repr=False)
 
 
-def prepare(template: Template) -> PageDesign:
-    """Draw and read what `template`'s pages share; ConfigurationError if the logo is
-    unreadable."""
+def prepare(template: Template, layers: int = LAYERS) -> PageDesign:
+    """Draw and read what `template`'s pages share, and keep up to `layers` static layers
+    (0: build each page's own, as before they were kept); ConfigurationError if the logo
+    is unreadable."""
     # reportlab's default wraps compressed page content in ASCII85 as well, a quarter
     # bigger and slower to write, for 7-bit mail transports that no PDF travels through
     # now. This package is the only user of reportlab in the process.
@@ -127,7 +138,7 @@ def prepare(template: Template) -> PageDesign:
         return recorder
 
     logo = _image(template.logo.path) if template.logo is not None else None
-    return PageDesign(template, ornaments(True), logo, ornaments(False))
+    return PageDesign(template, ornaments(True), logo, ornaments(False), LayerCache(layers))
 
 
 @lru_cache(maxsize=256)
@@ -138,27 +149,72 @@ def _recorded_rule(rule: PlacedRule) -> _Recorder:
     return recorder
 
 
-def _image(path: Path) -> ImageReader:
+def _image(path: Path) -> EncodedImage:
+    """The image at `path` read and encoded for the PDF. The reader stays in this
+    thread: it decodes lazily and reads a JPEG through one shared cursor, so two threads
+    drawing one reader broke a page; the encoded image is immutable."""
+    return _encode(path, _reader(path))
+
+
+def _reader(path: Path) -> ImageReader:
     try:
         reader = ImageReader(str(path))
-        reader.getSize()
+        reader.getRGBData()  # decoded now, in this thread
     except Exception as exc:  # reportlab wraps Pillow's many error types in plain Exception
         raise ConfigurationError(f"cannot read the logo {path}: {exc}") from None
     return reader
 
 
+def _encode(path: Path, reader: ImageReader) -> EncodedImage:
+    try:
+        return EncodedImage.encode(reader)
+    except Exception as exc:
+        raise ConfigurationError(f"cannot read the logo {path}: {exc}") from None
+
+
 @lru_cache(maxsize=32)
-def _institution_logo(path: Path, modified: int) -> ImageReader:
+def _institution_logo(path: Path, modified: int, size: int) -> EncodedImage:
     """An institution's logo, read once per file version (a new logo has a new time)."""
     return _image(path)
 
 
-def institution_logo(path: str) -> ImageReader:
+@lru_cache(maxsize=32)
+def _decoded_logo(path: Path, modified: int, size: int) -> ImageReader:
+    """For a design that keeps no layers: the logo decoded once per file version and
+    encoded for every page, as before layers were kept, under `_ENCODING`."""
+    return _reader(path)
+
+
+_ENCODING = threading.Lock()
+"""Held while a page encodes a shared reader (which is not safe on two threads at once)."""
+
+
+LogoVersion = tuple[str, int, int]
+"""A logo file by path, modification time (ns) and size: a new version is a new key."""
+
+
+def _logo_version(path: str) -> LogoVersion:
     try:
-        modified = os.stat(path).st_mtime_ns
+        stat = os.stat(path)
     except OSError as exc:
         raise ConfigurationError(f"cannot read the logo {path}: {exc.strerror}") from None
-    return _institution_logo(Path(path), modified)
+    return (path, stat.st_mtime_ns, stat.st_size)
+
+
+def _static_layer(
+    design: PageDesign, layout: Layout, columns: tuple[LogoVersion | None, ...]
+) -> StaticLayer:
+    """Everything the page draws before its QR code and text: ornaments, rules, the
+    design's logo and each institution's, in its column. A design that keeps no layers
+    encodes the institutions' logos for every page too."""
+    template = design.template
+    placed = _column_logos(template, columns, keep=design.layers.size > 0)
+    parts: list[Drawing] = [design.ornaments_under_logos if placed else design.ornaments]
+    parts.extend(_recorded_rule(rule) for rule in layout.rules)
+    if template.logo is not None and design.logo is not None:
+        parts.append(_placed_image(template.logo, design.logo, layout.height))
+    parts.extend(_placed_image(box, image, layout.height) for box, image in placed)
+    return StaticLayer(tuple(parts))
 
 
 def draw_page(
@@ -170,7 +226,14 @@ def draw_page(
     """The one-page PDF of `layout` on `design`; `logos` maps an issuer's DID to its
     logo file, drawn in its column where the design places institution logos."""
     template = design.template
-    placed_logos = _column_logos(template, claims, logos or {})
+    by_did = logos if logos and template.issuers.logo is not None else {}
+    columns = tuple(
+        _logo_version(path) if (path := by_did.get(issuer.did)) else None
+        for issuer in claims.issuers
+    )
+    # The layout's rules follow from the design and the two counts, which the key holds.
+    key = (len(claims.issuers), len(claims.signatories), columns)
+    layer = design.layers.get(key, lambda: _static_layer(design, layout, columns))
     buffer = io.BytesIO()
     # invariant: no creation time or random document id, so the same claims always give
     # the same bytes and a re-render can be compared with the stored PDF.
@@ -191,13 +254,7 @@ def draw_page(
     canvas.setCreator("diplomas")
     canvas.setProducer("diplomas")
 
-    (design.ornaments_under_logos if placed_logos else design.ornaments).replay(canvas)
-    for placed in layout.rules:
-        _recorded_rule(placed).replay(canvas)
-    if template.logo is not None and design.logo is not None:
-        _logo(canvas, template.logo, design.logo, layout.height)
-    for box, image in placed_logos:
-        _logo(canvas, box, image, layout.height)
+    layer.draw(canvas)
     _qr(canvas, layout.qr)
 
     _text(canvas, layout)
@@ -375,35 +432,37 @@ def _rule(canvas: Canvas, rule: PlacedRule) -> None:
 
 
 def _column_logos(
-    template: Template, claims: PublicClaims, logos: Mapping[str, str]
-) -> list[tuple[Logo, ImageReader]]:
-    """Each issuer's logo in its column, for the issuers that have one."""
+    template: Template, columns: tuple[LogoVersion | None, ...], *, keep: bool
+) -> list[tuple[Logo, EncodedImage]]:
+    """Each issuer's logo in its column (right to left), for the issuers that have one."""
     spec = template.issuers.logo
-    if spec is None or not logos:
+    if spec is None:
         return []
     row = template.issuers
     placed = []
-    for issuer, (x, width) in zip(claims.issuers, row.columns(len(claims.issuers)), strict=True):
-        path = logos.get(issuer.did)
-        if path:
+    for version, (x, width) in zip(columns, row.columns(len(columns)), strict=True):
+        if version is not None:
+            path = version[0]
             box_width = min(spec.width, width)
             box = Logo(
                 Path(path), x + (width - box_width) / 2, row.y + spec.y, box_width, spec.height
             )
-            placed.append((box, institution_logo(path)))
+            if keep:
+                image = _institution_logo(Path(path), *version[1:])
+            else:
+                with _ENCODING:
+                    image = _encode(Path(path), _decoded_logo(Path(path), *version[1:]))
+            placed.append((box, image))
     return placed
 
 
-def _logo(canvas: Canvas, logo: Logo, image: ImageReader, page_height: float) -> None:
-    canvas.drawImage(
+def _placed_image(logo: Logo, image: EncodedImage, page_height: float) -> PlacedImage:
+    return PlacedImage(
         image,
         logo.x * mm,
         page_height - (logo.y + logo.height) * mm,
         logo.width * mm,
         logo.height * mm,
-        mask="auto",
-        preserveAspectRatio=True,
-        anchor="c",
     )
 
 

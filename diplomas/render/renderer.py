@@ -10,7 +10,7 @@ from ..core.credential import PublicClaims
 from ..core.errors import NotFound
 from . import layout as _layout
 from .layout import Layout, lay_out
-from .page import PageDesign, draw_page, prepare
+from .page import LAYERS, PageDesign, draw_page, prepare
 from .template import NAME, TEMPLATE_FILE, Template, load_template
 
 BUILTIN_DESIGNS = Path(__file__).resolve().parent.parent / "designs"
@@ -26,23 +26,29 @@ class TemplateRenderer:
     any working directory. Construction reads nothing. A template, its fonts and logo
     are read on first use and kept for the life of the renderer (fonts for the life of
     the process), so a bulk run pays for them once; restart to pick up an edited design.
-    Safe to share between threads. Pickling keeps only the folders, so a renderer can be
-    handed to a worker process, which loads what it needs itself; it holds no lock, so
-    forking is safe too.
+    Each design keeps up to `static_layers` static layers (static_layer.py): what its
+    pages draw the same for one set of institutions and logo files, made once; 0 makes
+    every page its own, as before they were kept (for measuring).
+    Safe to share between threads. Pickling keeps only the folders and that number, so a
+    renderer can be handed to a worker process, which loads what it needs itself. Its
+    layers' lock is held only for a dictionary operation, so forking is safe too (with
+    `static_layers=0`, a lock is also held while a page encodes a logo).
     """
 
-    def __init__(self, *folders: Path, builtin: bool = True) -> None:
+    def __init__(self, *folders: Path, builtin: bool = True, static_layers: int = LAYERS) -> None:
         found = [Path(f) for f in folders]
         if builtin:
             found.append(BUILTIN_DESIGNS)
         self.folders: tuple[Path, ...] = tuple(dict.fromkeys(f.resolve() for f in found))
+        self.static_layers = static_layers
         self._designs: dict[str, PageDesign] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"folders": self.folders}
+        return {"folders": self.folders, "static_layers": self.static_layers}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.folders = tuple(state["folders"])
+        self.static_layers = state.get("static_layers", LAYERS)
         self._designs = {}
 
     def _home_of(self, name: str) -> Path | None:
@@ -81,7 +87,7 @@ class TemplateRenderer:
             # knowing where the instance keeps its files (DIPLOMAS_TEMPLATES_DIR says it).
             raise NotFound(f"no diploma template named {name!r} (available: {available})")
         later = self.folders[self.folders.index(home) + 1 :]
-        design = prepare(load_template(name, home, later))
+        design = prepare(load_template(name, home, later), self.static_layers)
         # Two threads may load the same template at once; the first one stored wins.
         return self._designs.setdefault(name, design)
 

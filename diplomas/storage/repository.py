@@ -97,6 +97,13 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KEYS_PER_QUERY = 500  # stays under SQLite's bound-parameter limit
 _BY_ID = select(DiplomaRow.__table__).where(DiplomaRow.__table__.c.id == bindparam("id"))
 """One diploma's row by id, built once (SQLAlchemy caches its compiled form)."""
+_HOLDER_BY_SERIAL = (
+    select(DiplomaRow.id, DiplomaRow.name, DiplomaRow.name_en)
+    .where(DiplomaRow.serial == bindparam("serial"))
+    .order_by(DiplomaRow.institution)
+    .limit(1)
+)
+"""The serial lookup's read: same order as `get_by_serial` (the first by slug wins)."""
 
 
 _SORT_KEYS: dict[SortOrder, tuple[tuple[str, bool], ...]] = {
@@ -588,6 +595,11 @@ class SqlRepository:
                 .limit(1)
             ).first()
             return None if row is None else self._diploma(row)
+
+    def serial_holder(self, serial: str) -> tuple[str, str, str] | None:
+        with self._reader.connect() as connection:
+            row = connection.execute(_HOLDER_BY_SERIAL, {"serial": serial}).first()
+        return None if row is None else (row.id, row.name, row.name_en)
 
     def issued_to(
         self, national_ids: Collection[str], names_emails: Collection[tuple[str, str]]

@@ -111,6 +111,19 @@ def test_unknown_and_malformed_ids_answer_alike(
             "revoked_at": None,
             "revocation_reason": "",
             "signers": [],
+            "level": "not_valid",
+            "record_signatures": [],
+            "checks": [
+                {
+                    "code": "status_unknown",
+                    "outcome": "fail",
+                    "fa": "در پایگاه دادهٔ صادرکننده چنین دیپلمی نیست",
+                    "en": "The issuer's database holds no such diploma",
+                    "about": "",
+                    "about_en": "",
+                    "at": None,
+                }
+            ],
         }
         assert http.get(f"/v/{diploma_id}").status_code == 404
 

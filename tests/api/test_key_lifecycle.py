@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from diplomas.cli.main import app
 from diplomas.core.proof import iso_utc, parse_iso_utc
+from diplomas.core.words import CHECKS, Outcome
 
 runner = CliRunner()
 GENUINE = "This diploma is genuine"
@@ -106,6 +107,16 @@ def test_rotation_new_key_signs_old_diplomas_stay_valid(
         assert GENUINE in page(http, issued)
         pdf = save(tmp_path, issued)
         assert "VALID" in cli(live_server, "verify", str(pdf))
+
+    # Genuine, with a warning, for the diploma signed with the key since retired; plain
+    # genuine for the new one.
+    assert [verdict(http, issued)["level"] for issued in (before, after)] == ["warning", "genuine"]
+    retired_words = CHECKS["key_retired", Outcome.WARN]
+    assert retired_words.fa in unescape(page(http, before))
+    assert retired_words.fa not in unescape(page(http, after))
+    signature = verdict(http, before)["record_signatures"][0]
+    assert signature["key_id"] == first_key and signature["key_state"] == "retired"
+    assert signature["valid_at_signing"] is True
 
     listing = cli(live_server, "keys", "list")
     assert re.search(rf"{first_key}\W+retired", listing)

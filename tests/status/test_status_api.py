@@ -91,6 +91,9 @@ def test_suspend_then_unsuspend(client: TestClient, instance: Instance) -> None:
         "revoked_at",
         "revocation_reason",
         "signers",
+        "level",
+        "record_signatures",
+        "checks",
     }
 
     r = client.post(
@@ -107,7 +110,10 @@ def test_suspend_then_unsuspend(client: TestClient, instance: Instance) -> None:
     assert page.status_code == 200
     assert SUSPENDED in page.text and "This diploma is suspended" in page.text
     assert "در دست بررسی" in page.text and "Under review" in page.text
-    assert "Suspended on" in page.text and "نامهٔ ۴۵۶" not in page.text
+    assert "تاریخ تعلیق" in page.text and "نامهٔ ۴۵۶" not in page.text
+    english = client.get(f"/v/{d['id']}?lang=en")
+    assert "Suspended on" in english.text and "Reason: Under review" in english.text
+    assert "نامهٔ ۴۵۶" not in english.text
     assert GENUINE not in page.text
     v = verdict(client, d["id"])
     assert v["status"] == "suspended" and v["suspension_reason"] == "Under review"
