@@ -93,6 +93,7 @@ class MailSender:
         self.lease = lease
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._secrets = tuple(s for s in secrets if s)
+        self._stop = threading.Event()
 
     @classmethod
     def from_settings(
@@ -132,9 +133,10 @@ class MailSender:
         report.recovered = self.outbox.recover(at)
         claimed = self.outbox.claim(self.name, at, self.lease, limit)
         for index, message in enumerate(claimed):
-            if datetime.now(UTC) > at + self.lease / 2:
+            if datetime.now(UTC) > at + self.lease / 2 or self._stop.is_set():
                 # A slow server: hand the rest back before their lease runs out, rather
-                # than have another sender take them up while this one still holds them.
+                # than have another sender take them up while this one still holds them;
+                # or stopping: hand them back for the next sender at once.
                 for rest in claimed[index:]:
                     self.outbox.release(rest)
                 break
@@ -153,6 +155,7 @@ class MailSender:
 
     def run_forever(self, stop: threading.Event, idle_seconds: float = 5.0) -> None:
         """Send what is due until `stop` is set, waiting `idle_seconds` when nothing is."""
+        self._stop = stop
         while not stop.is_set():
             try:
                 report = self.send_due()
