@@ -49,6 +49,7 @@ _NO_EFFECT = frozenset(
         AuditAction.TOKEN_CREATED,
         AuditAction.TOKEN_USED,
         AuditAction.TOKEN_REVOKED,
+        AuditAction.HOLDER_LINK_RENEWED,
     }
 )
 _STATUS_CHANGES = frozenset(

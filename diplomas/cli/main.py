@@ -77,6 +77,10 @@ from .listing import list_diplomas, show  # noqa: E402
 app.command("list")(list_diplomas)
 app.command("show")(show)
 
+from .holders import holder_link  # noqa: E402
+
+app.command("holder-link")(holder_link)
+
 
 @app.command()
 def init(

@@ -76,6 +76,8 @@ class AuditAction(StrEnum):
     PROPOSAL_APPROVED = "proposal.approved"
     """One institution's approval; `details["missing"]` lists the ones still needed."""
     PROPOSAL_REJECTED = "proposal.rejected"
+    HOLDER_LINK_RENEWED = "holder_link.renewed"
+    """The holder's private link was renewed: every copy given before stops working."""
 
 
 @dataclass(frozen=True)
