@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from . import corrections
 from .audit import current_actor
 from .console import EXIT_INVALID_INPUT, err, error, errors_to_exit, load_service, out
-from . import corrections
 
 
 def holder_link(
