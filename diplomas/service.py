@@ -1684,6 +1684,16 @@ class DiplomaService:
         """The private link of a diploma's holder (her page, PDF and credential)."""
         return self.holders.url(self.get(diploma_id))
 
+    def renew_holder_link(self, reference: str, *, actor: str | None = None) -> str:
+        """End every copy of a holder's private link given so far (a forwarded email, a
+        lost manifest) and return the new one. The issuing institution's people only."""
+        self._for_issuer()
+        diploma = self.find_reference(reference)
+        renewed = self.repository.renew_holder_link(
+            diploma.id, self.clock.now(), actor=self._who(actor)
+        )
+        return self.holders.url(renewed)
+
     def holder_url_shown(self, diploma: Diploma) -> str | None:
         """The holder's private link for whoever looks through this view, if they may
         have it: the issuing institution's people (and the instance itself), not a

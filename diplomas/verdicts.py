@@ -51,6 +51,7 @@ _NO_EFFECT = frozenset(
         AuditAction.TOKEN_REVOKED,
         # Mail changes nothing that a verification answers.
         AuditAction.MAIL_RESENT,
+        AuditAction.HOLDER_LINK_RENEWED,
     }
 )
 _STATUS_CHANGES = frozenset(

@@ -166,6 +166,10 @@ class DiplomaOut(BaseModel):
         )
 
 
+class HolderLinkOut(BaseModel):
+    holder_url: str = Field(description="The holder's new private link.")
+
+
 class DiplomaPage(BaseModel):
     items: list[DiplomaOut]
     total: int = Field(description="How many match; at most 1,000 (see total_is_exact).")

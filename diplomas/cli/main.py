@@ -80,6 +80,10 @@ app.add_typer(mail_app, name="mail")
 app.command("list")(list_diplomas)
 app.command("show")(show)
 
+from .holders import holder_link  # noqa: E402
+
+app.command("holder-link")(holder_link)
+
 
 @app.command()
 def init(

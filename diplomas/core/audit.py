@@ -79,6 +79,8 @@ class AuditAction(StrEnum):
     MAIL_RESENT = "mail.resent"
     """A new message queued to holders by hand; `subject` is the diploma or the batch,
     `details["diplomas"]` the diplomas that have an email (the others get none)."""
+    HOLDER_LINK_RENEWED = "holder_link.renewed"
+    """The holder's private link was renewed: every copy given before stops working."""
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,10 @@ class DiplomaRepository(Protocol):
         actor: str = SYSTEM_ACTOR,
     ) -> Diploma: ...
 
+    def renew_holder_link(
+        self, diploma_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> Diploma: ...
+
     def suspend(
         self,
         diploma_id: str,

@@ -416,6 +416,7 @@ class SqlRepository:
             suspended_at=None,
             suspension_reason="",
             suspension_note="",
+            holder_link_generation=0,
             status_list=slot.list_number,
             status_index=slot.index,
             search_text=search_text(
@@ -1028,6 +1029,28 @@ class SqlRepository:
                 details["note"] = row.suspension_note
             append_audit(session, at, actor, action, details, subject=row.id)
 
+    def renew_holder_link(
+        self, diploma_id: str, at: datetime, *, actor: str = SYSTEM_ACTOR
+    ) -> Diploma:
+        """Count one more generation of the holder's private link (ending every earlier
+        copy), with its audit entry, in one transaction. NotFound for an unknown id."""
+        at = _utc(at, "at")
+        with self._write() as session:
+            row = session.get(DiplomaRow, diploma_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no diploma with id {diploma_id}")
+            row.holder_link_generation += 1
+            session.flush()
+            details = {
+                "diploma": row.id,
+                "serial": row.serial,
+                "generation": row.holder_link_generation,
+            }
+            append_audit(
+                session, at, actor, AuditAction.HOLDER_LINK_RENEWED, details, subject=row.id
+            )
+            return self._diploma(row)
+
     @staticmethod
     def _refuse_if_revoked(row: DiplomaRow, doing: str) -> None:
         if row.status == DiplomaStatus.REVOKED.value:
@@ -1230,6 +1253,7 @@ class SqlRepository:
             suspended_at=row.suspended_at,
             suspension_reason=row.suspension_reason,
             suspension_note=row.suspension_note,
+            holder_link_generation=row.holder_link_generation,
             status_slot=(
                 None
                 if row.status_list is None or row.status_index is None

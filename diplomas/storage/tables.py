@@ -143,6 +143,8 @@ class DiplomaRow(Base):
     suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     suspension_reason: Mapped[str] = mapped_column(Text, default="")
     suspension_note: Mapped[str] = mapped_column(Text, default="")
+    holder_link_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many times the holder's private link was renewed (`core.holder`)."""
     status_list: Mapped[int | None] = mapped_column(Integer)
     """Number of the status lists holding its bits; NULL for diplomas issued before them."""
     status_index: Mapped[int | None] = mapped_column(Integer)

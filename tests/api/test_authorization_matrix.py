@@ -51,6 +51,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/diplomas"): "read",
     ("GET", "/api/v1/diplomas/{diploma_id}"): "read",
     ("GET", "/api/v1/diplomas/{diploma_id}/pdf"): "read",
+    ("POST", "/api/v1/diplomas/{diploma_id}/holder-link"): "issue",
     ("POST", "/api/v1/diplomas/{diploma_id}/revoke"): "revoke",
     ("POST", "/api/v1/diplomas/{diploma_id}/suspend"): "revoke",
     ("POST", "/api/v1/diplomas/{diploma_id}/unsuspend"): "revoke",
@@ -71,6 +72,7 @@ REFUSED_DESPITE_THE_SCOPE: dict[tuple[str, str], frozenset[str]] = {
     # approver, whose token carries these scopes, is refused by the service.
     ("POST", "/api/v1/diplomas"): frozenset({"partner"}),
     ("POST", "/api/v1/batches"): frozenset({"partner"}),
+    ("POST", "/api/v1/diplomas/{diploma_id}/holder-link"): frozenset({"partner"}),
     ("POST", "/api/v1/diplomas/{diploma_id}/revoke"): frozenset({"partner"}),
     ("POST", "/api/v1/diplomas/{diploma_id}/suspend"): frozenset({"partner"}),
     ("POST", "/api/v1/diplomas/{diploma_id}/unsuspend"): frozenset({"partner"}),
@@ -245,7 +247,7 @@ def state(world: World) -> tuple[object, ...]:
     service = world.service
     diplomas, _ = service.search("", 0, 10_000)
     return (
-        sorted((d.id, d.status, d.pdf_sha256) for d in diplomas),
+        sorted((d.id, d.status, d.pdf_sha256, d.holder_link_generation) for d in diplomas),
         sorted((u.email, u.active, u.role) for u in service.list_users()),
         [(t.token_id, t.revoked_at) for t in service.list_tokens()],
         [(p.id, p.state, len(p.approvals), p.rejection) for p in service.proposals()],

@@ -200,3 +200,32 @@ def test_the_manifest_carries_the_mail_merge_columns(site: LiveServer, tmp_path:
         assert httpx.get(row["holder_url"]).status_code == 200
     entries = json.loads(report.manifest_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
     assert entries[0]["holder_url"] == rows[0]["holder_url"]
+
+
+def test_renewing_the_link_ends_every_earlier_copy(site: LiveServer) -> None:
+    """Through the API (the new link answered), the CLI's service call, and the audit log."""
+    diploma_id, first = _issue(site)
+    service = site.instance.service
+    answer = httpx.post(
+        f"{site.base_url}/api/v1/diplomas/{diploma_id}/holder-link",
+        headers=site.instance.auth("issue"),
+    )
+    assert answer.status_code == 200, answer.text
+    second = answer.json()["holder_url"]
+    assert second != first and second == service.holder_url(diploma_id)
+    assert httpx.get(first).status_code == 404
+    assert httpx.get(f"{first}/diploma.pdf").status_code == 404
+    assert httpx.get(second).status_code == 200
+    third = service.renew_holder_link(service.get(diploma_id).serial, actor="cli:test")
+    assert httpx.get(second).status_code == 404 and httpx.get(third).status_code == 200
+    renewals = [e for e in service.audit_trail(limit=100) if e.action == "holder_link.renewed"]
+    assert [e.details["generation"] for e in renewals] == [2, 1]
+    assert all(e.subject == diploma_id for e in renewals)
+    # The public page and its verdict are untouched.
+    assert httpx.get(service.get(diploma_id).verify_url).status_code == 200
+    refused = httpx.post(
+        f"{site.base_url}/api/v1/diplomas/{diploma_id}/holder-link",
+        headers=site.instance.auth("read"),
+    )
+    assert refused.status_code == 403
+    assert httpx.get(third).status_code == 200

@@ -28,6 +28,7 @@ from ..schemas import (
     DiplomaIn,
     DiplomaOut,
     DiplomaPage,
+    HolderLinkOut,
     IssueOut,
     MailOut,
     ProposalOut,
@@ -215,6 +216,13 @@ def get_diploma_pdf(diploma_id: str, service: ServiceDep, _: ReadToken) -> Respo
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{d.serial}.pdf"'},
     )
+
+
+@router.post("/{diploma_id}/holder-link")
+def renew_holder_link(diploma_id: str, service: ServiceDep, _: IssueToken) -> HolderLinkOut:
+    """End every copy of the holder's private link given so far and answer the new one
+    (the issuing institution's tokens only)."""
+    return HolderLinkOut(holder_url=service.renew_holder_link(diploma_id))
 
 
 @router.post("/{diploma_id}/revoke")
