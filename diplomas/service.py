@@ -1490,6 +1490,8 @@ class DiplomaService:
                     note += f", proposal {d['proposal']}"
             elif entry.action == AuditAction.DIPLOMAS_ISSUED:
                 note = f"serial {diploma.serial}, batch {d.get('batch', '')}"
+            elif entry.action == AuditAction.HOLDER_LINK_RENEWED:
+                note = f"the holder's private link renewed (generation {d.get('generation', '')})"
             else:
                 note = str(d.get("reason", ""))
             events.append(HistoryEvent(entry.at, entry.action, entry.actor, note))

@@ -13,6 +13,7 @@ from .routes import (
     batches,
     diplomas,
     export,
+    holder_links,
     issuing,
     proposals,
     rosters,
@@ -26,6 +27,7 @@ from .web import Refused, SignInRequired, check_console_routes, on_refused, on_s
 MODULES = (
     signin,
     export,
+    holder_links,
     diplomas,
     issuing,
     proposals,

@@ -120,6 +120,7 @@ PAGES = {
     "diploma": "/admin/diplomas/{diploma}",
     "revoke": "/admin/diplomas/{diploma}/revoke",
     "correct": "/admin/diplomas/{diploma}/correct",
+    "holder-link-renew": "/admin/diplomas/{diploma}/holder-link/renew",
     # «محمدی نژاد», written with a space: finds «محمدی‌نژاد»
     "search": "/admin/diplomas?q=%D9%85%D8%AD%D9%85%D8%AF%DB%8C+%D9%86%DA%98%D8%A7%D8%AF"
     "&status=issued&sort=name",
@@ -135,6 +136,7 @@ PAGES = {
     "proposal": "/admin/proposals/{proposal}",
     "batches": "/admin/batches",
     "batch": "/admin/batches/{batch}",
+    "batch-mail": "/admin/batches/{batch}/mail",
     "roster-upload": "/admin/rosters/new",
     "roster-columns": "/admin/rosters/{draft}/columns",
     "roster-check": "/admin/rosters/{draft}/check",

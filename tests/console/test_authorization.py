@@ -42,6 +42,12 @@ TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/admin/diplomas/export.csv"): frozenset({"issuer", "approver", "admin"}),
     ("GET", "/admin/diplomas/{reference}"): EVERYONE,
     ("GET", "/admin/diplomas/{reference}/page.png"): EVERYONE,
+    ("GET", "/admin/diplomas/{reference}/holder-link/renew"): frozenset(
+        {"issuer", "approver", "admin"}
+    ),
+    ("POST", "/admin/diplomas/{reference}/holder-link/renew"): frozenset(
+        {"issuer", "approver", "admin"}
+    ),
     ("GET", "/admin/diplomas/{reference}/diploma.pdf"): EVERYONE,
     ("POST", "/admin/diplomas/bulk"): frozenset({"approver", "admin"}),
     ("POST", "/admin/diplomas/bulk/{action}"): frozenset({"approver", "admin"}),

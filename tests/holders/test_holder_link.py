@@ -229,3 +229,36 @@ def test_renewing_the_link_ends_every_earlier_copy(site: LiveServer) -> None:
     )
     assert refused.status_code == 403
     assert httpx.get(third).status_code == 200
+
+
+def test_the_console_shows_the_link_and_renews_it_after_asking(site: LiveServer) -> None:
+    service = site.instance.service
+    diploma_id, first = _issue(site, co_issuers=["samt"])  # type: ignore[arg-type]
+    with signed_in(site.base_url, PEOPLE["issuer"][0]) as issuer:
+        shown = issuer.client.get(f"/admin/diplomas/{diploma_id}")
+        assert f'value="{first}"' in shown.text
+        asked = issuer.client.get(f"/admin/diplomas/{diploma_id}/holder-link/renew")
+        assert asked.status_code == 200
+        assert "Are you sure?" in asked.text or "مطمئن هستید؟" in asked.text
+        assert httpx.get(first).status_code == 200  # asking changes nothing
+        done = issuer.post(f"/admin/diplomas/{diploma_id}/holder-link/renew")
+        assert done.status_code == 303
+        assert done.headers["location"].endswith(f"/admin/diplomas/{diploma_id}#holder-link")
+        second = service.holder_url(diploma_id)
+        assert second != first
+        assert f'value="{second}"' in issuer.client.get(f"/admin/diplomas/{diploma_id}").text
+        assert "holder_link.renewed" in str([e.what for e in service.history(diploma_id)])
+    assert httpx.get(first).status_code == 404
+    assert httpx.get(second).status_code == 200
+    # Without the form's CSRF token nothing is renewed.
+    with signed_in(site.base_url, PEOPLE["admin"][0]) as admin:
+        forged = admin.client.post(
+            f"/admin/diplomas/{diploma_id}/holder-link/renew", follow_redirects=False
+        )
+        assert forged.status_code == 403
+    assert service.holder_url(diploma_id) == second
+    # The co-issuer's people see the co-issued diploma, not its holder's link.
+    with signed_in(site.base_url, PEOPLE["partner"][0]) as partner:
+        page = partner.client.get(f"/admin/diplomas/{diploma_id}")
+        assert page.status_code == 200
+        assert "/h/" not in page.text and "holder-link/renew" not in page.text

@@ -241,6 +241,7 @@ async def diploma(request: Request, signed: Reader, reference: str) -> Response:
             "verdict": verdict,
             "history": history,
             "mail": mail,
+            "holder_url": service.holder_url_shown(found),
             "actions": ACTIONS,
             "versions": versions if len(versions) > 1 else [],
         },
