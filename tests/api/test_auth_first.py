@@ -157,6 +157,7 @@ def test_every_route_that_needs_a_token_checks_it_first(inst: Instance) -> None:
         ("POST", "/api/v1/diplomas/{diploma_id}/corrections"): "issue",
         ("GET", "/api/v1/diplomas/{diploma_id}/versions"): "read",
         ("POST", "/api/v1/diplomas/{diploma_id}/mail"): "issue",
+        ("POST", "/api/v1/diplomas/{diploma_id}/holder-link"): "issue",
         ("GET", "/api/v1/diplomas/{diploma_id}/credential"): None,
         ("POST", "/api/v1/batches"): "issue",
         ("GET", "/api/v1/batches/{batch_id}"): "read",
