@@ -226,7 +226,12 @@ def test_search_text_is_indexed(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             definition = connection.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": index}
+                # This test's own schema: other runs may hold schemas with the same index.
+                text(
+                    "SELECT indexdef FROM pg_indexes "
+                    "WHERE indexname = :name AND schemaname = current_schema()"
+                ),
+                {"name": index},
             ).scalar_one()
         assert "USING gin" in definition and "gin_trgm_ops" in definition
         assert definition.endswith("gin_trgm_ops, name)")  # the name by btree_gin
