@@ -16,7 +16,9 @@ import logging
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from ..logging_setup import mark_logged, request_id_var
 from ..storage.outage import database_unavailable
+from .middleware import REQUEST_ID_KEY, edge_headers
 
 log = logging.getLogger("diplomas.http")
 
@@ -51,3 +53,25 @@ async def on_database_error(request: Request, exc: Exception) -> Response:
     if _wants_html(request):
         return HTMLResponse(UNAVAILABLE_PAGE, status_code=503, headers=headers)
     return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers=headers)
+
+
+UNHANDLED = "the service could not complete the request"
+
+
+async def on_unhandled(request: Request, exc: Exception) -> Response:
+    """The 500 for anything unhandled (Starlette's ServerErrorMiddleware calls it): JSON
+    with the request id and the edge's security headers, never a trace. The error is
+    logged here, once, with the request id; ServerErrorMiddleware then raises it on to
+    the server, whose own report of it `logging_setup` leaves out (`mark_logged`)."""
+    request_id = str(request.scope.get(REQUEST_ID_KEY, ""))
+    token = request_id_var.set(request_id)
+    try:
+        log.error("unhandled error", exc_info=exc)
+    finally:
+        request_id_var.reset(token)
+    mark_logged(exc)
+    answer = JSONResponse({"detail": UNHANDLED}, status_code=500)
+    if request_id:
+        # ServerErrorMiddleware sends this outside the edge middleware: its headers here.
+        answer.raw_headers += edge_headers(request.url.path, request_id)
+    return answer

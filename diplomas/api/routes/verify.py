@@ -17,11 +17,12 @@ from ...core.verification import Verdict
 from ...service import DiplomaService
 from ...verdicts import CachedVerdict
 from ..answers import Answer, KeptResponse
-from ..deps import ServiceDep, SettingsDep
+from ..deps import AuthFirstRoute, ServiceDep, SettingsDep
+from ..limits import Body, limits
 from ..metrics import record_verdict
 from ..schemas import VerdictOut
 
-router = APIRouter(prefix="/api/v1/verify", tags=["verify"])
+router = APIRouter(prefix="/api/v1/verify", tags=["verify"], route_class=AuthFirstRoute)
 log = logging.getLogger("diplomas.verdicts")
 
 T = TypeVar("T")
@@ -102,6 +103,7 @@ class UploadTooLarge(DocumentError):
 
 
 @router.get("/{diploma_id}", response_model=VerdictOut)
+@limits(rate_limited=True)
 async def verify_id(diploma_id: str, request: Request) -> Response:
     """The verdict for a diploma id: valid, revoked, unknown or invalid, with reasons."""
     kept = await verdict_for_id(request, diploma_id)
@@ -109,6 +111,7 @@ async def verify_id(diploma_id: str, request: Request) -> Response:
 
 
 @router.post("")
+@limits(body=Body.UPLOAD, rate_limited=True)
 async def verify_upload(
     request: Request,
     file: Annotated[UploadFile, File(description="The diploma PDF to check.")],

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import DiplomaError, InvalidInput, Throttled, Unauthorized
 from ...oidc import Pending, Provider
 from ..web import (
@@ -34,7 +35,7 @@ from ..web import (
     set_session_cookie,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Session = Annotated[SignedIn, Depends(Need(None, second_factor=False, any_institution=True))]
 Complete = Annotated[SignedIn, Depends(Need(None, any_institution=True))]
 
