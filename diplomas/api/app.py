@@ -11,8 +11,6 @@ import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.routing import BaseRoute, Mount, Route
 
 from .. import __version__
@@ -27,12 +25,13 @@ from ..core.errors import (
     InvalidInput,
     KeyStoreError,
     NotFound,
+    StorageUnavailable,
     Unauthorized,
 )
 from ..service import DiplomaService
 from ..watch import CHECK_SECONDS, SettingsWatch
 from .deps import check_auth_first
-from .errors import RETRY_AFTER_SECONDS, on_database_error, on_unhandled
+from .errors import RETRY_AFTER_SECONDS, on_storage_unavailable, on_unhandled
 from .limits import EdgeLimits, LimitedRoute
 from .metrics import Metrics
 from .middleware import EdgeMiddleware
@@ -179,8 +178,7 @@ def create_app(
     app.add_exception_handler(DiplomaError, on_error)
     add_console_handlers(app)
     # The database away (down, restarting, locked): 503 + Retry-After, not a 500.
-    app.add_exception_handler(DBAPIError, on_database_error)
-    app.add_exception_handler(PoolTimeout, on_database_error)
+    app.add_exception_handler(StorageUnavailable, on_storage_unavailable)
     # Anything unhandled: Starlette's ServerErrorMiddleware answers with this.
     app.add_exception_handler(Exception, on_unhandled)
 

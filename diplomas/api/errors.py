@@ -6,7 +6,8 @@ diploma), so the caller may simply send it again: the answer says when. The API 
 JSON, the pages a short plain page in both languages. Any other database error (a broken
 constraint, a bug) stays a 500.
 
-Registered for `DBAPIError` and the pool's `TimeoutError` in `app.create_app`.
+The storage layer says it with `core.errors.StorageUnavailable` (`storage.outage`);
+`app.create_app` registers `on_storage_unavailable` for it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ..logging_setup import mark_logged, request_id_var
-from ..storage.outage import database_unavailable
 from .middleware import REQUEST_ID_KEY, edge_headers
 
 log = logging.getLogger("diplomas.http")
@@ -42,14 +42,11 @@ def _wants_html(request: Request) -> bool:
     return isinstance(response_class, type) and issubclass(response_class, HTMLResponse)
 
 
-async def on_database_error(request: Request, exc: Exception) -> Response:
-    """503 + Retry-After when the database is away; anything else goes on to the
-    edge's opaque 500 (with the request id) as before."""
-    if not database_unavailable(exc):
-        raise exc
+async def on_storage_unavailable(request: Request, exc: Exception) -> Response:
+    """503 + Retry-After: the database is away."""
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    # Logged without the traceback's connection string: the class and the driver's words.
-    log.warning("database unavailable: %s: %s", type(exc).__name__, getattr(exc, "orig", exc))
+    # Logged without the traceback's connection string: the driver's words.
+    log.warning("database unavailable: %s", exc)
     if _wants_html(request):
         return HTMLResponse(UNAVAILABLE_PAGE, status_code=503, headers=headers)
     return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers=headers)
