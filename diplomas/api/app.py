@@ -142,6 +142,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue.resume_unfinished()
+        await verify.warm_up(current())
         try:
             async with anyio.create_task_group() as background:
                 background.start_soon(verify.look_ahead_forever, current)

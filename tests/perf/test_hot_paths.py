@@ -86,3 +86,20 @@ def test_remembered_name_preparation_keeps_rfc_5280_comparison() -> None:
         assert name("Tabriz University") != name("Tabriz Universities")
         assert name("دانشگاه تبریز") == name("دانشگاه  تبریز")
         assert name("دانشگاه تبریز") != name("دانشگاه تهران")
+
+
+def test_the_newest_verdicts_are_kept_before_the_first_request(instance: Instance) -> None:
+    """A server starts with the newest diplomas' verdicts, and their JSON answers, in
+    memory (`verify.warm_up`): its first requests answer as its later ones do."""
+    from diplomas.api import create_app
+
+    service = instance.service
+    issued = [service.issue({"name": name}).diploma for name in ("علی رضایی", "مریم احمدی")]
+    assert service.verdicts is not None
+    for diploma in issued:
+        service.verdicts.forget(diploma.id)
+        assert service.kept_verdict(diploma.id) is None
+    with TestClient(create_app(service, instance.settings)):
+        for diploma in issued:
+            kept = service.verdicts.get(diploma.id)  # held, whether or not a look is due
+            assert kept is not None and kept.status == "valid"
