@@ -273,8 +273,12 @@ async def enrol(
     try:
         await run_in_threadpool(accounts.enrol_totp, signed, secret, code)
     except InvalidInput as exc:
-        problem = " ".join(problems_of(exc).values())
-        return _enrol_page(request, signed, secret, problem, status_code=422)
+        problems = problems_of(exc)
+        if "secret" in problems:
+            # Not a secret this page made (a form sent without one): show a new one, as
+            # the page cannot draw a QR code for it.
+            secret = accounts.new_totp_secret()
+        return _enrol_page(request, signed, secret, " ".join(problems.values()), status_code=422)
     return redirect(request, "/admin/account")
 
 
