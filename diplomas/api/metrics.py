@@ -95,15 +95,23 @@ class Metrics:
         )
         if batches is not None:
             self.registry.register(BatchProgress(batches))
+        # The labelled series of each (method, route, status) seen, found with one dict
+        # lookup per request instead of a locked `labels()` call per metric.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(
         self, method: str, route: str, status: int, seconds: float, verdict: str | None = None
     ) -> None:
         """One request answered (by the edge middleware, once the answer is sent)."""
-        # A client may send any token as a method: not a new series.
-        names = (method if method in HTTP_METHODS else "OTHER", route, str(status))
-        self.requests.labels(*names).inc()
-        self.latency.labels(*names).observe(seconds)
+        if method not in HTTP_METHODS:
+            method = "OTHER"  # a client may send any token as a method: not a new series
+        series = self._series.get((method, route, status))
+        if series is None:
+            names = (method, route, str(status))
+            series = (self.requests.labels(*names), self.latency.labels(*names))
+            self._series[method, route, status] = series
+        series[0].inc()
+        series[1].observe(seconds)
         if verdict is not None:
             self.verdicts.labels(route, verdict).inc()
         if (method, route, status) == ISSUED:
