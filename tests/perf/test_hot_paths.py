@@ -103,3 +103,17 @@ def test_the_newest_verdicts_are_kept_before_the_first_request(instance: Instanc
         for diploma in issued:
             kept = service.verdicts.get(diploma.id)  # held, whether or not a look is due
             assert kept is not None and kept.status == "valid"
+
+
+def test_the_verify_routes_are_matched_first(instance: Instance) -> None:
+    """Routes are matched one pattern after another: the JSON verdict and the QR page
+    come before every other route of ours, in the app's own list (not in an included
+    router, which FastAPI walks on every request)."""
+    from fastapi.routing import APIRoute
+
+    from diplomas.api import create_app
+    from diplomas.api.app import HOT_ROUTES
+
+    app = create_app(instance.service, instance.settings)
+    ours = [route.path_format for route in app.routes if isinstance(route, APIRoute)]
+    assert set(HOT_ROUTES) <= set(ours[:3]), ours[:3]
