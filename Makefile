@@ -8,8 +8,9 @@ PORT ?= 8000
 # NSS's certutil to make the certificate database that pdfsig trusts a test CA from, Node.js
 # and npm for the interoperability test (tests/interop), and Debian's Chromium for the
 # browser tests (tests/browser): `playwright install` fetches Playwright's own browser
-# builds from a download host that this network may not reach.
-SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm certutil node npm
+# builds from a download host that this network may not reach. wrk drives the load
+# benchmarks (bench/verify_load.py, verify_edge.py, verify_tail.py).
+SYSTEM_TOOLS := pdftotext pdfsig pdffonts pdftoppm certutil node npm wrk
 CHROMIUM := /usr/bin/chromium
 # SoftHSM2, a PKCS#11 token in software, stands in for a hardware token in tests/hsm.
 SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
@@ -102,6 +103,7 @@ system-deps:
 	  certutil) packages="$$packages libnss3-tools";; \
 	  node) packages="$$packages nodejs";; \
 	  npm) packages="$$packages npm";; \
+	  wrk) packages="$$packages wrk";; \
 	  *) packages="$$packages poppler-utils";; \
 	esac; done; \
 	[ -x $(CHROMIUM) ] || packages="$$packages chromium"; \

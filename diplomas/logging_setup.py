@@ -61,6 +61,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+_LOGGED = "__diplomas_logged__"
+
+
+def mark_logged(exc: BaseException) -> None:
+    """Note that `exc` has been logged (with its request id): the server's own report of
+    the same error, when it reaches the server, is then left out (`AlreadyLogged`)."""
+    setattr(exc, _LOGGED, True)
+
+
+class AlreadyLogged(logging.Filter):
+    """Drops a record about an exception that was logged already (`mark_logged`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not getattr(exc, _LOGGED, False)
+
+
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
     """Send every log record (ours, uvicorn's, libraries') as JSON lines to `stream`.
 
@@ -82,6 +99,11 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # An unhandled error is logged once, by the app's 500 handler, with its request id;
+    # uvicorn's "Exception in ASGI application" about the same error is left out.
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, AlreadyLogged) for f in error_log.filters):
+        error_log.addFilter(AlreadyLogged())
     logging.getLogger("uvicorn.access").disabled = True
     # pyHanko logs a traceback for every tampered upload it is shown; the verdict already
     # carries the reasons, and a public upload form must not let strangers fill the logs.

@@ -1028,6 +1028,15 @@ class DiplomaService:
             return CachedVerdict(verdict)
         return cache.put(diploma_id, verdict, generation)
 
+    def warm_verdicts(self, at_most: int) -> list[CachedVerdict]:
+        """Work out and keep the verdicts of the newest `at_most` diplomas (the verdict
+        cache keeps as many as it holds), so that the first requests after a start
+        answer from memory rather than queueing for the database; the verdicts kept."""
+        if self.verdicts is None or at_most <= 0:
+            return []
+        newest, _ = self.repository.search("", 0, at_most)
+        return [self.verdict(diploma.id) for diploma in newest]
+
     def look_ahead(self) -> None:
         """Bring the verdict cache up to date with changes made elsewhere, if it is due for
         it soon (see `VerdictCache.look_ahead`); reads the database."""

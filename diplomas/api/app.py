@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
 import anyio
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Mount, Route
 
 from .. import __version__
 from ..config import Settings
-from ..console.app import add_console_handlers, console_error, console_routes
+from ..console.app import add_console_handlers, console_error, console_routers
 from ..core.errors import (
     ConfigurationError,
     Conflict,
@@ -29,14 +25,16 @@ from ..core.errors import (
     InvalidInput,
     KeyStoreError,
     NotFound,
+    StorageUnavailable,
     Unauthorized,
 )
 from ..service import DiplomaService
 from ..watch import CHECK_SECONDS, SettingsWatch
 from .deps import check_auth_first
-from .errors import RETRY_AFTER_SECONDS, on_database_error
+from .errors import RETRY_AFTER_SECONDS, on_storage_unavailable, on_unhandled
+from .limits import EdgeLimits, LimitedRoute
 from .metrics import Metrics
-from .middleware import EdgeMiddleware, body_limits
+from .middleware import EdgeMiddleware
 from .openapi import document_errors
 from .ratelimit import RateLimiter
 from .routes import (
@@ -60,23 +58,9 @@ HOT_ROUTES = ("/v/{diploma_id}", "/api/v1/verify/{diploma_id}")
 
 
 class DiplomasAPI(FastAPI):
-    """FastAPI, with the edge (`middleware.EdgeMiddleware`) as its outermost layer, in the
-    place of Starlette's ServerErrorMiddleware. That layer's one job here, a 500 for
-    anything unhandled, the edge does itself, and better: its 500 carries the request id
-    and the security headers, and is counted. Every request then passes as many layers as
-    in a bare FastAPI app, not one more: a layer costs the verify routes, which answer
-    from memory, several microseconds each."""
-
-    edge: Callable[[ASGIApp], ASGIApp] | None = None
-    """Wraps the rest of the stack; None leaves FastAPI's own stack as it is."""
-
-    def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        if self.edge is None:
-            return stack
-        if not isinstance(stack, ServerErrorMiddleware):  # Starlette's promise: outermost
-            raise RuntimeError(f"expected ServerErrorMiddleware outermost, not {stack!r}")
-        return self.edge(stack.app)
+    """The app: FastAPI's own stack (Starlette's error layer outermost, with our 500
+    handler, `errors.on_unhandled`), the edge middleware (`middleware.EdgeMiddleware`)
+    inside it, routes that enforce their own declared limits (`limits`)."""
 
 
 def _error(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -119,6 +103,14 @@ def _translate(exc: DiplomaError) -> JSONResponse:
     return _error(500, "the service could not complete the request")
 
 
+def declared_routes(app: FastAPI) -> list[BaseRoute]:
+    """Every route and mount of `app`: FastAPI keeps each included router nested in
+    `app.routes`, so their routes are read from the routers `create_app` included."""
+    routers: list[APIRouter] = app.state.routers
+    direct = [route for route in app.routes if isinstance(route, Route | Mount)]
+    return [*direct, *(route for router in routers for route in router.routes)]
+
+
 def create_app(
     service: DiplomaService, settings: Settings, *, watch: SettingsWatch | None = None
 ) -> DiplomasAPI:
@@ -156,6 +148,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue.resume_unfinished()
+        await verify.warm_up(current())
         if mail is not None:
             mail.start()
         try:
@@ -196,54 +189,50 @@ def create_app(
     app.add_exception_handler(DiplomaError, on_error)
     add_console_handlers(app)
     # The database away (down, restarting, locked): 503 + Retry-After, not a 500.
-    app.add_exception_handler(DBAPIError, on_database_error)
-    app.add_exception_handler(PoolTimeout, on_database_error)
+    app.add_exception_handler(StorageUnavailable, on_storage_unavailable)
+    # Anything unhandled: Starlette's ServerErrorMiddleware answers with this.
+    app.add_exception_handler(Exception, on_unhandled)
 
     metrics = Metrics(service.batches)
     app.state.metrics = metrics
+    app.add_middleware(EdgeMiddleware, metrics=metrics)
     limiter = None
     if settings.rate_limit > 0:
         limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst)
+    app.state.limits = EdgeLimits(settings.max_upload_bytes, settings.max_roster_bytes, limiter)
     failures = settings.auth_failures_per_minute
     app.state.auth_failures = RateLimiter(failures, failures) if failures > 0 else None
     lookups = settings.lookup_rate_per_minute
     app.state.lookups = RateLimiter(lookups, settings.lookup_rate_burst) if lookups > 0 else None
-    app.edge = partial(
-        EdgeMiddleware,
-        metrics=metrics,
-        limit_for=body_limits(settings.max_upload_bytes, settings.max_roster_bytes),
-        limiter=limiter,
-    )
 
-    # Routes are matched in order, one pattern after another (about a microsecond each),
-    # so the two that phones and employers hit most go first: the QR page and the JSON
-    # verdict; the documentation (the OpenAPI document and /docs) goes last.
-    # `/{path}/did.json` comes before `/status/{name}` (which would otherwise take
-    # `/status/did.json`); the QR page's pattern leaves `/v/did.json` to it. Routes are
-    # added to the app's own list: FastAPI keeps an included router nested and walks it
-    # on every request, which costs the busiest routes more than answering from the
-    # verdict cache does. (Each route's prefix and tags were set where it was declared,
-    # on its router; the routers carry nothing else.)
-    documentation = [*app.router.routes, *(docs.router.routes if settings.docs_enabled else ())]
-    ours = [
-        route
-        for module in (
-            pages,
-            verify,
-            wellknown,
-            status,
-            health,
-            diplomas,
-            batches,
-            proposals,
-            holder,
-        )
-        for route in module.router.routes
+    # Routes are matched in order, one pattern after another. The routers of the two
+    # routes that phones and employers hit most come first (`HOT_ROUTES`: the JSON
+    # verdict, the QR page, each its router's first route); the documentation goes last.
+    # `/{path}/did.json` (wellknown) comes before `/status/{name}`, which would
+    # otherwise take `/status/did.json`; the QR page's pattern leaves `/v/did.json` to it.
+    # Each route's prefix and tags were set where it was declared, on its router.
+    hot = [verify.router, pages.router]
+    included = [
+        wellknown.router,
+        status.router,
+        health.router,
+        diplomas.router,
+        batches.router,
+        proposals.router,
+        holder.router,
+        *console_routers(),
+        *((docs.router,) if settings.docs_enabled else ()),
     ]
-    ours.sort(key=lambda route: getattr(route, "path_format", "") not in HOT_ROUTES)  # stable
-    check_auth_first(ours)
-    ours += console_routes()
-    app.router.routes[:] = [*ours, *documentation]
+    for router in (*hot, *included):
+        check_auth_first(router.routes)
+    # The hot routers' routes join the app's own list, after FastAPI's own routes: this
+    # FastAPI keeps an included router nested and walks it on every request, which costs
+    # the verify routes, answered from memory, as much again as the rest of the edge
+    # (bench/README.md). The other routers are included as FastAPI intends.
+    app.router.routes.extend(route for router in hot for route in router.routes)
+    for router in included:
+        app.include_router(router)
+    app.state.routers = included
     if settings.docs_enabled:
         # Before /static, which would otherwise take its paths too.
         app.mount(docs.SWAGGER_UI_URL, docs.swagger_ui_files(), name="swagger-ui")
@@ -255,5 +244,13 @@ def create_app(
         StaticFiles(directory=Path(__file__).resolve().parent / "static"),
         name="static",
     )
-    document_errors(app)
+    document_errors(
+        app,
+        frozenset(
+            route.path_format
+            for router in (*hot, *included)
+            for route in router.routes
+            if isinstance(route, LimitedRoute) and route.declared.rate_limited
+        ),
+    )
     return app

@@ -26,6 +26,7 @@ from ..config import Settings
 from ..core.errors import Unauthorized
 from ..core.ports import TokenRecord
 from ..service import DiplomaService
+from .limits import LimitedRoute
 from .ratelimit import RateLimiter
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `diplomas token create`.")
@@ -124,11 +125,13 @@ def required_scope(dependant: Dependant) -> str | None:
     return None
 
 
-class AuthFirstRoute(APIRoute):
-    """A route that checks the token its dependencies require before the body is read."""
+class AuthFirstRoute(LimitedRoute):
+    """A route that checks the token its dependencies require before the body is read
+    (and, as any `LimitedRoute`, its declared limits before that). Every router of the
+    app is built with it."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def checked_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().checked_handler()
         scope = required_scope(self.dependant)
         if scope is None:
             return handler
@@ -143,16 +146,18 @@ class AuthFirstRoute(APIRoute):
 
 
 def check_auth_first(routes: Iterable[BaseRoute]) -> None:
-    """RuntimeError for a route that requires a token but would read its body first."""
+    """RuntimeError for a route that would read its body before checking its token and
+    its declared limits: every route of the app must be an `AuthFirstRoute`."""
     for route in routes:
-        if (
-            isinstance(route, APIRoute)
-            and not isinstance(route, AuthFirstRoute)
-            and required_scope(route.dependant) is not None
-        ):
+        if isinstance(route, APIRoute) and not isinstance(route, AuthFirstRoute):
+            needs = (
+                "requires a token but would read its body first"
+                if required_scope(route.dependant)
+                else "would read its body before checking its limits"
+            )
             raise RuntimeError(
-                f"{route.path} requires a token but its router does not check it before "
-                "reading the body: build the router with route_class=AuthFirstRoute"
+                f"route {sorted(route.methods or ())} {route.path} {needs}: "
+                "build the router with route_class=AuthFirstRoute"
             )
 
 

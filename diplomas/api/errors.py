@@ -6,7 +6,8 @@ diploma), so the caller may simply send it again: the answer says when. The API 
 JSON, the pages a short plain page in both languages. Any other database error (a broken
 constraint, a bug) stays a 500.
 
-Registered for `DBAPIError` and the pool's `TimeoutError` in `app.create_app`.
+The storage layer says it with `core.errors.StorageUnavailable` (`storage.outage`);
+`app.create_app` registers `on_storage_unavailable` for it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import logging
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from ..storage.outage import database_unavailable
+from ..logging_setup import mark_logged, request_id_var
+from .middleware import REQUEST_ID_KEY, edge_headers
 
 log = logging.getLogger("diplomas.http")
 
@@ -40,14 +42,33 @@ def _wants_html(request: Request) -> bool:
     return isinstance(response_class, type) and issubclass(response_class, HTMLResponse)
 
 
-async def on_database_error(request: Request, exc: Exception) -> Response:
-    """503 + Retry-After when the database is away; anything else goes on to the
-    edge's opaque 500 (with the request id) as before."""
-    if not database_unavailable(exc):
-        raise exc
+async def on_storage_unavailable(request: Request, exc: Exception) -> Response:
+    """503 + Retry-After: the database is away."""
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    # Logged without the traceback's connection string: the class and the driver's words.
-    log.warning("database unavailable: %s: %s", type(exc).__name__, getattr(exc, "orig", exc))
+    # Logged without the traceback's connection string: the driver's words.
+    log.warning("database unavailable: %s", exc)
     if _wants_html(request):
         return HTMLResponse(UNAVAILABLE_PAGE, status_code=503, headers=headers)
     return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers=headers)
+
+
+UNHANDLED = "the service could not complete the request"
+
+
+async def on_unhandled(request: Request, exc: Exception) -> Response:
+    """The 500 for anything unhandled (Starlette's ServerErrorMiddleware calls it): JSON
+    with the request id and the edge's security headers, never a trace. The error is
+    logged here, once, with the request id; ServerErrorMiddleware then raises it on to
+    the server, whose own report of it `logging_setup` leaves out (`mark_logged`)."""
+    request_id = str(request.scope.get(REQUEST_ID_KEY, ""))
+    token = request_id_var.set(request_id)
+    try:
+        log.error("unhandled error", exc_info=exc)
+    finally:
+        request_id_var.reset(token)
+    mark_logged(exc)
+    answer = JSONResponse({"detail": UNHANDLED}, status_code=500)
+    if request_id:
+        # ServerErrorMiddleware sends this outside the edge middleware: its headers here.
+        answer.raw_headers += edge_headers(request.url.path, request_id)
+    return answer

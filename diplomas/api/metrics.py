@@ -7,22 +7,16 @@ Counts are per server process, like the rate limits.
 
 from __future__ import annotations
 
-import threading
-from bisect import bisect_left
 from collections.abc import Iterator
-from itertools import accumulate
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Histogram,
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-)
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 
@@ -31,8 +25,6 @@ from ..core.ports import BatchStore
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-BUCKET_LABELS = tuple(repr(b) for b in LATENCY_BUCKETS)
-"""As Prometheus writes `le` values: 0.001, 2.5, 10.0."""
 
 
 class BatchProgress(Collector):
@@ -60,123 +52,41 @@ class BatchProgress(Collector):
         yield rows
 
 
-Observation = tuple[str, str, int, float, str | None]
-"""One request answered: method, route template, status, seconds, verdict given (if any)."""
-
 ISSUED = ("POST", "/api/v1/diplomas", 201)
 """The requests that issued a diploma (by method, route template and status)."""
 
-FOLD_EVERY = 256
-"""Requests noted before they are added into the counts."""
-
-
-class RequestStats(Collector):
-    """Requests answered and their latencies, by method, route template and status, plus
-    the verdicts given by route: kept as plain counts, turned into Prometheus families
-    when scraped (`diplomas_http_requests`, `diplomas_http_request_duration_seconds`,
-    `diplomas_verifications`).
-
-    prometheus_client's own Counter and Histogram take a lock per update and walk the
-    buckets: together some ten microseconds a request, the largest part of what the
-    verify routes cost beyond the framework. Here a request is noted as a tuple on a
-    list, and every `FOLD_EVERY` of them are added into the counts at once (in one tight
-    loop, which costs a served request far less than the same work done in its midst).
-    Only the edge middleware notes requests and folds, on the event loop's thread; a
-    scrape (on another thread) copies the counts and the notes under the fold lock, so it
-    never sees a request twice or misses one it saw before.
-    """
-
-    def __init__(self) -> None:
-        # Per series: one count per bucket (the last for +Inf), then the sum of seconds.
-        self._series: dict[tuple[str, str, int], list[float]] = {}
-        self._verdicts: dict[tuple[str, str], int] = {}
-        self._noted: list[Observation] = []
-        self._fold_lock = threading.Lock()
-
-    def observe(
-        self, method: str, route: str, status: int, seconds: float, verdict: str | None = None
-    ) -> None:
-        noted = self._noted
-        noted.append((method, route, status, seconds, verdict))
-        if len(noted) >= FOLD_EVERY:
-            with self._fold_lock:
-                self._noted = []
-                self._fold(noted, self._series, self._verdicts)
-
-    @staticmethod
-    def _fold(
-        noted: list[Observation],
-        series_by_key: dict[tuple[str, str, int], list[float]],
-        verdicts: dict[tuple[str, str], int],
-    ) -> None:
-        for method, route, status, seconds, verdict in noted:
-            # A client may send any token as a method: not a new series.
-            key = (method if method in HTTP_METHODS else "OTHER", route, status)
-            series = series_by_key.get(key)
-            if series is None:
-                series = series_by_key[key] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-            series[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-            series[-1] += seconds
-            if verdict is not None:
-                counted = (route, verdict)
-                verdicts[counted] = verdicts.get(counted, 0) + 1
-
-    def _counts(
-        self,
-    ) -> tuple[dict[tuple[str, str, int], list[float]], dict[tuple[str, str], int]]:
-        """A copy of the counts with the requests noted so far added in."""
-        with self._fold_lock:
-            series = {key: list(counts) for key, counts in self._series.items()}
-            verdicts = dict(self._verdicts)
-            noted = list(self._noted)
-        self._fold(noted, series, verdicts)
-        return series, verdicts
-
-    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
-        labels = ["method", "route", "status"]
-        requests = CounterMetricFamily(
-            "diplomas_http_requests",
-            "HTTP requests answered, by method, route template and status.",
-            labels=labels,
-        )
-        latency = HistogramMetricFamily(
-            "diplomas_http_request_duration_seconds",
-            "Time to answer, by method, route template and status.",
-            labels=labels,
-        )
-        bounds = [*BUCKET_LABELS, "+Inf"]
-        series_by_key, verdict_counts = self._counts()
-        for key, series in series_by_key.items():
-            counts = list(accumulate(series[:-1]))
-            method, route, status = key
-            names = [method, route, str(status)]
-            latency.add_metric(names, list(zip(bounds, counts, strict=True)), series[-1])
-            requests.add_metric(names, counts[-1])
-        verdicts = CounterMetricFamily(
-            "diplomas_verifications",
-            "Verdicts given, by route template and verdict.",
-            labels=["route", "verdict"],
-        )
-        for (route, verdict), count in verdict_counts.items():
-            verdicts.add_metric([route, verdict], count)
-        issued = series_by_key.get(ISSUED, [0.0])
-        yield requests
-        yield latency
-        yield verdicts
-        # Counted from the requests that issued one, so that no request pays for it.
-        yield CounterMetricFamily(
-            "diplomas_issued",
-            "Diplomas issued through the API by this process.",
-            value=sum(issued[:-1]),
-        )
-
 
 class Metrics:
+    """The app's metrics, in a registry of its own (not prometheus_client's global one)."""
+
     def __init__(self, batches: BatchStore | None = None) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = RequestStats()
-        self.registry.register(self.requests)
+        labels = ["method", "route", "status"]
+        self.requests = Counter(
+            "diplomas_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "diplomas_http_request_duration_seconds",
+            "Time to answer, by method, route template and status.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.verdicts = Counter(
+            "diplomas_verifications",
+            "Verdicts given, by route template and verdict.",
+            ["route", "verdict"],
+            registry=self.registry,
+        )
+        self.issued = Counter(
+            "diplomas_issued",
+            "Diplomas issued through the API by this process.",
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "diplomas_rate_limited",
             "Requests refused with 429, by route template.",
@@ -185,6 +95,27 @@ class Metrics:
         )
         if batches is not None:
             self.registry.register(BatchProgress(batches))
+        # The labelled series of each (method, route, status) seen, found with one dict
+        # lookup per request instead of a locked `labels()` call per metric.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(
+        self, method: str, route: str, status: int, seconds: float, verdict: str | None = None
+    ) -> None:
+        """One request answered (by the edge middleware, once the answer is sent)."""
+        if method not in HTTP_METHODS:
+            method = "OTHER"  # a client may send any token as a method: not a new series
+        series = self._series.get((method, route, status))
+        if series is None:
+            names = (method, route, str(status))
+            series = (self.requests.labels(*names), self.latency.labels(*names))
+            self._series[method, route, status] = series
+        series[0].inc()
+        series[1].observe(seconds)
+        if verdict is not None:
+            self.verdicts.labels(route, verdict).inc()
+        if (method, route, status) == ISSUED:
+            self.issued.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

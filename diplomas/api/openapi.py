@@ -15,8 +15,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from .middleware import RATE_LIMITED
-
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
     "type": "object",
@@ -56,7 +54,9 @@ def _error(code: str) -> dict[str, Any]:
     return answer
 
 
-def _codes(path: str, method: str, operation: dict[str, Any]) -> list[str]:
+def _codes(
+    path: str, method: str, operation: dict[str, Any], rate_limited: frozenset[str]
+) -> list[str]:
     codes = []
     if operation.get("security"):
         codes += ["401", "403", "429"]  # 429: too many wrong tokens (`deps.authenticate`)
@@ -68,15 +68,14 @@ def _codes(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         codes.append("422")
     if (method == "post" and CONFLICTS.search(path)) or path.endswith("/archive"):
         codes.append("409")
-    concrete = re.sub(r"\{[^}]+\}", "x", path)
-    if any(r.pattern.fullmatch(concrete) for r in RATE_LIMITED) and "429" not in codes:
+    if path in rate_limited and "429" not in codes:
         codes.append("429")
     if not NO_DATABASE.fullmatch(path) and path != "/readyz":
         codes.append("503")
     return codes
 
 
-def document_errors(app: FastAPI) -> None:
+def document_errors(app: FastAPI, rate_limited: frozenset[str]) -> None:
     """Make `app.openapi()` declare the error answers (built once, on first request)."""
 
     def openapi() -> dict[str, Any]:
@@ -108,7 +107,7 @@ def document_errors(app: FastAPI) -> None:
             for path, item in schema.get("paths", {}).items():
                 for method, operation in item.items():
                     responses = operation.setdefault("responses", {})
-                    for code in _codes(path, method, operation):
+                    for code in _codes(path, method, operation, rate_limited):
                         answer = responses.setdefault(code, _error(code))
                         # An HTML page's own answer (say 404) keeps its page and gains the
                         # JSON error; 422 also comes from the service's checks, as a string.

@@ -22,6 +22,7 @@ from ..core.errors import (
     InvalidInput,
     KeyStoreError,
     NotFound,
+    StorageUnavailable,
     Unauthorized,
 )
 
@@ -66,19 +67,15 @@ def errors_to_exit() -> Iterator[None]:
     except (ConfigurationError, KeyStoreError) as exc:
         error(str(exc))
         raise typer.Exit(EXIT_CONFIG) from None
-    except (Unauthorized, Forbidden, DiplomaError) as exc:
-        error(str(exc))
-        raise typer.Exit(EXIT_INVALID_INPUT) from None
-    except Exception as exc:
-        from ..storage.outage import database_unavailable, outage_words
-
-        if not database_unavailable(exc):
-            raise
+    except StorageUnavailable as exc:
         error(
-            f"the database does not answer ({outage_words(exc)}); nothing was changed. "
+            f"the database does not answer ({exc}); nothing was changed. "
             "Check DIPLOMAS_DATABASE_URL and that the database runs, then run the command again"
         )
         raise typer.Exit(EXIT_CONFIG) from None
+    except (Unauthorized, Forbidden, DiplomaError) as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
 def quiet_pdf_libraries() -> None:

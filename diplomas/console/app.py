@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
-from starlette.routing import BaseRoute
 
 from ..core.errors import DiplomaError, NotFound
 from .routes import (
@@ -41,10 +40,11 @@ MODULES = (
 )
 
 
-def console_routes() -> list[BaseRoute]:
-    routes = [route for module in MODULES for route in module.router.routes]
-    check_console_routes(routes)
-    return routes
+def console_routers() -> list[APIRouter]:
+    """The console's routers, in the order they are matched, each route checked."""
+    routers = [module.router for module in MODULES]
+    check_console_routes(route for router in routers for route in router.routes)
+    return routers
 
 
 def console_error(request: Request, exc: DiplomaError) -> Response:

@@ -9,6 +9,7 @@ DiplomaError
  │    └── ApprovalRequired  the two-person rule applies: propose it, do not issue it
  ├── KeyStoreError         keys missing, unreadable or wrongly protected
  ├── ConfigurationError    the instance is not initialised or its settings are wrong
+ ├── StorageUnavailable    the database cannot be reached or used now: try again later
  └── DocumentError         an uploaded document cannot be read at all
 """
 
@@ -94,3 +95,10 @@ class ConfigurationError(DiplomaError):
 
 class DocumentError(DiplomaError):
     pass
+
+
+class StorageUnavailable(DiplomaError):
+    """The database is away (down, restarting, locked, its pool exhausted): nothing of
+    the request was stored, and the same request may be sent again. Raised by the
+    storage layer in place of the driver's error (`storage.outage`); the message holds
+    the driver's words, never the connection string."""

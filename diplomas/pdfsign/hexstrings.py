@@ -2,17 +2,16 @@
 
 pyHanko reads a hex string (`<4a6f...>`) one character at a time, two Python calls per
 digit. The signature's `/Contents` is several thousand digits, read at least once per
-validation: a quarter of checking an uploaded diploma. `install()` puts a reader in front
-that takes the common case in one go (only hex digits and PDF whitespace before the `>`)
-and hands everything else (a comment, a stray character, the end of the file) to
-pyHanko's own reader from where it started, so every outcome, and every error, stays
-pyHanko's.
+validation: a quarter of checking an uploaded diploma. `pinned.apply` puts this reader in
+front of pyHanko's; it takes the common case in one go (only hex digits and PDF
+whitespace before the `>`) and hands everything else (a comment, a stray character, the
+end of the file) to pyHanko's own reader from where it started, so every outcome, and
+every error, stays pyHanko's.
 """
 
 from __future__ import annotations
 
 import binascii
-import functools
 import re
 from typing import IO, Any
 
@@ -47,10 +46,3 @@ def read_hex_string(stream: IO[bytes], original: Any) -> Any:
         body += chunk
     stream.seek(start)
     return original(stream)
-
-
-@functools.cache
-def install() -> None:
-    """Put `read_hex_string` in front of pyHanko's reader, once per process."""
-    original = generic.read_hex_string_from_stream
-    generic.read_hex_string_from_stream = functools.partial(read_hex_string, original=original)

@@ -45,7 +45,6 @@ the signature was made before the revocation.
 from __future__ import annotations
 
 import binascii
-import functools
 import hashlib
 import logging
 import re
@@ -86,7 +85,6 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from ..core.ports import PdfReport, PdfSignatureCheck
 from ..keys.distrust import DistrustedCertificate, signature_digest
-from . import hexstrings
 from ._sync import run_coroutine
 from .signer import RECORD_FILE_NAME, Mechanism, mechanism_for, to_asn1
 
@@ -205,8 +203,6 @@ class PadesValidator:
             for did, items in (distrusted or {}).items()
             if (index := distrust_index(items))
         }
-        _memoise_name_preparation()
-        hexstrings.install()
 
     def inspect(self, pdf: bytes) -> PdfReport:
         if b"%PDF-" not in pdf[:1024]:
@@ -533,32 +529,6 @@ def _too_many_xref_rows(pdf: bytes) -> bool:
     if len(pdf) <= MAX_OBJECTS * _XREF_ROW_LENGTH:
         return False
     return len(_XREF_ROW.findall(pdf)) > MAX_OBJECTS
-
-
-@functools.cache
-def _memoise_name_preparation() -> None:
-    """Remember asn1crypto's RFC 4518 preparation of name values, once per process.
-
-    Every comparison or lookup of an X.509 name (the signer's issuer against the signed
-    ESSCertIDv2, the path builder's registry of roots) prepares each value again with
-    `stringprep`, character by character: a quarter of a whole validation. The
-    preparation is a pure function of the string, so remembering it (for a bounded
-    number of strings) changes no outcome.
-    """
-    original = asn1_x509.NameTypeAndValue._ldap_string_prep
-    if getattr(original, "_diplomas_memoised", False):
-        return
-
-    @functools.lru_cache(maxsize=4096)
-    def prepared(value: str) -> str:
-        result: str = original(None, value)
-        return result
-
-    def _ldap_string_prep(self: asn1_x509.NameTypeAndValue, value: str) -> str:
-        return prepared(value)
-
-    _ldap_string_prep._diplomas_memoised = True  # type: ignore[attr-defined]
-    asn1_x509.NameTypeAndValue._ldap_string_prep = _ldap_string_prep
 
 
 async def _validate(

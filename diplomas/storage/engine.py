@@ -19,6 +19,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ..core.errors import ConfigurationError
+from .outage import OutageAwarePool
+from .outage import install as install_outage
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -44,15 +46,19 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     """An engine for `url`, configured for several concurrent writer processes."""
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
+        in_memory = parsed.database in (None, "", ":memory:")
         engine = create_engine(
             parsed,
             echo=echo,
             pool_pre_ping=True,
             connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
+            **({} if in_memory else {"poolclass": OutageAwarePool}),
         )
         _configure_sqlite(engine)
-        return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    else:
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=True, poolclass=OutageAwarePool)
+    install_outage(engine)
+    return engine
 
 
 def _lower(value: str | bytes | int | float | None) -> str | bytes | int | float | None:

@@ -19,6 +19,7 @@ from batch.rosters import person, write_roster
 from conftest import SAMT, LiveServer, free_port, make_instance, serving
 from starlette.routing import Route
 
+from diplomas.api.app import declared_routes
 from diplomas.core.proposals import Actor
 from diplomas.core.users import ROLE_SCOPES, Role
 from diplomas.service import DiplomaService
@@ -214,7 +215,7 @@ def wait_for_batch(world: World, batch_id: str) -> None:
 def api_routes(world: World) -> list[tuple[str, str]]:
     return sorted(
         (method, route.path)
-        for route in world.server.app.routes
+        for route in declared_routes(world.server.app)
         if isinstance(route, Route) and route.path.startswith("/api/v1")
         for method in (route.methods or ()) - {"HEAD"}
     )

@@ -13,6 +13,8 @@ import pytest
 from conftest import SAMT, LiveServer, free_port, make_instance, serving
 from starlette.routing import Route
 
+from diplomas.api.app import declared_routes
+
 from .conftest import add_people
 from .support import PEOPLE, Browser, signed_in
 
@@ -136,7 +138,7 @@ def console_routes(world: World) -> list[tuple[str, str]]:
     app = world.server.app
     return sorted(
         (method, route.path)
-        for route in app.routes
+        for route in declared_routes(app)
         if isinstance(route, Route) and route.path.startswith("/admin")
         for method in (route.methods or ()) - {"HEAD"}
     )

@@ -18,6 +18,9 @@ from sqlalchemy.engine import make_url
 
 import diplomas.storage.engine as engine_module
 from diplomas.api import create_app
+from diplomas.core.errors import StorageUnavailable
+from diplomas.storage.engine import make_engine
+from diplomas.storage.outage import OutageAwarePool
 
 from .support import Site, TcpProxy, check_consistent, make_site
 
@@ -180,12 +183,12 @@ def test_sqlite_locked_database_gives_503_then_recovers(
 
 
 def test_only_an_unavailable_database_is_a_503(tmp_path: Path) -> None:
-    """A broken constraint or a bad statement is still the opaque 500, not "try again"."""
+    """The storage layer's StorageUnavailable is a 503; anything else that escapes, a
+    broken constraint or a bad statement, is still the opaque 500, not "try again"."""
     site = make_site(tmp_path)
     app = create_app(site.instance.service, site.instance.settings)
     raised: dict[str, Exception] = {
-        "gone": sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection")),
-        "pool": sa.exc.TimeoutError("QueuePool limit reached"),
+        "gone": StorageUnavailable("OperationalError: server closed the connection"),
         "constraint": sa.exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")),
         "bug": sa.exc.ProgrammingError("SELEC 1", {}, Exception("syntax error")),
     }
@@ -196,12 +199,32 @@ def test_only_an_unavailable_database_is_a_503(tmp_path: Path) -> None:
 
     with TestClient(app, raise_server_exceptions=False) as c:
         assert_unavailable(c.get("/boom/gone"))
-        assert_unavailable(c.get("/boom/pool"))
         for kind in ("constraint", "bug"):
             answer = c.get(f"/boom/{kind}")
             assert answer.status_code == 500, answer.text
             assert "retry-after" not in answer.headers
             assert "constraint" not in answer.text and "syntax" not in answer.text
+
+
+def test_the_engine_says_an_outage_in_the_cores_words(tmp_path: Path) -> None:
+    """The engine translates: a database that cannot be opened and an exhausted pool are
+    StorageUnavailable (without the URL); a broken constraint stays SQLAlchemy's."""
+    away = make_engine(f"sqlite:///{tmp_path}/no/such/dir/db.sqlite")
+    with pytest.raises(StorageUnavailable) as unopened, away.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+    assert "no/such/dir" not in str(unopened.value)
+    url = f"sqlite:///{tmp_path}/pool.sqlite"
+    engine = make_engine(url)
+    engine.pool = OutageAwarePool(engine.pool._creator, pool_size=1, max_overflow=0, timeout=0.1)  # type: ignore[attr-defined]
+    with engine.connect() as held:
+        held.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        held.commit()
+        with pytest.raises(StorageUnavailable):
+            engine.connect()
+    with engine.connect() as connection, pytest.raises(sa.exc.IntegrityError):
+        connection.execute(sa.text("INSERT INTO t VALUES (1), (1)"))
+    away.dispose()
+    engine.dispose()
 
 
 def test_the_openapi_document_declares_the_503(tmp_path: Path) -> None:
@@ -226,3 +249,12 @@ def test_the_openapi_document_declares_the_503(tmp_path: Path) -> None:
                 assert "Retry-After" in answer["headers"], (method, path)
                 schema = answer["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Error"}
+
+
+def test_the_http_edge_knows_no_sqlalchemy() -> None:
+    """The storage layer translates outages into the core's error: the API and the
+    console never name SQLAlchemy's exceptions."""
+    package = Path(create_app.__code__.co_filename).resolve().parents[1]
+    for folder in ("api", "console"):
+        for source in (package / folder).rglob("*.py"):
+            assert "sqlalchemy" not in source.read_text(encoding="utf-8"), source

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from conftest import Instance
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from diplomas.core.errors import KeyStoreError
-from diplomas.logging_setup import configure_logging, redact
+from diplomas.logging_setup import AlreadyLogged, configure_logging, redact
 
 from .conftest import ZAHRA, MakeApp
 
@@ -181,27 +182,80 @@ def test_health_and_readiness(
     assert open_client.get("/healthz").status_code == 200
 
 
-def test_an_unhandled_error_is_the_edges_opaque_500(
+def test_an_unhandled_error_is_our_opaque_500(
     make_app: MakeApp, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The edge stands where Starlette's ServerErrorMiddleware would: nothing escapes it
-    (the client raises server exceptions by default), and its 500 carries the request id
-    and the security headers, is counted, and names the error only in the log."""
+    """Starlette's error layer stays, with our handler: its 500 carries the request id
+    and the security headers, is counted, and names the error only in the log, once
+    (ServerErrorMiddleware raises it on to the server, which the client stands for)."""
     app = make_app(rate_limit=0)
 
     @app.get("/boom")
     def boom() -> None:
         raise RuntimeError("a detail for the log only")
 
-    with TestClient(app) as client, caplog.at_level(logging.ERROR, "diplomas.http"):
-        answer = client.get("/boom", headers={"X-Request-ID": "req-boom-1"})
-        metrics = app.state.metrics.render().decode()
-    assert type(app.middleware_stack).__name__ == "EdgeMiddleware"
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("INFO", stream)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            answer = client.get("/boom", headers={"X-Request-ID": "req-boom-1"})
+            metrics = app.state.metrics.render().decode()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert type(app.middleware_stack).__name__ == "ServerErrorMiddleware"
     assert answer.status_code == 500
     assert answer.json() == {"detail": "the service could not complete the request"}
+    assert "Traceback" not in answer.text
     assert answer.headers["x-request-id"] == "req-boom-1"
     assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["cache-control"] == "no-store"
     assert 'diplomas_http_requests_total{method="GET",route="/boom",status="500"} 1.0' in metrics
-    [record] = [r for r in caplog.records if r.getMessage() == "unhandled error"]
-    assert record.exc_info is not None and "a detail for the log only" in str(record.exc_info[1])
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [logged] = [e for e in lines if "exception" in e]
+    assert logged["message"] == "unhandled error" and logged["request_id"] == "req-boom-1"
+    assert "a detail for the log only" in logged["exception"]
+    [access] = [e for e in lines if e.get("route") == "/boom"]
+    assert access["status"] == 500 and access["request_id"] == "req-boom-1"
+    # The server's own report of the same error (ServerErrorMiddleware raises it on) is
+    # left out: the error is logged once.
+    [record] = [r for r in caplog.records if r.exc_info is not None]
+    assert not AlreadyLogged().filter(
+        logging.LogRecord("uvicorn.error", logging.ERROR, "", 0, "x", (), record.exc_info)
+    )
+
+
+class Teapot(Exception):
+    pass
+
+
+def test_a_handler_added_after_create_app_is_honoured(make_app: MakeApp) -> None:
+    """Nothing replaces Starlette's error layer: handlers added later answer, inside the
+    edge (request id, security headers), and one for Exception replaces our 500."""
+    app = make_app(rate_limit=0)
+
+    @app.get("/teapot")
+    def teapot() -> None:
+        raise Teapot
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("unhandled")
+
+    async def on_teapot(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": "short and stout"}, status_code=418)
+
+    async def on_anything(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": "ours, not theirs"}, status_code=500)
+
+    app.add_exception_handler(Teapot, on_teapot)
+    app.add_exception_handler(Exception, on_anything)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/teapot", headers={"X-Request-ID": "req-tea"})
+        assert answer.status_code == 418 and answer.json() == {"detail": "short and stout"}
+        assert answer.headers["x-request-id"] == "req-tea"
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+        assert client.get("/boom").json() == {"detail": "ours, not theirs"}

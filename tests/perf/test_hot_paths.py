@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from diplomas.api.middleware import new_request_id
 from diplomas.bootstrap import open_key_stores
-from diplomas.pdfsign.validator import _memoise_name_preparation
+from diplomas.pdfsign import pinned
 
 
 def test_a_key_marked_compromised_elsewhere_is_seen_without_a_restart(
@@ -75,8 +75,7 @@ def test_request_ids_keep_their_shape_and_differ() -> None:
 
 
 def test_remembered_name_preparation_keeps_rfc_5280_comparison() -> None:
-    _memoise_name_preparation()
-    _memoise_name_preparation()  # once is enough; a second call changes nothing
+    assert pinned.apply() == pinned.apply()  # once is enough; a second call changes nothing
 
     def name(common_name: str) -> asn1_x509.Name:
         return asn1_x509.Name.build({"common_name": common_name, "country_name": "IR"})
@@ -87,3 +86,34 @@ def test_remembered_name_preparation_keeps_rfc_5280_comparison() -> None:
         assert name("Tabriz University") != name("Tabriz Universities")
         assert name("دانشگاه تبریز") == name("دانشگاه  تبریز")
         assert name("دانشگاه تبریز") != name("دانشگاه تهران")
+
+
+def test_the_newest_verdicts_are_kept_before_the_first_request(instance: Instance) -> None:
+    """A server starts with the newest diplomas' verdicts, and their JSON answers, in
+    memory (`verify.warm_up`): its first requests answer as its later ones do."""
+    from diplomas.api import create_app
+
+    service = instance.service
+    issued = [service.issue({"name": name}).diploma for name in ("علی رضایی", "مریم احمدی")]
+    assert service.verdicts is not None
+    for diploma in issued:
+        service.verdicts.forget(diploma.id)
+        assert service.kept_verdict(diploma.id) is None
+    with TestClient(create_app(service, instance.settings)):
+        for diploma in issued:
+            kept = service.verdicts.get(diploma.id)  # held, whether or not a look is due
+            assert kept is not None and kept.status == "valid"
+
+
+def test_the_verify_routes_are_matched_first(instance: Instance) -> None:
+    """Routes are matched one pattern after another: the JSON verdict and the QR page
+    come before every other route of ours, in the app's own list (not in an included
+    router, which FastAPI walks on every request)."""
+    from fastapi.routing import APIRoute
+
+    from diplomas.api import create_app
+    from diplomas.api.app import HOT_ROUTES
+
+    app = create_app(instance.service, instance.settings)
+    ours = [route.path_format for route in app.routes if isinstance(route, APIRoute)]
+    assert set(HOT_ROUTES) <= set(ours[:3]), ours[:3]

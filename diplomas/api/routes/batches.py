@@ -17,6 +17,7 @@ from ...batches import batch_folder
 from ...core.batch import Batch, BatchStatus
 from ...core.errors import Conflict, DocumentError, InvalidInput
 from ..deps import AuthFirstRoute, IssueToken, ReadToken, ServiceDep, SettingsDep
+from ..limits import Body, limits
 from ..schemas import MailQueuedOut, ProposalOut
 from .verify import UploadTooLarge
 
@@ -90,6 +91,7 @@ class BatchOut(BaseModel):
         }
     },
 )
+@limits(body=Body.ROSTER)
 async def upload_roster(
     request: Request,
     service: ServiceDep,

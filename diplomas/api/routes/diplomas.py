@@ -22,6 +22,7 @@ from ...core.search import (
 from ...core.statuslist import MEDIA_TYPE as CREDENTIAL_MEDIA_TYPE
 from ...service import DiplomaService
 from ..deps import AuthFirstRoute, IssueToken, ReadToken, RevokeToken, ServiceDep
+from ..limits import limits
 from ..schemas import (
     CorrectionIn,
     CorrectionOut,
@@ -318,6 +319,7 @@ def list_versions(diploma_id: str, service: ServiceDep, _: ReadToken) -> list[Ve
     response_class=Response,
     responses={200: {"content": {CREDENTIAL_MEDIA_TYPE: {}}}, 404: {}},
 )
+@limits(rate_limited=True)
 def get_credential(diploma_id: str, service: ServiceDep) -> Response:
     """Public: the signed Open Badges credential, exactly as stored and embedded in the PDF.
 

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from ..deps import AuthFirstRoute
 from .pages import templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 
 SWAGGER_UI_URL = "/static/swagger-ui"
 """Where Swagger UI's files are served (as templates/docs.html names them), inside /static

@@ -20,10 +20,10 @@ from pydantic import BaseModel, Field
 
 from ...service import DiplomaService
 from ...watch import SettingsWatch
-from ..deps import ServiceDep
+from ..deps import AuthFirstRoute, ServiceDep
 from ..errors import RETRY_AFTER_SECONDS
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=AuthFirstRoute)
 log = logging.getLogger("diplomas.health")
 
 

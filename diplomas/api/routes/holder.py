@@ -20,9 +20,9 @@ from ...core.statuslist import MEDIA_TYPE as CREDENTIAL_MEDIA_TYPE
 from ...core.text import persian_digits
 from ...holders import HolderView
 from ...service import DiplomaService
-from ..deps import ServiceDep
+from ..deps import AuthFirstRoute, ServiceDep
 
-router = APIRouter(prefix="/h", tags=["holder"])
+router = APIRouter(prefix="/h", tags=["holder"], route_class=AuthFirstRoute)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.filters["fa_digits"] = persian_digits
 templates.env.filters["solar_hijri"] = format_solar_hijri

@@ -29,12 +29,13 @@ from ...core.verification import Verdict
 from ...core.words import LEVELS, Words
 from ...service import DiplomaService
 from ..answers import SLOT, KeptResponse, SlottedAnswer
-from ..deps import ServiceDep, SettingsDep
+from ..deps import AuthFirstRoute, ServiceDep, SettingsDep
+from ..limits import Body, limits
 from ..metrics import record_verdict
 from ..ratelimit import RateLimiter
 from .verify import in_verify_thread, read_upload, verdict_for_id
 
-router = APIRouter(tags=["pages"])
+router = APIRouter(tags=["pages"], route_class=AuthFirstRoute)
 
 
 class PageIdConvertor(StringConvertor):
@@ -167,6 +168,7 @@ def _check_time(now: datetime, lang: str) -> str:
     response_class=HTMLResponse,
     responses={404: {"content": {"text/html": {}}, "description": "no such diploma"}},
 )
+@limits(rate_limited=True)
 async def verify_page(diploma_id: str, request: Request) -> Response:
     """The page the QR code opens: the verdict for a diploma id, Persian first."""
     kept = await verdict_for_id(request, diploma_id)
@@ -192,6 +194,7 @@ def home(request: Request) -> Response:
     response_class=HTMLResponse,
     responses={422: {"content": {"text/html": {}}, "description": "the file was refused"}},
 )
+@limits(body=Body.UPLOAD, rate_limited=True)
 async def verify_upload_page(
     request: Request,
     service: ServiceDep,

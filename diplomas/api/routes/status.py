@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from ...core.statuslist import MEDIA_TYPE, STATUS_LIST_TTL_SECONDS
-from ..deps import ServiceDep
+from ..deps import AuthFirstRoute, ServiceDep
 
-router = APIRouter(tags=["status"])
+router = APIRouter(tags=["status"], route_class=AuthFirstRoute)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

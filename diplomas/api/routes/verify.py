@@ -17,11 +17,12 @@ from ...core.verification import Verdict
 from ...service import DiplomaService
 from ...verdicts import CachedVerdict
 from ..answers import Answer, KeptResponse
-from ..deps import ServiceDep, SettingsDep
+from ..deps import AuthFirstRoute, ServiceDep, SettingsDep
+from ..limits import Body, limits
 from ..metrics import record_verdict
 from ..schemas import VerdictOut
 
-router = APIRouter(prefix="/api/v1/verify", tags=["verify"])
+router = APIRouter(prefix="/api/v1/verify", tags=["verify"], route_class=AuthFirstRoute)
 log = logging.getLogger("diplomas.verdicts")
 
 T = TypeVar("T")
@@ -63,6 +64,25 @@ async def in_verify_thread(fn: Callable[[Unpack[Args]], T], *args: *Args) -> T:
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
+WARM_VERDICTS = 1000
+"""Verdicts worked out before a server takes its first request (the newest diplomas')."""
+
+
+async def warm_up(service: DiplomaService) -> None:
+    """Before the first request: open the database pool, start the verify threads, and
+    fill the verdict cache with the newest diplomas' verdicts and their JSON answers, so
+    that the first requests after a start answer as the later ones do, instead of all
+    queueing behind a few threads for the database. A database that is away only makes
+    the first requests slower, as they were before (they meet it and answer 503)."""
+    try:
+        kept = await in_verify_thread(service.warm_verdicts, WARM_VERDICTS)
+    except Exception as exc:
+        log.warning("the verdict cache could not be filled at start: %s", type(exc).__name__)
+        return
+    for verdict in kept:
+        verdict.form("json", _json_answer)
+
+
 async def look_ahead_forever(current: Callable[[], DiplomaService]) -> None:
     """Keep the verdict cache's looks at the audit feed ahead of requests, on a verify
     thread every half of its check interval, for as long as the server runs (see
@@ -102,6 +122,7 @@ class UploadTooLarge(DocumentError):
 
 
 @router.get("/{diploma_id}", response_model=VerdictOut)
+@limits(rate_limited=True)
 async def verify_id(diploma_id: str, request: Request) -> Response:
     """The verdict for a diploma id: valid, revoked, unknown or invalid, with reasons."""
     kept = await verdict_for_id(request, diploma_id)
@@ -109,6 +130,7 @@ async def verify_id(diploma_id: str, request: Request) -> Response:
 
 
 @router.post("")
+@limits(body=Body.UPLOAD, rate_limited=True)
 async def verify_upload(
     request: Request,
     file: Annotated[UploadFile, File(description="The diploma PDF to check.")],

@@ -18,9 +18,9 @@ from fastapi import APIRouter, HTTPException, Request, status
 from ...core.model import did_web
 from ...keys.did import did_document
 from ...service import DiplomaService
-from ..deps import ServiceDep
+from ..deps import AuthFirstRoute, ServiceDep
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], route_class=AuthFirstRoute)
 
 
 @router.get("/.well-known/jwks.json")

@@ -9,11 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import DiplomaError
 from ...core.users import Permission
 from ..web import Need, page, problems_of, redirect, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Reader = Annotated[SignedIn, Depends(Need(Permission.READ, any_institution=True))]
 
 

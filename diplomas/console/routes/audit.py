@@ -13,11 +13,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.audit import AuditAction, AuditEntry
 from ...core.users import Permission
 from ..web import Need, Refused, page, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Reader = Annotated[SignedIn, Depends(Need(Permission.READ))]
 PAGE_SIZE = 100
 EXPORT_LIMIT = 10_000

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.batch import Batch, BatchStatus
 from ...core.errors import NotFound
 from ...core.users import Permission
 from ..web import Need, Refused, acting, page, redirect, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Reader = Annotated[SignedIn, Depends(Need(Permission.READ))]
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
 

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.corrections import SIGNED_FIELDS, CorrectionPlan
 from ...core.dates import format_solar_hijri_numeric, parse_date
 from ...core.errors import Conflict, DiplomaError, FieldProblem, InvalidInput, NotFound
@@ -24,7 +25,7 @@ from ...render.preview import first_page_png
 from ..web import Need, Refused, acting, actor_of, page, problems_of, redirect, service_of
 from .proposals import visible
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Reader = Annotated[SignedIn, Depends(Need(Permission.READ, any_institution=True))]
 Revoker = Annotated[SignedIn, Depends(Need(Permission.REVOKE))]
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]

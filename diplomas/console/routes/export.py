@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import Forbidden, InvalidInput
 from ...core.users import Permission
 from ...holders import MAIL_MERGE_FIELDS
@@ -18,7 +19,7 @@ from ...roster.report import safe_cell
 from ..web import Need, Refused, service_of
 from .diplomas import FILTERS, _query
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
 
 

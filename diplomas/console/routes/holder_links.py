@@ -9,12 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import Forbidden
 from ...core.users import Permission
 from ..web import Need, Refused, acting, page, redirect
 from .diplomas import _diploma
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
 
 

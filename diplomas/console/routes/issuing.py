@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import DiplomaError
 from ...core.model import REQUEST_FIELDS
 from ...core.proposals import Proposal
@@ -18,7 +19,7 @@ from ...core.users import Permission
 from ...render.preview import first_page_png
 from ..web import Need, actor_of, page, problems_of, redirect, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
 TEXT_FIELDS = [f for f in REQUEST_FIELDS if f != "co_issuers"]
 

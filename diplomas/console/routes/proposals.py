@@ -10,13 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core import proposals as rule
 from ...core.errors import DiplomaError, Forbidden, InvalidInput, NotFound
 from ...core.proposals import Proposal, ProposalKind, ProposalState
 from ...core.users import Permission
 from ..web import Need, Refused, actor_of, page, problems_of, redirect, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Reader = Annotated[SignedIn, Depends(Need(Permission.READ, any_institution=True))]
 Approver = Annotated[SignedIn, Depends(Need(Permission.APPROVE, any_institution=True))]
 SHOWN_ROWS = 200

@@ -14,6 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
+from ...api.limits import Body, limits
 from ...core.errors import DiplomaError, NotFound
 from ...core.users import Permission
 from ...render.preview import first_page_png
@@ -21,7 +23,7 @@ from ...roster import PREFERRED_HEADERS, ROSTER_FIELDS, write_problems_csv
 from ...rosters import IGNORE, Draft, RosterCheck, RosterDrafts
 from ..web import Need, Refused, actor_of, page, problems_of, redirect, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
 
 
@@ -46,6 +48,7 @@ def upload_form(request: Request, signed: Issuer) -> Response:
 
 
 @router.post("/admin/rosters")
+@limits(body=Body.ROSTER)
 async def upload(
     request: Request,
     signed: Issuer,

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import DiplomaError
 from ...core.sessions import console_actor
 from ...core.users import Permission
@@ -24,7 +25,7 @@ from ...render.preview import first_page_png
 from ...settings_file import check_settings, set_institution_setting
 from ..web import Need, page, problems_of, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Admin = Annotated[SignedIn, Depends(Need(Permission.ADMINISTER))]
 SIGNATORY_SLOTS = 3
 PREVIEW = {

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import DiplomaError, InvalidInput, Throttled, Unauthorized
 from ...oidc import Pending, Provider
 from ..web import (
@@ -34,7 +35,7 @@ from ..web import (
     set_session_cookie,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Session = Annotated[SignedIn, Depends(Need(None, second_factor=False, any_institution=True))]
 Complete = Annotated[SignedIn, Depends(Need(None, any_institution=True))]
 
@@ -272,8 +273,12 @@ async def enrol(
     try:
         await run_in_threadpool(accounts.enrol_totp, signed, secret, code)
     except InvalidInput as exc:
-        problem = " ".join(problems_of(exc).values())
-        return _enrol_page(request, signed, secret, problem, status_code=422)
+        problems = problems_of(exc)
+        if "secret" in problems:
+            # Not a secret this page made (a form sent without one): show a new one, as
+            # the page cannot draw a QR code for it.
+            secret = accounts.new_totp_secret()
+        return _enrol_page(request, signed, secret, " ".join(problems.values()), status_code=422)
     return redirect(request, "/admin/account")
 
 

@@ -10,11 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import DiplomaError, FieldProblem, InvalidInput
 from ...core.users import ROLE_SCOPES, Permission
 from ..web import Need, Refused, acting, page, problems_of, redirect, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Reader = Annotated[SignedIn, Depends(Need(Permission.READ, any_institution=True))]
 DEFAULT_DAYS = 90
 

@@ -9,11 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...accounts import SignedIn
+from ...api.deps import AuthFirstRoute
 from ...core.errors import DiplomaError, NotFound
 from ...core.users import Permission, Role
 from ..web import Need, Refused, acting, page, problems_of, redirect, service_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
 Admin = Annotated[SignedIn, Depends(Need(Permission.ADMINISTER))]
 
 
