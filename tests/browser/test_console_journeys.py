@@ -236,7 +236,7 @@ def test_a_corrected_name_and_the_old_pdf_reported_superseded(
     approve(page, office, APPROVER, proposal_url)
     page.goto(f"{office.url}/")
     page.locator("input[type=file]").set_input_files(str(old_pdf))
-    page.locator("form button[type=submit]").click()
+    page.locator("form[action='/verify'] button[type=submit]").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("جایگزین")
     context.close()
 
