@@ -1574,13 +1574,9 @@ class DiplomaService:
         return len(queued)
 
     def mail_link(self, diploma: Diploma) -> str:
-        """The link a message gives instead of the PDF: the holder's private link (her
-        page and PDF); the public verification link on a service built without the
-        holder-link key (tests that build their own)."""
-        try:
-            return self.holders.url(diploma)
-        except ConfigurationError:
-            return diploma.verify_url
+        """The link every message gives: the holder's private link (her page, her PDF,
+        her credential); instead of the PDF when the PDF is not attached."""
+        return self.holders.url(diploma)
 
     # -- tokens ----------------------------------------------------------------------------
 

@@ -48,21 +48,24 @@ class Letter:
         return f"دیپلم شما | Your diploma — {self.serial}"
 
 
-def _persian(letter: Letter, link: str | None) -> list[str]:
+def _persian(letter: Letter, link: str | None, attached: bool) -> list[str]:
     what = "اصلاح شد" if letter.corrected else "صادر شد"
     lines = [
         f"{letter.name} گرامی،",
         f"دیپلم «{letter.award}» شما با شمارهٔ {letter.serial} از سوی {letter.institution} {what}.",
         f"هر کس می‌تواند درستی آن را در این نشانی ببیند: {letter.verify_url}",
     ]
-    if link:
-        lines.append(f"پرونده‌ی PDF دیپلم را از پیوند خصوصی خود بگیرید: {link}")
-    else:
+    if attached:
         lines.append(f"پرونده‌ی PDF دیپلم، امضاشده، پیوست این نامه است ({letter.serial}.pdf).")
+    if link:
+        lines.append(
+            "صفحهٔ خصوصی شما (آن را فقط برای خود نگه دارید): دریافت PDF و گواهی دیجیتال "
+            f"برای کیف‌پول، و افزودن به لینکدین: {link}"
+        )
     return lines
 
 
-def _english(letter: Letter, link: str | None) -> list[str]:
+def _english(letter: Letter, link: str | None, attached: bool) -> list[str]:
     what = "corrected" if letter.corrected else "issued"
     name = letter.name_en or letter.name
     award = letter.award_en or letter.award
@@ -72,10 +75,13 @@ def _english(letter: Letter, link: str | None) -> list[str]:
         f"{letter.institution_en or letter.institution}.",
         f"Anyone can check it at {letter.verify_url}",
     ]
-    if link:
-        lines.append(f"Download the signed PDF from your private link: {link}")
-    else:
+    if attached:
         lines.append(f"The signed PDF is attached ({letter.serial}.pdf).")
+    if link:
+        lines.append(
+            "Your private page (keep it to yourself): the signed PDF, the digital "
+            f"credential for a wallet, and adding it to LinkedIn: {link}"
+        )
     return lines
 
 
@@ -90,8 +96,10 @@ def compose(
     link: str | None = None,
 ) -> EmailMessage:
     """The message: a text part and an HTML part (Persian right to left, English left to
-    right beside it), then the PDF as `<serial>.pdf` when it is given, else the `link`."""
-    fa, en = _persian(letter, link), _english(letter, link)
+    right beside it), then the PDF as `<serial>.pdf` when it is given; the holder's private
+    `link` (her page: the PDF, the credential, LinkedIn) is in the text either way."""
+    attached = pdf is not None
+    fa, en = _persian(letter, link, attached), _english(letter, link, attached)
     message = EmailMessage()
     message["Subject"] = letter.subject
     message["From"] = sender

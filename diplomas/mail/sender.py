@@ -191,7 +191,7 @@ class MailSender:
                 message_id=message_id(message.id, host),
                 date=now,
                 pdf=pdf,
-                link=None if pdf is not None else service.mail_link(diploma),
+                link=service.mail_link(diploma),
             )
             body = email.as_bytes(policy=policy.SMTP)
         except Exception as exc:

@@ -61,10 +61,13 @@ def test_an_issued_diploma_is_mailed_once_in_persian_and_english_with_its_pdf(
     assert html is not None
     page = html.get_content()
     assert 'lang="fa" dir="rtl"' in page and 'lang="en" dir="ltr"' in page
+    holder = service.holder_url(diploma.id)  # her page, beside the attachment
     for words in (ZAHRA["name"], "Zahra Mohamadinejad", diploma.verify_url, diploma.serial):
         assert words in page
+    assert holder in page
     text = message.get_body(("plain",))
     assert text is not None and diploma.verify_url in text.get_content()
+    assert holder in text.get_content()
     [attachment] = list(message.iter_attachments())
     assert attachment.get_filename() == f"{diploma.serial}.pdf"
     pdf = attachment.get_content()
