@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
 
+from .atomic import fsync_path
 from .config import Settings
 from .core.batch import Batch, BatchStatus, Problem
 from .core.credential import claims_for, signed_record
@@ -41,7 +42,6 @@ from .core.proposals import Actor, BatchPlan, Proposal
 from .core.statuslist import StatusEntry
 from .core.text import normalize
 from .service import DiplomaService, check_request, render_signed
-from .storage.files import fsync_path
 
 CHUNK = 48  # rows per database transaction
 EXTERNAL_IDS_PER_QUERY = 500  # rows whose external ids are looked up together

@@ -257,9 +257,9 @@ def proposals_approve(
         )
         out.print(f"verify: {d.verify_url}", highlight=False)
         if out_path is not None:
-            from .main import write_atomic
+            from .main import write_output
 
-            write_atomic(out_path, pdf)
+            write_output(out_path, pdf)
             out.print(f"PDF: {out_path}", highlight=False)
         return
     if p.kind is ProposalKind.DIPLOMA:
@@ -269,9 +269,9 @@ def proposals_approve(
         out.print(f"approved {p.id}: issued {d.serial}", highlight=False)
         out.print(f"verify: {d.verify_url}", highlight=False)
         if out_path is not None:
-            from .main import write_atomic
+            from .main import write_output
 
-            write_atomic(out_path, pdf)
+            write_output(out_path, pdf)
             out.print(f"PDF: {out_path}", highlight=False)
         return
     out.print(f"approved {p.id}: running batch {p.batch_id}", highlight=False)
