@@ -282,7 +282,8 @@ def run_approved_batch(
     service: DiplomaService, p: Proposal, out_dir: Path | None, workers: int
 ) -> None:
     """Run an approved batch here, from the roster kept in its folder."""
-    from ..batches import BatchOptions, BatchRunner, batch_folder
+    from ..batches import BatchOptions, batch_folder
+    from ..bootstrap import build_batches
     from .console import load_settings
 
     assert p.batch is not None
@@ -300,7 +301,7 @@ def run_approved_batch(
     )
     with errors_to_exit():
         batch = service.batch(p.batch_id)
-        report = BatchRunner(service, settings).run(rosters[0], options, batch=batch)
+        report = build_batches(service, settings).run(rosters[0], options, batch=batch)
     b = report.batch
     out.print(
         f"batch {b.id}: {b.status.value}, {b.issued} issued, {b.skipped} already issued, "

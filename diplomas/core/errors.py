@@ -94,3 +94,7 @@ class ConfigurationError(DiplomaError):
 
 class DocumentError(DiplomaError):
     pass
+
+
+class UploadTooLarge(DocumentError):
+    """An uploaded file past its size limit (answered 413 over HTTP)."""
