@@ -222,7 +222,9 @@ class BatchService:
         kept = folder / f"roster{suffix}"
         try:
             self._keep(roster, kept)
-        except UploadTooLarge:
+        except UploadTooLarge as exc:
+            # Refused, not left queued: a restart would resume it and find no roster.
+            self._finish(batch, BatchStatus.REFUSED, str(exc))
             shutil.rmtree(folder)
             raise
         if not proposing:
