@@ -4,7 +4,7 @@
     .venv/bin/python bench/batch.py --sizes 2000 --workers 2
 
 For each N: a fresh instance (SQLite file unless --database-url), a generated roster of N
-rows with Persian names, `BatchRunner.run` (validation, rendering, both signatures,
+rows with Persian names, `BatchService.run` (validation, rendering, both signatures,
 database, files, manifest) timed as a whole, worker start-up included; then the same pages
 rendered unsigned on the same number of worker processes, started the same way (forkserver)
 and prepared the same way (design and fonts loaded, long-lived objects frozen out of the
@@ -200,14 +200,14 @@ def _issued_records(database_url: str) -> list[bytes]:
 
 def unsigned_pass(records_file: str, workers: int, templates: str) -> dict[str, float]:
     """Draw every record's page unsigned on `workers` processes started the batch's way."""
-    from diplomas.batches import _worker_context
+    from diplomas.batch_workers import worker_context
 
     records = Path(records_file).read_bytes().splitlines()
     with TreeMonitor() as tree:
         start = time.perf_counter()
         with ProcessPoolExecutor(
             workers,
-            mp_context=_worker_context(),
+            mp_context=worker_context(),
             initializer=_init_render,
             initargs=(templates,),
         ) as pool:
@@ -218,8 +218,8 @@ def unsigned_pass(records_file: str, workers: int, templates: str) -> dict[str, 
 
 
 def child(n: int, workers: int, database_url: str, where: str) -> dict[str, float]:
-    from diplomas.batches import BatchOptions, BatchRunner
-    from diplomas.bootstrap import build_service, init_instance
+    from diplomas.batches import BatchOptions
+    from diplomas.bootstrap import build_batches, build_service, init_instance
     from diplomas.config import Settings
 
     Path(where).mkdir(parents=True, exist_ok=True)
@@ -239,7 +239,7 @@ def child(n: int, workers: int, database_url: str, where: str) -> dict[str, floa
 
         with TreeMonitor() as memory:
             start = time.perf_counter()
-            report = BatchRunner(service, settings).run(roster, options)
+            report = build_batches(service, settings).run(roster, options)
             signed_s = time.perf_counter() - start
         if report.batch.issued != n:
             raise SystemExit(f"issued {report.batch.issued} of {n}: {report.batch.message}")

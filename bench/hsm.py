@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diplomas.batches import BatchOptions, BatchRunner
-from diplomas.bootstrap import build_service, init_instance, open_key_store
+from diplomas.batches import BatchOptions
+from diplomas.bootstrap import build_batches, build_service, init_instance, open_key_store
 from diplomas.config import Settings
 from diplomas.core.credential import claims_from_credential
 from diplomas.core.verification import parse_record
@@ -132,7 +132,7 @@ def main() -> None:
         bulk: dict[str, list[float]] = {kind: [] for kind in kinds}
         for kind, (settings, service) in kinds.items():
             tag = f"{kind.split()[0]}-warm"
-            BatchRunner(service, settings).run(
+            build_batches(service, settings).run(
                 roster(root / f"{tag}.csv", 10, tag),
                 BatchOptions(out_dir=root / f"out-{tag}", workers=args.workers),
             )
@@ -140,7 +140,7 @@ def main() -> None:
             for kind in order:
                 settings, service = kinds[kind]
                 tag = f"{kind.split()[0]}-{round_}"
-                report = BatchRunner(service, settings).run(
+                report = build_batches(service, settings).run(
                     roster(root / f"{tag}.csv", args.n, tag),
                     BatchOptions(out_dir=root / f"out-{tag}", workers=args.workers),
                 )

@@ -1,68 +1,76 @@
 """Bulk issuance from a roster: validate everything, then issue exactly once, on every core.
 
-The same service, records and PDFs as single issuance: rows go through `parse_request`,
-records are signed and committed by the repository (a chunk per transaction, serials and
-records together), and pages come from `service.render_signed` in worker processes.
+`BatchService` sits over the same ports and clock as `DiplomaService`, and issues through
+the same path: rows go through `check_request`, records are made by the service's
+`RecordMaker` and committed by the repository's `issue_many` (a chunk per transaction,
+serials, records and queued mail together), and pages come from `render_signed` in worker
+processes (`batch_workers`).
 
-Exactly once: each row has a stable identity (`ext:<external_id>`, or a hash of its
-content), stored with the diploma. Re-running a roster finds those identities and issues
-nothing twice; a diploma whose record was committed but whose PDF was not written (a crash
-in between) gets its PDF on the rerun. PDFs are written to a temporary name and renamed.
+Exactly once: each row has a stable identity (`core.batch.row_key`), stored with the
+diploma. Re-running a roster finds those identities and issues nothing twice; a diploma
+whose record was committed but whose PDF was not written (a crash in between) gets its
+PDF on the rerun. Files are written to a temporary name and renamed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import gc
 import hashlib
-import json
-import multiprocessing
 import os
-import threading
+import shutil
 import time
-import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any, Protocol, TextIO, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
-from .config import Settings
-from .core.batch import Batch, BatchStatus, Problem
-from .core.credential import claims_for, signed_record
-from .core.errors import ApprovalRequired, DiplomaError, FieldProblem, InvalidInput, NotFound
+from .atomic import fsync_path, write_atomic
+from .batch_workers import (
+    Checked,
+    InProcessPool,
+    Rendered,
+    RenderJob,
+    RowCheck,
+    WorkerPool,
+    WorkerPoolFactory,
+    WorkerState,
+    check_rows,
+    render_jobs,
+)
+from .core.batch import Batch, BatchStatus, Problem, row_key
+from .core.credential import claims_for
+from .core.errors import (
+    ApprovalRequired,
+    DiplomaError,
+    DocumentError,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+    UploadTooLarge,
+)
 from .core.ids import new_diploma_id
 from .core.model import DEFAULT_TEMPLATE, Diploma, DiplomaRequest, parse_request
-from .core.proof import canonical
 from .core.proposals import Actor, BatchPlan, Proposal
-from .core.statuslist import StatusEntry
-from .core.text import normalize
-from .service import DiplomaService, check_request, render_signed
-from .storage.files import fsync_path
+from .manifests import ManifestLine, ManifestWriter, write_archive, writing_manifest
+from .roster import Roster, open_roster, write_problems_csv
+from .roster.model import STOPPED, RosterRow
+from .service import DiplomaService, RecordMaker
 
 CHUNK = 48  # rows per database transaction
 EXTERNAL_IDS_PER_QUERY = 500  # rows whose external ids are looked up together
 VALIDATION_CHUNK = 64  # rows per validation task
 TASK = 16  # rows per worker task: small, so that the workers finish together
 _FSYNC_THREADS = 8  # fsyncs in flight at once, which the file system commits together
-MANIFEST_FIELDS = (
-    "row",
-    "serial",
-    "id",
-    "name",
-    "name_en",
-    "email",
-    "verify_url",
-    "holder_url",
-    "file",
-    "sha256",
-    "status",
-)
-"""A manifest line: where each row's diploma is, and what a mail merge needs (the
-holder's name and email, the public link to share and her private link)."""
+SHOWN_PROPOSAL_PROBLEMS = 50
+ROSTER_TYPES = (".csv", ".tsv", ".txt", ".xlsx")
+
+# What a batch writes to its folder names people (manifests, sample pages, the archive):
+# readable by the owner only, like errors.csv and the stored PDFs' folder.
+OUTPUT_DIRECTORY_MODE = 0o700
+
+PRIVATE_FIELDS = frozenset({"national_id"})
 
 
 class Progress(Protocol):
@@ -112,16 +120,12 @@ class _Row:
     key: str
 
 
-def row_key(values: dict[str, str], request: DiplomaRequest) -> str:
-    """A row's identity: its external id, or a digest of what it says (blank cells left out,
-    so a defaulted date does not make a rerun on another day look like a new row)."""
-    if request.external_id:
-        return f"ext:{request.external_id}"
-    content = {k: normalize(v) for k, v in sorted(values.items()) if normalize(v)}
-    return "row:" + hashlib.sha256(canonical(content)).hexdigest()[:40]
-
-
-PRIVATE_FIELDS = frozenset({"national_id"})
+@dataclass(frozen=True)
+class _Validation:
+    problems: list[Problem]
+    valid: int
+    total: int
+    first: _Row | None
 
 
 def _shown_value(field: str, value: object) -> str:
@@ -131,211 +135,6 @@ def _shown_value(field: str, value: object) -> str:
     if field in PRIVATE_FIELDS and text:
         return "…" + text[-2:] if len(text) > 2 else "…"
     return text
-
-
-# What a batch writes to its folder names people (manifests, sample pages, the archive):
-# readable by the owner only, like errors.csv and the stored PDFs' folder.
-OUTPUT_DIRECTORY_MODE = 0o700
-OUTPUT_FILE_MODE = 0o600
-
-
-def _private(path: Path) -> int:
-    """A new file, or one emptied, readable and writable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OUTPUT_FILE_MODE)
-    os.fchmod(fd, OUTPUT_FILE_MODE)  # an older file of that name keeps its mode otherwise
-    return fd
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(_private(tmp), "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-# -- worker processes --------------------------------------------------------------------
-
-_worker: dict[str, Any] = {}
-
-
-def _init_worker(settings: Settings, template: str, environment: dict[str, str]) -> None:
-    from .bootstrap import open_key_stores
-
-    # The forkserver kept the environment of whenever it started; a worker takes the one
-    # of the process that runs the batch, as a spawned process would. A PKCS#11 module
-    # finds its configuration there (SoftHSM2: SOFTHSM2_CONF).
-    os.environ.update(environment)
-    from .render import TemplateRenderer
-    from .storage.files import FilePdfStore
-
-    stores = open_key_stores(settings)
-    issuer, *co_issuers = stores.values()
-    _worker["renderer"] = renderer = TemplateRenderer(settings.templates_dir)
-    _worker["signer"] = issuer.pdf_signer()
-    _worker["co_signers"] = {store.institution.slug: store for store in co_issuers}
-    _worker["issuer"] = issuer.institution
-    _worker["co_issuing"] = {store.institution.slug: store.institution for store in co_issuers}
-    _worker["logos"] = {
-        did: path for store in stores.values() for did, path in store.institution.logos.items()
-    }
-    _worker["pdfs"] = FilePdfStore(settings.pdf_dir)
-    # Read the design and its fonts now, while the main process still validates; a
-    # missing or broken template is the validation's to report, not the worker's.
-    with contextlib.suppress(DiplomaError):
-        renderer.ensure_template(template)
-    # Everything loaded so far (modules, keys, fonts) lives as long as the worker: keep
-    # it out of the collector's way. Each full collection would otherwise walk ~140,000
-    # long-lived objects again; with them frozen, a diploma costs ~0.4 ms less.
-    gc.freeze()
-
-
-Job = tuple[str, bytes, str, str, tuple[str, ...]]
-"""Diploma id, record, template, output path, co-issuers' slugs."""
-_Entry = tuple[int, Diploma, bool, Path]  # row number, diploma, created, output path
-
-
-def _render_jobs(jobs: Sequence[Job]) -> list[tuple[str, str, tuple[str, ...]]]:
-    """Render, sign and write each job's PDF; return (diploma id, SHA-256, files written).
-
-    Each PDF is written once, into the PDF store, and hard-linked into the output folder
-    (so one inode, one fsync), without waiting for the disk: the main process makes the
-    files durable (`_durable`) before it records their digests, while the workers go on.
-    """
-    out: list[tuple[str, str, tuple[str, ...]]] = []
-    pdfs = _worker["pdfs"]
-    for diploma_id, record, template, path, co_issuers in jobs:
-        co_signers = [_worker["co_signers"][slug].pdf_signer() for slug in co_issuers]
-        pdf = render_signed(
-            _worker["renderer"], _worker["signer"], record, template, co_signers, _worker["logos"]
-        )
-        pdfs.put(diploma_id, pdf, durable=False)
-        stored = pdfs.path(diploma_id)
-        linked = _place(stored, Path(path), pdf)
-        files = (str(stored),) if linked else (str(stored), path)
-        out.append((diploma_id, hashlib.sha256(pdf).hexdigest(), files))
-    return out
-
-
-Checked = tuple[DiplomaRequest | None, list[tuple[str, str]]]
-"""A row's request if it passed, and each (field, message) it was refused for."""
-
-
-def _check_rows(rows: Sequence[dict[str, str]], template: str, today: date) -> list[Checked]:
-    """Validate roster rows as issuance will (`service.check_request`), in a worker: the
-    page layout check is most of the time, and the workers are idle until validation ends."""
-    out: list[Checked] = []
-    for values in rows:
-        try:
-            request, _ = check_request(
-                {**values, "template": template},
-                today=today,
-                issuer=_worker["issuer"],
-                co_issuing=_worker["co_issuing"],
-                templates=_worker["renderer"],
-            )
-        except InvalidInput as exc:
-            out.append((None, [(p.field, p.message) for p in exc.problems]))
-        else:
-            out.append((request, []))
-    return out
-
-
-def _place(stored: Path, target: Path, pdf: bytes) -> bool:
-    """Put the stored PDF at `target` atomically: a hard link (True), or a copy across
-    devices (False)."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        os.link(stored, tmp)
-        linked = True
-    except OSError:
-        with open(_private(tmp), "wb") as fh:
-            fh.write(pdf)
-        linked = False
-    os.replace(tmp, target)
-    return linked
-
-
-def _durable(files: Sequence[str], folders: Sequence[str], fsyncs: ThreadPoolExecutor) -> None:
-    """fsync these files (all at once, so that the file system commits them together),
-    then the folders (for the renames). Only these files: `os.sync()` would also wait
-    for every other process's writes."""
-    list(fsyncs.map(fsync_path, files))
-    if os.name == "posix":  # elsewhere folders cannot be opened, nor need to be
-        for folder in folders:
-            fsync_path(folder)
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers fork from a server process that imported the heavy modules once: as quick
-    to start as fork, without forking a parent that may hold threads and connections."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["diplomas.batches", "diplomas.render", "diplomas.pdfsign"])
-    return context
-
-
-class _WorkerPool:
-    """A process pool whose workers start at once, from a helper thread.
-
-    Processes start on `submit`, and the first one waits for the forkserver to import
-    the heavy modules (~0.4 s); a thread submitting a no-op per worker lets the main
-    thread validate the roster meanwhile.
-    """
-
-    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
-        self._pool = pool
-        self._started: list[Future[int]] = []
-        self._starter = threading.Thread(
-            target=lambda: self._started.extend(pool.submit(int) for _ in range(workers)),
-            name="start-workers",
-            daemon=True,
-        )
-        self._workers = workers
-        self._starter.start()
-
-    def ready(self) -> bool:
-        """Whether every worker has started (and so loaded keys, design and fonts)."""
-        started = list(self._started)
-        return len(started) == self._workers and all(f.done() for f in started)
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        return self._pool.submit(fn, *args)
-
-    def shutdown(self) -> None:
-        self._starter.join()
-        self._pool.shutdown()
-
-
-class _InProcess:
-    """The worker pool's twin for one worker: same function, no processes."""
-
-    def __init__(self, service: DiplomaService) -> None:
-        _worker.update(
-            renderer=service.renderer,
-            signer=service.pdf_signer,
-            pdfs=service.pdf_store,
-            co_signers=service.co_issuer_keys,
-            issuer=service.institution,
-            co_issuing=service.co_issuing,
-            logos=service.logos,
-        )
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        future.set_result(fn(*args))
-        return future
-
-    def ready(self) -> bool:
-        return True
-
-    def shutdown(self) -> None:
-        pass
-
-
-# -- the runner --------------------------------------------------------------------------
 
 
 def batch_folder(home: Path, batch_id: str) -> Path:
@@ -351,19 +150,35 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-SHOWN_PROPOSAL_PROBLEMS = 50
+class BatchService:
+    """Rosters in, batches of diplomas out: upload, proposal, run, resume.
 
+    `pools` makes the worker pool of a run (bootstrap's `worker_pools`, on processes);
+    without it, runs issue in this process. `home` holds the batches' folders.
+    """
 
-class BatchRunner:
-    def __init__(self, service: DiplomaService, settings: Settings) -> None:
+    def __init__(
+        self,
+        service: DiplomaService,
+        *,
+        home: Path,
+        pools: WorkerPoolFactory | None = None,
+        max_roster_bytes: int | None = None,
+    ) -> None:
         self.service = service
-        self.settings = settings
         self.store = service.batches
+        self.clock = service.clock
+        self.home = home
+        self.pools = pools
+        self.max_roster_bytes = max_roster_bytes
+
+    def folder(self, batch_id: str) -> Path:
+        return batch_folder(self.home, batch_id)
 
     def new_batch(
         self, source: str, options: BatchOptions, status: BatchStatus = BatchStatus.QUEUED
     ) -> Batch:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         batch = Batch(
             id=new_diploma_id(),
             institution=self.service.institution.slug,
@@ -375,6 +190,86 @@ class BatchRunner:
             updated_at=now,
         )
         self.store.save(batch)
+        return batch
+
+    # -- receiving a roster ---------------------------------------------------------------
+
+    def receive(
+        self,
+        name: str,
+        roster: BinaryIO,
+        options: BatchOptions,
+        proposer: Actor,
+    ) -> Batch | Proposal:
+        """Keep an uploaded roster in a new batch's folder and queue the batch (the
+        caller hands it to its queue); where the two-person rule applies, validate it now
+        (InvalidInput lists its problems; nothing is kept then) and propose it: the
+        batch waits, `proposed`, until every approval is given.
+
+        DocumentError for a file that is no roster by its name; UploadTooLarge past
+        `max_roster_bytes`."""
+        self.service.require_issuer()
+        name = os.path.basename(name or "roster.csv")
+        suffix = Path(name).suffix.lower()
+        if suffix not in ROSTER_TYPES:
+            raise DocumentError(f"a roster must be one of {', '.join(ROSTER_TYPES)}, not {name!r}")
+        proposing = self.service.rule_anywhere
+        batch = self.new_batch(
+            name, options, BatchStatus.PROPOSED if proposing else BatchStatus.QUEUED
+        )
+        folder = self.folder(batch.id)
+        folder.mkdir(parents=True, mode=OUTPUT_DIRECTORY_MODE)
+        kept = folder / f"roster{suffix}"
+        try:
+            self._keep(roster, kept)
+        except UploadTooLarge as exc:
+            # Refused, not left queued: a restart would resume it and find no roster.
+            self._finish(batch, BatchStatus.REFUSED, str(exc))
+            shutil.rmtree(folder)
+            raise
+        if not proposing:
+            return batch
+        try:
+            proposal = self.propose(kept, options, proposer, batch)
+        except InvalidInput:
+            now = self.clock.now()
+            self.store.touch(
+                batch,
+                now,
+                status=BatchStatus.REFUSED,
+                message="the roster has problems; nothing was proposed",
+                finished_at=now,
+            )
+            shutil.rmtree(folder)
+            raise
+        if proposal is not None:
+            return proposal
+        queued: Batch = self.store.touch(batch, self.clock.now(), status=BatchStatus.QUEUED)
+        return queued
+
+    def _keep(self, roster: BinaryIO, kept: Path) -> None:
+        limit = self.max_roster_bytes
+        with open(kept, "wb") as fh:
+            copied = 0
+            while chunk := roster.read(1 << 20):
+                copied += len(chunk)
+                if limit is not None and copied > limit:
+                    raise UploadTooLarge(f"the roster is larger than {limit // (1 << 20)} MB")
+                fh.write(chunk)
+
+    def submit_file(
+        self, roster_path: Path, source: str, options: BatchOptions, proposer: Actor
+    ) -> Batch | Proposal:
+        """A roster checked already (the console's): proposed where the two-person rule
+        applies to its rows, else a queued batch with a copy of it (the caller hands the
+        batch to its queue)."""
+        proposal = self.propose(roster_path, options, proposer)
+        if proposal is not None:
+            return proposal
+        batch = self.new_batch(source, options)
+        folder = self.folder(batch.id)
+        folder.mkdir(parents=True, mode=OUTPUT_DIRECTORY_MODE)
+        write_atomic(folder / f"roster{roster_path.suffix.lower()}", roster_path.read_bytes())
         return batch
 
     def propose(
@@ -391,16 +286,18 @@ class BatchRunner:
         InvalidInput lists the roster's problems (none is proposed then, unless
         `skip_invalid` and the problems are in rows only). None when no approval is
         needed: the caller runs it as before. `batch` is the caller's own, saved
-        `proposed` with the roster in its folder (the API's upload); without it one is
-        made and the roster copied there."""
-        from .roster import open_roster
-        from .roster.model import STOPPED
-
+        `proposed` with the roster in its folder (`receive`); without it one is made and
+        the roster copied there."""
         roster = open_roster(roster_path, encoding=options.encoding)
         rows: list[_Row] = []
-        problems, _, total, _ = self._validate(
-            roster, options, _NoProgress(), _InProcess(self.service), collect=rows
+        checked = self._validate(
+            roster,
+            options,
+            _NoProgress(),
+            InProcessPool(WorkerState.of_service(self.service)),
+            collect=rows,
         )
+        problems, total = checked.problems, checked.total
         header_level = any(p.row <= 1 or p.message.endswith(STOPPED) for p in problems)
         if problems and (header_level or not options.skip_invalid):
             raise InvalidInput(
@@ -420,14 +317,14 @@ class BatchRunner:
             return None
         if batch is None:
             batch = self.new_batch(roster_path.name, options, BatchStatus.PROPOSED)
-            folder = batch_folder(self.settings.home, batch.id)
+            folder = self.folder(batch.id)
             folder.mkdir(parents=True, mode=OUTPUT_DIRECTORY_MODE)
             kept = folder / f"roster{roster_path.suffix.lower()}"
-            _atomic_write(kept, roster_path.read_bytes())
+            write_atomic(kept, roster_path.read_bytes())
             roster_path = kept
         batch = self.store.touch(
             batch,
-            datetime.now(UTC),
+            self.clock.now(),
             total_rows=total,
             valid_rows=len(requests),
             refused=len({p.row for p in problems if p.row > 1}),
@@ -446,6 +343,23 @@ class BatchRunner:
         )
         return self.service.propose_batch(batch, plan, proposer, required=required)
 
+    # -- running --------------------------------------------------------------------------
+
+    def run_stored(self, batch: Batch, workers: int) -> BatchReport:
+        """Run (or resume) a batch kept in its folder, as the server's queue does."""
+        folder = self.folder(batch.id)
+        rosters = sorted(folder.glob("roster.*"))
+        if not rosters:
+            raise FileNotFoundError(f"the roster of batch {batch.id} is gone")
+        options = BatchOptions(
+            out_dir=folder / "out",
+            workers=workers,
+            template=batch.template,
+            skip_invalid=batch.skip_invalid,
+            archive=True,
+        )
+        return self.run(rosters[0], options, batch=batch)
+
     def run(
         self,
         roster_path: Path,
@@ -457,9 +371,6 @@ class BatchRunner:
         two-person rule runs only once approved and only with the roster approved;
         a roster whose rows need approval and were never proposed is refused
         (ApprovalRequired) before anything is signed."""
-        from .roster import open_roster, write_problems_csv
-        from .roster.model import STOPPED
-
         progress = progress or _NoProgress()
         started = time.perf_counter()
         approved = batch is not None and self.service.batch_may_run(batch, file_sha256(roster_path))
@@ -468,33 +379,31 @@ class BatchRunner:
         out.mkdir(mode=OUTPUT_DIRECTORY_MODE, parents=True, exist_ok=True)
         for stale in out.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
-        batch = self.store.touch(batch, datetime.now(UTC), status=BatchStatus.VALIDATING)
-        pool: Any = None
+        batch = self.store.touch(batch, self.clock.now(), status=BatchStatus.VALIDATING)
+        pool: WorkerPool | None = None
         try:
             # Workers start (and load keys, design and fonts) while the roster is being
             # validated; they issue nothing until validation has passed.
             pool = None if options.dry_run else self._start_pool(options)
             roster = open_roster(roster_path, encoding=options.encoding)
-            checker = pool or _InProcess(self.service)
+            checker = pool or self._in_process()
             named: set[str] = set()
-            problems, valid, total, first = self._validate(
-                roster, options, progress, checker, co_issuers=named
-            )
+            checked = self._validate(roster, options, progress, checker, co_issuers=named)
+            problems = checked.problems
             errors_csv = out / "errors.csv"
             if problems:
                 write_problems_csv(errors_csv, problems)
             else:
                 errors_csv.unlink(missing_ok=True)
-            refused_rows = len({p.row for p in problems if p.row > 1})
             # File-level problems, and a row past which the file could not be read, leave
             # the roster unknown: nothing of it is issued, even with --skip-invalid.
             header_level = any(p.row <= 1 or p.message.endswith(STOPPED) for p in problems)
             batch = self.store.touch(
                 batch,
-                datetime.now(UTC),
-                total_rows=total,
-                valid_rows=valid,
-                refused=refused_rows,
+                self.clock.now(),
+                total_rows=checked.total,
+                valid_rows=checked.valid,
+                refused=len({p.row for p in problems if p.row > 1}),
                 problems=tuple(problems),
             )
             report_errors = errors_csv if problems else None
@@ -507,7 +416,7 @@ class BatchRunner:
                 )
                 return BatchReport(batch, time.perf_counter() - started, report_errors)
             if options.dry_run:
-                sample = self._sample(first, options) if first else None
+                sample = self._sample(checked.first, options) if checked.first else None
                 batch = self._finish(batch, BatchStatus.DONE, "dry run: validated, nothing issued")
                 return BatchReport(
                     batch, time.perf_counter() - started, report_errors, sample=sample
@@ -522,16 +431,20 @@ class BatchRunner:
                 )
                 raise ApprovalRequired(batch.message)
             invalid = {p.row for p in problems}
-            batch = self.store.touch(batch, datetime.now(UTC), status=BatchStatus.ISSUING)
-            batch, manifests = self._issue(roster, invalid, options, progress, batch, pool)
-            archive = self._archive(out, manifests) if options.archive else None
+            batch = self.store.touch(batch, self.clock.now(), status=BatchStatus.ISSUING)
+            assert pool is not None
+            rows = self._valid_rows(roster, invalid, options)
+            with writing_manifest(out) as manifest:
+                issuing = _Issuing(self, batch, out, pool, manifest, progress, options.workers)
+                batch = issuing.issue(rows)
+            archive = write_archive(out) if options.archive else None
             batch = self._finish(batch, BatchStatus.DONE, "")
             return BatchReport(
                 batch,
                 time.perf_counter() - started,
                 report_errors,
-                manifests[0],
-                manifests[1],
+                out / "manifest.csv",
+                out / "manifest.json",
                 archive,
             )
         except Exception as exc:
@@ -542,22 +455,17 @@ class BatchRunner:
             if pool is not None:
                 pool.shutdown()
 
-    def _start_pool(self, options: BatchOptions) -> Any:
+    def _in_process(self) -> InProcessPool:
+        return InProcessPool(WorkerState.of_service(self.service))
+
+    def _start_pool(self, options: BatchOptions) -> WorkerPool:
         workers = max(1, options.workers)
-        if workers == 1:
-            return _InProcess(self.service)
-        return _WorkerPool(
-            ProcessPoolExecutor(
-                workers,
-                mp_context=_worker_context(),
-                initializer=_init_worker,
-                initargs=(self.settings, options.template, dict(os.environ)),
-            ),
-            workers,
-        )
+        if workers == 1 or self.pools is None:
+            return self._in_process()
+        return self.pools(workers, options.template)
 
     def _finish(self, batch: Batch, status: BatchStatus, message: str) -> Batch:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         finished: Batch = self.store.touch(
             batch, now, status=status, message=message, finished_at=now
         )
@@ -566,64 +474,63 @@ class BatchRunner:
     # -- validation -----------------------------------------------------------------------
 
     def _rows(
-        self, roster: Any, options: BatchOptions, pool: Any
+        self, roster: Roster, options: BatchOptions, pool: WorkerPool
     ) -> Iterator[tuple[int, dict[str, str], DiplomaRequest | None, list[Problem]]]:
         """Every non-blank row with its request (None if invalid) and its problems, in
         roster order; the checks run on the worker pool, a few chunks ahead."""
-        today = datetime.now(UTC).date()
-        ahead: deque[tuple[list[Any], Future[list[Checked]]]] = deque()
-
-        def collect() -> Iterator[tuple[int, dict[str, str], DiplomaRequest | None, list[Problem]]]:
-            rows, future = ahead.popleft()
-            for row, (request, refused) in zip(rows, future.result(), strict=True):
-                values = dict(row.values)
-                problems = [
-                    Problem(p.row, p.column, p.field, p.message, p.value) for p in row.problems
-                ]
-                problems.extend(
-                    Problem(
-                        row.number,
-                        roster.header_for(field),
-                        field,
-                        message,
-                        _shown_value(field, values.get(field, "")),
-                    )
-                    for field, message in refused
-                )
-                yield row.number, values, (None if problems else request), problems
-
-        inline: _InProcess | None = None
-        for rows in _chunks(roster.rows(), VALIDATION_CHUNK):
-            values = [dict(row.values) for row in rows]
-            # Until the workers are up (~0.5 s), the main process checks rows itself.
+        today = self.clock.now().date()
+        ahead: deque[tuple[list[RosterRow], Future[list[Checked]]]] = deque()
+        inline: InProcessPool | None = None
+        for rows in chunks(roster.rows(), VALIDATION_CHUNK):
+            check = RowCheck([dict(row.values) for row in rows], options.template, today)
+            # Until the workers are up, the main process checks rows itself.
             checker = pool
             if not pool.ready():
-                checker = inline = inline or _InProcess(self.service)
-            ahead.append((rows, checker.submit(_check_rows, values, options.template, today)))
+                checker = inline = inline or self._in_process()
+            ahead.append((rows, checker.submit(check_rows, check)))
             while len(ahead) > 2 * max(1, options.workers):
-                yield from collect()
+                yield from self._checked(roster, *ahead.popleft())
         while ahead:
-            yield from collect()
+            yield from self._checked(roster, *ahead.popleft())
+
+    @staticmethod
+    def _checked(
+        roster: Roster, rows: list[RosterRow], future: Future[list[Checked]]
+    ) -> Iterator[tuple[int, dict[str, str], DiplomaRequest | None, list[Problem]]]:
+        for row, (request, refused) in zip(rows, future.result(), strict=True):
+            values = dict(row.values)
+            problems = [Problem(p.row, p.column, p.field, p.message, p.value) for p in row.problems]
+            problems.extend(
+                Problem(
+                    row.number,
+                    roster.header_for(field),
+                    field,
+                    message,
+                    _shown_value(field, values.get(field, "")),
+                )
+                for field, message in refused
+            )
+            yield row.number, values, (None if problems else request), problems
 
     def _validate(
         self,
-        roster: Any,
+        roster: Roster,
         options: BatchOptions,
         progress: Progress,
-        pool: Any,
+        pool: WorkerPool,
         *,
         collect: list[_Row] | None = None,
         co_issuers: set[str] | None = None,
-    ) -> tuple[list[Problem], int, int, _Row | None]:
-        """(problems, valid rows, rows, first valid row); each valid row is added to
-        `collect` and the co-issuers it names to `co_issuers`, when given."""
+    ) -> _Validation:
+        """The roster's problems and counts; each valid row is added to `collect` and the
+        co-issuers it names to `co_issuers`, when given."""
         problems = [Problem(p.row, p.column, p.field, p.message, p.value) for p in roster.problems]
         if problems:
-            return problems, 0, 0, None
+            return _Validation(problems, 0, 0, None)
         try:
             self.service.templates.ensure_template(options.template)
         except NotFound as exc:
-            return [Problem(0, "", "template", str(exc), options.template)], 0, 0, None
+            return _Validation([Problem(0, "", "template", str(exc), options.template)], 0, 0, None)
         seen: dict[str, int] = {}
         issued_before: list[tuple[int, DiplomaRequest, bool]] = []
         valid = total = 0
@@ -633,7 +540,8 @@ class BatchRunner:
             total += 1
             progress.advance(1)
             if request is not None:
-                key = row_key(values, request)
+                key = row_key(request, values)
+                assert key is not None
                 if key in seen:
                     what = "external_id" if request.external_id else "content"
                     column = roster.header_for("external_id") if request.external_id else ""
@@ -666,10 +574,10 @@ class BatchRunner:
         if changed:
             valid -= len(changed)
             problems = sorted([*problems, *changed], key=lambda p: p.row)
-        return problems, valid, total, first
+        return _Validation(problems, valid, total, first)
 
     def _changed_rows(
-        self, roster: Any, rows: list[tuple[int, DiplomaRequest, bool]]
+        self, roster: Roster, rows: list[tuple[int, DiplomaRequest, bool]]
     ) -> list[Problem]:
         """A problem for each row whose external id was issued before with other details:
         a re-run issues nothing for it, and a changed row is a correction to make on
@@ -706,137 +614,192 @@ class BatchRunner:
         )
         path = options.out_dir / f"sample-row-{first.number}.pdf"
         page = self.service.renderer.render(claims, options.template, self.service.logos)
-        _atomic_write(path, page)
+        write_atomic(path, page)
         return path
 
-    # -- issuing --------------------------------------------------------------------------
+    def _valid_rows(
+        self, roster: Roster, invalid: set[int], options: BatchOptions
+    ) -> Iterator[_Row]:
+        today = self.clock.now().date()
+        return _parsed_rows(roster, invalid, options.template, today)
 
-    def _issue(
+
+def _parsed_rows(roster: Roster, invalid: set[int], template: str, today: date) -> Iterator[_Row]:
+    for row in roster.rows():
+        if row.number in invalid or row.problems:
+            continue
+        values = dict(row.values)
+        request = parse_request({**values, "template": template}, today=today)
+        key = row_key(request, values)
+        assert key is not None
+        yield _Row(row.number, request, key)
+
+
+# -- issuing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A row's diploma, and where its PDF goes in the output folder."""
+
+    number: int
+    diploma: Diploma
+    created: bool
+    path: Path
+
+
+@dataclass(frozen=True)
+class _Rendering:
+    """A chunk committed, its PDFs being rendered on the workers."""
+
+    entries: list[_Entry]
+    tasks: list[Future[list[Rendered]]]
+
+
+@dataclass(frozen=True)
+class _Syncing:
+    """A chunk rendered, its files being fsynced by a helper thread."""
+
+    entries: list[_Entry]
+    digests: dict[str, str]
+    durable: Future[None]
+
+
+class _Issuing:
+    """One run's issuing: each chunk of rows goes through four steps, in roster order:
+
+    1. `_commit`: issued in the database (serials, signed records, queued mail);
+    2. `_render`: its PDFs rendered, signed and written on the workers;
+    3. `_make_durable`: its files fsynced, by a helper thread;
+    4. `_record`: its digests recorded and its manifest lines written.
+
+    Several chunks are in flight at once, so that the main thread keeps the workers
+    supplied and never waits for the disk while there is other work. A chunk is the unit
+    a distributed task would run (steps 1 to 3); step 4 stays with the batch's owner.
+    """
+
+    def __init__(
         self,
-        roster: Any,
-        invalid: set[int],
-        options: BatchOptions,
-        progress: Progress,
+        batches: BatchService,
         batch: Batch,
-        pool: Any,
-    ) -> tuple[Batch, tuple[Path, Path]]:
-        service = self.service
-        institution = service.institution
-        signer = service.record_keys.signer()
-        out = options.out_dir
-        now = datetime.now(UTC)
+        out: Path,
+        pool: WorkerPool,
+        manifest: ManifestWriter,
+        progress: Progress,
+        workers: int,
+    ) -> None:
+        self.batches = batches
+        self.service = batches.service
+        self.batch = batch
+        self.out = out
+        self.pool = pool
+        self.manifest = manifest
+        self.progress = progress
+        self.in_flight = 2 * max(1, workers)
+        self.records = RecordMaker(self.service, batches.clock.now())
+        self.rendering: deque[_Rendering] = deque()
+        self.syncing: deque[_Syncing] = deque()
+        self.issued = 0
+        self.skipped = 0
 
-        def make_record(
-            request: DiplomaRequest, diploma_id: str, serial: str, status: tuple[StatusEntry, ...]
-        ) -> bytes:
-            co_issuers = service.co_issuers_of(request.co_issuers)
-            signers = [signer, *(service.co_issuer_keys[i.slug].signer() for i in co_issuers)]
-            claims = claims_for(institution, request, diploma_id, serial, co_issuers, status)
-            return signed_record(claims, signers, now)
-
-        workers = max(1, options.workers)
-        # A chunk goes through two queues: `rendering` (its worker tasks run), then
-        # `syncing` (a helper thread fsyncs its files); only then are its digests recorded
-        # and its manifest lines written, in roster order. The main thread never waits
-        # for the disk while there is other work: it keeps the workers supplied.
-        rendering: deque[tuple[list[_Entry], list[Future[Any]]]] = deque()
-        syncing: deque[tuple[list[_Entry], dict[str, str], Future[None]]] = deque()
+    def issue(self, rows: Iterable[_Row]) -> Batch:
+        self.progress.phase("issuing", self.batch.valid_rows)
         fsyncs = ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="fsync")
-        chunk_syncer = ThreadPoolExecutor(1, thread_name_prefix="durable")
-        counts = {"issued": 0, "skipped": 0}
-        holders = service.holders
-        manifest_csv, manifest_json = out / "manifest.csv", out / "manifest.json"
-        tmp_csv = manifest_csv.with_name(".manifest.csv.tmp")
-        tmp_json = manifest_json.with_name(".manifest.json.tmp")
-        progress.phase("issuing", batch.valid_rows)
-        with (
-            open(_private(tmp_csv), "w", newline="", encoding="utf-8-sig") as fcsv,
-            open(_private(tmp_json), "w", encoding="utf-8") as fjson,
+        syncer = ThreadPoolExecutor(1, thread_name_prefix="durable")
+        try:
+            for chunk in chunks(rows, CHUNK):
+                self.rendering.append(self._render(self._commit(chunk)))
+                while len(self.rendering) > self.in_flight:
+                    self.syncing.append(self._make_durable(syncer, fsyncs))
+                if self._record_ready():
+                    self._touch()
+            while self.rendering:
+                self.syncing.append(self._make_durable(syncer, fsyncs))
+            while self.syncing:
+                self._record(self.syncing.popleft())
+        finally:
+            syncer.shutdown()
+            fsyncs.shutdown()
+        return self._touch()
+
+    def _commit(self, chunk: Sequence[_Row]) -> list[_Entry]:
+        results = self.service.repository.issue_many(
+            self.service.institution,
+            [(r.request, r.key) for r in chunk],
+            self.records.key_id,
+            self.records,
+            self.records.now,
+            self.batch.id,
+        )
+        return [
+            _Entry(r.number, diploma, created, self.out / f"{diploma.serial}.pdf")
+            for r, (diploma, created) in zip(chunk, results, strict=True)
+        ]
+
+    def _render(self, entries: list[_Entry]) -> _Rendering:
+        jobs = [
+            RenderJob(
+                e.diploma.id,
+                e.diploma.record,
+                e.diploma.request.template,
+                str(e.path),
+                e.diploma.request.co_issuers,
+            )
+            for e in entries
+            if e.created or not e.path.exists()
+        ]
+        tasks = [
+            self.pool.submit(render_jobs, jobs[i : i + TASK]) for i in range(0, len(jobs), TASK)
+        ]
+        return _Rendering(entries, tasks)
+
+    def _make_durable(self, syncer: ThreadPoolExecutor, fsyncs: ThreadPoolExecutor) -> _Syncing:
+        rendering = self.rendering.popleft()
+        done = [item for task in rendering.tasks for item in task.result()]
+        files = [name for item in done for name in item.files]
+        folders = sorted({os.path.dirname(name) for name in files} | {str(self.out)})
+        durable = syncer.submit(_durable, files, folders, fsyncs)
+        return _Syncing(rendering.entries, {r.diploma_id: r.sha256 for r in done}, durable)
+
+    def _record_ready(self) -> bool:
+        """Record the chunks whose files are durable (or too many waiting); whether any."""
+        recorded = False
+        while self.syncing and (
+            self.syncing[0].durable.done() or len(self.syncing) > self.in_flight
         ):
-            writer = csv.writer(fcsv)
-            writer.writerow(MANIFEST_FIELDS)
-            fjson.write("[")
-            first_entry = [True]
+            self._record(self.syncing.popleft())
+            recorded = True
+        return recorded
 
-            def rendered() -> None:
-                entries, futures = rendering.popleft()
-                done = [item for future in futures for item in future.result()]
-                files = [name for _, _, written in done for name in written]
-                folders = sorted({os.path.dirname(name) for name in files} | {str(out)})
-                durable = chunk_syncer.submit(_durable, files, folders, fsyncs)
-                syncing.append((entries, {d_id: sha for d_id, sha, _ in done}, durable))
-
-            def record() -> None:
-                entries, digests, durable = syncing.popleft()
-                durable.result()
-                service.repository.set_pdf_sha256_many(list(digests.items()))
-                for number, diploma, created, path in entries:
-                    sha = digests.get(diploma.id) or diploma.pdf_sha256 or _file_sha(path)
-                    if diploma.id not in digests:
-                        self._adopt(diploma, path, sha)
-                    entry = {
-                        "row": number,
-                        "serial": diploma.serial,
-                        "id": diploma.id,
-                        "name": diploma.request.name,
-                        "name_en": diploma.request.name_en,
-                        "email": diploma.request.email,
-                        "verify_url": diploma.verify_url,
-                        "holder_url": holders.url(diploma),
-                        "file": path.name,
-                        "sha256": sha,
-                        "status": "issued" if created else "already issued",
-                    }
-                    _write_manifest(writer, fjson, entry, first_entry)
-                    counts["issued" if created else "skipped"] += 1
-                progress.advance(len(entries))
-
-            try:
-                for chunk in _chunks(self._valid_rows(roster, invalid, options), CHUNK):
-                    results = service.repository.issue_many(
-                        institution,
-                        [(r.request, r.key) for r in chunk],
-                        signer.key_id,
-                        make_record,
-                        now,
-                        batch.id,
-                    )
-                    entries, jobs = [], []
-                    for r, (diploma, created) in zip(chunk, results, strict=True):
-                        path = out / f"{diploma.serial}.pdf"
-                        entries.append((r.number, diploma, created, path))
-                        if created or not path.exists():
-                            jobs.append(
-                                (
-                                    diploma.id,
-                                    diploma.record,
-                                    diploma.request.template,
-                                    str(path),
-                                    diploma.request.co_issuers,
-                                )
-                            )
-                    tasks = [jobs[i : i + TASK] for i in range(0, len(jobs), TASK)]
-                    rendering.append((entries, [pool.submit(_render_jobs, t) for t in tasks]))
-                    while len(rendering) > 2 * workers:
-                        rendered()
-                    recorded = False
-                    while syncing and (syncing[0][2].done() or len(syncing) > 2 * workers):
-                        record()
-                        recorded = True
-                    if recorded:
-                        batch = self.store.touch(batch, datetime.now(UTC), **counts)
-                while rendering:
-                    rendered()
-                while syncing:
-                    record()
-            finally:
-                chunk_syncer.shutdown()
-                fsyncs.shutdown()
-            fjson.write("\n]\n")
-        os.replace(tmp_csv, manifest_csv)
-        os.replace(tmp_json, manifest_json)
-        batch = self.store.touch(batch, datetime.now(UTC), **counts)
-        return batch, (manifest_csv, manifest_json)
+    def _record(self, chunk: _Syncing) -> None:
+        chunk.durable.result()
+        self.service.repository.set_pdf_sha256_many(list(chunk.digests.items()))
+        holders = self.service.holders
+        for entry in chunk.entries:
+            diploma = entry.diploma
+            sha = chunk.digests.get(diploma.id) or diploma.pdf_sha256 or file_sha256(entry.path)
+            if diploma.id not in chunk.digests:
+                self._adopt(diploma, entry.path, sha)
+            self.manifest.write(
+                ManifestLine(
+                    row=entry.number,
+                    serial=diploma.serial,
+                    id=diploma.id,
+                    name=diploma.request.name,
+                    name_en=diploma.request.name_en,
+                    email=diploma.request.email,
+                    verify_url=diploma.verify_url,
+                    holder_url=holders.url(diploma),
+                    file=entry.path.name,
+                    sha256=sha,
+                    status="issued" if entry.created else "already issued",
+                )
+            )
+            if entry.created:
+                self.issued += 1
+            else:
+                self.skipped += 1
+        self.progress.advance(len(chunk.entries))
 
     def _adopt(self, diploma: Diploma, path: Path, sha: str) -> None:
         """A PDF written by an earlier, interrupted run: make the store agree with it."""
@@ -846,52 +809,27 @@ class BatchRunner:
         if pdfs.get(diploma.id) is None:
             pdfs.put(diploma.id, path.read_bytes())
 
-    def _valid_rows(self, roster: Any, invalid: set[int], options: BatchOptions) -> Iterator[_Row]:
-        today = datetime.now(UTC).date()
-        for row in roster.rows():
-            if row.number in invalid or row.problems:
-                continue
-            values = dict(row.values)
-            request = parse_request({**values, "template": options.template}, today=today)
-            yield _Row(row.number, request, row_key(values, request))
-
-    def _archive(self, out: Path, manifests: tuple[Path, Path]) -> Path:
-        """One zip of every PDF named in the manifest, plus the manifests, written streaming."""
-        archive = out / "diplomas.zip"
-        tmp = out / ".diplomas.zip.tmp"
-        with (
-            open(_private(tmp), "wb") as raw,
-            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as zf,
-        ):
-            with open(manifests[0], encoding="utf-8-sig", newline="") as fh:
-                for entry in csv.DictReader(fh):
-                    zf.write(out / entry["file"], entry["file"])
-            for manifest in manifests:
-                zf.write(manifest, manifest.name)
-        os.replace(tmp, archive)
-        return archive
+    def _touch(self) -> Batch:
+        self.batch = self.batches.store.touch(
+            self.batch, self.batches.clock.now(), issued=self.issued, skipped=self.skipped
+        )
+        return self.batch
 
 
-def _write_manifest(writer: Any, fjson: TextIO, entry: dict[str, Any], first: list[bool]) -> None:
-    from .roster import safe_cell
-
-    writer.writerow([safe_cell(str(entry[k])) for k in MANIFEST_FIELDS])
-    fjson.write(("\n  " if first[0] else ",\n  ") + json.dumps(entry, ensure_ascii=False))
-    first[0] = False
-
-
-def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _durable(files: Sequence[str], folders: Sequence[str], fsyncs: ThreadPoolExecutor) -> None:
+    """fsync these files (all at once, so that the file system commits them together),
+    then the folders (for the renames). Only these files: `os.sync()` would also wait
+    for every other process's writes."""
+    list(fsyncs.map(fsync_path, files))
+    if os.name == "posix":  # elsewhere folders cannot be opened, nor need to be
+        for folder in folders:
+            fsync_path(folder)
 
 
 _T = TypeVar("_T")
 
 
-def _chunks(rows: Iterable[_T], size: int) -> Iterator[list[_T]]:
+def chunks(rows: Iterable[_T], size: int) -> Iterator[list[_T]]:
     chunk: list[_T] = []
     for row in rows:
         chunk.append(row)

@@ -34,6 +34,7 @@ from .core.audit import SYSTEM_ACTOR, AuditAction
 from .core.errors import (
     ConfigurationError,
     Conflict,
+    DiplomaError,
     DocumentError,
     FieldProblem,
     InvalidInput,
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from .api.app import DiplomasAPI
+    from .batch_workers import WorkerPool, WorkerPoolFactory, WorkerState
+    from .batches import BatchService
     from .core.qrproof import QrCheck
     from .keys import FileKeyStore, TrustBundle
     from .pdfsign.signer import Timestamping
@@ -628,6 +631,63 @@ def _roots_apart(
     return {did: roots[i.slug] for i in institutions for did in i.dids}
 
 
+def build_batches(service: DiplomaService, settings: Settings) -> BatchService:
+    """Bulk issuance over `service`, its workers processes started from `settings`."""
+    from .batches import BatchService
+
+    return BatchService(
+        service,
+        home=settings.home,
+        pools=worker_pools(settings),
+        max_roster_bytes=settings.max_roster_bytes,
+    )
+
+
+def worker_pools(settings: Settings) -> WorkerPoolFactory:
+    """Pools of worker processes that each load their keys, design and fonts from
+    `settings` (`load_worker_state`)."""
+    from .batch_workers import ProcessWorkerPool
+
+    def start(workers: int, template: str) -> WorkerPool:
+        return ProcessWorkerPool(workers, load_worker_state, settings, template)
+
+    return start
+
+
+def load_worker_state(settings: object, template: str, environment: dict[str, str]) -> WorkerState:
+    """A batch worker process's state, from `settings` (run in the worker)."""
+    import contextlib
+
+    from .batch_workers import WorkerState
+    from .render import TemplateRenderer
+    from .storage.files import FilePdfStore
+
+    assert isinstance(settings, Settings)
+    # The forkserver kept the environment of whenever it started; a worker takes the one
+    # of the process that runs the batch, as a spawned process would. A PKCS#11 module
+    # finds its configuration there (SoftHSM2: SOFTHSM2_CONF).
+    os.environ.update(environment)
+    stores = open_key_stores(settings)
+    issuer, *co_issuers = stores.values()
+    renderer = TemplateRenderer(settings.templates_dir)
+    # Read the design and its fonts now, while the main process still validates; a
+    # missing or broken template is the validation's to report, not the worker's.
+    with contextlib.suppress(DiplomaError):
+        renderer.ensure_template(template)
+    return WorkerState(
+        renderer=renderer,
+        templates=renderer,
+        signer=issuer.pdf_signer(),
+        co_issuer_keys={store.institution.slug: store for store in co_issuers},
+        issuer=issuer.institution,
+        co_issuing={store.institution.slug: store.institution for store in co_issuers},
+        logos={
+            did: path for store in stores.values() for did, path in store.institution.logos.items()
+        },
+        pdfs=FilePdfStore(settings.pdf_dir),
+    )
+
+
 def build_app(settings: Settings) -> DiplomasAPI:
     from .api import create_app
 
@@ -642,7 +702,7 @@ def build_app(settings: Settings) -> DiplomasAPI:
 
     runtime = open_runtime(settings)
     watch = SettingsWatch(settings, lambda: build_service(settings, runtime))
-    return create_app(watch.build(), settings, watch=watch)
+    return create_app(watch.build(), settings, watch=watch, batch_pools=worker_pools(settings))
 
 
 def app_from_environment() -> DiplomasAPI:

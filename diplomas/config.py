@@ -7,7 +7,6 @@ Nothing here runs at import; `Settings()` reads the environment when called, and
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ import tomli_w
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from .atomic import write_atomic
 from .core.errors import ConfigurationError
 from .core.ids import SERIAL_PREFIX
 from .core.model import Institution, Signatory
@@ -515,6 +515,9 @@ def configured_institutions(
     ]
 
 
+SETTINGS_FILE_MODE = 0o644  # read by whoever runs the server; it holds no secret
+
+
 def write_institutions(path: Path, institutions: list[dict[str, Any]]) -> None:
     header = (
         "# The institutions of this diplomas instance; the first is the default issuer.\n"
@@ -527,10 +530,8 @@ def write_institutions(path: Path, institutions: list[dict[str, Any]]) -> None:
         }
     except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         kept = {}
-    tmp = path.with_name(f".{path.name}.tmp")
     text = tomli_w.dumps({"institutions": institutions, **kept})
-    tmp.write_text(header + text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, (header + text).encode("utf-8"), mode=SETTINGS_FILE_MODE)
 
 
 def read_institution_entries(path: Path) -> list[dict[str, Any]]:

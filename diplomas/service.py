@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from .core import proposals as rule
 from .core import qrproof
 from .core.audit import SYSTEM_ACTOR, AuditAction, AuditEntry, ChainVerdict
-from .core.batch import Batch, BatchStatus
+from .core.batch import Batch, BatchStatus, row_key
 from .core.corrections import (
     SIGNED_FIELDS,
     CorrectionPlan,
@@ -264,6 +264,35 @@ def record_version(record: bytes) -> int:
     return claims_from_credential(parse_record(record)).version
 
 
+class RecordMaker:
+    """Makes diplomas' signed records at one moment: the claims of a request with its id,
+    serial and status entries, signed by the issuer's record key and then by each
+    co-issuer's. The one place a record is made, for single and bulk issuance alike; the
+    repository calls it (`issue_many`) once it has numbered the diploma."""
+
+    def __init__(self, service: DiplomaService, now: datetime) -> None:
+        self._service = service
+        self._signer = service.record_keys.signer()
+        self.now = now
+
+    @property
+    def key_id(self) -> str:
+        return self._signer.key_id
+
+    def __call__(
+        self,
+        request: DiplomaRequest,
+        diploma_id: str,
+        serial: str,
+        status: tuple[StatusEntry, ...],
+    ) -> bytes:
+        service = self._service
+        co_issuers = service.co_issuers_of(request.co_issuers)
+        signers = [self._signer, *(service.co_issuer_keys[i.slug].signer() for i in co_issuers)]
+        claims = claims_for(service.institution, request, diploma_id, serial, co_issuers, status)
+        return signed_record(claims, signers, self.now)
+
+
 class DiplomaService:
     def __init__(
         self,
@@ -408,9 +437,7 @@ class DiplomaService:
                 f"the two-person rule applies to {', '.join(required)}: this diploma must be "
                 "proposed and approved by an approver who is not the proposer"
             )
-        return self._issue(
-            request, co_issuers, now, self._who(actor), with_date=bool(raw.get("issued_on"))
-        )
+        return self._issue(request, now, self._who(actor), with_date=bool(raw.get("issued_on")))
 
     def _check(
         self, raw: Mapping[str, Any], now: datetime
@@ -426,7 +453,6 @@ class DiplomaService:
     def _issue(
         self,
         request: DiplomaRequest,
-        co_issuers: Sequence[Institution],
         now: datetime,
         actor: str,
         *,
@@ -436,19 +462,13 @@ class DiplomaService:
     ) -> IssueOutcome:
         """Number, sign, store, render and PAdES-sign a checked request (see `issue`).
         `with_date`: the request named its date (so a re-send must name the same one)."""
-        institution = self.institution
-        signer = self.record_keys.signer()
-        signers = [signer, *(self.co_issuer_keys[i.slug].signer() for i in co_issuers)]
-
-        def make_record(diploma_id: str, serial: str, status: tuple[StatusEntry, ...]) -> bytes:
-            claims = claims_for(institution, request, diploma_id, serial, tuple(co_issuers), status)
-            return signed_record(claims, signers, now)
-
-        diploma, created = self.repository.issue(
-            institution,
-            request,
-            signer.key_id,
-            make_record,
+        records = RecordMaker(self, now)
+        # A batch of one, through the path every batch's rows take.
+        [(diploma, created)] = self.repository.issue_many(
+            self.institution,
+            [(request, row_key(request))],
+            records.key_id,
+            records,
             now,
             actor=actor,
             proposal=proposal,
@@ -1195,7 +1215,7 @@ class DiplomaService:
         request, co_issuers = self._check(raw, now)
         with_date = bool(raw.get("issued_on"))
         if not self.required_approvals(co_issuers):
-            return self._issue(request, co_issuers, now, proposer.label, with_date=with_date)
+            return self._issue(request, now, proposer.label, with_date=with_date)
         issued = self._issued_as(request)
         if issued is not None:  # as `issue` answers a known external id: nothing proposed
             self.check_same_request(issued, request, with_date=with_date)
@@ -1391,10 +1411,8 @@ class DiplomaService:
                 )
             return proposal
         assert proposal.request is not None
-        co_issuers = self.co_issuers_of(proposal.request.co_issuers)
         self._issue(
             proposal.request,
-            co_issuers,
             self.clock.now(),
             approver.label,
             proposal=proposal.id,

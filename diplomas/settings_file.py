@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .atomic import write_atomic
 from .bootstrap import (
     keys_dir_for,
     load_institutions,
@@ -62,6 +62,7 @@ ENVIRONMENT = {
     "logo": "DIPLOMAS_LOGO",
 }
 LOGO_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
+LOGO_FILE_MODE = 0o644  # a logo is public: drawn on every page
 MAX_LOGO_BYTES = 5 * 1024 * 1024
 MIN_LOGO_PIXELS = 64
 """The issuer's settings that the environment may give (and then they win)."""
@@ -389,7 +390,5 @@ def adopt_logo(settings: Settings, slug: str, source: Path) -> str:
     settings.home.mkdir(parents=True, exist_ok=True)
     target = settings.home / name
     if not target.exists():
-        temporary = target.with_name(f".{name}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
+        write_atomic(target, data, mode=LOGO_FILE_MODE)
     return name

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute, Mount, Route
 
 from .. import __version__
+from ..batch_workers import WorkerPoolFactory
 from ..config import Settings
 from ..console.app import add_console_handlers, console_error, console_routers
 from ..core.errors import (
@@ -112,14 +113,27 @@ def declared_routes(app: FastAPI) -> list[BaseRoute]:
 
 
 def create_app(
-    service: DiplomaService, settings: Settings, *, watch: SettingsWatch | None = None
+    service: DiplomaService,
+    settings: Settings,
+    *,
+    watch: SettingsWatch | None = None,
+    batch_pools: WorkerPoolFactory | None = None,
 ) -> DiplomasAPI:
     """The app answering with `service`; with `watch`, it follows the settings and keys
-    as they change on disk (`diplomas.watch`), building a new service when they do."""
-    from ..batches import BatchRunner
+    as they change on disk (`diplomas.watch`), building a new service when they do.
+    Batches run on `batch_pools`'s worker processes (bootstrap's), else in the server."""
+    from ..batches import BatchService
     from .batch_queue import BatchQueue
 
-    queue = BatchQueue(BatchRunner(service, settings), settings.batch_workers)
+    def batches_of(answering: DiplomaService) -> BatchService:
+        return BatchService(
+            answering,
+            home=settings.home,
+            pools=batch_pools,
+            max_roster_bytes=settings.max_roster_bytes,
+        )
+
+    queue = BatchQueue(lambda: batches_of(current()), settings.batch_workers)
 
     def current() -> DiplomaService:
         answering: DiplomaService = app.state.service
@@ -128,8 +142,6 @@ def create_app(
     def use(new: DiplomaService) -> None:
         """Answer with `new` from the next request on: one assignment each, so a request
         sees the old service or the new one, never half of each."""
-        queue.runner = BatchRunner(new, settings)
-        app.state.batch_runner = queue.runner
         app.state.service = new
 
     async def follow_settings(watch: SettingsWatch) -> None:
@@ -177,7 +189,7 @@ def create_app(
     app.state.service = service
     app.state.settings = settings
     app.state.watch = watch
-    app.state.batch_runner = queue.runner
+    app.state.batches_of = batches_of
     app.state.batch_queue = queue
 
     async def on_error(request: Request, exc: Exception) -> Response:

@@ -22,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
+from ..batches import BatchService
 from ..config import Settings
 from ..core.errors import Unauthorized
 from ..core.ports import TokenRecord
@@ -60,6 +61,15 @@ def get_settings(request: Request) -> Settings:
 
 ServiceDep = Annotated[DiplomaService, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_batches(request: Request, service: ServiceDep) -> BatchService:
+    """Bulk issuance over the request's service (`create_app`'s `batches_of`)."""
+    batches: BatchService = request.app.state.batches_of(service)
+    return batches
+
+
+BatchesDep = Annotated[BatchService, Depends(get_batches)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

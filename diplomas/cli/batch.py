@@ -34,7 +34,7 @@ class RateColumn(TextColumn):
 
 
 class RichProgress:
-    """The batch runner's progress, as a Rich bar with count, rate and time left."""
+    """A batch's progress, as a Rich bar with count, rate and time left."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
@@ -77,8 +77,8 @@ def issue_batch(
     """Issue a diploma for every roster row, exactly once, on every core. Where the
     two-person rule applies, the roster is validated and proposed instead: its id is
     printed, and it runs once approved (`diplomas proposals approve`)."""
-    from ..batches import BatchOptions, BatchRunner
-    from ..bootstrap import build_service
+    from ..batches import BatchOptions
+    from ..bootstrap import build_batches, build_service
     from ..core.proposals import Actor
     from .audit import current_actor
     from .proposals import print_proposed, sign_in
@@ -107,7 +107,7 @@ def issue_batch(
     settings = load_settings()
     with errors_to_exit():
         service = build_service(settings)
-        runner = BatchRunner(service, settings)
+        runner = build_batches(service, settings)
         if service.rule_anywhere and not dry_run:
             proposer = (
                 Actor(current_actor()) if user is None else sign_in(service, user, password_stdin)

@@ -72,7 +72,7 @@ def correct(
     printed, and nothing is signed or changed until an approver other than the proposer
     approves it (`diplomas proposals approve ID --user EMAIL`)."""
     from ..core.proposals import Actor
-    from .main import ready_to_write, write_atomic
+    from .main import ready_to_write, write_output
     from .proposals import next_step, proposal_json, sign_in
 
     if out_file is not None:
@@ -125,7 +125,7 @@ def correct(
         outcome = service.apply_correction(plan, actor=proposer.label)
     c = outcome.diploma
     if out_file is not None and outcome.pdf is not None:
-        write_atomic(out_file, outcome.pdf)
+        write_output(out_file, outcome.pdf)
     if as_json:
         result = {
             "id": c.id,

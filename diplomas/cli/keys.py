@@ -185,7 +185,7 @@ def keys_export(
     institution: InstitutionOpt = None,
 ) -> None:
     """Write the trust bundle (public keys, root certificates) for offline verifiers."""
-    from .main import write_atomic
+    from .main import write_output
 
     with errors_to_exit():
         admin = _admin()
@@ -195,7 +195,7 @@ def keys_export(
     if out_file is None:
         sys.stdout.write(bundle)
     else:
-        write_atomic(out_file, bundle.encode())
+        write_output(out_file, bundle.encode())
         out.print(f"trust bundle written to {out_file}", highlight=False)
 
 

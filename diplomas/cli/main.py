@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..atomic import write_atomic
 from ..core.errors import ConfigurationError, ExternalIdTaken
 from ..core.qrproof import QrCheck
 from ..core.verification import SupersededRecord, Verdict, VerdictStatus
@@ -321,7 +322,7 @@ def issue(
         return
     d = outcome.diploma
     try:
-        write_atomic(out_file, outcome.pdf)
+        write_output(out_file, outcome.pdf)
     except OSError as exc:
         error(
             f"issued {d.serial} (id {d.id}), but cannot write {out_file}: "
@@ -368,14 +369,14 @@ def ready_to_write(path: Path) -> None:
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+OUT_FILE_MODE = 0o644
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """A file asked for on the command line: replaced atomically, readable as any file the
+    user writes (the mode such a file had before there was one helper)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=OUT_FILE_MODE)
 
 
 ReferenceArg = Annotated[

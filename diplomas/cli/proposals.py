@@ -257,9 +257,9 @@ def proposals_approve(
         )
         out.print(f"verify: {d.verify_url}", highlight=False)
         if out_path is not None:
-            from .main import write_atomic
+            from .main import write_output
 
-            write_atomic(out_path, pdf)
+            write_output(out_path, pdf)
             out.print(f"PDF: {out_path}", highlight=False)
         return
     if p.kind is ProposalKind.DIPLOMA:
@@ -269,9 +269,9 @@ def proposals_approve(
         out.print(f"approved {p.id}: issued {d.serial}", highlight=False)
         out.print(f"verify: {d.verify_url}", highlight=False)
         if out_path is not None:
-            from .main import write_atomic
+            from .main import write_output
 
-            write_atomic(out_path, pdf)
+            write_output(out_path, pdf)
             out.print(f"PDF: {out_path}", highlight=False)
         return
     out.print(f"approved {p.id}: running batch {p.batch_id}", highlight=False)
@@ -282,7 +282,8 @@ def run_approved_batch(
     service: DiplomaService, p: Proposal, out_dir: Path | None, workers: int
 ) -> None:
     """Run an approved batch here, from the roster kept in its folder."""
-    from ..batches import BatchOptions, BatchRunner, batch_folder
+    from ..batches import BatchOptions, batch_folder
+    from ..bootstrap import build_batches
     from .console import load_settings
 
     assert p.batch is not None
@@ -300,7 +301,7 @@ def run_approved_batch(
     )
     with errors_to_exit():
         batch = service.batch(p.batch_id)
-        report = BatchRunner(service, settings).run(rosters[0], options, batch=batch)
+        report = build_batches(service, settings).run(rosters[0], options, batch=batch)
     b = report.batch
     out.print(
         f"batch {b.id}: {b.status.value}, {b.issued} issued, {b.skipped} already issued, "

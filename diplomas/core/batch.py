@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from .model import DiplomaRequest
+from .proof import canonical
+from .text import normalize
 
 
 class BatchStatus(StrEnum):
@@ -31,6 +37,19 @@ class BatchStatus(StrEnum):
     def runnable(self) -> bool:
         """Whether a queue may start or resume it: unfinished, and not waiting for approval."""
         return not self.finished and self is not BatchStatus.PROPOSED
+
+
+def row_key(request: DiplomaRequest, values: Mapping[str, str] | None = None) -> str | None:
+    """The identity that makes issuing a request twice return the first diploma: its
+    external id; else, for a roster row (`values`, its cells), a digest of what it says
+    (blank cells left out, so a defaulted date does not make a rerun on another day look
+    like a new row); else None, and each issuance makes a new diploma."""
+    if request.external_id:
+        return f"ext:{request.external_id}"
+    if values is None:
+        return None
+    content = {k: normalize(v) for k, v in sorted(values.items()) if normalize(v)}
+    return "row:" + hashlib.sha256(canonical(content)).hexdigest()[:40]
 
 
 @dataclass(frozen=True)

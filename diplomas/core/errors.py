@@ -102,3 +102,7 @@ class StorageUnavailable(DiplomaError):
     the request was stored, and the same request may be sent again. Raised by the
     storage layer in place of the driver's error (`storage.outage`); the message holds
     the driver's words, never the connection string."""
+
+
+class UploadTooLarge(DocumentError):
+    """An uploaded file past its size limit (answered 413 over HTTP)."""

@@ -99,6 +99,9 @@ class IssuerKeys(RecordKeys, Protocol):
 
 
 MakeRecord = Callable[[str, str, tuple[StatusEntry, ...]], bytes]
+"""(diploma id, serial, status entries) -> the signed record of one known request."""
+MakeRecords = Callable[[DiplomaRequest, str, str, tuple[StatusEntry, ...]], bytes]
+"""(request, diploma id, serial, status entries) -> its signed record (`RecordMaker`)."""
 """Given (diploma id, serial, status list entries), return the canonical signed record
 bytes. It runs inside the issuing transaction that allocated all three."""
 
@@ -153,8 +156,9 @@ class DiplomaRepository(Protocol):
         proposal: str | None = None,
         national_id_hash: str = "",
     ) -> tuple[Diploma, bool]:
-        """Allocate id and serial, sign via `make_record` and store, in one transaction,
-        with an audit entry naming `actor`.
+        """`issue_many` of one, its identity the external id if any: allocate id and
+        serial, sign via `make_record` and store, in one transaction, with an audit entry
+        naming `actor`.
 
         Returns (diploma, created). When `request.external_id` is already issued by this
         institution, returns the stored diploma and False, issuing nothing. With
@@ -166,17 +170,23 @@ class DiplomaRepository(Protocol):
     def issue_many(
         self,
         institution: Institution,
-        items: Sequence[tuple[DiplomaRequest, str]],
+        items: Sequence[tuple[DiplomaRequest, str | None]],
         key_id: str,
-        make_record: Callable[[DiplomaRequest, str, str, tuple[StatusEntry, ...]], bytes],
+        make_record: MakeRecords,
         issued_at: datetime,
         batch_id: str | None = None,
         *,
         actor: str | None = None,
+        proposal: str | None = None,
+        national_id_hash: str = "",
     ) -> list[tuple[Diploma, bool]]:
-        """Issue a chunk of (request, row identity) in one transaction, in order; rows
-        whose identity is stored already come back with created=False. One audit entry
-        lists the chunk's new diplomas (actor by default `batch:<batch_id>`)."""
+        """Issue (request, row identity) items in one transaction, in order: a roster's
+        chunk, or a single diploma as a list of one (the one issuing path). Items whose
+        identity is stored already come back with created=False; an identity of None
+        always makes a new diploma. One audit entry lists the new diplomas (actor by
+        default `batch:<batch_id>`), or names the one diploma issued outside a batch.
+        With `proposal` (one item), the approved proposal it issues is marked issued in
+        the same transaction (Conflict unless it is approved)."""
         ...
 
     def get(self, diploma_id: str) -> Diploma | None: ...

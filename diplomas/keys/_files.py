@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..atomic import fsync_path, write_atomic
 from ..core.errors import KeyStoreError
 
 PRIVATE_FILE_MODE = 0o600
@@ -33,11 +33,7 @@ def ensure_private_dir(directory: Path) -> None:
 
 
 def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(directory)
 
 
 def write_new_file(path: Path, data: bytes) -> None:
@@ -63,15 +59,7 @@ def write_new_file(path: Path, data: bytes) -> None:
 
 def replace_file(path: Path, data: bytes) -> None:
     """Atomically replace `path` with `data` (mode 0600) through a fresh temporary file."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    write_new_file(temporary, data)
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    _fsync_dir(path.parent)
+    write_atomic(path, data, mode=PRIVATE_FILE_MODE)
 
 
 def read_private_file(path: Path) -> bytes:

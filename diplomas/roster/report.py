@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
-import tempfile
+import io
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
+
+from ..atomic import atomic_writer
 
 PROBLEM_COLUMNS = ("row", "column", "field", "value", "message")
 
@@ -40,22 +40,15 @@ def write_problems_csv(path: Path, problems: Iterable[ProblemRecord]) -> int:
     """Write `problems` to `path` as UTF-8 CSV with a BOM (so Excel shows Persian text)
     and columns row, column, field, value, message. The file is replaced atomically and
     readable by its owner only (values may hold national codes). Returns the count."""
-    path = Path(path)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow([safe_cell(name) for name in PROBLEM_COLUMNS])
-            for problem in problems:
-                cells = (problem.row, problem.column, problem.field, problem.value, problem.message)
-                writer.writerow([safe_cell(str(cell)) for cell in cells])
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with atomic_writer(path) as raw:
+        out = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        writer = csv.writer(out)
+        writer.writerow([safe_cell(name) for name in PROBLEM_COLUMNS])
+        for problem in problems:
+            cells = (problem.row, problem.column, problem.field, problem.value, problem.message)
+            writer.writerow([safe_cell(str(cell)) for cell in cells])
+            count += 1
+        out.flush()
+        out.detach()  # the raw file is the writer's to close
     return count

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
+from ..atomic import write_atomic
 from ..core.ids import is_diploma_id
 
 FILE_MODE = 0o640
@@ -31,24 +30,7 @@ class FilePdfStore:
         whole chunk of files durable at once (see `batches`)."""
         target = self.path(diploma_id)
         self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(
-            dir=self.directory, prefix=f".{diploma_id}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pdf)
-                out.flush()
-                if hasattr(os, "fchmod"):
-                    os.fchmod(out.fileno(), FILE_MODE)
-                if durable:
-                    os.fsync(out.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
-        if durable:
-            _fsync_directory(self.directory)
+        write_atomic(target, pdf, mode=FILE_MODE, durable=durable)
 
     def get(self, diploma_id: str) -> bytes | None:
         if not is_diploma_id(diploma_id):
@@ -57,18 +39,3 @@ class FilePdfStore:
             return (self.directory / f"{diploma_id}.pdf").read_bytes()
         except FileNotFoundError:
             return None
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    if os.name == "posix":
-        fsync_path(directory)
-
-
-def fsync_path(path: str | os.PathLike[str]) -> None:
-    """Flush a file, or a directory's entries, to the disk by its name."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

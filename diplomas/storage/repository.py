@@ -24,6 +24,7 @@ import re
 import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,12 +49,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..core.audit import SYSTEM_ACTOR, AuditAction
+from ..core.batch import row_key
 from ..core.dates import solar_hijri_year
 from ..core.errors import ConfigurationError, Conflict, NotFound
 from ..core.ids import format_serial, new_diploma_id
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, DiplomaVersion, Institution
 from ..core.outbox import corrected_purpose, issued_purpose
-from ..core.ports import MakeRecord, TokenRecord
+from ..core.ports import MakeRecord, MakeRecords, TokenRecord
 from ..core.proposals import Proposal, ProposalEvent, ProposalState
 from ..core.search import (
     COUNT_LIMIT,
@@ -191,9 +193,25 @@ def _filters(query: DiplomaQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def row_key_of(request: DiplomaRequest) -> str | None:
-    """The identity that makes issuing a request twice return the first diploma."""
-    return f"ext:{request.external_id}" if request.external_id else None
+@dataclass(frozen=True)
+class _Issuing:
+    """What one `issue_many` call issues, kept for its second try."""
+
+    institution: Institution
+    items: Sequence[tuple[DiplomaRequest, str | None]]
+    key_id: str
+    make_record: MakeRecords
+    issued_at: datetime
+    batch_id: str | None
+    actor: str | None
+    proposal: str | None
+    national_id_hash: str
+
+
+def _own_key(key: str | None, position: int) -> str:
+    """An item's identity within one call: its row identity, or its position for an item
+    without one (never equal to another's)."""
+    return key if key is not None else f"#{position}"
 
 
 def _utc(value: datetime, what: str) -> datetime:
@@ -291,88 +309,24 @@ class SqlRepository:
         proposal: str | None = None,
         national_id_hash: str = "",
     ) -> tuple[Diploma, bool]:
-        """Allocate id and serial, sign via `make_record` and store, in one transaction,
-        with its audit entry (by `actor`).
+        """One diploma: `issue_many` of one, its identity the external id if any."""
 
-        Returns (diploma, created). When `request.external_id` is already issued by this
-        institution, returns the stored diploma and False, issuing nothing; a concurrent
-        issuer of the same external id that loses the race gets the winner's diploma.
+        def make(
+            _request: DiplomaRequest, diploma_id: str, serial: str, status: tuple[StatusEntry, ...]
+        ) -> bytes:
+            return make_record(diploma_id, serial, status)
 
-        With `proposal` (the id of an approved proposal) the same transaction marks the
-        proposal issued with the diploma's id, and the audit entry names it; Conflict if
-        it is not approved. `national_id_hash` is stored when the request carries no
-        national id (a proposal keeps only the hash).
-        """
-        self._institution(institution.slug)
-        issued_at = _utc(issued_at, "issued_at")
-        issuing = (institution, request, key_id, make_record, issued_at, actor, proposal)
-        try:
-            return self._issue_once(*issuing, national_id_hash)
-        except IntegrityError:
-            # Most likely a concurrent issuer stored the same external id first.
-            if request.external_id and proposal is None:
-                existing = self.get_by_external_id(institution.slug, request.external_id)
-                if existing is not None:
-                    return existing, False
-        # Otherwise (an id collision, say) try once more with a fresh id and serial.
-        return self._issue_once(*issuing, national_id_hash)
-
-    def _issue_once(
-        self,
-        institution: Institution,
-        request: DiplomaRequest,
-        key_id: str,
-        make_record: MakeRecord,
-        issued_at: datetime,
-        actor: str,
-        proposal: str | None,
-        national_id_hash: str,
-    ) -> tuple[Diploma, bool]:
-        with self._write() as session:
-            approved: ProposalRow | None = None
-            if proposal is not None:
-                approved = session.get(ProposalRow, proposal, with_for_update=True)
-                if approved is None or approved.state != ProposalState.APPROVED.value:
-                    state = "missing" if approved is None else approved.state
-                    raise Conflict(f"proposal {proposal} is {state}, not approved: nothing issued")
-            if request.external_id:
-                existing = session.scalars(
-                    select(DiplomaRow).where(
-                        DiplomaRow.institution == institution.slug,
-                        DiplomaRow.external_id == request.external_id,
-                    )
-                ).one_or_none()
-                if existing is not None:
-                    if approved is not None:
-                        # issued meanwhile by other means: the proposal names that diploma
-                        approved.state = ProposalState.ISSUED.value
-                        approved.diploma_id = existing.id
-                    return self._diploma(existing), False
-            year = solar_hijri_year(request.issued_on)
-            number = self._next_number(session, institution.slug, year)
-            [slot] = self._allocate_slots(session, 1, issued_at)
-            diploma_id = new_diploma_id()
-            serial = format_serial(institution.serial_prefix, year, number)
-            record = make_record(diploma_id, serial, status_entries(institution.public_url, slot))
-            row = self._new_row(
-                institution, request, key_id, issued_at, diploma_id, serial, record, slot
-            )
-            if not request.national_id and national_id_hash:
-                row.national_id_hash = national_id_hash
-            session.add(row)
-            details = {"diploma": diploma_id, "serial": serial, "key_id": key_id}
-            if approved is not None:
-                approved.state = ProposalState.ISSUED.value
-                approved.diploma_id = diploma_id
-                details["proposal"] = approved.id
-            session.flush()
-            if request.email:
-                # In the issuing transaction: a diploma is never stored without its message.
-                enqueue_mail(session, diploma_id, issued_purpose(), request.email, issued_at)
-            append_audit(
-                session, issued_at, actor, AuditAction.DIPLOMA_ISSUED, details, subject=diploma_id
-            )
-            return self._diploma(row), True
+        [issued] = self.issue_many(
+            institution,
+            [(request, row_key(request))],
+            key_id,
+            make,
+            issued_at,
+            actor=actor,
+            proposal=proposal,
+            national_id_hash=national_id_hash,
+        )
+        return issued
 
     def _new_row(
         self,
@@ -402,7 +356,7 @@ class SqlRepository:
                 self._hash_national_id(request.national_id) if request.national_id else None
             ),
             external_id=request.external_id or None,
-            row_key=row_key_of(request),
+            row_key=None,  # set by `issue_many`
             co_issuers=",".join(request.co_issuers),
             key_id=key_id,
             record=bytes(record),
@@ -491,39 +445,69 @@ class SqlRepository:
     def issue_many(
         self,
         institution: Institution,
-        items: Sequence[tuple[DiplomaRequest, str]],
+        items: Sequence[tuple[DiplomaRequest, str | None]],
         key_id: str,
-        make_record: Callable[[DiplomaRequest, str, str, tuple[StatusEntry, ...]], bytes],
+        make_record: MakeRecords,
         issued_at: datetime,
         batch_id: str | None = None,
         *,
         actor: str | None = None,
+        proposal: str | None = None,
+        national_id_hash: str = "",
     ) -> list[tuple[Diploma, bool]]:
-        """Issue a chunk of (request, row key) in ONE transaction, in order.
+        """Issue (request, row identity) items in ONE transaction, in order: the one
+        issuing path, for a roster's chunk and for a single diploma (a list of one).
 
-        Rows whose key is already stored come back with created=False and issue nothing;
-        the others take consecutive serials (one counter update per Solar Hijri year) and
-        are inserted together, with one audit entry listing them (by `actor`, by default
-        `batch:<batch_id>`). Either the whole chunk is stored or none of it.
+        Items whose identity is stored already come back with created=False and issue
+        nothing (an identity of None is never stored before: each such item makes a new
+        diploma); the others take consecutive serials (one counter update per Solar Hijri
+        year) and status slots, are signed by `make_record`, and are inserted together
+        with their holders' mail queued. Either all of it is stored or none of it.
+
+        Audit: one entry listing the new diplomas (by `actor`, by default
+        `batch:<batch_id>`); a single diploma outside a batch gets its own entry.
+
+        With `proposal` (one item: the id of an approved proposal) the same transaction
+        marks the proposal issued with the diploma's id, and the audit entry names it;
+        Conflict if it is not approved. `national_id_hash` is stored for an item without a
+        national id (a proposal keeps only the hash).
+
+        A concurrent issuer of the same identities that commits first makes this one
+        fail on the unique constraint; it is tried once more, and then answers the
+        winner's diplomas.
         """
         self._institution(institution.slug)
         issued_at = _utc(issued_at, "issued_at")
+        if proposal is not None and len(items) != 1:
+            raise ValueError("a proposal issues exactly one diploma")
+        issuing = _Issuing(
+            institution,
+            items,
+            key_id,
+            make_record,
+            issued_at,
+            batch_id,
+            actor,
+            proposal,
+            national_id_hash,
+        )
+        try:
+            return self._issue_chunk(issuing)
+        except IntegrityError:
+            # Most likely a concurrent issuer stored the same identity first; else (an id
+            # collision, say) the next try takes a fresh id and serial.
+            return self._issue_chunk(issuing)
+
+    def _issue_chunk(self, issuing: _Issuing) -> list[tuple[Diploma, bool]]:
+        institution, items, issued_at = issuing.institution, issuing.items, issuing.issued_at
         with self._write() as session:
-            keys = [key for _, key in items]
-            existing: dict[str, DiplomaRow] = {}
-            for start in range(0, len(keys), _KEYS_PER_QUERY):
-                part = keys[start : start + _KEYS_PER_QUERY]
-                for row in session.scalars(
-                    select(DiplomaRow).where(
-                        DiplomaRow.institution == institution.slug, DiplomaRow.row_key.in_(part)
-                    )
-                ):
-                    assert row.row_key is not None
-                    existing[row.row_key] = row
+            approved = self._approved_proposal(session, issuing.proposal)
+            existing = self._stored_keys(session, institution.slug, items)
             fresh: dict[str, int] = {}
-            for request, key in items:
-                if key not in existing and key not in fresh:
-                    fresh[key] = solar_hijri_year(request.issued_on)
+            for position, (request, key) in enumerate(items):
+                own = _own_key(key, position)
+                if key not in existing and own not in fresh:
+                    fresh[own] = solar_hijri_year(request.issued_on)
             numbers: dict[int, int] = {}
             for year in sorted(set(fresh.values())):
                 count = sum(1 for y in fresh.values() if y == year)
@@ -531,47 +515,105 @@ class SqlRepository:
             slots = iter(self._allocate_slots(session, len(fresh), issued_at))
             out: list[tuple[Diploma, bool]] = []
             made: dict[str, DiplomaRow] = {}
-            for request, key in items:
-                if key in existing:
+            for position, (request, key) in enumerate(items):
+                own = _own_key(key, position)
+                if key is not None and key in existing:
                     out.append((self._diploma(existing[key]), False))
                     continue
-                if key in made:  # the same identity twice in one chunk: one diploma
-                    out.append((self._diploma(made[key]), False))
+                if own in made:  # the same identity twice in one chunk: one diploma
+                    out.append((self._diploma(made[own]), False))
                     continue
-                year = fresh[key]
+                year = fresh[own]
                 number = numbers[year]
                 numbers[year] += 1
                 diploma_id = new_diploma_id()
                 serial = format_serial(institution.serial_prefix, year, number)
                 slot = next(slots)
                 entries = status_entries(institution.public_url, slot)
-                record = make_record(request, diploma_id, serial, entries)
+                record = issuing.make_record(request, diploma_id, serial, entries)
                 row = self._new_row(
-                    institution, request, key_id, issued_at, diploma_id, serial, record, slot
+                    institution,
+                    request,
+                    issuing.key_id,
+                    issued_at,
+                    diploma_id,
+                    serial,
+                    record,
+                    slot,
                 )
                 row.row_key = key
-                row.batch_id = batch_id
-                made[key] = row
+                row.batch_id = issuing.batch_id
+                if not request.national_id and issuing.national_id_hash:
+                    row.national_id_hash = issuing.national_id_hash
+                made[own] = row
                 session.add(row)
                 out.append((self._diploma(row), True))
+            if approved is not None:
+                # issued now, or meanwhile by other means: the proposal names that diploma
+                approved.state = ProposalState.ISSUED.value
+                approved.diploma_id = out[0][0].id
             session.flush()
             for row in made.values():
                 if row.email:
+                    # In the issuing transaction: a diploma is never stored without its message.
                     enqueue_mail(session, row.id, issued_purpose(), row.email, issued_at)
             if made:
-                append_audit(
-                    session,
-                    issued_at,
-                    actor or (f"batch:{batch_id}" if batch_id else SYSTEM_ACTOR),
-                    AuditAction.DIPLOMAS_ISSUED,
-                    {
-                        "batch": batch_id or "",
-                        "key_id": key_id,
-                        "diplomas": [[r.id, r.serial] for r in made.values()],
-                    },
-                    subject=batch_id or "",
-                )
+                self._audit_issued(session, issuing, list(made.values()), approved)
             return out
+
+    def _approved_proposal(self, session: Session, proposal: str | None) -> ProposalRow | None:
+        if proposal is None:
+            return None
+        approved = session.get(ProposalRow, proposal, with_for_update=True)
+        if approved is None or approved.state != ProposalState.APPROVED.value:
+            state = "missing" if approved is None else approved.state
+            raise Conflict(f"proposal {proposal} is {state}, not approved: nothing issued")
+        return approved
+
+    def _stored_keys(
+        self, session: Session, institution: str, items: Sequence[tuple[DiplomaRequest, str | None]]
+    ) -> dict[str, DiplomaRow]:
+        keys = [key for _, key in items if key is not None]
+        existing: dict[str, DiplomaRow] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            part = keys[start : start + _KEYS_PER_QUERY]
+            for row in session.scalars(
+                select(DiplomaRow).where(
+                    DiplomaRow.institution == institution, DiplomaRow.row_key.in_(part)
+                )
+            ):
+                assert row.row_key is not None
+                existing[row.row_key] = row
+        return existing
+
+    def _audit_issued(
+        self,
+        session: Session,
+        issuing: _Issuing,
+        made: list[DiplomaRow],
+        approved: ProposalRow | None,
+    ) -> None:
+        batch_id, at = issuing.batch_id, issuing.issued_at
+        actor = issuing.actor or (f"batch:{batch_id}" if batch_id else SYSTEM_ACTOR)
+        if batch_id is None and len(issuing.items) == 1:
+            [row] = made
+            details = {"diploma": row.id, "serial": row.serial, "key_id": issuing.key_id}
+            if approved is not None:
+                details["proposal"] = approved.id
+            append_audit(session, at, actor, AuditAction.DIPLOMA_ISSUED, details, subject=row.id)
+            return
+        append_audit(
+            session,
+            at,
+            actor,
+            AuditAction.DIPLOMAS_ISSUED,
+            {
+                "batch": batch_id or "",
+                "key_id": issuing.key_id,
+                "diplomas": [[r.id, r.serial] for r in made],
+            },
+            subject=batch_id or "",
+        )
 
     def get(self, diploma_id: str) -> Diploma | None:
         # The hot path of every public verification: one Core statement on a pooled

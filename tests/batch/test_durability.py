@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import diplomas.batches as batches
-from diplomas.batches import BatchOptions, BatchRunner
-from diplomas.bootstrap import build_service, init_instance
+from diplomas.batches import BatchOptions
+from diplomas.bootstrap import build_batches, build_service, init_instance
 from diplomas.config import Settings
 
 from .rosters import cohort
@@ -41,7 +41,7 @@ def test_every_pdf_is_fsynced_before_its_digest_is_recorded(
     monkeypatch.setattr(batches, "CHUNK", 8)  # several chunks in flight
 
     out = tmp_path / "out"
-    report = BatchRunner(service, settings).run(
+    report = build_batches(service, settings).run(
         cohort(tmp_path / "cohort.csv", 20), BatchOptions(out_dir=out, workers=workers)
     )
 

@@ -16,7 +16,8 @@ from conftest import SAMT, LiveServer, free_port, make_instance, serving
 from playwright.sync_api import BrowserContext, Page, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
-from diplomas.batches import BatchOptions, BatchRunner
+from diplomas.batches import BatchOptions
+from diplomas.bootstrap import build_batches
 from diplomas.core.proposals import Actor
 from diplomas.rosters import RosterDrafts
 
@@ -75,7 +76,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         {"name": "مریم احمدی", "name_en": "Maryam Ahmadi"}, Actor("cli:test")
     )
     service.production = False
-    report = BatchRunner(service, inst.settings).run(
+    report = build_batches(service, inst.settings).run(
         roster, BatchOptions(out_dir=roster.parent / "out", workers=1, skip_invalid=True)
     )
     with serving(inst, port) as server:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from conftest import LiveServer
 
-from diplomas.batches import BatchOptions, BatchRunner
+from diplomas.batches import BatchOptions
+from diplomas.bootstrap import build_batches
 from diplomas.core.audit import AuditAction
 
 from .support import PEOPLE, signed_in
@@ -50,7 +51,7 @@ def test_a_batch_is_resent_after_a_confirmation(console: LiveServer, tmp_path: P
         writer.writerow(["name", "name_en", "email"])
         writer.writerow(["مریم احمدی", "Maryam Ahmadi", "m@example.com"])
         writer.writerow(["رضا کریمی", "Reza Karimi", ""])
-    report = BatchRunner(service, console.instance.settings).run(
+    report = build_batches(service, console.instance.settings).run(
         roster, BatchOptions(out_dir=tmp_path / "out", workers=1)
     )
     batch_id = report.batch.id

@@ -15,7 +15,8 @@ import pytest
 from conftest import SAMT, LiveServer, free_port, make_instance, serving
 from pdftools import pdfsig
 
-from diplomas.batches import BatchOptions, BatchRunner
+from diplomas.batches import BatchOptions
+from diplomas.bootstrap import build_batches
 from diplomas.core.holder import TOKEN_CHARS, holder_token, link_key
 from tests.console.conftest import add_people
 from tests.console.support import PEOPLE, signed_in
@@ -188,7 +189,7 @@ def test_the_manifest_carries_the_mail_merge_columns(site: LiveServer, tmp_path:
         "علی رضایی,Ali Rezaei,,2026-11-20\n",
         encoding="utf-8",
     )
-    runner = BatchRunner(site.instance.service, site.instance.settings)
+    runner = build_batches(site.instance.service, site.instance.settings)
     report = runner.run(roster, BatchOptions(out_dir=tmp_path / "out", workers=1))
     assert report.manifest_csv is not None
     with open(report.manifest_csv, encoding="utf-8-sig", newline="") as fh:

@@ -20,8 +20,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from diplomas.batches import BatchOptions, BatchRunner
-from diplomas.bootstrap import build_service, open_key_store, open_key_stores
+from diplomas.batches import BatchOptions
+from diplomas.bootstrap import build_batches, build_service, open_key_store, open_key_stores
 from diplomas.core.errors import ConfigurationError, KeyStoreError
 from diplomas.keys import FileKeyStore
 from diplomas.keys.pkcs11_token import CONFIG_FILE, Token, restart_module
@@ -147,7 +147,7 @@ def test_bulk_issuance_signs_in_the_token_from_each_worker(
 
     assert isinstance(token_instance, Instance)
     service, settings = token_instance.service, token_instance.settings
-    report = BatchRunner(service, settings).run(
+    report = build_batches(service, settings).run(
         cohort(tmp_path / "cohort.csv", 24), BatchOptions(out_dir=tmp_path / "out", workers=2)
     )
     assert report.batch.issued == 24, report.batch.message

@@ -297,7 +297,8 @@ def test_settings_never_show_the_password(instance: Instance) -> None:
 def test_a_batch_is_mailed_and_resent(instance: Instance, tmp_path: Path) -> None:
     import csv
 
-    from diplomas.batches import BatchOptions, BatchRunner
+    from diplomas.batches import BatchOptions
+    from diplomas.bootstrap import build_batches
 
     roster = tmp_path / "cohort.csv"
     with roster.open("w", newline="", encoding="utf-8") as f:
@@ -306,7 +307,7 @@ def test_a_batch_is_mailed_and_resent(instance: Instance, tmp_path: Path) -> Non
         for i in range(3):
             row = holder(i)
             writer.writerow({k: row[k] for k in ("name", "name_en", "email")})
-    report = BatchRunner(instance.service, instance.settings).run(
+    report = build_batches(instance.service, instance.settings).run(
         roster, BatchOptions(out_dir=tmp_path / "out", workers=1)
     )
     assert report.batch.issued == 3

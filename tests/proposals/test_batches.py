@@ -9,7 +9,8 @@ import pytest
 from batch.rosters import cohort, person, write_roster
 
 from diplomas.api.batch_queue import BatchQueue
-from diplomas.batches import BatchOptions, BatchRunner, batch_folder
+from diplomas.batches import BatchOptions, BatchService, batch_folder
+from diplomas.bootstrap import build_batches
 from diplomas.core.audit import AuditAction
 from diplomas.core.batch import BatchStatus
 from diplomas.core.errors import ApprovalRequired, Forbidden, InvalidInput
@@ -19,8 +20,8 @@ from diplomas.core.verification import VerdictStatus
 from .conftest import APPROVER, PROPOSER, Office
 
 
-def runner(office: Office) -> BatchRunner:
-    return BatchRunner(office.service, office.instance.settings)
+def runner(office: Office) -> BatchService:
+    return build_batches(office.service, office.instance.settings)
 
 
 def options(out: Path) -> BatchOptions:
@@ -40,7 +41,7 @@ def test_a_proposed_batch_does_not_run_until_approved(office: Office, tmp_path: 
     assert kept.read_bytes() == roster.read_bytes()
     # Nothing runs it: the queue's resume skips it, and running it is refused.
     assert service.batches.unfinished() == []
-    queue = BatchQueue(run, workers=1)
+    queue = BatchQueue(lambda: run, workers=1)
     submitted: list[str] = []
     queue.submit = lambda b: submitted.append(b.id)  # type: ignore[method-assign]
     queue.resume_unfinished()

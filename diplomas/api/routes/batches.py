@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,16 +11,16 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from ...batches import batch_folder
+from ...batches import BatchOptions
 from ...core.batch import Batch, BatchStatus
-from ...core.errors import Conflict, DocumentError, InvalidInput
-from ..deps import AuthFirstRoute, IssueToken, ReadToken, ServiceDep, SettingsDep
+from ...core.errors import Conflict
+from ...core.proposals import Proposal
+from ...manifests import ARCHIVE
+from ..deps import AuthFirstRoute, BatchesDep, IssueToken, ReadToken, ServiceDep
 from ..limits import Body, limits
 from ..schemas import MailQueuedOut, ProposalOut
-from .verify import UploadTooLarge
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"], route_class=AuthFirstRoute)
-ROSTER_TYPES = (".csv", ".tsv", ".txt", ".xlsx")
 
 
 class ProblemOut(BaseModel):
@@ -95,7 +93,7 @@ class BatchOut(BaseModel):
 async def upload_roster(
     request: Request,
     service: ServiceDep,
-    settings: SettingsDep,
+    batches: BatchesDep,
     token: IssueToken,
     file: Annotated[UploadFile, File(description="The roster: CSV or XLSX.")],
     template: Annotated[str, Form()] = "classic",
@@ -106,53 +104,18 @@ async def upload_roster(
     Where the two-person rule applies, the roster is validated now (422 lists its
     problems) and proposed: the answer is the proposal, and the batch waits, `proposed`,
     until every required approval is given."""
-    from ...batches import BatchOptions
-
-    service.require_issuer()
-    name = os.path.basename(file.filename or "roster.csv")
-    suffix = Path(name).suffix.lower()
-    if suffix not in ROSTER_TYPES:
-        raise DocumentError(f"a roster must be one of {', '.join(ROSTER_TYPES)}, not {name!r}")
-    runner = request.app.state.batch_runner
     options = BatchOptions(out_dir=Path("."), template=template, skip_invalid=skip_invalid)
-    proposing = service.rule_anywhere
-    batch = runner.new_batch(
-        name, options, BatchStatus.PROPOSED if proposing else BatchStatus.QUEUED
+    received = await run_in_threadpool(
+        batches.receive,
+        file.filename or "",
+        file.file,
+        options,
+        service.actor_for_token(token),
     )
-    folder = batch_folder(settings.home, batch.id)
-    folder.mkdir(parents=True)
-    roster = folder / f"roster{suffix}"
-    with open(roster, "wb") as fh:
-        copied = 0
-        while chunk := await file.read(1 << 20):
-            copied += len(chunk)
-            if copied > settings.max_roster_bytes:
-                fh.close()
-                shutil.rmtree(folder)
-                raise UploadTooLarge(
-                    f"the roster is larger than {settings.max_roster_bytes // (1 << 20)} MB"
-                )
-            fh.write(chunk)
-    if proposing:
-        try:
-            proposal = await run_in_threadpool(
-                runner.propose, roster, options, service.actor_for_token(token), batch
-            )
-        except InvalidInput:
-            runner.store.touch(
-                batch,
-                datetime.now(UTC),
-                status=BatchStatus.REFUSED,
-                message="the roster has problems; nothing was proposed",
-                finished_at=datetime.now(UTC),
-            )
-            shutil.rmtree(folder)
-            raise
-        if proposal is not None:
-            return ProposalOut.of(proposal, service.institution.public_url)
-        batch = runner.store.touch(batch, datetime.now(UTC), status=BatchStatus.QUEUED)
-    request.app.state.batch_queue.submit(batch)
-    return BatchOut.of(batch, service.institution.public_url)
+    if isinstance(received, Proposal):
+        return ProposalOut.of(received, service.institution.public_url)
+    request.app.state.batch_queue.submit(received)
+    return BatchOut.of(received, service.institution.public_url)
 
 
 @router.get("/{batch_id}")
@@ -174,11 +137,11 @@ def resend_batch_mail(batch_id: str, service: ServiceDep, _: IssueToken) -> Mail
     responses={200: {"content": {"application/zip": {}}}},
 )
 def get_archive(
-    batch_id: str, service: ServiceDep, settings: SettingsDep, _: ReadToken
+    batch_id: str, service: ServiceDep, batches: BatchesDep, _: ReadToken
 ) -> FileResponse:
     """The zip of every PDF with the manifest, once the batch is done."""
     batch = service.batch(batch_id)
-    archive = batch_folder(settings.home, batch.id) / "out" / "diplomas.zip"
+    archive = batches.folder(batch.id) / "out" / ARCHIVE
     if batch.status is not BatchStatus.DONE or not archive.exists():
         raise Conflict(f"the batch is {batch.status.value}; the archive exists once it is done")
     return FileResponse(archive, media_type="application/zip", filename=f"diplomas-{batch.id}.zip")

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ...core.errors import DocumentError
+from ...core.errors import UploadTooLarge as UploadTooLarge  # raised here; app.py answers 413
 from ...core.verification import Verdict
 from ...service import DiplomaService
 from ...verdicts import CachedVerdict
@@ -115,10 +116,6 @@ async def read_upload(upload: UploadFile, limit: int) -> bytes:
     if not data.lstrip()[:5] == b"%PDF-":
         raise DocumentError("the uploaded file is not a PDF")
     return data
-
-
-class UploadTooLarge(DocumentError):
-    pass
 
 
 @router.get("/{diploma_id}", response_model=VerdictOut)

@@ -60,9 +60,10 @@ def batch(request: Request, signed: Reader, batch_id: str) -> Response:
 @router.get("/admin/batches/{batch_id}/archive")
 def archive(request: Request, signed: Reader, batch_id: str) -> Response:
     from ...batches import batch_folder
+    from ...manifests import ARCHIVE
 
     found = _batch(request, batch_id)
-    path = batch_folder(request.app.state.settings.home, found.id) / "out" / "diplomas.zip"
+    path = batch_folder(request.app.state.settings.home, found.id) / "out" / ARCHIVE
     if found.status is not BatchStatus.DONE or not path.exists():
         raise Refused(409, "Not found")
     return FileResponse(path, media_type="application/zip", filename=f"diplomas-{found.id}.zip")

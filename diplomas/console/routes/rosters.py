@@ -4,7 +4,6 @@ every person named twice, look at sample pages, then issue it as a batch."""
 from __future__ import annotations
 
 import base64
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -173,14 +172,13 @@ async def issue(
     skip_invalid: Annotated[bool, Form()] = False,
 ) -> Response:
     """Issue the checked roster as a batch (each row once, resumable, in the background)."""
-    from ...batches import BatchOptions, batch_folder
+    from ...batches import BatchOptions, BatchService
+    from ...core.proposals import Proposal
 
     draft = _draft(request, signed, draft_id)
     if draft.mapping is None:
         return redirect(request, f"/admin/rosters/{draft.id}/columns")
-    settings = request.app.state.settings
-    runner = request.app.state.batch_runner
-    source = draft.roster_file
+    batches: BatchService = request.app.state.batches_of(service_of(request))
 
     def start() -> str:
         """The batch proposed where the two-person rule applies (it waits, `proposed`,
@@ -188,17 +186,12 @@ async def issue(
         options = BatchOptions(
             out_dir=Path("."), template=draft.template, skip_invalid=skip_invalid
         )
-        proposal = runner.propose(source, options, actor_of(signed))
-        if proposal is not None:
-            drafts(request).discard(draft)
-            return f"/admin/proposals/{proposal.id}"
-        batch = runner.new_batch(draft.source, options)
-        folder = batch_folder(settings.home, batch.id)
-        folder.mkdir(parents=True)
-        shutil.copyfile(source, folder / f"roster{source.suffix}")
-        request.app.state.batch_queue.submit(batch)
+        submitted = batches.submit_file(draft.roster_file, draft.source, options, actor_of(signed))
         drafts(request).discard(draft)
-        return f"/admin/batches/{batch.id}"
+        if isinstance(submitted, Proposal):
+            return f"/admin/proposals/{submitted.id}"
+        request.app.state.batch_queue.submit(submitted)
+        return f"/admin/batches/{submitted.id}"
 
     try:
         target = await run_in_threadpool(start)

@@ -1,0 +1,55 @@
+"""Receiving an uploaded roster is the batch service's: kept in the batch's folder and
+queued, or refused with nothing kept and nothing left for a restart to resume."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from conftest import Instance
+
+from diplomas.batches import BatchOptions, BatchService, batch_folder
+from diplomas.core.batch import Batch, BatchStatus
+from diplomas.core.errors import DocumentError, UploadTooLarge
+from diplomas.core.proposals import Actor
+
+from .rosters import cohort
+
+LIMIT = 1 << 20
+
+
+def batches(instance: Instance) -> BatchService:
+    return BatchService(instance.service, home=instance.settings.home, max_roster_bytes=LIMIT)
+
+
+def test_a_roster_is_kept_and_its_batch_queued(instance: Instance, tmp_path: Path) -> None:
+    roster = cohort(tmp_path / "cohort.csv", 3)
+    received = batches(instance).receive(
+        "../../cohort.CSV", io.BytesIO(roster.read_bytes()), BatchOptions(Path(".")), Actor("t")
+    )
+    assert isinstance(received, Batch)
+    batch = instance.service.batch(received.id)
+    assert batch.status is BatchStatus.QUEUED and batch.source == "cohort.CSV"
+    kept = batch_folder(instance.settings.home, batch.id) / "roster.csv"
+    assert kept.read_bytes() == roster.read_bytes()
+
+
+def test_a_roster_past_the_limit_is_refused_and_not_kept(instance: Instance) -> None:
+    service = instance.service
+    with pytest.raises(UploadTooLarge, match="larger than 1 MB"):
+        batches(instance).receive(
+            "big.csv", io.BytesIO(b"a" * (LIMIT + 1)), BatchOptions(Path(".")), Actor("t")
+        )
+    [batch] = service.recent_batches()
+    assert batch.status is BatchStatus.REFUSED
+    assert not batch_folder(instance.settings.home, batch.id).exists()
+    assert service.batches.unfinished() == []
+
+
+def test_a_file_that_is_no_roster_is_refused_first(instance: Instance) -> None:
+    with pytest.raises(DocumentError, match="a roster must be one of"):
+        batches(instance).receive(
+            "diploma.pdf", io.BytesIO(b"%PDF-"), BatchOptions(Path(".")), Actor("t")
+        )
+    assert instance.service.recent_batches() == []
