@@ -7,37 +7,19 @@ here it is never cached, never sent as a referrer and never indexed.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from ...core.dates import format_gregorian, format_solar_hijri
 from ...core.errors import NotFound
 from ...core.statuslist import MEDIA_TYPE as CREDENTIAL_MEDIA_TYPE
-from ...core.text import persian_digits
-from ...holders import HolderView
-from ...service import DiplomaService
 from ..deps import AuthFirstRoute, ServiceDep
+from .pages import language, templates
 
 router = APIRouter(prefix="/h", tags=["holder"], route_class=AuthFirstRoute)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
-templates.env.filters["fa_digits"] = persian_digits
-templates.env.filters["solar_hijri"] = format_solar_hijri
-templates.env.filters["gregorian"] = format_gregorian
 
-NOT_INDEXED = {"X-Robots-Tag": "noindex, nofollow"}
-_NOT_FOUND = 404
-
-
-def _language(lang: str | None) -> str:
-    return "en" if lang == "en" else "fa"
-
-
-def _view(service: DiplomaService, diploma_id: str, token: str) -> HolderView:
-    return service.holders.view(diploma_id, token)
+NOT_INDEXED = {"X-Robots-Tag": "noindex"}
+"""For the files: the edge says it of every page already."""
 
 
 @router.get(
@@ -46,19 +28,17 @@ def _view(service: DiplomaService, diploma_id: str, token: str) -> HolderView:
     responses={404: {"content": {"text/html": {}}, "description": "no diploma at this link"}},
 )
 async def holder_page(
-    diploma_id: str, token: str, service: ServiceDep, lang: str | None = None
+    request: Request, diploma_id: str, token: str, service: ServiceDep
 ) -> HTMLResponse:
     """The holder's page: her diploma's standing, her PDF and credential, LinkedIn, and
     the public link to share. Persian first; `?lang=en` for English."""
-    language = _language(lang)
     page = templates.get_template("holder.html")
+    here, lang = f"/h/{diploma_id}/{token}", language(request)
     try:
-        view = await run_in_threadpool(_view, service, diploma_id, token)
+        view = await run_in_threadpool(service.holders.view, diploma_id, token)
     except NotFound:
-        body = page.render(view=None, lang=language, here=f"/h/{diploma_id}/{token}")
-        return HTMLResponse(body, _NOT_FOUND, headers=NOT_INDEXED)
-    body = page.render(view=view, lang=language, here=f"/h/{view.diploma.id}/{token}")
-    return HTMLResponse(body, headers=NOT_INDEXED)
+        return HTMLResponse(page.render(view=None, lang=lang, here=here), 404)
+    return HTMLResponse(page.render(view=view, lang=lang, here=here))
 
 
 def _attachment(content: bytes, media_type: str, filename: str) -> Response:
