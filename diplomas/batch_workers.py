@@ -116,11 +116,34 @@ def render_jobs(state: WorkerState, jobs: Sequence[RenderJob]) -> list[Rendered]
             state.renderer, state.signer, job.record, job.template, co_signers, state.logos
         )
         state.pdfs.put(job.diploma_id, pdf, durable=False)
-        stored = state.pdfs.path(job.diploma_id)
-        linked = place(stored, Path(job.path), pdf)
-        files = (str(stored),) if linked else (str(stored), job.path)
+        stored = state.pdfs.local_path(job.diploma_id)
+        if stored is None:  # in the database: durable already; the copy is a file
+            write_atomic(Path(job.path), pdf, durable=False)
+            files: tuple[str, ...] = (job.path,)
+        else:
+            linked = place(stored, Path(job.path), pdf)
+            files = (str(stored),) if linked else (str(stored), job.path)
         out.append(Rendered(job.diploma_id, hashlib.sha256(pdf).hexdigest(), files))
     return out
+
+
+def sign_pages(state: WorkerState, jobs: Sequence[RenderJob]) -> list[tuple[str, bytes]]:
+    """Render and sign each job's PDF, and hand it back (a shard stores it with its digest
+    in one transaction: `shards`); the jobs' paths are not used."""
+    return [
+        (
+            job.diploma_id,
+            render_signed(
+                state.renderer,
+                state.signer,
+                job.record,
+                job.template,
+                [state.co_issuer_keys[slug].pdf_signer() for slug in job.co_issuers],
+                state.logos,
+            ),
+        )
+        for job in jobs
+    ]
 
 
 def place(stored: Path, target: Path, pdf: bytes) -> bool:

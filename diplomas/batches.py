@@ -14,12 +14,14 @@ PDF on the rerun. Files are written to a temporary name and renamed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import shutil
+import sys
+import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,7 +41,7 @@ from .batch_workers import (
     check_rows,
     render_jobs,
 )
-from .core.batch import Batch, BatchStatus, Problem, row_key
+from .core.batch import Batch, BatchStatus, KeptRoster, Problem, row_key
 from .core.credential import claims_for
 from .core.errors import (
     ApprovalRequired,
@@ -79,7 +81,7 @@ class Progress(Protocol):
     def advance(self, count: int) -> None: ...
 
 
-class _NoProgress:
+class NoProgress:
     def phase(self, name: str, total: int) -> None:
         pass
 
@@ -114,7 +116,7 @@ class BatchReport:
 
 
 @dataclass(frozen=True)
-class _Row:
+class Row:
     number: int
     request: DiplomaRequest
     key: str
@@ -125,7 +127,7 @@ class _Validation:
     problems: list[Problem]
     valid: int
     total: int
-    first: _Row | None
+    first: Row | None
 
 
 def _shown_value(field: str, value: object) -> str:
@@ -137,9 +139,14 @@ def _shown_value(field: str, value: object) -> str:
     return text
 
 
-def batch_folder(home: Path, batch_id: str) -> Path:
-    """Where a batch run by the server keeps its roster (`roster.<ext>`) and output."""
-    return home / "batches" / batch_id
+@contextlib.contextmanager
+def roster_file(kept: KeptRoster) -> Iterator[Path]:
+    """A roster kept in the database as a file (the roster readers take a path), in a
+    private temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="roster-") as folder:
+        path = Path(folder) / kept.name
+        path.write_bytes(kept.content)
+        yield path
 
 
 def file_sha256(path: Path) -> str:
@@ -154,26 +161,21 @@ class BatchService:
     """Rosters in, batches of diplomas out: upload, proposal, run, resume.
 
     `pools` makes the worker pool of a run (bootstrap's `worker_pools`, on processes);
-    without it, runs issue in this process. `home` holds the batches' folders.
+    without it, runs issue in this process. A server's batches run as shards (`shards`).
     """
 
     def __init__(
         self,
         service: DiplomaService,
         *,
-        home: Path,
         pools: WorkerPoolFactory | None = None,
         max_roster_bytes: int | None = None,
     ) -> None:
         self.service = service
         self.store = service.batches
         self.clock = service.clock
-        self.home = home
         self.pools = pools
         self.max_roster_bytes = max_roster_bytes
-
-    def folder(self, batch_id: str) -> Path:
-        return batch_folder(self.home, batch_id)
 
     def new_batch(
         self, source: str, options: BatchOptions, status: BatchStatus = BatchStatus.QUEUED
@@ -201,8 +203,8 @@ class BatchService:
         options: BatchOptions,
         proposer: Actor,
     ) -> Batch | Proposal:
-        """Keep an uploaded roster in a new batch's folder and queue the batch (the
-        caller hands it to its queue); where the two-person rule applies, validate it now
+        """Keep an uploaded roster with a new batch (in the database) and queue the batch
+        (the caller starts it: `tasks`); where the two-person rule applies, validate it now
         (InvalidInput lists its problems; nothing is kept then) and propose it: the
         batch waits, `proposed`, until every approval is given.
 
@@ -217,35 +219,40 @@ class BatchService:
         batch = self.new_batch(
             name, options, BatchStatus.PROPOSED if proposing else BatchStatus.QUEUED
         )
-        folder = self.folder(batch.id)
-        folder.mkdir(parents=True, mode=OUTPUT_DIRECTORY_MODE)
-        kept = folder / f"roster{suffix}"
-        try:
-            self._keep(roster, kept)
-        except UploadTooLarge as exc:
-            # Refused, not left queued: a restart would resume it and find no roster.
-            self._finish(batch, BatchStatus.REFUSED, str(exc))
-            shutil.rmtree(folder)
-            raise
-        if not proposing:
-            return batch
-        try:
-            proposal = self.propose(kept, options, proposer, batch)
-        except InvalidInput:
-            now = self.clock.now()
-            self.store.touch(
-                batch,
-                now,
-                status=BatchStatus.REFUSED,
-                message="the roster has problems; nothing was proposed",
-                finished_at=now,
-            )
-            shutil.rmtree(folder)
-            raise
+        with tempfile.TemporaryDirectory(prefix="roster-") as folder:
+            kept = Path(folder) / f"roster{suffix}"
+            try:
+                self._keep(roster, kept)
+            except UploadTooLarge as exc:
+                # Refused, not left queued: nothing would ever run it.
+                self.finish(batch, BatchStatus.REFUSED, str(exc))
+                raise
+            self.keep_roster(batch, kept)
+            if not proposing:
+                return batch
+            try:
+                proposal = self.propose(kept, options, proposer, batch)
+            except InvalidInput:
+                now = self.clock.now()
+                self.store.touch(
+                    batch,
+                    now,
+                    status=BatchStatus.REFUSED,
+                    message="the roster has problems; nothing was proposed",
+                    finished_at=now,
+                )
+                raise
         if proposal is not None:
             return proposal
         queued: Batch = self.store.touch(batch, self.clock.now(), status=BatchStatus.QUEUED)
         return queued
+
+    def keep_roster(self, batch: Batch, roster_path: Path) -> None:
+        """Keep the roster a server runs in the database, where every replica and worker
+        reads it (`shards`), pinned by its digest."""
+        content = roster_path.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
+        self.store.keep_roster(batch.id, roster_path.name, content, digest)
 
     def _keep(self, roster: BinaryIO, kept: Path) -> None:
         limit = self.max_roster_bytes
@@ -267,9 +274,7 @@ class BatchService:
         if proposal is not None:
             return proposal
         batch = self.new_batch(source, options)
-        folder = self.folder(batch.id)
-        folder.mkdir(parents=True, mode=OUTPUT_DIRECTORY_MODE)
-        write_atomic(folder / f"roster{roster_path.suffix.lower()}", roster_path.read_bytes())
+        self.keep_roster(batch, roster_path)
         return batch
 
     def propose(
@@ -281,25 +286,24 @@ class BatchService:
     ) -> Proposal | None:
         """Validate a roster as a run would and, when the two-person rule applies to the
         issuer or a co-issuer its rows name, propose it: a batch in the `proposed` status
-        (no queue runs it) whose roster is kept in its folder and pinned by its digest.
+        (no queue runs it) whose roster is kept with it and pinned by its digest.
 
         InvalidInput lists the roster's problems (none is proposed then, unless
         `skip_invalid` and the problems are in rows only). None when no approval is
         needed: the caller runs it as before. `batch` is the caller's own, saved
-        `proposed` with the roster in its folder (`receive`); without it one is made and
-        the roster copied there."""
+        `proposed` with the roster kept (`receive`); without it one is made and the
+        roster kept with it."""
         roster = open_roster(roster_path, encoding=options.encoding)
-        rows: list[_Row] = []
-        checked = self._validate(
+        rows: list[Row] = []
+        checked = self.validate(
             roster,
             options,
-            _NoProgress(),
+            NoProgress(),
             InProcessPool(WorkerState.of_service(self.service)),
             collect=rows,
         )
         problems, total = checked.problems, checked.total
-        header_level = any(p.row <= 1 or p.message.endswith(STOPPED) for p in problems)
-        if problems and (header_level or not options.skip_invalid):
+        if refusal(problems, options.skip_invalid):
             raise InvalidInput(
                 [
                     FieldProblem(
@@ -317,11 +321,7 @@ class BatchService:
             return None
         if batch is None:
             batch = self.new_batch(roster_path.name, options, BatchStatus.PROPOSED)
-            folder = self.folder(batch.id)
-            folder.mkdir(parents=True, mode=OUTPUT_DIRECTORY_MODE)
-            kept = folder / f"roster{roster_path.suffix.lower()}"
-            write_atomic(kept, roster_path.read_bytes())
-            roster_path = kept
+            self.keep_roster(batch, roster_path)
         batch = self.store.touch(
             batch,
             self.clock.now(),
@@ -345,21 +345,6 @@ class BatchService:
 
     # -- running --------------------------------------------------------------------------
 
-    def run_stored(self, batch: Batch, workers: int) -> BatchReport:
-        """Run (or resume) a batch kept in its folder, as the server's queue does."""
-        folder = self.folder(batch.id)
-        rosters = sorted(folder.glob("roster.*"))
-        if not rosters:
-            raise FileNotFoundError(f"the roster of batch {batch.id} is gone")
-        options = BatchOptions(
-            out_dir=folder / "out",
-            workers=workers,
-            template=batch.template,
-            skip_invalid=batch.skip_invalid,
-            archive=True,
-        )
-        return self.run(rosters[0], options, batch=batch)
-
     def run(
         self,
         roster_path: Path,
@@ -371,7 +356,7 @@ class BatchService:
         two-person rule runs only once approved and only with the roster approved;
         a roster whose rows need approval and were never proposed is refused
         (ApprovalRequired) before anything is signed."""
-        progress = progress or _NoProgress()
+        progress = progress or NoProgress()
         started = time.perf_counter()
         approved = batch is not None and self.service.batch_may_run(batch, file_sha256(roster_path))
         batch = batch or self.new_batch(roster_path.name, options)
@@ -384,20 +369,17 @@ class BatchService:
         try:
             # Workers start (and load keys, design and fonts) while the roster is being
             # validated; they issue nothing until validation has passed.
-            pool = None if options.dry_run else self._start_pool(options)
+            pool = None if options.dry_run else self.start_pool(options)
             roster = open_roster(roster_path, encoding=options.encoding)
-            checker = pool or self._in_process()
+            checker = pool or self.in_process_pool()
             named: set[str] = set()
-            checked = self._validate(roster, options, progress, checker, co_issuers=named)
+            checked = self.validate(roster, options, progress, checker, co_issuers=named)
             problems = checked.problems
             errors_csv = out / "errors.csv"
             if problems:
                 write_problems_csv(errors_csv, problems)
             else:
                 errors_csv.unlink(missing_ok=True)
-            # File-level problems, and a row past which the file could not be read, leave
-            # the roster unknown: nothing of it is issued, even with --skip-invalid.
-            header_level = any(p.row <= 1 or p.message.endswith(STOPPED) for p in problems)
             batch = self.store.touch(
                 batch,
                 self.clock.now(),
@@ -407,28 +389,19 @@ class BatchService:
                 problems=tuple(problems),
             )
             report_errors = errors_csv if problems else None
-            if problems and (header_level or not options.skip_invalid):
-                batch = self._finish(
-                    batch,
-                    BatchStatus.REFUSED,
-                    f"{len(problems)} problem(s) in the roster; nothing was issued"
-                    + ("" if header_level else " (use --skip-invalid to issue the valid rows)"),
-                )
+            refused = refusal(problems, options.skip_invalid)
+            if refused:
+                batch = self.finish(batch, BatchStatus.REFUSED, refused)
                 return BatchReport(batch, time.perf_counter() - started, report_errors)
             if options.dry_run:
                 sample = self._sample(checked.first, options) if checked.first else None
-                batch = self._finish(batch, BatchStatus.DONE, "dry run: validated, nothing issued")
+                batch = self.finish(batch, BatchStatus.DONE, "dry run: validated, nothing issued")
                 return BatchReport(
                     batch, time.perf_counter() - started, report_errors, sample=sample
                 )
-            required = self.service.required_approvals(self.service.co_issuers_of(sorted(named)))
-            if required and not approved:
-                batch = self._finish(
-                    batch,
-                    BatchStatus.REFUSED,
-                    f"the two-person rule applies to {', '.join(required)}: propose the "
-                    "roster, it runs once approved; nothing was issued",
-                )
+            unapproved = self.unapproved(named, approved)
+            if unapproved:
+                batch = self.finish(batch, BatchStatus.REFUSED, unapproved)
                 raise ApprovalRequired(batch.message)
             invalid = {p.row for p in problems}
             batch = self.store.touch(batch, self.clock.now(), status=BatchStatus.ISSUING)
@@ -438,7 +411,7 @@ class BatchService:
                 issuing = _Issuing(self, batch, out, pool, manifest, progress, options.workers)
                 batch = issuing.issue(rows)
             archive = write_archive(out) if options.archive else None
-            batch = self._finish(batch, BatchStatus.DONE, "")
+            batch = self.finish(batch, BatchStatus.DONE, "")
             return BatchReport(
                 batch,
                 time.perf_counter() - started,
@@ -449,22 +422,32 @@ class BatchService:
             )
         except Exception as exc:
             message = str(exc) if isinstance(exc, DiplomaError) else f"{type(exc).__name__}: {exc}"
-            self._finish(batch, BatchStatus.FAILED, f"stopped: {message}; rerun to resume")
+            self.finish(batch, BatchStatus.FAILED, f"stopped: {message}; rerun to resume")
             raise
         finally:
             if pool is not None:
                 pool.shutdown()
 
-    def _in_process(self) -> InProcessPool:
+    def unapproved(self, co_issuers: set[str], approved: bool) -> str:
+        """Why a roster naming these co-issuers may not run unapproved ('' if it may)."""
+        required = self.service.required_approvals(self.service.co_issuers_of(sorted(co_issuers)))
+        if not required or approved:
+            return ""
+        return (
+            f"the two-person rule applies to {', '.join(required)}: propose the roster, it "
+            "runs once approved; nothing was issued"
+        )
+
+    def in_process_pool(self) -> InProcessPool:
         return InProcessPool(WorkerState.of_service(self.service))
 
-    def _start_pool(self, options: BatchOptions) -> WorkerPool:
+    def start_pool(self, options: BatchOptions) -> WorkerPool:
         workers = max(1, options.workers)
         if workers == 1 or self.pools is None:
-            return self._in_process()
+            return self.in_process_pool()
         return self.pools(workers, options.template)
 
-    def _finish(self, batch: Batch, status: BatchStatus, message: str) -> Batch:
+    def finish(self, batch: Batch, status: BatchStatus, message: str) -> Batch:
         now = self.clock.now()
         finished: Batch = self.store.touch(
             batch, now, status=status, message=message, finished_at=now
@@ -486,7 +469,7 @@ class BatchService:
             # Until the workers are up, the main process checks rows itself.
             checker = pool
             if not pool.ready():
-                checker = inline = inline or self._in_process()
+                checker = inline = inline or self.in_process_pool()
             ahead.append((rows, checker.submit(check_rows, check)))
             while len(ahead) > 2 * max(1, options.workers):
                 yield from self._checked(roster, *ahead.popleft())
@@ -512,14 +495,14 @@ class BatchService:
             )
             yield row.number, values, (None if problems else request), problems
 
-    def _validate(
+    def validate(
         self,
         roster: Roster,
         options: BatchOptions,
         progress: Progress,
         pool: WorkerPool,
         *,
-        collect: list[_Row] | None = None,
+        collect: list[Row] | None = None,
         co_issuers: set[str] | None = None,
     ) -> _Validation:
         """The roster's problems and counts; each valid row is added to `collect` and the
@@ -534,7 +517,7 @@ class BatchService:
         seen: dict[str, int] = {}
         issued_before: list[tuple[int, DiplomaRequest, bool]] = []
         valid = total = 0
-        first: _Row | None = None
+        first: Row | None = None
         progress.phase("validating", roster.count())
         for number, values, request, row_problems in self._rows(roster, options, pool):
             total += 1
@@ -557,9 +540,9 @@ class BatchService:
                 else:
                     seen[key] = number
                     if first is None:
-                        first = _Row(number, request, key)
+                        first = Row(number, request, key)
                     if collect is not None:
-                        collect.append(_Row(number, request, key))
+                        collect.append(Row(number, request, key))
                     if co_issuers is not None:
                         co_issuers.update(request.co_issuers)
             if row_problems:
@@ -602,7 +585,7 @@ class BatchService:
                 )
         return problems
 
-    def _sample(self, first: _Row, options: BatchOptions) -> Path:
+    def _sample(self, first: Row, options: BatchOptions) -> Path:
         """Dry run: one unsigned page of the first valid row, numbered as a sample."""
         institution = self.service.institution
         claims = claims_for(
@@ -619,20 +602,45 @@ class BatchService:
 
     def _valid_rows(
         self, roster: Roster, invalid: set[int], options: BatchOptions
-    ) -> Iterator[_Row]:
+    ) -> Iterator[Row]:
         today = self.clock.now().date()
-        return _parsed_rows(roster, invalid, options.template, today)
+        return parsed_rows(roster, invalid, options.template, today)
 
 
-def _parsed_rows(roster: Roster, invalid: set[int], template: str, today: date) -> Iterator[_Row]:
+def refusal(problems: Sequence[Problem], skip_invalid: bool) -> str:
+    """Why a roster with these problems issues nothing ('' if its valid rows may issue).
+    File-level problems, and a row past which the file could not be read, leave the
+    roster unknown: nothing of it is issued, even with --skip-invalid."""
+    if not problems:
+        return ""
+    header_level = any(p.row <= 1 or p.message.endswith(STOPPED) for p in problems)
+    if header_level or not skip_invalid:
+        return f"{len(problems)} problem(s) in the roster; nothing was issued" + (
+            "" if header_level else " (use --skip-invalid to issue the valid rows)"
+        )
+    return ""
+
+
+def parsed_rows(
+    roster: Roster,
+    invalid: Collection[int],
+    template: str,
+    today: date,
+    between: tuple[int, int] = (0, sys.maxsize),
+) -> Iterator[Row]:
+    """The valid rows, parsed; only those numbered `between` first and last (a shard's:
+    the others are read but not parsed)."""
+    first, last = between
     for row in roster.rows():
-        if row.number in invalid or row.problems:
+        if row.number > last:
+            return
+        if row.number < first or row.number in invalid or row.problems:
             continue
         values = dict(row.values)
         request = parse_request({**values, "template": template}, today=today)
         key = row_key(request, values)
         assert key is not None
-        yield _Row(row.number, request, key)
+        yield Row(row.number, request, key)
 
 
 # -- issuing -----------------------------------------------------------------------------
@@ -702,7 +710,7 @@ class _Issuing:
         self.issued = 0
         self.skipped = 0
 
-    def issue(self, rows: Iterable[_Row]) -> Batch:
+    def issue(self, rows: Iterable[Row]) -> Batch:
         self.progress.phase("issuing", self.batch.valid_rows)
         fsyncs = ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="fsync")
         syncer = ThreadPoolExecutor(1, thread_name_prefix="durable")
@@ -722,7 +730,7 @@ class _Issuing:
             fsyncs.shutdown()
         return self._touch()
 
-    def _commit(self, chunk: Sequence[_Row]) -> list[_Entry]:
+    def _commit(self, chunk: Sequence[Row]) -> list[_Entry]:
         results = self.service.repository.issue_many(
             self.service.institution,
             [(r.request, r.key) for r in chunk],
@@ -730,6 +738,7 @@ class _Issuing:
             self.records,
             self.records.now,
             self.batch.id,
+            rows=[r.number for r in chunk],
         )
         return [
             _Entry(r.number, diploma, created, self.out / f"{diploma.serial}.pdf")

@@ -10,7 +10,8 @@ import gc
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from .api.app import DiplomasAPI
     from .batch_workers import WorkerPool, WorkerPoolFactory, WorkerState
     from .batches import BatchService
+    from .core.ports import PdfStore
     from .core.qrproof import QrCheck
     from .keys import FileKeyStore, TrustBundle
     from .pdfsign.signer import Timestamping
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
     from .service import DiplomaService
     from .storage.audit import SqlAuditLog
     from .storage.batches import SqlBatchStore
-    from .storage.files import FilePdfStore
+    from .tasks import Tasks
 
 
 def store_passphrase(settings: Settings) -> bytes:
@@ -532,7 +534,7 @@ class Runtime:
     engine: Engine
     audit: SqlAuditLog
     batches: SqlBatchStore
-    pdf_store: FilePdfStore
+    pdf_store: PdfStore
     renderer: TemplateRenderer
 
 
@@ -541,16 +543,28 @@ def open_runtime(settings: Settings) -> Runtime:
     from .storage.audit import SqlAuditLog
     from .storage.batches import SqlBatchStore
     from .storage.engine import make_engine
-    from .storage.files import FilePdfStore
 
     engine = make_engine(settings.effective_database_url)
     return Runtime(
         engine,
         SqlAuditLog(engine),
         SqlBatchStore(engine),
-        FilePdfStore(settings.pdf_dir),
+        open_pdf_store(settings, engine),
         TemplateRenderer(settings.templates_dir),
     )
+
+
+def open_pdf_store(settings: Settings, engine: Engine | None = None) -> PdfStore:
+    """The PDF store the settings name (`Settings.pdf_store`): the database's (reading
+    PDFs written as files before as well), or files under home."""
+    from .storage.engine import make_engine
+    from .storage.files import FilePdfStore
+    from .storage.pdfs import SqlPdfStore
+
+    files = FilePdfStore(settings.pdf_dir)
+    if not settings.pdfs_in_database:
+        return files
+    return SqlPdfStore(engine or make_engine(settings.effective_database_url), fallback=files)
 
 
 def build_service(
@@ -637,7 +651,6 @@ def build_batches(service: DiplomaService, settings: Settings) -> BatchService:
 
     return BatchService(
         service,
-        home=settings.home,
         pools=worker_pools(settings),
         max_roster_bytes=settings.max_roster_bytes,
     )
@@ -660,7 +673,6 @@ def load_worker_state(settings: object, template: str, environment: dict[str, st
 
     from .batch_workers import WorkerState
     from .render import TemplateRenderer
-    from .storage.files import FilePdfStore
 
     assert isinstance(settings, Settings)
     # The forkserver kept the environment of whenever it started; a worker takes the one
@@ -684,7 +696,40 @@ def load_worker_state(settings: object, template: str, environment: dict[str, st
         logos={
             did: path for store in stores.values() for did, path in store.institution.logos.items()
         },
-        pdfs=FilePdfStore(settings.pdf_dir),
+        pdfs=open_pdf_store(settings),
+    )
+
+
+def worker_tasks(settings: Settings) -> Tasks:
+    """The task app of a `diplomas worker` process: batch shards rendered in this process
+    (run one worker per core), with the service rebuilt when the settings or keys change
+    on disk, and the outbox drained when mail is set up."""
+    from .batches import BatchService
+    from .mail.sender import MailSender, mail_configured
+    from .tasks import Tasks, connector_for
+    from .watch import SettingsWatch
+
+    runtime = open_runtime(settings)
+    watch = SettingsWatch(settings, lambda: build_service(settings, runtime))
+    current = [watch.build()]
+    lock = threading.Lock()
+
+    def service() -> DiplomaService:
+        with lock:
+            rebuilt = watch.check()
+            if rebuilt is not None:
+                current[0] = rebuilt
+            return current[0]
+
+    mail: Callable[[], MailSender] | None = None
+    if mail_configured(settings):
+        sender = MailSender.from_settings(settings, current[0], service)
+        mail = lambda: sender  # noqa: E731
+    return Tasks(
+        connector_for(settings.effective_database_url),
+        lambda: BatchService(service(), max_roster_bytes=settings.max_roster_bytes),
+        mail=mail,
+        stalled_seconds=settings.worker_stalled_seconds,
     )
 
 

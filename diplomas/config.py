@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     max_roster_bytes: int = 50 * 1024 * 1024
     batch_workers: int = 1
     """Worker processes for batches uploaded through the API (the CLI uses every core)."""
+
+    # Past one machine (`diplomas.tasks`): batches run as shards on procrastinate. With
+    # PostgreSQL its jobs live in the database and `diplomas worker` runs them on any
+    # machine; with SQLite they run inside the server.
+    pdf_store: Literal["auto", "files", "database"] = "auto"
+    """DIPLOMAS_PDF_STORE: where signed PDFs live. `auto`: in the database with PostgreSQL
+    (every replica serves every PDF), as files under home with SQLite."""
+    embedded_worker: bool = True
+    """DIPLOMAS_EMBEDDED_WORKER: the server runs batch shards itself too. Turn it off on
+    replicas when `diplomas worker` processes do the work (SQLite: always on)."""
+    worker_heartbeat_seconds: float = Field(10, gt=0)
+    """How often a worker tells the database it is alive."""
+    worker_stalled_seconds: float = Field(30, gt=0)
+    """A worker silent this long is taken for dead: its shard is run again by another
+    (shards are idempotent). Keep it a few heartbeats long."""
     rate_limit: int = Field(60, ge=0)
     """Requests per minute per client address on the public verify routes; 0 disables.
     Counted in each server process on its own (with N workers a client gets N times it)."""
@@ -155,6 +170,16 @@ class Settings(BaseSettings):
             "logo": str(Path(self.logo).resolve()) if self.logo else None,
         }
         return {key: value for key, value in given.items() if value is not None}
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return self.effective_database_url.startswith(("postgresql", "postgres"))
+
+    @property
+    def pdfs_in_database(self) -> bool:
+        if self.pdf_store == "auto":
+            return self.uses_postgresql
+        return self.pdf_store == "database"
 
     @property
     def effective_database_url(self) -> str:

@@ -9,8 +9,10 @@ import contextlib
 import csv
 import io
 import json
+import shutil
+import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
@@ -113,3 +115,51 @@ def write_archive(folder: Path) -> Path:
         for manifest in manifests:
             zf.write(manifest, manifest.name)
     return archive
+
+
+class _Sink(io.RawIOBase):
+    """Where a streamed zip is written: its bytes are taken out as they come."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        taken = b"".join(self._parts)
+        self._parts.clear()
+        return taken
+
+
+def stream_archive(lines: Iterable[ManifestLine], pdf: Callable[[str], bytes]) -> Iterator[bytes]:
+    """The archive `write_archive` makes, made from manifest lines and a source of PDFs
+    (by diploma id) instead of a folder, and handed out in pieces as it is written: a
+    server streams it from the database without keeping it anywhere. The manifests go
+    to temporary files meanwhile (they are written last), so memory stays flat."""
+    sink = _Sink()
+    with (
+        tempfile.SpooledTemporaryFile(1 << 20) as raw_csv,
+        tempfile.SpooledTemporaryFile(1 << 20) as raw_json,
+    ):
+        text_csv = io.TextIOWrapper(raw_csv, encoding="utf-8-sig", newline="")
+        text_json = io.TextIOWrapper(raw_json, encoding="utf-8")
+        writer = ManifestWriter(text_csv, text_json)
+        # A stream cannot seek: zipfile writes each entry's sizes after its data.
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:
+            for line in lines:
+                writer.write(line)
+                zf.writestr(line.file, pdf(line.id))
+                yield sink.take()
+            writer.close()
+            for name, text in ((MANIFEST_CSV, text_csv), (MANIFEST_JSON, text_json)):
+                text.flush()
+                text.seek(0)
+                with zf.open(name, "w") as entry:
+                    shutil.copyfileobj(text.buffer, entry)
+                yield sink.take()
+        yield sink.take()

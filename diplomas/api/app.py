@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -123,17 +124,22 @@ def create_app(
     as they change on disk (`diplomas.watch`), building a new service when they do.
     Batches run on `batch_pools`'s worker processes (bootstrap's), else in the server."""
     from ..batches import BatchService
-    from .batch_queue import BatchQueue
+    from ..tasks import Pools, Tasks, connector_for
 
     def batches_of(answering: DiplomaService) -> BatchService:
         return BatchService(
-            answering,
-            home=settings.home,
-            pools=batch_pools,
-            max_roster_bytes=settings.max_roster_bytes,
+            answering, pools=batch_pools, max_roster_bytes=settings.max_roster_bytes
         )
 
-    queue = BatchQueue(lambda: batches_of(current()), settings.batch_workers)
+    pools = Pools(batch_pools, settings.batch_workers)
+    tasks = Tasks(
+        connector_for(settings.effective_database_url),
+        lambda: batches_of(current()),
+        pool=pools,
+        stalled_seconds=settings.worker_stalled_seconds,
+    )
+    # SQLite: the queue is this process's own, so this process works it.
+    working = settings.embedded_worker or not settings.uses_postgresql
 
     def current() -> DiplomaService:
         answering: DiplomaService = app.state.service
@@ -159,13 +165,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        queue.resume_unfinished()
+        await tasks.app.open_async()
+        # Every replica may: a batch waiting already is not deferred twice.
+        await tasks.resume()
         await verify.warm_up(current())
         if mail is not None:
             mail.start()
         try:
             async with anyio.create_task_group() as background:
                 background.start_soon(verify.look_ahead_forever, current)
+                if working:
+                    background.start_soon(
+                        functools.partial(
+                            tasks.work, heartbeat_seconds=settings.worker_heartbeat_seconds
+                        )
+                    )
                 if watch is not None:
                     background.start_soon(follow_settings, watch)
                 yield
@@ -173,7 +187,8 @@ def create_app(
         finally:
             if mail is not None:
                 mail.stop()
-            queue.shutdown()
+            await tasks.app.close_async()
+            await anyio.to_thread.run_sync(pools.shutdown)
 
     app = DiplomasAPI(
         lifespan=lifespan,
@@ -190,7 +205,7 @@ def create_app(
     app.state.settings = settings
     app.state.watch = watch
     app.state.batches_of = batches_of
-    app.state.batch_queue = queue
+    app.state.tasks = tasks
 
     async def on_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DiplomaError)

@@ -82,8 +82,10 @@ app.command("list")(list_diplomas)
 app.command("show")(show)
 
 from .holders import holder_link  # noqa: E402
+from .worker import worker  # noqa: E402
 
 app.command("holder-link")(holder_link)
+app.command("worker")(worker)
 
 
 @app.command()

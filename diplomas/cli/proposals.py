@@ -281,27 +281,27 @@ def proposals_approve(
 def run_approved_batch(
     service: DiplomaService, p: Proposal, out_dir: Path | None, workers: int
 ) -> None:
-    """Run an approved batch here, from the roster kept in its folder."""
-    from ..batches import BatchOptions, batch_folder
+    """Run an approved batch here, from the roster kept with it; its PDFs and manifest
+    go to `out_dir` (by default the batch's folder under home)."""
+    from ..batches import BatchOptions, roster_file
     from ..bootstrap import build_batches
     from .console import load_settings
 
     assert p.batch is not None
     settings = load_settings()
-    folder = batch_folder(settings.home, p.batch_id)
-    rosters = sorted(folder.glob("roster.*"))
-    if not rosters:
-        error(f"the roster of batch {p.batch_id} is gone from {folder}")
+    kept = service.batches.roster(p.batch_id)
+    if kept is None:
+        error(f"the roster of batch {p.batch_id} is gone")
         raise typer.Exit(EXIT_INVALID_INPUT)
     options = BatchOptions(
-        out_dir=out_dir or folder / "out",
+        out_dir=out_dir or settings.home / "batches" / p.batch_id / "out",
         workers=workers,
         template=p.batch.template,
         skip_invalid=p.batch.skip_invalid,
     )
-    with errors_to_exit():
+    with errors_to_exit(), roster_file(kept) as roster:
         batch = service.batch(p.batch_id)
-        report = build_batches(service, settings).run(rosters[0], options, batch=batch)
+        report = build_batches(service, settings).run(roster, options, batch=batch)
     b = report.batch
     out.print(
         f"batch {b.id}: {b.status.value}, {b.issued} issued, {b.skipped} already issued, "

@@ -85,3 +85,27 @@ class Batch:
     @property
     def done_rows(self) -> int:
         return self.issued + self.skipped
+
+
+Shard = tuple[int, int, int]
+"""A run of a roster's valid rows: first and last row number, and how many rows."""
+
+
+@dataclass(frozen=True)
+class KeptRoster:
+    name: str
+    content: bytes
+    sha256: str
+    shards: tuple[Shard, ...]
+    """Empty until the roster is validated and split."""
+    invalid: frozenset[int]
+    """The rows refused at validation (all of them: the batch keeps the first problems)."""
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """A roster row and its diploma."""
+
+    row: int
+    diploma_id: str
+    created: bool

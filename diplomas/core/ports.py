@@ -4,14 +4,14 @@ tests may swap in an in-memory twin where speed matters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .audit import SYSTEM_ACTOR, AuditEntry, ChainVerdict, Change, token_actor
-from .batch import Batch
+from .batch import Batch, BatchLine, KeptRoster, Shard
 from .credential import PublicClaims
 from .keyring import KeyRing, RecordSigner
 from .model import Diploma, DiplomaRequest, DiplomaVersion, Institution
@@ -179,6 +179,7 @@ class DiplomaRepository(Protocol):
         actor: str | None = None,
         proposal: str | None = None,
         national_id_hash: str = "",
+        rows: Sequence[int] | None = None,
     ) -> list[tuple[Diploma, bool]]:
         """Issue (request, row identity) items in one transaction, in order: a roster's
         chunk, or a single diploma as a list of one (the one issuing path). Items whose
@@ -411,6 +412,22 @@ class BatchStore(Protocol):
 
     def touch(self, batch: Batch, at: datetime, **changes: object) -> Batch: ...
 
+    def finish_issuing(self, batch_id: str, at: datetime) -> bool:
+        """Mark an issuing batch done once each valid row has its diploma and PDF."""
+        ...
+
+    def keep_roster(self, batch_id: str, name: str, content: bytes, sha256: str) -> None: ...
+
+    def roster(self, batch_id: str) -> KeptRoster | None: ...
+
+    def set_shards(
+        self, batch_id: str, shards: Sequence[Shard], invalid: Collection[int]
+    ) -> None: ...
+
+    def rows_done(self, batch_id: str, first: int, last: int) -> int: ...
+
+    def lines(self, batch_id: str, page: int = 500) -> Iterator[BatchLine]: ...
+
 
 class Outbox(Protocol):
     """Mail to holders (`storage.outbox`; the states in `core.outbox`). Messages are
@@ -444,9 +461,20 @@ class PdfStore(Protocol):
         """Store atomically; durable=False leaves flushing to the caller."""
         ...
 
-    def path(self, diploma_id: str) -> Path: ...
+    def local_path(self, diploma_id: str) -> Path | None:
+        """The PDF's file, for a store of files (a batch links its copy to it); None for
+        a store that keeps no files (the database)."""
+        ...
 
     def get(self, diploma_id: str) -> bytes | None: ...
+
+
+@runtime_checkable
+class RecordingPdfStore(PdfStore, Protocol):
+    """A PDF store that also records each PDF's digest on its diploma, in the same
+    transaction (the database's: `storage.pdfs`)."""
+
+    def put_recorded(self, items: Sequence[tuple[str, bytes]]) -> list[str]: ...
 
 
 class AccountStore(Protocol):

@@ -25,6 +25,9 @@ class FilePdfStore:
             raise ValueError(f"{diploma_id!r} is not a diploma id")
         return self.directory / f"{diploma_id}.pdf"
 
+    def local_path(self, diploma_id: str) -> Path | None:
+        return self.path(diploma_id)
+
     def put(self, diploma_id: str, pdf: bytes, *, durable: bool = True) -> None:
         """Write atomically; with durable=False skip the fsyncs, for a caller that makes a
         whole chunk of files durable at once (see `batches`)."""

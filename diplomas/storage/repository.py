@@ -86,6 +86,7 @@ from .proposals import proposal_of, write_row
 from .tables import (
     ApiTokenRow,
     Base,
+    BatchLineRow,
     DiplomaRow,
     DiplomaVersionRow,
     ProposalRow,
@@ -206,6 +207,25 @@ class _Issuing:
     actor: str | None
     proposal: str | None
     national_id_hash: str
+    rows: Sequence[int] | None
+
+
+def _record_rows(
+    session: Session, batch_id: str, rows: Sequence[int], out: list[tuple[Diploma, bool]]
+) -> None:
+    """Each row's diploma in the batch's rows, unless recorded by an earlier try."""
+    recorded = set(
+        session.scalars(
+            select(BatchLineRow.row).where(
+                BatchLineRow.batch_id == batch_id, BatchLineRow.row.in_(list(rows))
+            )
+        )
+    )
+    session.add_all(
+        BatchLineRow(batch_id=batch_id, row=row, diploma_id=diploma.id, created=created)
+        for row, (diploma, created) in zip(rows, out, strict=True)
+        if row not in recorded
+    )
 
 
 def _own_key(key: str | None, position: int) -> str:
@@ -454,6 +474,7 @@ class SqlRepository:
         actor: str | None = None,
         proposal: str | None = None,
         national_id_hash: str = "",
+        rows: Sequence[int] | None = None,
     ) -> list[tuple[Diploma, bool]]:
         """Issue (request, row identity) items in ONE transaction, in order: the one
         issuing path, for a roster's chunk and for a single diploma (a list of one).
@@ -471,6 +492,10 @@ class SqlRepository:
         marks the proposal issued with the diploma's id, and the audit entry names it;
         Conflict if it is not approved. `national_id_hash` is stored for an item without a
         national id (a proposal keeps only the hash).
+
+        With `rows` (the items' roster row numbers, and a `batch_id`) the same
+        transaction records each row's diploma in the batch's rows, once: a batch's
+        progress and manifest are counted from them.
 
         A concurrent issuer of the same identities that commits first makes this one
         fail on the unique constraint; it is tried once more, and then answers the
@@ -490,7 +515,10 @@ class SqlRepository:
             actor,
             proposal,
             national_id_hash,
+            rows,
         )
+        if rows is not None and (batch_id is None or len(rows) != len(items)):
+            raise ValueError("rows are a batch's, one per item")
         try:
             return self._issue_chunk(issuing)
         except IntegrityError:
@@ -559,6 +587,8 @@ class SqlRepository:
                     enqueue_mail(session, row.id, issued_purpose(), row.email, issued_at)
             if made:
                 self._audit_issued(session, issuing, list(made.values()), approved)
+            if issuing.rows is not None and issuing.batch_id is not None:
+                _record_rows(session, issuing.batch_id, issuing.rows, out)
             return out
 
     def _approved_proposal(self, session: Session, proposal: str | None) -> ProposalRow | None:

@@ -242,6 +242,41 @@ class BatchRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class BatchFileRow(Base):
+    """A roster the server runs, kept in the database so that any replica or worker reads
+    it, with the shards it was split into (JSON `[[first row, last row, rows], ...]`)."""
+
+    __tablename__ = "batch_files"
+
+    batch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    shards: Mapped[str] = mapped_column(Text)
+
+
+class BatchLineRow(Base):
+    """A roster row's diploma: written in the transaction that issues it (or finds it
+    issued before), so a batch's progress and manifest are counted from its rows."""
+
+    __tablename__ = "batch_rows"
+
+    batch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    diploma_id: Mapped[str] = mapped_column(String(32))
+    created: Mapped[bool] = mapped_column(Boolean)
+    """False: issued before, by an earlier run of the same row."""
+
+
+class PdfRow(Base):
+    """A signed PDF, where the PDFs live in the database (`storage.pdfs`)."""
+
+    __tablename__ = "pdfs"
+
+    diploma_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class ProposalRow(Base):
     """A diploma, a batch or a correction proposed under the two-person rule
     (`core.proposals`): what will be issued or changed, who proposed it, and each

@@ -168,7 +168,6 @@ def test_every_route_that_needs_a_token_checks_it_first(inst: Instance) -> None:
         ("POST", "/api/v1/proposals/{proposal_id}/approve"): "approve",
         ("POST", "/api/v1/proposals/{proposal_id}/reject"): "approve",
     }
-    app.state.batch_queue.shutdown()
 
 
 def test_a_router_that_would_read_the_body_first_is_refused() -> None:

@@ -1,6 +1,6 @@
 """The batch layer sits below the wiring: nothing it imports, at module level or inside a
 function, leads back to `diplomas.bootstrap` (the cycle bootstrap -> api -> batch_queue ->
-batches -> bootstrap is gone), and the queue imports no route module."""
+batches -> bootstrap is gone), and the task queue imports no route module."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ BATCH_LAYER = (
     "diplomas.batch_workers",
     "diplomas.manifests",
     "diplomas.atomic",
-    "diplomas.api.batch_queue",
+    "diplomas.shards",
+    "diplomas.tasks",
 )
 
 
@@ -81,17 +82,17 @@ def test_the_batch_layer_does_not_import_bootstrap(module: str) -> None:
     assert chain is None, " -> ".join(chain or ())
 
 
-def test_the_batch_queue_imports_no_route_module() -> None:
+def test_the_task_queue_imports_no_route_module() -> None:
     graph = _graph()
     routes = [m for m in graph if m.startswith(("diplomas.api.routes", "diplomas.console.routes"))]
     for route in routes:
-        chain = _path(graph, "diplomas.api.batch_queue", route)
+        chain = _path(graph, "diplomas.tasks", route)
         assert chain is None, " -> ".join(chain or ())
 
 
 def test_the_graph_sees_the_edges_it_checks() -> None:
     graph = _graph()
-    assert "diplomas.batches" in graph["diplomas.api.batch_queue"]
+    assert "diplomas.shards" in graph["diplomas.tasks"]
     assert "diplomas.api" in graph["diplomas.bootstrap"]  # build_app's, inside a function
 
 

@@ -1,15 +1,17 @@
-"""Receiving an uploaded roster is the batch service's: kept in the batch's folder and
-queued, or refused with nothing kept and nothing left for a restart to resume."""
+"""Receiving an uploaded roster is the batch service's: kept with its batch in the
+database (where every replica and worker reads it) and queued, or refused with nothing
+kept and nothing left for a restart to resume."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
 import pytest
 from conftest import Instance
 
-from diplomas.batches import BatchOptions, BatchService, batch_folder
+from diplomas.batches import BatchOptions, BatchService
 from diplomas.core.batch import Batch, BatchStatus
 from diplomas.core.errors import DocumentError, UploadTooLarge
 from diplomas.core.proposals import Actor
@@ -20,7 +22,7 @@ LIMIT = 1 << 20
 
 
 def batches(instance: Instance) -> BatchService:
-    return BatchService(instance.service, home=instance.settings.home, max_roster_bytes=LIMIT)
+    return BatchService(instance.service, max_roster_bytes=LIMIT)
 
 
 def test_a_roster_is_kept_and_its_batch_queued(instance: Instance, tmp_path: Path) -> None:
@@ -31,8 +33,11 @@ def test_a_roster_is_kept_and_its_batch_queued(instance: Instance, tmp_path: Pat
     assert isinstance(received, Batch)
     batch = instance.service.batch(received.id)
     assert batch.status is BatchStatus.QUEUED and batch.source == "cohort.CSV"
-    kept = batch_folder(instance.settings.home, batch.id) / "roster.csv"
-    assert kept.read_bytes() == roster.read_bytes()
+    kept = instance.service.batches.roster(batch.id)
+    assert kept is not None and kept.name == "roster.csv"
+    assert kept.content == roster.read_bytes()
+    assert kept.sha256 == hashlib.sha256(roster.read_bytes()).hexdigest()
+    assert kept.shards == ()  # split when it runs
 
 
 def test_a_roster_past_the_limit_is_refused_and_not_kept(instance: Instance) -> None:
@@ -43,7 +48,7 @@ def test_a_roster_past_the_limit_is_refused_and_not_kept(instance: Instance) -> 
         )
     [batch] = service.recent_batches()
     assert batch.status is BatchStatus.REFUSED
-    assert not batch_folder(instance.settings.home, batch.id).exists()
+    assert service.batches.roster(batch.id) is None
     assert service.batches.unfinished() == []
 
 

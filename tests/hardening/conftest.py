@@ -47,8 +47,6 @@ def make_app(hardened: Instance) -> Iterator[MakeApp]:
         return app
 
     yield build
-    for app in apps:
-        app.state.batch_queue.shutdown()
 
 
 @pytest.fixture

@@ -152,7 +152,6 @@ def test_a_taken_metrics_address_is_an_error_when_named_and_a_warning_by_default
         default.model_fields_set.discard("metrics_address")
         assert serve_metrics(app.state.metrics, default) is None
         assert "serving without metrics" in caplog.text
-        app.state.batch_queue.shutdown()
     assert serve_metrics(app.state.metrics, Settings(metrics_address="off")) is None
 
 

@@ -1,21 +1,23 @@
-"""A roster under the two-person rule: validated when proposed, kept in the batch's
-folder and pinned by its digest, never run (nor resumed) until approved."""
+"""A roster under the two-person rule: validated when proposed, kept with its batch and
+pinned by its digest, never run (nor resumed) until approved."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from batch.rosters import cohort, person, write_roster
+from procrastinate.testing import InMemoryConnector
 
-from diplomas.api.batch_queue import BatchQueue
-from diplomas.batches import BatchOptions, BatchService, batch_folder
+from diplomas.batches import BatchOptions, BatchService
 from diplomas.bootstrap import build_batches
 from diplomas.core.audit import AuditAction
 from diplomas.core.batch import BatchStatus
 from diplomas.core.errors import ApprovalRequired, Forbidden, InvalidInput
 from diplomas.core.proposals import Actor, ProposalKind, ProposalState
 from diplomas.core.verification import VerdictStatus
+from diplomas.tasks import Tasks
 
 from .conftest import APPROVER, PROPOSER, Office
 
@@ -29,7 +31,7 @@ def options(out: Path) -> BatchOptions:
 
 
 def test_a_proposed_batch_does_not_run_until_approved(office: Office, tmp_path: Path) -> None:
-    service, settings = office.service, office.instance.settings
+    service = office.service
     roster = cohort(tmp_path / "cohort.csv", 3)
     run = runner(office)
     proposal = run.propose(roster, options(tmp_path / "out"), office.actor(PROPOSER))
@@ -37,16 +39,15 @@ def test_a_proposed_batch_does_not_run_until_approved(office: Office, tmp_path: 
     assert proposal.batch is not None and len(proposal.batch.requests) == 3
     batch = service.batch(proposal.batch_id)
     assert batch.status is BatchStatus.PROPOSED and batch.valid_rows == 3
-    kept = batch_folder(settings.home, batch.id) / "roster.csv"
-    assert kept.read_bytes() == roster.read_bytes()
-    # Nothing runs it: the queue's resume skips it, and running it is refused.
+    stored = service.batches.roster(batch.id)
+    assert stored is not None and stored.content == roster.read_bytes()
+    kept = tmp_path / "kept.csv"
+    kept.write_bytes(stored.content)
+    # Nothing runs it: a restart's resume skips it, and running it is refused.
     assert service.batches.unfinished() == []
-    queue = BatchQueue(lambda: run, workers=1)
-    submitted: list[str] = []
-    queue.submit = lambda b: submitted.append(b.id)  # type: ignore[method-assign]
-    queue.resume_unfinished()
-    queue.shutdown()
-    assert submitted == []
+    connector = InMemoryConnector()
+    assert asyncio.run(Tasks(connector, lambda: run).resume()) == 0
+    assert connector.jobs == {}
     with pytest.raises(ApprovalRequired, match="proposed"):
         run.run(kept, options(tmp_path / "out"), batch=batch)
     assert service.search("", 0, 10)[1] == 0
@@ -75,8 +76,7 @@ def test_a_roster_changed_after_approval_is_not_run(office: Office, tmp_path: Pa
     proposal = run.propose(cohort(tmp_path / "c.csv", 2), options(tmp_path), office.actor(PROPOSER))
     assert proposal is not None
     service.approve(proposal.id, office.actor(APPROVER))
-    kept = batch_folder(office.instance.settings.home, proposal.batch_id) / "roster.csv"
-    write_roster(kept, [person(i) for i in range(3)])
+    kept = write_roster(tmp_path / "kept.csv", [person(i) for i in range(3)])
     with pytest.raises(Forbidden, match="not the one approved"):
         run.run(kept, options(tmp_path / "out"), batch=service.batch(proposal.batch_id))
     assert service.search("", 0, 10)[1] == 0

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from ...batches import BatchOptions
 from ...core.batch import Batch, BatchStatus
 from ...core.errors import Conflict
 from ...core.proposals import Proposal
-from ...manifests import ARCHIVE
+from ...shards import Shards
 from ..deps import AuthFirstRoute, BatchesDep, IssueToken, ReadToken, ServiceDep
 from ..limits import Body, limits
 from ..schemas import MailQueuedOut, ProposalOut
@@ -114,7 +114,7 @@ async def upload_roster(
     )
     if isinstance(received, Proposal):
         return ProposalOut.of(received, service.institution.public_url)
-    request.app.state.batch_queue.submit(received)
+    await request.app.state.tasks.start(received.id)
     return BatchOut.of(received, service.institution.public_url)
 
 
@@ -133,15 +133,19 @@ def resend_batch_mail(batch_id: str, service: ServiceDep, _: IssueToken) -> Mail
 
 @router.get(
     "/{batch_id}/archive",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}}},
 )
 def get_archive(
     batch_id: str, service: ServiceDep, batches: BatchesDep, _: ReadToken
-) -> FileResponse:
-    """The zip of every PDF with the manifest, once the batch is done."""
+) -> StreamingResponse:
+    """The zip of every PDF with the manifest, once the batch is done: streamed from the
+    database, so any replica hands out any batch's archive."""
     batch = service.batch(batch_id)
-    archive = batches.folder(batch.id) / "out" / ARCHIVE
-    if batch.status is not BatchStatus.DONE or not archive.exists():
+    if batch.status is not BatchStatus.DONE:
         raise Conflict(f"the batch is {batch.status.value}; the archive exists once it is done")
-    return FileResponse(archive, media_type="application/zip", filename=f"diplomas-{batch.id}.zip")
+    return StreamingResponse(
+        iterate_in_threadpool(Shards(batches).archive(batch)),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="diplomas-{batch.id}.zip"'},
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Query, Request
 
 from ...core.proposals import Proposal, ProposalKind, ProposalState
@@ -62,4 +63,5 @@ def reject_proposal(
 def start_batch(request: Request, service: ServiceDep, proposal: Proposal) -> None:
     """Hand an approved batch to the server's queue."""
     if proposal.kind is ProposalKind.BATCH and proposal.state is ProposalState.APPROVED:
-        request.app.state.batch_queue.submit(service.batch(proposal.batch_id))
+        # A sync route runs on anyio's threads: the deferral runs on the event loop.
+        anyio.from_thread.run(request.app.state.tasks.start, proposal.batch_id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool
 
 from ...accounts import SignedIn
 from ...api.deps import AuthFirstRoute
@@ -59,14 +60,17 @@ def batch(request: Request, signed: Reader, batch_id: str) -> Response:
 
 @router.get("/admin/batches/{batch_id}/archive")
 def archive(request: Request, signed: Reader, batch_id: str) -> Response:
-    from ...batches import batch_folder
-    from ...manifests import ARCHIVE
+    from ...shards import Shards
 
     found = _batch(request, batch_id)
-    path = batch_folder(request.app.state.settings.home, found.id) / "out" / ARCHIVE
-    if found.status is not BatchStatus.DONE or not path.exists():
+    if found.status is not BatchStatus.DONE:
         raise Refused(409, "Not found")
-    return FileResponse(path, media_type="application/zip", filename=f"diplomas-{found.id}.zip")
+    batches = request.app.state.batches_of(service_of(request))
+    return StreamingResponse(
+        iterate_in_threadpool(Shards(batches).archive(found)),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="diplomas-{found.id}.zip"'},
+    )
 
 
 @router.get("/admin/batches/{batch_id}/mail")

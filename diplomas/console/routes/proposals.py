@@ -102,7 +102,7 @@ async def decide(
         code = 403 if isinstance(exc, Forbidden) else 422 if isinstance(exc, InvalidInput) else 409
         return _show(request, signed, current, problems_of(exc), status_code=code)
     if decided.kind is ProposalKind.BATCH and decided.state is ProposalState.APPROVED:
-        request.app.state.batch_queue.submit(service.batch(decided.batch_id))
+        await request.app.state.tasks.start(decided.batch_id)
         return redirect(request, f"/admin/batches/{decided.batch_id}")
     if decided.diploma_id:
         return redirect(request, f"/admin/diplomas/{decided.diploma_id}")

@@ -190,11 +190,12 @@ async def issue(
         drafts(request).discard(draft)
         if isinstance(submitted, Proposal):
             return f"/admin/proposals/{submitted.id}"
-        request.app.state.batch_queue.submit(submitted)
         return f"/admin/batches/{submitted.id}"
 
     try:
         target = await run_in_threadpool(start)
+        if target.startswith("/admin/batches/"):
+            await request.app.state.tasks.start(target.rsplit("/", 1)[1])
     except DiplomaError as exc:
         result = await run_in_threadpool(drafts(request).check, draft)
         return page(

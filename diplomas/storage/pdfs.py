@@ -1,0 +1,68 @@
+"""`SqlPdfStore`: signed PDFs in the database, so that every replica serves every PDF.
+
+A PDF and its digest on the diploma are written in one transaction (`put_recorded`), so
+two writers of the same diploma's PDF (a retried shard, say) can never leave the digest
+of one beside the bytes of the other. PDFs written to files before the store moved into
+the database are still read from there (`fallback`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, update
+from sqlalchemy.orm import Session
+
+from ..core.ids import is_diploma_id
+from .engine import READ_ONLY
+from .files import FilePdfStore
+from .tables import DiplomaRow, PdfRow
+
+
+class SqlPdfStore:
+    def __init__(self, engine: Engine, fallback: FilePdfStore | None = None) -> None:
+        self._engine = engine
+        self._reader = engine.execution_options(**READ_ONLY)
+        self.fallback = fallback
+
+    def local_path(self, diploma_id: str) -> Path | None:
+        """None: a stored PDF is no file to link to."""
+        return None
+
+    def put(self, diploma_id: str, pdf: bytes, *, durable: bool = True) -> None:
+        """Store (replace) the PDF; durable on commit, whatever `durable` says."""
+        if not is_diploma_id(diploma_id):
+            raise ValueError(f"{diploma_id!r} is not a diploma id")
+        with Session(self._engine) as session, session.begin():
+            row = session.get(PdfRow, diploma_id)
+            if row is None:
+                session.add(PdfRow(diploma_id=diploma_id, content=pdf))
+            else:
+                row.content = pdf
+
+    def put_recorded(self, items: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Store each PDF and record its SHA-256 on its diploma, all in one transaction;
+        the digests, in order."""
+        digests = [hashlib.sha256(pdf).hexdigest() for _, pdf in items]
+        if not items:
+            return digests
+        with Session(self._engine) as session, session.begin():
+            ids = [diploma_id for diploma_id, _ in items]
+            session.execute(delete(PdfRow).where(PdfRow.diploma_id.in_(ids)))
+            session.add_all(PdfRow(diploma_id=i, content=pdf) for i, pdf in items)
+            session.execute(
+                update(DiplomaRow),
+                [{"id": i, "pdf_sha256": sha} for i, sha in zip(ids, digests, strict=True)],
+            )
+        return digests
+
+    def get(self, diploma_id: str) -> bytes | None:
+        if not is_diploma_id(diploma_id):
+            return None
+        with Session(self._reader) as session, session.begin():
+            content = session.get(PdfRow, diploma_id)
+            if content is not None:
+                return bytes(content.content)
+        return self.fallback.get(diploma_id) if self.fallback is not None else None
