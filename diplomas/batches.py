@@ -55,7 +55,7 @@ from .core.errors import (
 from .core.ids import new_diploma_id
 from .core.model import DEFAULT_TEMPLATE, Diploma, DiplomaRequest, parse_request
 from .core.proposals import Actor, BatchPlan, Proposal
-from .manifests import ManifestLine, ManifestWriter, write_archive, writing_manifest
+from .manifests import ManifestWriter, manifest_line, write_archive, writing_manifest
 from .roster import Roster, open_roster, write_problems_csv
 from .roster.model import STOPPED, RosterRow
 from .service import DiplomaService, RecordMaker
@@ -790,18 +790,8 @@ class _Issuing:
             if diploma.id not in chunk.digests:
                 self._adopt(diploma, entry.path, sha)
             self.manifest.write(
-                ManifestLine(
-                    row=entry.number,
-                    serial=diploma.serial,
-                    id=diploma.id,
-                    name=diploma.request.name,
-                    name_en=diploma.request.name_en,
-                    email=diploma.request.email,
-                    verify_url=diploma.verify_url,
-                    holder_url=holders.url(diploma),
-                    file=entry.path.name,
-                    sha256=sha,
-                    status="issued" if entry.created else "already issued",
+                manifest_line(
+                    entry.number, diploma, holders.url(diploma), entry.path.name, sha, entry.created
                 )
             )
             if entry.created:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .atomic import PRIVATE_FILE_MODE, atomic_writer
+from .core.model import Diploma
 from .roster import safe_cell
 
 MANIFEST_FIELDS = (
@@ -58,6 +59,25 @@ class ManifestLine:
 
 
 assert tuple(ManifestLine.__dataclass_fields__) == MANIFEST_FIELDS
+
+
+def manifest_line(
+    row: int, diploma: Diploma, holder_url: str, file: str, sha256: str, created: bool
+) -> ManifestLine:
+    """A roster row's line: its diploma, where its PDF is, and what a mail merge needs."""
+    return ManifestLine(
+        row=row,
+        serial=diploma.serial,
+        id=diploma.id,
+        name=diploma.request.name,
+        name_en=diploma.request.name_en,
+        email=diploma.request.email,
+        verify_url=diploma.verify_url,
+        holder_url=holder_url,
+        file=file,
+        sha256=sha256,
+        status="issued" if created else "already issued",
+    )
 
 
 class ManifestWriter:

@@ -39,7 +39,7 @@ from .batches import (
 from .core.batch import Batch, BatchStatus, KeptRoster, Shard
 from .core.errors import DiplomaError
 from .core.ports import RecordingPdfStore
-from .manifests import ManifestLine, stream_archive
+from .manifests import ManifestLine, manifest_line, stream_archive
 from .roster import open_roster
 from .service import RecordMaker
 
@@ -203,18 +203,13 @@ class Shards:
             diploma = self.service.repository.get(line.diploma_id)
             if diploma is None:  # pragma: no cover - a diploma is never deleted
                 continue
-            yield ManifestLine(
-                row=line.row,
-                serial=diploma.serial,
-                id=diploma.id,
-                name=diploma.request.name,
-                name_en=diploma.request.name_en,
-                email=diploma.request.email,
-                verify_url=diploma.verify_url,
-                holder_url=holders.url(diploma),
-                file=f"{diploma.serial}.pdf",
-                sha256=diploma.pdf_sha256 or "",
-                status="issued" if line.created else "already issued",
+            yield manifest_line(
+                line.row,
+                diploma,
+                holders.url(diploma),
+                f"{diploma.serial}.pdf",
+                diploma.pdf_sha256 or "",
+                line.created,
             )
 
     def archive(self, batch: Batch) -> Iterator[bytes]:
