@@ -31,17 +31,25 @@ def test_realistic_verify_url_fits_a_small_version() -> None:
     assert code.modules == 17 + 4 * code.version
 
 
-def test_runs_redraw_exactly_the_encoded_matrix() -> None:
-    reference = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=MASK_PATTERN)
-    reference.add_data(REALISTIC_URL)
-    reference.make(fit=True)
+def test_runs_redraw_a_symbol_of_the_version_level_and_mask_asked_for() -> None:
     code = encode(REALISTIC_URL)
-    redrawn = [[False] * code.modules for _ in range(code.modules)]
+    scale, border = 4, QUIET_ZONE
+    side = (code.modules + 2 * border) * scale
+    image = Image.new("L", (side, side), 255)
     for row, runs in enumerate(code.runs):
         for col, length in runs:
-            for i in range(col, col + length):
-                redrawn[row][i] = True
-    assert redrawn == reference.get_matrix()
+            x, y = (col + border) * scale, (row + border) * scale
+            image.paste(0, (x, y, x + length * scale, y + scale))
+    (result,) = zxingcpp.read_barcodes(image)
+    assert result.bytes == REALISTIC_URL.encode()
+    assert result.ec_level == "M"
+    extra = cast("dict[str, object]", result.extra)
+    assert extra["DataMask"] == MASK_PATTERN
+    assert int(str(extra["Version"])) == code.version == version_for(REALISTIC_URL)
+    # The same version as the reference encoder fits for the same bytes.
+    reference = qrcode.QRCode(error_correction=ERROR_CORRECT_M)
+    reference.add_data(QRData(REALISTIC_URL.encode(), mode=MODE_8BIT_BYTE))
+    assert reference.best_fit() == code.version
 
 
 def test_longest_text_of_version_15_is_accepted_and_one_more_byte_refused() -> None:
@@ -105,21 +113,47 @@ def matrix(code: QrCode) -> list[list[bool]]:
 CAPACITY = {1: 14, 2: 26, 3: 42, 4: 62, 5: 84, 6: 106, 7: 122, 8: 152, 9: 180, 10: 213}
 
 
+def decoded(code: QrCode) -> tuple[int, str]:
+    """The version and text a reader takes from the drawn runs."""
+    scale, quiet = 4, QUIET_ZONE
+    side = (code.modules + 2 * quiet) * scale
+    image = Image.new("L", (side, side), 255)
+    for row, runs in enumerate(code.runs):
+        for col, length in runs:
+            x, y = (col + quiet) * scale, (row + quiet) * scale
+            image.paste(0, (x, y, x + length * scale, y + scale))
+    (result,) = zxingcpp.read_barcodes(image)
+    assert result.ec_level == "M"
+    extra = cast("dict[str, object]", result.extra)
+    assert extra["DataMask"] == MASK_PATTERN
+    return int(str(extra["Version"])), result.text
+
+
 @pytest.mark.parametrize("version", sorted(CAPACITY))
-def test_every_version_matches_the_reference_encoder(version: int) -> None:
+def test_every_version_reads_as_the_text_at_the_reference_encoders_version(version: int) -> None:
     for length in (CAPACITY[version], CAPACITY[version] - 1):
         text = ("https://diplomas.example/v/" + "8Zq3mXn2Wd7Lk5Pr9Tb4Hc" * 10)[:length]
         code = encode(text)
-        assert (code.version, matrix(code)) == reference_matrix(text)
+        assert code.version == reference_matrix(text)[0] == version
+        assert decoded(code) == (version, text)
     if version < MAX_VERSION:
         assert encode("a" * (CAPACITY[version] + 1)).version == version + 1
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(min_size=0, max_size=213).filter(lambda t: len(t.encode("utf-8")) <= 213))
-def test_any_text_matches_the_reference_encoder(text: str) -> None:
+@given(
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=213).filter(bool)
+)
+def test_any_ascii_text_reads_back_at_the_reference_encoders_version(text: str) -> None:
     code = encode(text)
-    assert code.version == version_for(text)
+    assert code.version == version_for(text) == reference_matrix(text)[0]
+    assert decoded(code) == (code.version, text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(min_size=1, max_size=100).filter(lambda t: not t.isascii()))
+def test_any_other_text_is_the_reference_encoders_symbol(text: str) -> None:
+    code = encode(text)
     assert (code.version, matrix(code)) == reference_matrix(text)
 
 
