@@ -2,6 +2,14 @@
 
     .venv/bin/python bench/batch.py                  # N = 1,000 and 10,000
     .venv/bin/python bench/batch.py --sizes 2000 --workers 2
+    .venv/bin/python bench/batch.py --database-url postgresql://postgres@127.0.0.1/test \
+        --distributed     # and the same rows on `diplomas worker` processes
+
+With --distributed (PostgreSQL), each N is also issued the server's way, in the same run
+and on the same instance (other external ids): the roster received as an upload is, then
+as many `diplomas worker` processes as --workers started, the batch deferred, and the time
+taken until the batch is done (worker start-up included, as the batch's pool start-up is).
+Each N gets a PostgreSQL schema of its own, dropped afterwards.
 
 For each N: a fresh instance (SQLite file unless --database-url), a generated roster of N
 rows with Persian names, `BatchService.run` (validation, rendering, both signatures,
@@ -24,6 +32,7 @@ wall-clock rates swing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gc
 import json
@@ -34,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -42,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.batch.rosters import FIRST, LAST, LATIN_FIRST, LATIN_LAST
 
 
-def write_roster(path: Path, n: int) -> None:
+def write_roster(path: Path, n: int, prefix: str = "B") -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["نام", "نام لاتین", "به پاس", "رشته", "تاریخ صدور", "شناسه"])
@@ -54,7 +64,7 @@ def write_roster(path: Path, n: int) -> None:
                     f"بنیان‌گذار شرکت دانش‌بنیان شماره {i}",
                     "فناوری سلامت",
                     "۱۴۰۵/۰۹/۰۱",
-                    f"B-{i:06d}",
+                    f"{prefix}-{i:06d}",
                 ]
             )
 
@@ -217,7 +227,99 @@ def unsigned_pass(records_file: str, workers: int, templates: str) -> dict[str, 
     return {"done": done, "seconds": seconds, "cpu_s": tree.cpu_s}
 
 
-def child(n: int, workers: int, database_url: str, where: str) -> dict[str, float]:
+def distributed_pass(settings: object, n: int, workers: int) -> dict[str, float]:
+    """The same number of rows the server's way: received, deferred, and issued by
+    `workers` worker processes (procrastinate on PostgreSQL), timed until done."""
+    import asyncio
+
+    from diplomas.batches import BatchOptions, BatchService
+    from diplomas.bootstrap import build_service
+    from diplomas.config import Settings
+    from diplomas.core.batch import Batch, BatchStatus
+    from diplomas.core.proposals import Actor
+    from diplomas.tasks import Tasks, connector_for
+
+    assert isinstance(settings, Settings)
+    service = build_service(settings)
+    batches = BatchService(service)
+    roster = settings.home / "distributed.csv"
+    write_roster(roster, n, prefix="D")
+    with open(roster, "rb") as fh:
+        batch = batches.receive("distributed.csv", fh, BatchOptions(Path(".")), Actor("bench"))
+    assert isinstance(batch, Batch), batch
+    env = {
+        **os.environ,
+        "DIPLOMAS_HOME": str(settings.home),
+        "DIPLOMAS_KEYS_DIR": str(settings.keys_dir),
+        "DIPLOMAS_KEY_PASSPHRASE": "bench passphrase",
+        "DIPLOMAS_DATABASE_URL": settings.database_url,
+        "DIPLOMAS_LOG_LEVEL": "WARNING",
+    }
+    diplomas = str(Path(sys.executable).parent / "diplomas")
+    tasks = Tasks(connector_for(settings.database_url), lambda: batches)
+
+    async def defer() -> None:
+        async with tasks.app.open_async():
+            await tasks.start(batch.id)
+
+    with TreeMonitor() as tree:
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen([diplomas, "worker"], env=env, stdout=subprocess.DEVNULL)
+            for _ in range(workers)
+        ]
+        try:
+            asyncio.run(defer())
+            while (done := service.batch(batch.id)).status is not BatchStatus.DONE:
+                if done.status.finished:
+                    raise SystemExit(f"distributed run {done.status.value}: {done.message}")
+                time.sleep(0.05)
+            seconds = time.perf_counter() - start
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(60)
+    if done.issued != n:
+        raise SystemExit(f"distributed run issued {done.issued} of {n}")
+    return {"seconds": seconds, "cpu_s": tree.cpu_s, "tree_mb": tree.tree_mb}
+
+
+@contextlib.contextmanager
+def fresh_schema(database_url: str) -> Iterator[str]:
+    """A PostgreSQL schema of its own for one run (the URL naming it), dropped after."""
+    if not database_url:
+        yield ""
+        return
+    import secrets
+
+    import sqlalchemy as sa
+
+    from diplomas.storage.engine import make_engine
+
+    schema = "bench_" + secrets.token_hex(4)
+    admin = make_engine(database_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    joiner = "&" if "?" in database_url else "?"
+    try:
+        yield f"{database_url}{joiner}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def child(
+    n: int, workers: int, database_url: str, where: str, distributed: bool = False
+) -> dict[str, float]:
+    with fresh_schema(database_url) as url:
+        return _child(n, workers, url, where, distributed)
+
+
+def _child(
+    n: int, workers: int, database_url: str, where: str, distributed: bool
+) -> dict[str, float]:
     from diplomas.batches import BatchOptions
     from diplomas.bootstrap import build_batches, build_service, init_instance
     from diplomas.config import Settings
@@ -270,7 +372,16 @@ def child(n: int, workers: int, database_url: str, where: str) -> dict[str, floa
             .splitlines()[-1]
         )
         assert unsigned["done"] == n
+        spread = distributed_pass(settings, n, workers) if distributed else None
         return {
+            **(
+                {
+                    "distributed_rate": n / spread["seconds"],
+                    "distributed_cpu_ms": spread["cpu_s"] / n * 1000,
+                }
+                if spread
+                else {}
+            ),
             "n": n,
             "signed_rate": n / signed_s,
             "signed_s": signed_s,
@@ -297,6 +408,11 @@ def main() -> None:
         "the disk an instance's var/ would be on; here /tmp creates files several times "
         "slower than the rest of the same disk)",
     )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="also issue each N on `diplomas worker` processes (needs --database-url)",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--unsigned", help=argparse.SUPPRESS)
     parser.add_argument("--templates", help=argparse.SUPPRESS)
@@ -305,8 +421,14 @@ def main() -> None:
         print(json.dumps(unsigned_pass(args.unsigned, args.workers, args.templates)))
         return
     if args.child:
-        print(json.dumps(child(args.child, args.workers, args.database_url, args.dir)))
+        print(
+            json.dumps(
+                child(args.child, args.workers, args.database_url, args.dir, args.distributed)
+            )
+        )
         return
+    if args.distributed and not args.database_url:
+        parser.error("--distributed takes its jobs from PostgreSQL: give --database-url")
 
     print(
         f"workers: {args.workers} on {os.cpu_count()} cores; "
@@ -326,6 +448,7 @@ def main() -> None:
                 args.database_url,
                 "--dir",
                 args.dir,
+                *(["--distributed"] if args.distributed else []),
             ],
             capture_output=True,
             text=True,
@@ -345,6 +468,15 @@ def main() -> None:
             f"{r['main_peak_mb']:>8.1f} {r['worker_peak_mb']:>10.1f} {r['tree_peak_mb']:>8.1f} "
             f"{r['signed_cpu_ms']:>14.2f} {r['render_cpu_ms']:>9.2f}"
         )
+    for r in results:
+        if "distributed_rate" in r:
+            print(
+                f"{r['n']:>7} distributed: {r['distributed_rate']:.1f} signed/s on "
+                f"{args.workers} `diplomas worker` processes, "
+                f"{r['distributed_rate'] / r['signed_rate']:.2f}x the CLI's "
+                f"{r['signed_rate']:.1f} (goal: at least 0.9x); "
+                f"{r['distributed_cpu_ms']:.2f} CPU ms a diploma"
+            )
     print(
         "ratio = signed/s / unsigned/s (wall clock, same worker count); CPU ms = CPU time of "
         "the whole process tree per diploma (main, forkserver, workers), from /proc"
