@@ -12,7 +12,7 @@ import json
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
@@ -156,9 +156,9 @@ class _Sink(io.RawIOBase):
         return taken
 
 
-def stream_archive(lines: Iterable[ManifestLine], pdf: Callable[[str], bytes]) -> Iterator[bytes]:
-    """The archive `write_archive` makes, made from manifest lines and a source of PDFs
-    (by diploma id) instead of a folder, and handed out in pieces as it is written: a
+def stream_archive(entries: Iterable[tuple[ManifestLine, bytes]]) -> Iterator[bytes]:
+    """The archive `write_archive` makes, made from manifest lines and their PDFs instead
+    of a folder, and handed out in pieces as it is written: a
     server streams it from the database without keeping it anywhere. The manifests go
     to temporary files meanwhile (they are written last), so memory stays flat."""
     sink = _Sink()
@@ -171,9 +171,9 @@ def stream_archive(lines: Iterable[ManifestLine], pdf: Callable[[str], bytes]) -
         writer = ManifestWriter(text_csv, text_json)
         # A stream cannot seek: zipfile writes each entry's sizes after its data.
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:
-            for line in lines:
+            for line, pdf in entries:
                 writer.write(line)
-                zf.writestr(line.file, pdf(line.id))
+                zf.writestr(line.file, pdf)
                 yield sink.take()
             writer.close()
             for name, text in ((MANIFEST_CSV, text_csv), (MANIFEST_JSON, text_json)):

@@ -192,6 +192,10 @@ class DiplomaRepository(Protocol):
 
     def get(self, diploma_id: str) -> Diploma | None: ...
 
+    def get_many(self, diploma_ids: Sequence[str]) -> dict[str, Diploma]:
+        """The diplomas with these ids (unknown ones left out), in one read."""
+        ...
+
     def get_by_serial(self, serial: str) -> Diploma | None: ...
 
     def serial_holder(self, serial: str) -> tuple[str, str, str] | None:
@@ -467,6 +471,10 @@ class PdfStore(Protocol):
         ...
 
     def get(self, diploma_id: str) -> bytes | None: ...
+
+    def get_many(self, diploma_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored PDFs of these diplomas (missing ones left out)."""
+        ...
 
 
 @runtime_checkable

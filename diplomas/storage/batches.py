@@ -28,7 +28,7 @@ def _problems_json(problems: Sequence[Problem]) -> str:
     return json.dumps([asdict(p) for p in problems[:MAX_STORED_PROBLEMS]], ensure_ascii=False)
 
 
-_ISSUED = func.count(case((and_(BatchLineRow.created, DiplomaRow.pdf_sha256.is_not(None)), 1)))
+_ISSUED = func.count(case((and_(BatchLineRow.created, DiplomaRow.pdf_sha256 != ""), 1)))
 _SKIPPED = func.count(case((BatchLineRow.created.is_(False), 1)))
 
 
@@ -189,7 +189,7 @@ class SqlBatchStore:
                     .where(
                         BatchLineRow.batch_id == batch_id,
                         BatchLineRow.row.between(first, last),
-                        DiplomaRow.pdf_sha256.is_not(None),
+                        DiplomaRow.pdf_sha256 != "",
                     )
                 )
                 or 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..atomic import write_atomic
@@ -42,3 +43,7 @@ class FilePdfStore:
             return (self.directory / f"{diploma_id}.pdf").read_bytes()
         except FileNotFoundError:
             return None
+
+    def get_many(self, diploma_ids: Sequence[str]) -> dict[str, bytes]:
+        found = ((diploma_id, self.get(diploma_id)) for diploma_id in diploma_ids)
+        return {diploma_id: pdf for diploma_id, pdf in found if pdf is not None}

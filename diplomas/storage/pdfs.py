@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..core.ids import is_diploma_id
@@ -66,3 +66,17 @@ class SqlPdfStore:
             if content is not None:
                 return bytes(content.content)
         return self.fallback.get(diploma_id) if self.fallback is not None else None
+
+    def get_many(self, diploma_ids: Sequence[str]) -> dict[str, bytes]:
+        ids = [i for i in diploma_ids if is_diploma_id(i)]
+        found: dict[str, bytes] = {}
+        if ids:
+            with Session(self._reader) as session, session.begin():
+                for diploma_id, content in session.execute(
+                    select(PdfRow.diploma_id, PdfRow.content).where(PdfRow.diploma_id.in_(ids))
+                ):
+                    found[diploma_id] = bytes(content)
+        if self.fallback is not None:
+            missing = [i for i in ids if i not in found]
+            found.update(self.fallback.get_many(missing))
+        return found

@@ -652,6 +652,17 @@ class SqlRepository:
             row = connection.execute(_BY_ID, {"id": diploma_id}).first()
         return None if row is None else self._diploma(row)
 
+    def get_many(self, diploma_ids: Sequence[str]) -> dict[str, Diploma]:
+        """The diplomas with these ids (unknown ones left out), in one read."""
+        table = DiplomaRow.__table__
+        found: dict[str, Diploma] = {}
+        with self._reader.connect() as connection:
+            for start in range(0, len(diploma_ids), _KEYS_PER_QUERY):
+                part = list(diploma_ids[start : start + _KEYS_PER_QUERY])
+                for row in connection.execute(select(table).where(table.c.id.in_(part))):
+                    found[row.id] = self._diploma(row)
+        return found
+
     def batch_of(self, diploma_id: str) -> str | None:
         """The id of the batch that issued the diploma (None: issued alone, or unknown)."""
         with self._read() as session:
