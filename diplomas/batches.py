@@ -254,6 +254,20 @@ class BatchService:
         digest = hashlib.sha256(content).hexdigest()
         self.store.keep_roster(batch.id, roster_path.name, content, digest)
 
+    def adopt_folder_rosters(self, home: Path) -> list[str]:
+        """Unfinished batches received before rosters were kept in the database keep
+        theirs in `home/batches/<id>/roster.*`: keep each in the database now, so that
+        resuming finds it (upgrades). The ids of the batches adopted."""
+        adopted = []
+        for batch in self.store.unfinished():
+            if self.store.roster(batch.id) is not None:
+                continue
+            found = sorted((home / "batches" / batch.id).glob("roster.*"))
+            if found:
+                self.keep_roster(batch, found[0])
+                adopted.append(batch.id)
+        return adopted
+
     def _keep(self, roster: BinaryIO, kept: Path) -> None:
         limit = self.max_roster_bytes
         with open(kept, "wb") as fh:

@@ -166,6 +166,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await tasks.app.open_async()
+        await anyio.to_thread.run_sync(
+            lambda: batches_of(current()).adopt_folder_rosters(settings.home)
+        )
         # Every replica may: a batch waiting already is not deferred twice.
         await tasks.resume()
         await verify.warm_up(current())

@@ -58,3 +58,22 @@ def test_a_file_that_is_no_roster_is_refused_first(instance: Instance) -> None:
             "diploma.pdf", io.BytesIO(b"%PDF-"), BatchOptions(Path(".")), Actor("t")
         )
     assert instance.service.recent_batches() == []
+
+
+def test_a_roster_kept_in_a_folder_before_the_upgrade_is_adopted(
+    instance: Instance, tmp_path: Path
+) -> None:
+    service = instance.service
+    service_batches = batches(instance)
+    queued = service_batches.new_batch("old.csv", BatchOptions(Path(".")))
+    done = service_batches.new_batch("done.csv", BatchOptions(Path(".")), BatchStatus.DONE)
+    roster = cohort(tmp_path / "cohort.csv", 2)
+    for batch in (queued, done):
+        folder = instance.settings.home / "batches" / batch.id
+        folder.mkdir(parents=True)
+        (folder / "roster.csv").write_bytes(roster.read_bytes())
+    assert service_batches.adopt_folder_rosters(instance.settings.home) == [queued.id]
+    kept = service.batches.roster(queued.id)
+    assert kept is not None and kept.content == roster.read_bytes()
+    assert service.batches.roster(done.id) is None  # finished: nothing to resume
+    assert service_batches.adopt_folder_rosters(instance.settings.home) == []
