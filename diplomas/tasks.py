@@ -166,7 +166,12 @@ class Tasks:
             batches = self.batches()
             batch = batches.store.get(batch_id)
             if batch is not None and not batch.status.finished:
-                batches.finish(batch, BatchStatus.FAILED, f"stopped: {exc}; resumed on restart")
+                batches.finish(
+                    batch,
+                    BatchStatus.FAILED,
+                    f"stopped: {exc}; upload the roster again to finish it (the rows issued "
+                    "are found and not issued twice)",
+                )
             raise
 
     async def _defer_shard(self, batch_id: str, shard: Shard) -> None:

@@ -1,0 +1,107 @@
+"""The batch tasks on procrastinate's in-memory queue (what one server with SQLite runs):
+a batch started twice is prepared once, its shards run to the end, a restart resumes
+what is unfinished, and a job's last failed try fails its batch with words that say
+what to do."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+from conftest import Instance
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Job
+from procrastinate.testing import InMemoryConnector
+
+from diplomas import shards as shards_module
+from diplomas.batches import BatchOptions, BatchService
+from diplomas.core.batch import Batch, BatchStatus
+from diplomas.core.proposals import Actor
+from diplomas.tasks import ATTEMPTS, Tasks
+
+from .rosters import cohort
+
+
+@pytest.fixture(autouse=True)
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shards_module, "SHARD", 4)
+
+
+def received(batches: BatchService, roster: Path) -> Batch:
+    with open(roster, "rb") as fh:
+        batch = batches.receive(roster.name, fh, BatchOptions(Path(".")), Actor("t"))
+    assert isinstance(batch, Batch)
+    return batch
+
+
+def test_a_batch_started_twice_runs_once_to_the_end(instance: Instance, tmp_path: Path) -> None:
+    batches = BatchService(instance.service)
+    batch = received(batches, cohort(tmp_path / "c.csv", 10))
+    connector = InMemoryConnector()
+    tasks = Tasks(connector, lambda: batches)
+
+    async def run() -> None:
+        async with tasks.app.open_async():
+            await work()
+
+    async def work() -> None:
+        await tasks.start(batch.id)
+        await tasks.start(batch.id)  # another replica, say: the job waits already
+        assert [j["task_name"] for j in connector.jobs.values()] == ["diplomas.prepare_batch"]
+        # The worker as the server runs it, until the batch is finished.
+        worker = asyncio.create_task(tasks.work())
+        for _ in range(1200):
+            if instance.service.batch(batch.id).status.finished:
+                break
+            await asyncio.sleep(0.05)
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+    asyncio.run(run())
+    done = instance.service.batch(batch.id)
+    assert (done.status, done.issued) == (BatchStatus.DONE, 10)
+    # Every batch job succeeded, and was deleted as it did (the sweep's may remain).
+    left = {j["task_name"] for j in connector.jobs.values()}
+    assert left <= {"diplomas.sweep"}
+    serials = sorted(int(d.serial.rsplit("-", 1)[1]) for d in instance.service.search("", 0, 20)[0])
+    assert serials == list(range(1, 11))
+
+
+def test_a_restart_resumes_the_unfinished_batches_only(instance: Instance, tmp_path: Path) -> None:
+    batches = BatchService(instance.service)
+    waiting = received(batches, cohort(tmp_path / "c.csv", 3))
+    finished = batches.new_batch("done.csv", BatchOptions(Path(".")), BatchStatus.DONE)
+    connector = InMemoryConnector()
+    tasks = Tasks(connector, lambda: batches)
+    assert asyncio.run(tasks.resume()) == 1
+    [job] = connector.jobs.values()
+    assert job["args"] == {"batch_id": waiting.id} and finished.id != waiting.id
+
+
+def test_the_last_failed_try_fails_the_batch(instance: Instance, tmp_path: Path) -> None:
+    batches = BatchService(instance.service)
+    batch = received(batches, cohort(tmp_path / "c.csv", 3))
+    tasks = Tasks(InMemoryConnector(), lambda: batches)
+
+    def context(attempts: int) -> JobContext:
+        job = Job(
+            queue="batches",
+            lock=None,
+            queueing_lock=None,
+            task_name="diplomas.issue_shard",
+            attempts=attempts,
+        )
+        return JobContext(app=tasks.app, job=job, start_timestamp=0.0, abort_reason=lambda: None)
+
+    for attempts in (0, ATTEMPTS - 2):
+        with pytest.raises(OSError), tasks._failing_batch(context(attempts), batch.id):
+            raise OSError("database away")
+        assert instance.service.batch(batch.id).status is BatchStatus.QUEUED  # tried again
+    with pytest.raises(OSError), tasks._failing_batch(context(ATTEMPTS - 1), batch.id):
+        raise OSError("database away")
+    failed = instance.service.batch(batch.id)
+    assert failed.status is BatchStatus.FAILED
+    assert "database away" in failed.message and "upload the roster again" in failed.message
