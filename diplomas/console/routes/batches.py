@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -20,9 +21,11 @@ Reader = Annotated[SignedIn, Depends(Need(Permission.READ))]
 Issuer = Annotated[SignedIn, Depends(Need(Permission.ISSUE))]
 
 
-def progress(batch: Batch) -> dict[str, float | int | None]:
-    """How far, how fast, and how long to go (None until there is a rate to tell)."""
-    seconds = (batch.updated_at - batch.created_at).total_seconds()
+def progress(batch: Batch, now: datetime) -> dict[str, float | int | None]:
+    """How far, how fast, and how long to go (None until there is a rate to tell). The
+    rows are counted as workers issue them (the batch's record is not touched for each),
+    so the time is taken until `now`, or until the batch finished."""
+    seconds = ((batch.finished_at or now) - batch.created_at).total_seconds()
     rate = batch.issued / seconds if seconds > 0 and batch.issued else 0.0
     left = batch.valid_rows - batch.done_rows if batch.valid_rows else None
     return {
@@ -52,7 +55,8 @@ def batches(request: Request, signed: Reader, offset: int = 0) -> Response:
 @router.get("/admin/batches/{batch_id}")
 def batch(request: Request, signed: Reader, batch_id: str) -> Response:
     found = _batch(request, batch_id)
-    context = {"b": found, "p": progress(found), "finished": found.status.finished}
+    now = service_of(request).clock.now()
+    context = {"b": found, "p": progress(found, now), "finished": found.status.finished}
     if request.headers.get("hx-request") == "true":
         return page(request, "batch_progress.html", context)
     return page(request, "batch.html", context)
