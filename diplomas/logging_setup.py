@@ -110,3 +110,8 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     logging.getLogger("pyhanko").setLevel(logging.ERROR)
     # Alembic announces each of its plugins at every start: noise, not events.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # procrastinate says three lines for every job, the sweep's every few seconds among
+    # them; its warnings and errors (a job failed, a worker stalled) stay. Ours say which
+    # batch and shard (`diplomas.tasks`).
+    if root.level > logging.DEBUG:
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)

@@ -12,7 +12,9 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..core.ids import is_diploma_id
@@ -36,11 +38,7 @@ class SqlPdfStore:
         if not is_diploma_id(diploma_id):
             raise ValueError(f"{diploma_id!r} is not a diploma id")
         with Session(self._engine) as session, session.begin():
-            row = session.get(PdfRow, diploma_id)
-            if row is None:
-                session.add(PdfRow(diploma_id=diploma_id, content=pdf))
-            else:
-                row.content = pdf
+            self._upsert(session, [(diploma_id, pdf)])
 
     def put_recorded(self, items: Sequence[tuple[str, bytes]]) -> list[str]:
         """Store each PDF and record its SHA-256 on its diploma, all in one transaction;
@@ -49,14 +47,27 @@ class SqlPdfStore:
         if not items:
             return digests
         with Session(self._engine) as session, session.begin():
-            ids = [diploma_id for diploma_id, _ in items]
-            session.execute(delete(PdfRow).where(PdfRow.diploma_id.in_(ids)))
-            session.add_all(PdfRow(diploma_id=i, content=pdf) for i, pdf in items)
+            self._upsert(session, items)
             session.execute(
                 update(DiplomaRow),
-                [{"id": i, "pdf_sha256": sha} for i, sha in zip(ids, digests, strict=True)],
+                [
+                    {"id": diploma_id, "pdf_sha256": sha}
+                    for (diploma_id, _), sha in zip(items, digests, strict=True)
+                ],
             )
         return digests
+
+    def _upsert(self, session: Session, items: Sequence[tuple[str, bytes]]) -> None:
+        """Insert or replace, in one statement: two writers of the same diploma's PDF at
+        once (a holder's download and the mail sender, say) both succeed, the last wins."""
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(PdfRow)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[PdfRow.diploma_id], set_={"content": statement.excluded.content}
+            ),
+            [{"diploma_id": diploma_id, "content": pdf} for diploma_id, pdf in items],
+        )
 
     def get(self, diploma_id: str) -> bytes | None:
         if not is_diploma_id(diploma_id):

@@ -222,7 +222,7 @@ def test_an_unhandled_error_is_our_opaque_500(
     assert access["status"] == 500 and access["request_id"] == "req-boom-1"
     # The server's own report of the same error (ServerErrorMiddleware raises it on) is
     # left out: the error is logged once.
-    [record] = [r for r in caplog.records if r.exc_info is not None]
+    [record] = [r for r in caplog.records if r.exc_info and r.exc_info[0] is not None]
     assert not AlreadyLogged().filter(
         logging.LogRecord("uvicorn.error", logging.ERROR, "", 0, "x", (), record.exc_info)
     )

@@ -4,6 +4,7 @@ with its digest in one transaction, and PDFs written as files before still read.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,11 @@ def test_pdfs_written_as_files_before_are_still_read(
     store.put(new, b"%PDF-new")
     assert store.get(old) == PDF
     assert store.get_many([old, new]) == {old: PDF, new: b"%PDF-new"}
+
+
+def test_writers_of_the_same_pdf_at_once_all_succeed(store: SqlPdfStore) -> None:
+    diploma_id = new_diploma_id()
+    versions = [b"%PDF-" + bytes([n]) * 1000 for n in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda pdf: store.put(diploma_id, pdf), versions))
+    assert store.get(diploma_id) in versions
