@@ -36,7 +36,6 @@ CHECKS = [
 ]
 EXAMPLES = 20  # per operation, generation mode and token; about 1,150 cases in all
 MIN_CASES = 1000
-TIME_BUDGET = 60.0
 
 
 def explore(
@@ -89,4 +88,3 @@ def test_generated_requests_never_break_the_api(hardened: Instance, make_app: Ma
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
     assert operations >= 20
     assert cases >= MIN_CASES
-    assert elapsed <= TIME_BUDGET
