@@ -6,7 +6,7 @@ transactions begin with `BEGIN IMMEDIATE` unless the connection asks for
 busy timeout, instead of starting as a reader and failing ("database is locked") when two
 processes try to upgrade their locks at once. SQLite's `lower()` is
 replaced by Python's, so case-insensitive search folds non-ASCII letters too. PostgreSQL
-URLs are pointed at psycopg 3.
+URLs are pointed at psycopg 3, and a PostgreSQL database must hold UTF-8 (`_configure_postgresql`).
 """
 
 from __future__ import annotations
@@ -57,8 +57,31 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
         _configure_sqlite(engine)
     else:
         engine = create_engine(parsed, echo=echo, pool_pre_ping=True, poolclass=OutageAwarePool)
+        _configure_postgresql(engine)
     install_outage(engine)
     return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:
+        """Connect, and refuse a database whose encoding is not UTF-8, before SQLAlchemy
+        reads anything from it. A database created where the server's locale is C (a
+        bare `initdb`, some images) is SQL_ASCII: psycopg then hands text back as bytes,
+        and SQLAlchemy's first query fails with a TypeError that names nothing; a Persian
+        name stored there would be bytes nobody checked."""
+        connection = dialect.connect(*cargs, **cparams)
+        encoding = connection.info.parameter_status("server_encoding")
+        if encoding != "UTF8":
+            name = connection.info.dbname
+            connection.close()
+            raise ConfigurationError(
+                f"the PostgreSQL database {name!r} stores text as {encoding}, not UTF8: "
+                f"create it again with UTF-8 (createdb --encoding=UTF8 --template=template0 "
+                f"{name}, or CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0) and "
+                f"point DIPLOMAS_DATABASE_URL at it"
+            )
+        return connection
 
 
 def _lower(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
