@@ -129,16 +129,8 @@ def load_institutions(
     issuer's address that only this computer reaches is refused (`settings check`, which
     says so itself, passes `loopback_in_production`)."""
     institutions = configured_institutions(settings)
-    issuer = institutions[0]
-    live = settings.environment == "production"
-    if live and is_loopback_url(issuer.public_url) and not loopback_in_production:
-        # QR codes would point at an address no phone reaches; `settings check` says the
-        # same, and so must every command that issues or serves.
-        raise ConfigurationError(
-            f"public_url is {issuer.public_url}, which only this computer reaches, and "
-            f"DIPLOMAS_ENVIRONMENT=production: set the address employers reach "
-            f"(DIPLOMAS_PUBLIC_URL, or `diplomas settings set public_url https://…`)"
-        )
+    if not loopback_in_production:
+        refuse_loopback_in_production(settings, institutions[0].public_url)
     settled = [
         settle_identity(
             settings,
@@ -160,6 +152,18 @@ def load_institutions(
                     f"(or was) the DID of {other!r}: two institutions cannot share an address"
                 )
     return settled
+
+
+def refuse_loopback_in_production(settings: Settings, public_url: str) -> None:
+    """In production, refuse an issuer's address that only this computer reaches: QR codes
+    would point where no phone goes. `settings check` says the same, and so must every
+    command that sets up, issues or serves."""
+    if settings.environment == "production" and is_loopback_url(public_url):
+        raise ConfigurationError(
+            f"public_url is {public_url}, which only this computer reaches, and "
+            f"DIPLOMAS_ENVIRONMENT=production: set the address employers reach "
+            f"(DIPLOMAS_PUBLIC_URL, or `diplomas settings set public_url https://…`)"
+        )
 
 
 def settle_identity(
@@ -367,6 +371,7 @@ def init_instance(
     else:
         data = {**DEFAULT_INSTITUTION, **settings.institution_overrides(), **overrides}
         institution_from(data)  # refuses bad settings before anything is written
+        refuse_loopback_in_production(settings, str(data["public_url"]))
         if overrides.get("logo"):
             from .settings_file import adopt_logo
 
@@ -374,6 +379,7 @@ def init_instance(
         write_institutions(path, [data])
         lines.append(f"wrote institution settings to {path}")
     institutions = configured_institutions(settings)
+    refuse_loopback_in_production(settings, institutions[0].public_url)
 
     engine = make_engine(settings.effective_database_url)
     try:

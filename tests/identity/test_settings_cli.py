@@ -300,3 +300,23 @@ def test_production_refuses_an_address_only_this_computer_reaches(env: dict[str,
     assert out.count("only this computer reaches") == 1
     moved = {**production, "DIPLOMAS_PUBLIC_URL": "https://diplomas.example.ac.ir"}
     run(moved, "issue", "--name", "زهرا محمدی‌نژاد", "--out", os.devnull)
+
+
+def test_production_init_refuses_such_an_address_before_writing_anything(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Set up for production with the default address, init used to create the settings,
+    the keys and a DID of 127.0.0.1 and exit 0, leaving the refusal to `serve` (which in
+    compose restarts for ever); and the settings file it wrote then made a second
+    `init --public-url …` say "options ignored"."""
+    production = {**env, "DIPLOMAS_ENVIRONMENT": "production"}
+    out = run(production, "init", "--no-input", code=4)
+    assert "public_url is http://127.0.0.1:8000, which only this computer reaches" in out
+    assert not (tmp_path / "var" / "institution.toml").exists()
+    assert not (tmp_path / "keys").exists()
+    out = run(production, "init", "--no-input", "--public-url", "https://diplomas.example.ac.ir")
+    assert "public URL (QR codes point here): https://diplomas.example.ac.ir" in out
+    # an instance whose address is changed back to this computer's is refused on every start
+    back = {**production, "DIPLOMAS_PUBLIC_URL": "http://localhost:8000"}
+    out = run(back, "init", "--no-input", code=4)
+    assert "public_url is http://localhost:8000, which only this computer reaches" in out
