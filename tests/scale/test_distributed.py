@@ -25,6 +25,9 @@ import pytest
 from batch.rosters import cohort
 from conftest import PG_URL, _pg_schema_url, free_port
 from faults.support import Server, Site, check_consistent, kill, make_site, spawn
+from sqlalchemy import Engine
+
+from diplomas.storage import make_engine
 
 pytestmark = [
     pytest.mark.slow,
@@ -67,6 +70,16 @@ def progress(http: httpx.Client, url: str) -> dict[str, object]:
     return batch
 
 
+def shards_held(jobs: Engine) -> int:
+    """Shards being issued right now (procrastinate's jobs in `doing`)."""
+    with jobs.connect() as connection:
+        held: int = connection.exec_driver_sql(
+            "SELECT count(*) FROM procrastinate_jobs "
+            "WHERE status = 'doing' AND task_name = 'diplomas.issue_shard'"
+        ).scalar_one()
+    return held
+
+
 def verify_all(site: Site, ids: list[str]) -> None:
     """Each id verified by the replica's public JSON answer, four requests at a time."""
 
@@ -89,6 +102,7 @@ def test_a_batch_survives_a_worker_killed_mid_shard(tmp_path: Path, seed: int) -
         b = replica(a, tmp_path / "b")
         servers = [Server(a, tmp_path / "a.log"), Server(b, tmp_path / "b.log")]
         workers = []
+        jobs: Engine | None = None
         try:
             for server in servers:
                 server.start()
@@ -97,6 +111,7 @@ def test_a_batch_survives_a_worker_killed_mid_shard(tmp_path: Path, seed: int) -
                 for n, site in enumerate((a, b))
             ]
             roster = cohort(tmp_path / "cohort.csv", ROWS)
+            jobs = make_engine(url)
             token = a.instance.auth("all")
             with (
                 httpx.Client(base_url=a.base_url, headers=token, timeout=60) as to_a,
@@ -107,15 +122,17 @@ def test_a_batch_survives_a_worker_killed_mid_shard(tmp_path: Path, seed: int) -
                 assert uploaded.status_code == 202, uploaded.text
                 status_path = f"/api/v1/batches/{uploaded.json()['id']}"
 
-                # Kill one worker when a seeded share of the rows is done: both workers
-                # are then in the middle of a shard.
-                kill_at = rng.randrange(ROWS // 10, ROWS * 8 // 10)
+                # Kill one worker once a seeded share of the rows is done and both
+                # workers hold a shard: between two shards, or near the end when one
+                # shard is left, a worker holds none, and its death would leave nothing
+                # to put back (so the share stops at 60%, four shards from the end).
+                kill_at = rng.randrange(ROWS // 10, ROWS * 6 // 10)
                 victim = rng.randrange(2)
                 deadline = time.monotonic() + 300
                 while True:
                     batch = progress(to_b, status_path)
                     assert batch["status"] not in ("failed", "refused"), batch["message"]
-                    if int(str(batch["done_rows"])) >= kill_at:
+                    if int(str(batch["done_rows"])) >= kill_at and shards_held(jobs) == 2:
                         break
                     assert time.monotonic() < deadline, batch
                     time.sleep(0.05)
@@ -160,6 +177,8 @@ def test_a_batch_survives_a_worker_killed_mid_shard(tmp_path: Path, seed: int) -
                 for site in (a, b):
                     verify_all(site, [d.id for d in diplomas])
         finally:
+            if jobs is not None:
+                jobs.dispose()
             for proc in workers:
                 kill(proc)
             for server in servers:
