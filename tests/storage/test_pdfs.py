@@ -84,3 +84,27 @@ def test_writers_of_the_same_pdf_at_once_all_succeed(store: SqlPdfStore) -> None
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda pdf: store.put(diploma_id, pdf), versions))
     assert store.get(diploma_id) in versions
+
+
+def test_postgresql_stores_pdfs_as_they_are(store: SqlPdfStore, engine: Engine) -> None:
+    """A PDF is compressed already: PostgreSQL keeps it out of line without trying to
+    compress it again (migration 0015), which cost its server 0.6 ms a PDF."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a setting of PostgreSQL's columns; SQLite never compresses blobs")
+    diploma_id = new_diploma_id()
+    # Far over the 2 kB at which PostgreSQL moves a value out of line, and compressible
+    # (EXTENDED storage would compress it with pglz).
+    pdf = b"%PDF-1.7\n" + b"0 0 1 1 re f\n" * 4000 + b"%%EOF\n"
+    store.put(diploma_id, pdf)
+    with engine.connect() as connection:
+        storage = connection.exec_driver_sql(
+            "SELECT attstorage FROM pg_attribute"
+            " WHERE attrelid = 'pdfs'::regclass AND attname = 'content'"
+        ).scalar_one()
+        compression, size = connection.exec_driver_sql(
+            "SELECT pg_column_compression(content), pg_column_size(content) FROM pdfs"
+            f" WHERE diploma_id = '{diploma_id}'"
+        ).one()
+    assert storage == "e"  # EXTERNAL
+    assert compression is None and size >= len(pdf)
+    assert store.get(diploma_id) == pdf

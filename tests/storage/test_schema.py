@@ -33,7 +33,7 @@ def test_migrate_creates_the_schema_from_scratch(db_url: str) -> None:
         assert current_revision(engine) is None
         assert not inspect(engine).get_table_names()
         migrate(db_url)
-        assert current_revision(engine) == head_revision() == "0014"
+        assert current_revision(engine) == head_revision() == "0015"
         assert {
             "diplomas",
             "serial_counters",
