@@ -73,6 +73,10 @@ ROSTER_TYPES = (".csv", ".tsv", ".txt", ".xlsx")
 OUTPUT_DIRECTORY_MODE = 0o700
 
 PRIVATE_FIELDS = frozenset({"national_id"})
+MAX_SOURCE_NAME = 255
+"""Characters of a roster's file name a batch keeps (`batches.source`)."""
+MAX_TEMPLATE_NAME = 64
+"""The longest design name a batch can name (`batches.template`)."""
 
 
 class Progress(Protocol):
@@ -149,6 +153,15 @@ def roster_file(kept: KeptRoster) -> Iterator[Path]:
         yield path
 
 
+def shortened(name: str, limit: int) -> str:
+    """`name` cut to `limit` characters, the end of its stem marked with an ellipsis and
+    its suffix kept."""
+    if len(name) <= limit:
+        return name
+    suffix = Path(name).suffix if len(Path(name).suffix) < limit // 2 else ""
+    return name[: limit - len(suffix) - 1] + "…" + suffix
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -180,12 +193,21 @@ class BatchService:
     def new_batch(
         self, source: str, options: BatchOptions, status: BatchStatus = BatchStatus.QUEUED
     ) -> Batch:
+        """A new batch of the roster named `source` (shortened to what a batch keeps);
+        InvalidInput for a design name longer than any design's."""
+        if len(options.template) > MAX_TEMPLATE_NAME:
+            raise InvalidInput(
+                FieldProblem(
+                    "template",
+                    f"no design has a name this long (at most {MAX_TEMPLATE_NAME} characters)",
+                )
+            )
         now = self.clock.now()
         batch = Batch(
             id=new_diploma_id(),
             institution=self.service.institution.slug,
             status=status,
-            source=source,
+            source=shortened(source, MAX_SOURCE_NAME),
             template=options.template,
             skip_invalid=options.skip_invalid,
             created_at=now,
@@ -471,11 +493,10 @@ class BatchService:
     # -- validation -----------------------------------------------------------------------
 
     def _rows(
-        self, roster: Roster, options: BatchOptions, pool: WorkerPool
+        self, roster: Roster, options: BatchOptions, pool: WorkerPool, today: date
     ) -> Iterator[tuple[int, dict[str, str], DiplomaRequest | None, list[Problem]]]:
         """Every non-blank row with its request (None if invalid) and its problems, in
         roster order; the checks run on the worker pool, a few chunks ahead."""
-        today = self.clock.now().date()
         ahead: deque[tuple[list[RosterRow], Future[list[Checked]]]] = deque()
         inline: InProcessPool | None = None
         for rows in chunks(roster.rows(), VALIDATION_CHUNK):
@@ -518,9 +539,11 @@ class BatchService:
         *,
         collect: list[Row] | None = None,
         co_issuers: set[str] | None = None,
+        today: date | None = None,
     ) -> _Validation:
         """The roster's problems and counts; each valid row is added to `collect` and the
-        co-issuers it names to `co_issuers`, when given."""
+        co-issuers it names to `co_issuers`, when given. Dates are checked against `today`
+        (by default the clock's): the day the rows will be issued with."""
         problems = [Problem(p.row, p.column, p.field, p.message, p.value) for p in roster.problems]
         if problems:
             return _Validation(problems, 0, 0, None)
@@ -533,7 +556,8 @@ class BatchService:
         valid = total = 0
         first: Row | None = None
         progress.phase("validating", roster.count())
-        for number, values, request, row_problems in self._rows(roster, options, pool):
+        today = today or self.clock.now().date()
+        for number, values, request, row_problems in self._rows(roster, options, pool, today):
             total += 1
             progress.advance(1)
             if request is not None:

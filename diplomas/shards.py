@@ -87,7 +87,13 @@ class Shards:
         if kept is None:
             return None
         if batch.status is BatchStatus.ISSUING and kept.shards:
-            return Prepared(batch, tuple(s for s in kept.shards if not self.complete(batch, s)))
+            remaining = tuple(s for s in kept.shards if not self.complete(batch, s))
+            if not remaining:
+                # Every row was issued, but the process that stored the last PDFs stopped
+                # before marking the batch done: nothing else ever would.
+                self.store.finish_issuing(batch.id, self.clock.now())
+                batch = self.store.get(batch.id) or batch
+            return Prepared(batch, remaining)
         try:
             return self._prepare(batch, kept)
         except DiplomaError as exc:
@@ -105,8 +111,17 @@ class Shards:
         with roster_file(kept) as path:
             roster = open_roster(path)
             checker = self.pool or self.batches.in_process_pool()
+            # The batch's date, as its shards issue with (`issue_shard`): a batch queued
+            # before midnight and prepared after it refuses a row dated the new day now,
+            # rather than passing it and failing every try of its shard.
             checked = self.batches.validate(
-                roster, options, NoProgress(), checker, collect=collected, co_issuers=named
+                roster,
+                options,
+                NoProgress(),
+                checker,
+                collect=collected,
+                co_issuers=named,
+                today=batch.created_at.date(),
             )
         problems = checked.problems
         invalid = {p.row for p in problems}

@@ -30,12 +30,12 @@ from procrastinate import exceptions as pq
 from procrastinate.connector import BaseConnector
 from procrastinate.job_context import JobContext
 from procrastinate.testing import InMemoryConnector
-from sqlalchemy.engine import make_url
 
 from .batch_workers import WorkerPool, WorkerPoolFactory
 from .batches import BatchService
 from .core.batch import BatchStatus, Shard
 from .shards import Shards
+from .storage.engine import database_url as parse_database_url
 
 log = logging.getLogger("diplomas.tasks")
 
@@ -50,12 +50,26 @@ MAIL_EVERY_SECONDS = 10
 def connector_for(database_url: str) -> BaseConnector:
     """procrastinate's connector for the database: PostgreSQL's own (libpq URL, its
     `options` such as a search path kept), else the in-memory queue of this process."""
-    url = make_url(database_url)
+    # Parsed as the database layer parses it, so that every form it accepts (`postgres://`
+    # too) reaches the same database: otherwise the queue would be this process's alone.
+    url = parse_database_url(database_url)
     if url.get_backend_name() != "postgresql":
         return InMemoryConnector()
     from procrastinate import PsycopgConnector
+    from psycopg.conninfo import make_conninfo
 
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # Each part as a libpq keyword, quoted by psycopg: a URL rendered back to text would
+    # carry the password decoded (a space in it, `%20` in the URL, broke the connection
+    # string, and libpq's error, which quotes the string, went to the log).
+    parts: dict[str, str | None] = {
+        "host": url.host,
+        "port": None if url.port is None else str(url.port),
+        "dbname": url.database,
+        "user": url.username,
+        "password": url.password,
+        **{key: value for key, value in url.query.items() if isinstance(value, str)},
+    }
+    conninfo = make_conninfo("", **{key: value for key, value in parts.items() if value})
     return PsycopgConnector(conninfo=conninfo, kwargs={"application_name": "diplomas-tasks"})
 
 

@@ -140,9 +140,17 @@ class SqlBatchStore:
             row = session.get(BatchRow, batch_id, with_for_update=True)
             if row is None or row.status != BatchStatus.ISSUING.value:
                 return False
-            issued, skipped = _counted(session, [batch_id]).get(batch_id, (0, 0))
-            if issued + skipped < row.valid_rows:
+            # Done means every row's diploma has its PDF: a row issued by an earlier batch
+            # (skipped here) whose PDF was never stored is still this batch's to render.
+            with_pdf = session.scalar(
+                select(func.count())
+                .select_from(BatchLineRow)
+                .join(DiplomaRow, DiplomaRow.id == BatchLineRow.diploma_id)
+                .where(BatchLineRow.batch_id == batch_id, DiplomaRow.pdf_sha256 != "")
+            )
+            if (with_pdf or 0) < row.valid_rows:
                 return False
+            issued, skipped = _counted(session, [batch_id]).get(batch_id, (0, 0))
             row.status = BatchStatus.DONE.value
             row.issued, row.skipped = issued, skipped
             row.message = ""

@@ -88,3 +88,34 @@ def test_batch_routes_need_their_scopes(
         files={"file": ("r.pdf", b"%PDF-1.7", "application/pdf")},
     )
     assert bad.status_code == 422
+
+
+def test_names_longer_than_a_batch_keeps_are_answered_in_words(
+    client: TestClient, instance: Instance, tmp_path: Path
+) -> None:
+    """A design name longer than any design's is refused (422, naming the field) with
+    nothing kept; a roster's file name past 255 characters is shortened, its suffix kept,
+    and the roster runs (on PostgreSQL both overflowed their columns: a 500)."""
+    roster = cohort(tmp_path / "c.csv", 2).read_bytes()
+    before = instance.service.batches.recent()
+    r = client.post(
+        "/api/v1/batches",
+        headers=instance.auth("issue"),
+        files={"file": ("c.csv", roster, "text/csv")},
+        data={"template": "y" * 65},
+    )
+    assert r.status_code == 422, r.text
+    assert "template" in r.text and "64 characters" in r.text
+    assert instance.service.batches.recent() == before
+
+    name = "گواهی‌نامه " * 40 + ".csv"
+    r = client.post(
+        "/api/v1/batches",
+        headers=instance.auth("issue"),
+        files={"file": (name, roster, "text/csv")},
+    )
+    assert r.status_code == 202, r.text
+    body = wait_until_finished(client, f"/api/v1/batches/{r.json()['id']}", instance.auth("read"))
+    assert body["status"] == "done" and body["issued"] == 2, body
+    kept = instance.service.batch(body["id"]).source
+    assert len(kept) == 255 and kept.endswith("….csv") and kept.startswith("گواهی‌نامه ")

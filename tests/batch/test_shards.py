@@ -9,13 +9,14 @@ import csv
 import hashlib
 import io
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import Instance
 
 from diplomas import shards as shards_module
-from diplomas.batches import BatchOptions, BatchService, parsed_rows, roster_file
+from diplomas.batches import BatchOptions, BatchService, Row, parsed_rows, roster_file
 from diplomas.core.batch import Batch, BatchStatus
 from diplomas.core.proposals import Actor
 from diplomas.roster import open_roster
@@ -146,3 +147,99 @@ def test_the_archive_is_streamed_from_the_rows_in_roster_order(
         assert sorted(zf.namelist()) == sorted(
             [m["file"] for m in manifest] + ["manifest.csv", "manifest.json"]
         )
+
+
+def test_a_batch_whose_last_pdfs_were_stored_but_not_marked_done_is_done_when_resumed(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process that stored the last shard's PDFs stopped before marking the batch done:
+    resuming it (a restart) has no shard left to run, and marks it done itself."""
+    batches, batch = received(instance, cohort(tmp_path / "c.csv", 12))
+    runner = Shards(batches)
+    prepared = runner.prepare(batch.id)
+    assert prepared is not None and len(prepared.shards) == 2
+    store = instance.service.batches
+    finish = store.finish_issuing
+    monkeypatch.setattr(store, "finish_issuing", lambda *args, **kwargs: False)  # the crash
+    assert [runner.issue_shard(batch.id, s) for s in prepared.shards] == [10, 2]
+    monkeypatch.setattr(store, "finish_issuing", finish)
+    stuck = instance.service.batch(batch.id)
+    assert (stuck.status, stuck.done_rows) == (BatchStatus.ISSUING, 12)
+
+    resumed = runner.prepare(batch.id)
+    assert resumed is not None and resumed.shards == ()
+    assert resumed.batch.status is BatchStatus.DONE
+    done = instance.service.batch(batch.id)
+    assert (done.status, done.issued, done.skipped) == (BatchStatus.DONE, 12, 0)
+    assert done.finished_at is not None
+
+
+def test_a_batch_prepared_after_midnight_checks_dates_against_the_day_it_issues_with(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Received before midnight and prepared after it: a row dated the new day is refused
+    by validation, as its shard would refuse it (a shard issues with the batch's date),
+    instead of passing and failing every try of the shard."""
+    now = [datetime(2026, 3, 1, 23, 59, 30, tzinfo=UTC)]
+    monkeypatch.setattr(instance.service.clock, "now", lambda: now[0])
+    rows = [{**person(i), "issued_on": "2026-03-01"} for i in range(5)]
+    rows[3]["issued_on"] = "2026-03-02"  # already the day in Tehran
+    batches, batch = received(instance, write_roster(tmp_path / "c.csv", rows))
+    now[0] = datetime(2026, 3, 2, 0, 0, 30, tzinfo=UTC)  # the queue reaches it after midnight
+    batch = Batch(**{**batch.__dict__, "skip_invalid": True})
+    instance.service.batches.save(batch)
+    runner = Shards(batches)
+    prepared = runner.prepare(batch.id)
+    assert prepared is not None
+    checked = instance.service.batch(batch.id)
+    assert [(p.row, p.field) for p in checked.problems] == [(5, "issued_on")]
+    assert "future" in checked.problems[0].message
+    assert prepared.shards == ((2, 6, 4),)
+    assert runner.issue_shard(batch.id, prepared.shards[0]) == 4
+    assert instance.service.batch(batch.id).status is BatchStatus.DONE
+
+
+def test_a_batch_is_done_only_when_the_rows_issued_before_have_their_pdfs(
+    instance: Instance, tmp_path: Path
+) -> None:
+    """Rows issued by an earlier batch that stopped before their PDFs are this batch's to
+    render: the batch is not done while one of them has none, even when every other shard
+    has finished."""
+    roster = cohort(tmp_path / "c.csv", 14)
+    batches, old = received(instance, roster)
+    Shards(batches).prepare(old.id)
+    kept = instance.service.batches.roster(old.id)
+    assert kept is not None
+    with roster_file(kept) as path:
+        rows = list(
+            parsed_rows(open_roster(path), kept.invalid, old.template, old.created_at.date())
+        )
+
+    def commit_only(batch: Batch, part: list[Row]) -> None:
+        """A chunk's transaction, and then the worker killed before the PDFs."""
+        records = RecordMaker(instance.service, instance.service.clock.now())
+        instance.service.repository.issue_many(
+            instance.service.institution,
+            [(r.request, r.key) for r in part],
+            records.key_id,
+            records,
+            records.now,
+            batch.id,
+            rows=[r.number for r in part],
+        )
+
+    commit_only(old, rows)
+    batches.finish(instance.service.batch(old.id), BatchStatus.FAILED, "stopped")
+
+    _, again = received(instance, roster)
+    runner = Shards(batches)
+    prepared = runner.prepare(again.id)
+    assert prepared is not None and prepared.shards == ((2, 11, 10), (12, 15, 4))
+    commit_only(again, rows[:10])  # the first shard's chunk, its worker killed
+    assert runner.issue_shard(again.id, prepared.shards[1]) == 0  # only skipped rows
+    assert instance.service.batch(again.id).status is BatchStatus.ISSUING
+    assert runner.issue_shard(again.id, prepared.shards[0]) == 0  # the sweep's retry
+    done = instance.service.batch(again.id)
+    assert (done.status, done.issued, done.skipped) == (BatchStatus.DONE, 0, 14)
+    diplomas, total = instance.service.search("", 0, 50)
+    assert total == 14 and all(d.pdf_sha256 for d in diplomas)

@@ -10,16 +10,18 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from conftest import Instance
+from conftest import PG_URL, Instance
+from procrastinate.connector import BaseConnector
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.testing import InMemoryConnector
+from sqlalchemy import make_url
 
 from diplomas import shards as shards_module
 from diplomas.batches import BatchOptions, BatchService
 from diplomas.core.batch import Batch, BatchStatus
 from diplomas.core.proposals import Actor
-from diplomas.tasks import ATTEMPTS, Tasks
+from diplomas.tasks import ATTEMPTS, Tasks, connector_for
 
 from .rosters import cohort
 
@@ -105,3 +107,52 @@ def test_the_last_failed_try_fails_the_batch(instance: Instance, tmp_path: Path)
     failed = instance.service.batch(batch.id)
     assert failed.status is BatchStatus.FAILED
     assert "database away" in failed.message and "upload the roster again" in failed.message
+
+
+@pytest.mark.postgres
+def test_the_queue_connects_with_a_password_that_a_connection_string_must_quote(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A password with spaces, a quote, a backslash, `@`, `:` and `/` (percent-encoded in
+    DIPLOMAS_DATABASE_URL): the queue connects as the database layer does, and the password
+    reaches no log. (The server trusts local connections, so any password is accepted:
+    what is tested is that the connection string carries it intact.)"""
+    if not PG_URL:
+        pytest.skip("DIPLOMAS_TEST_DATABASE_URL not set")
+    password = "my s3cret 'pw\\@:/"
+    url = make_url(PG_URL).set(password=password).render_as_string(hide_password=False)
+    connector = connector_for(url)
+
+    async def select_one() -> object:
+        await connector.open_async()
+        try:
+            return await connector.execute_query_one_async("SELECT 1 AS one")
+        finally:
+            await connector.close_async()
+
+    with caplog.at_level("DEBUG"):
+        assert asyncio.run(select_one()) == {"one": 1}
+    assert "s3cret" not in caplog.text
+
+
+@pytest.mark.postgres
+def test_the_queue_takes_every_form_of_postgresql_url_the_database_layer_takes() -> None:
+    """`postgres://` is PostgreSQL to the database layer: the queue must be that database's
+    too, never an in-memory queue of this process alone (a replica given such a URL
+    accepted batches that no worker ever saw)."""
+    if not PG_URL:
+        pytest.skip("DIPLOMAS_TEST_DATABASE_URL not set")
+    for scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        url = make_url(PG_URL).set(drivername=scheme).render_as_string(hide_password=False)
+        connector = connector_for(url)
+        assert not isinstance(connector, InMemoryConnector), scheme
+
+        async def select_one(connector: BaseConnector = connector) -> object:
+            await connector.open_async()
+            try:
+                return await connector.execute_query_one_async("SELECT 1 AS one")
+            finally:
+                await connector.close_async()
+
+        assert asyncio.run(select_one()) == {"one": 1}, scheme
+    assert isinstance(connector_for("sqlite:///x.db"), InMemoryConnector)
