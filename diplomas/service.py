@@ -42,7 +42,7 @@ from .core.errors import (
     Unauthorized,
 )
 from .core.ids import is_diploma_id, is_serial, new_diploma_id, placeholder_id
-from .core.keyring import KeyRing, RecordKey
+from .core.keyring import KeyRing, RecordKey, refuse_retired_key
 from .core.lookup import (
     DUMMY_HOLDER,
     family_name_candidates,
@@ -274,6 +274,12 @@ class RecordMaker:
         self._service = service
         self._signer = service.record_keys.signer()
         self.now = now
+        # Every key this maker may sign with, checked once against the audit log (the
+        # issuer's is checked again in each issuing transaction): keys copied to this
+        # machine before a rotation elsewhere must not sign.
+        signing = [self._signer.key_id]
+        signing.extend(keys.signer().key_id for keys in service.co_issuer_keys.values())
+        refuse_retired_key(service.repository.retired_keys(signing))
 
     @property
     def key_id(self) -> str:

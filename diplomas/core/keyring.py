@@ -7,13 +7,15 @@ inside that key's validity window and before any compromise of the key.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 import base58
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from .errors import ConfigurationError
 
 _ED25519_MULTICODEC = b"\xed\x01"
 
@@ -147,3 +149,17 @@ class KeyRing:
 
     def resolve(self, verification_method: str) -> RecordKey | None:
         return self._keys.get(verification_method)
+
+
+def refuse_retired_key(retired: Mapping[str, str]) -> None:
+    """ConfigurationError if a key that would sign was retired: this process holds an
+    older copy of the keys than the machine that rotated them (a worker or replica whose
+    keys folder was not copied again), and what it signed would not verify."""
+    if retired:
+        key_id, how = next(iter(retired.items()))
+        raise ConfigurationError(
+            f"this process signs with record key {key_id}, which was {how} according to "
+            f"the audit log: its keys folder is an older copy than the instance's. Copy the "
+            f"keys folder from the machine that changed the keys again, then restart this "
+            f"process; nothing was issued"
+        )

@@ -167,6 +167,11 @@ class DiplomaRepository(Protocol):
         """
         ...
 
+    def retired_keys(self, key_ids: Collection[str]) -> dict[str, str]:
+        """Of these record keys, those the audit log says were retired, rotated away or
+        marked compromised, each with why in words."""
+        ...
+
     def issue_many(
         self,
         institution: Institution,

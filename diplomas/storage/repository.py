@@ -20,6 +20,7 @@ back therefore carry `request.national_id == ""`, and so does the one `issue` re
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -53,6 +54,7 @@ from ..core.batch import row_key
 from ..core.dates import solar_hijri_year
 from ..core.errors import ConfigurationError, Conflict, NotFound
 from ..core.ids import format_serial, new_diploma_id
+from ..core.keyring import refuse_retired_key
 from ..core.model import Diploma, DiplomaRequest, DiplomaStatus, DiplomaVersion, Institution
 from ..core.outbox import corrected_purpose, issued_purpose
 from ..core.ports import MakeRecord, MakeRecords, TokenRecord
@@ -85,6 +87,7 @@ from .outbox import enqueue as enqueue_mail
 from .proposals import proposal_of, write_row
 from .tables import (
     ApiTokenRow,
+    AuditEntryRow,
     Base,
     BatchLineRow,
     DiplomaRow,
@@ -95,6 +98,37 @@ from .tables import (
     StatusListRow,
     UserRow,
 )
+
+_KEY_EVENTS = (
+    AuditAction.KEY_ROTATED.value,
+    AuditAction.KEY_RETIRED.value,
+    AuditAction.KEY_COMPROMISED.value,
+)
+
+
+def _retired_keys(session: Session, key_ids: Collection[str]) -> dict[str, str]:
+    """Which of `key_ids` the audit log retired (see `retired_keys`). Key events are
+    few (one per rotation), so they are read whole."""
+    wanted = set(key_ids)
+    found: dict[str, str] = {}
+    events = session.execute(
+        select(AuditEntryRow.at, AuditEntryRow.action, AuditEntryRow.subject, AuditEntryRow.details)
+        .where(AuditEntryRow.action.in_(_KEY_EVENTS))
+        .order_by(AuditEntryRow.seq)
+    )
+    for at, action, subject, details in events:
+        if action == AuditAction.KEY_ROTATED.value:
+            retired = json.loads(details).get("retired") or []
+            how = f"rotated away on {at:%Y-%m-%d %H:%M} UTC (new key {subject})"
+        else:
+            retired = [subject]
+            what = "retired" if action == AuditAction.KEY_RETIRED.value else "marked compromised"
+            how = f"{what} on {at:%Y-%m-%d %H:%M} UTC"
+        for key_id in retired:
+            if key_id in wanted:
+                found.setdefault(key_id, how)
+    return found
+
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KEYS_PER_QUERY = 500  # stays under SQLite's bound-parameter limit
@@ -526,9 +560,16 @@ class SqlRepository:
             # collision, say) the next try takes a fresh id and serial.
             return self._issue_chunk(issuing)
 
+    def retired_keys(self, key_ids: Collection[str]) -> dict[str, str]:
+        """Of these record keys, those the audit log says were retired, rotated away or
+        marked compromised, each with why in words."""
+        with Session(self._reader) as session, session.begin():
+            return _retired_keys(session, key_ids)
+
     def _issue_chunk(self, issuing: _Issuing) -> list[tuple[Diploma, bool]]:
         institution, items, issued_at = issuing.institution, issuing.items, issuing.issued_at
         with self._write() as session:
+            refuse_retired_key(_retired_keys(session, [issuing.key_id]))
             approved = self._approved_proposal(session, issuing.proposal)
             existing = self._stored_keys(session, institution.slug, items)
             fresh: dict[str, int] = {}

@@ -1,0 +1,52 @@
+"""A machine whose keys folder is an older copy than the instance's (a worker or replica
+not given the keys again after a rotation elsewhere) issues nothing: what it signed with
+the retired key would not verify anywhere. It says so, in words, until the keys are
+copied again."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from batch.rosters import cohort
+from conftest import Instance
+
+from diplomas.batches import BatchOptions
+from diplomas.bootstrap import build_batches, build_service
+from diplomas.core.errors import ConfigurationError
+from diplomas.core.verification import VerdictStatus
+from diplomas.key_admin import KeyAdmin
+
+
+def test_keys_copied_before_a_rotation_sign_nothing(instance: Instance, tmp_path: Path) -> None:
+    settings = instance.settings
+    copy = tmp_path / "machine-b" / "keys"
+    shutil.copytree(settings.keys_dir, copy)  # the other machine's keys, copied at set-up
+    machine_b = settings.model_copy(update={"keys_dir": copy})
+    first = instance.service.issue({"name": "مریم احمدی", "external_id": "before"}).diploma
+
+    rotated = KeyAdmin(settings).rotate(datetime.now(UTC), actor="admin")
+    [old_key] = rotated.retired
+    stale = build_service(machine_b)
+    with pytest.raises(ConfigurationError) as refused:
+        stale.issue({"name": "رضا کریمی", "external_id": "stale"})
+    message = str(refused.value)
+    assert old_key in message and "rotated away" in message and rotated.new.key_id in message
+    assert "older copy" in message and "nothing was issued" in message
+
+    # A batch on that machine is refused before anything is signed, every row left.
+    with pytest.raises(ConfigurationError, match="older copy"):
+        build_batches(stale, machine_b).run(
+            cohort(tmp_path / "c.csv", 3), BatchOptions(out_dir=tmp_path / "out", workers=1)
+        )
+    current = build_service(settings)
+    assert current.search("", 0, 10)[1] == 1
+
+    # The keys copied again: that machine issues, and what it signs verifies on this one.
+    shutil.rmtree(copy)
+    shutil.copytree(settings.keys_dir, copy)
+    again = build_service(machine_b).issue({"name": "رضا کریمی", "external_id": "stale"}).diploma
+    for diploma in (first, again):
+        assert current.verify_id(diploma.id).status is VerdictStatus.VALID
