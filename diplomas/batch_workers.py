@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -71,6 +72,10 @@ class WorkerPool(Protocol):
 
     def ready(self) -> bool:
         """Whether every worker has started (and so loaded keys, design and fonts)."""
+        ...
+
+    def broken(self) -> bool:
+        """Whether a worker died and took the pool with it: it runs nothing more."""
         ...
 
     def shutdown(self) -> None: ...
@@ -210,6 +215,9 @@ class InProcessPool:
     def ready(self) -> bool:
         return True
 
+    def broken(self) -> bool:
+        return False
+
     def shutdown(self) -> None:
         pass
 
@@ -260,6 +268,7 @@ class ProcessWorkerPool:
             initargs=(load_state, settings, template, dict(os.environ)),
         )
         self._workers = workers
+        self._broken = False
         self._started: list[Future[int]] = []
         self._starter = threading.Thread(target=self._start_all, name="start-workers", daemon=True)
         self._starter.start()
@@ -272,7 +281,22 @@ class ProcessWorkerPool:
         return len(started) == self._workers and all(f.done() for f in started)
 
     def submit(self, task: Callable[[WorkerState, _A], _R], argument: _A) -> Future[_R]:
-        return self._pool.submit(_run, task, argument)
+        try:
+            future = self._pool.submit(_run, task, argument)
+        except BrokenProcessPool:
+            self._broken = True
+            raise
+        future.add_done_callback(self._note_broken)
+        return future
+
+    def _note_broken(self, future: Future[_R]) -> None:
+        # A worker killed (the kernel's OOM killer, a crash in native code) breaks the
+        # whole executor: every later task would fail at once.
+        if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
+            self._broken = True
+
+    def broken(self) -> bool:
+        return self._broken
 
     def shutdown(self) -> None:
         self._starter.join()

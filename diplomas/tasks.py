@@ -23,6 +23,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
@@ -34,6 +35,7 @@ from procrastinate.testing import InMemoryConnector
 from .batch_workers import WorkerPool, WorkerPoolFactory
 from .batches import BatchService
 from .core.batch import BatchStatus, Shard
+from .core.errors import StorageUnavailable
 from .shards import Shards
 from .storage.engine import database_url as parse_database_url
 
@@ -75,24 +77,35 @@ def connector_for(database_url: str) -> BaseConnector:
 
 class Pools:
     """A worker pool per design, started at first use and kept for the next shards
-    (starting processes for each shard would cost more than some shards take)."""
+    (starting processes for each shard would cost more than some shards take).
+
+    A pool is started again when it broke (one of its processes died), and when the
+    service it was started for was replaced (the settings or keys changed on disk): its
+    processes loaded the keys, institutions and design of their start."""
 
     def __init__(self, factory: WorkerPoolFactory | None, workers: int) -> None:
         self.factory, self.workers = factory, workers
-        self._pools: dict[str, WorkerPool] = {}
+        self._pools: dict[str, tuple[object, WorkerPool]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, template: str) -> WorkerPool | None:
+    def __call__(self, template: str, owner: object = None) -> WorkerPool | None:
+        """The pool for `template`, started for `owner` (the service of the moment)."""
         if self.factory is None or self.workers <= 1:
             return None  # in the worker's own process
         with self._lock:
-            if template not in self._pools:
-                self._pools[template] = self.factory(self.workers, template)
-            return self._pools[template]
+            kept = self._pools.get(template)
+            if kept is not None and (kept[0] is not owner or kept[1].broken()):
+                reason = "broke" if kept[1].broken() else "belongs to settings replaced since"
+                log.warning("the worker pool of design %r %s: starting another", template, reason)
+                kept[1].shutdown()
+                kept = None
+            if kept is None:
+                kept = self._pools[template] = (owner, self.factory(self.workers, template))
+            return kept[1]
 
     def shutdown(self) -> None:
         with self._lock:
-            for pool in self._pools.values():
+            for _, pool in self._pools.values():
                 pool.shutdown()
             self._pools.clear()
 
@@ -123,8 +136,13 @@ class Tasks:
         @app.task(name="diplomas.prepare_batch", queue=BATCHES, retry=RETRY, pass_context=True)
         async def prepare_batch(context: JobContext, batch_id: str) -> None:
             shards = await asyncio.to_thread(self._prepare, context, batch_id)
-            for shard in shards:
-                await self._defer_shard(batch_id, shard)
+            try:
+                for shard in shards:
+                    await self._defer_shard(batch_id, shard)
+            except Exception as exc:
+                # The shards not queued on the last try would never run: fail the batch.
+                await asyncio.to_thread(self._fail_on_last_try, context, batch_id, exc)
+                raise
 
         @app.task(name="diplomas.issue_shard", queue=BATCHES, retry=RETRY, pass_context=True)
         def issue_shard(
@@ -173,20 +191,23 @@ class Tasks:
         try:
             yield
         except Exception as exc:
-            job = context.job
-            if job is not None and (job.attempts or 0) + 1 < ATTEMPTS:
-                log.warning("batch %s: %s; tried again later", batch_id, exc)
-                raise
-            batches = self.batches()
-            batch = batches.store.get(batch_id)
-            if batch is not None and not batch.status.finished:
-                batches.finish(
-                    batch,
-                    BatchStatus.FAILED,
-                    f"stopped: {exc}; upload the roster again to finish it (the rows issued "
-                    "are found and not issued twice)",
-                )
+            self._fail_on_last_try(context, batch_id, exc)
             raise
+
+    def _fail_on_last_try(self, context: JobContext, batch_id: str, exc: Exception) -> None:
+        job = context.job
+        if job is not None and (job.attempts or 0) + 1 < ATTEMPTS:
+            log.warning("batch %s: %s; tried again later", batch_id, exc)
+            return
+        batches = self.batches()
+        batch = batches.store.get(batch_id)
+        if batch is not None and not batch.status.finished:
+            batches.finish(
+                batch,
+                BatchStatus.FAILED,
+                f"stopped: {exc}; upload the roster again to finish it (the rows issued "
+                "are found and not issued twice)",
+            )
 
     async def _defer_shard(self, batch_id: str, shard: Shard) -> None:
         first, last, count = shard
@@ -197,7 +218,8 @@ class Tasks:
             )
 
     async def sweep(self) -> int:
-        """Put back the jobs of workers silent for `stalled_seconds`; how many."""
+        """Put back the jobs of workers silent for `stalled_seconds`, and start the
+        batches queued that long without a job; how many of either."""
         manager = self.app.job_manager
         stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.stalled_seconds)
         count = 0
@@ -208,17 +230,42 @@ class Tasks:
                 continue  # finished or taken back meanwhile
             log.warning("job %s of a silent worker is run again", job.id)
             count += 1
-        return count
+        return count + await self._start_jobless()
+
+    async def _start_jobless(self) -> int:
+        """A batch is saved, queued, before its job is written: if the database went away
+        in between, the upload was answered 503 and the batch has no job. Start each such
+        batch (a prepare job waiting already makes `start` a no-op; a running one has moved
+        the batch past `queued`)."""
+        since = datetime.now(UTC) - timedelta(seconds=self.stalled_seconds)
+        unfinished = await asyncio.to_thread(lambda: self.batches().store.unfinished())
+        started = 0
+        for batch in unfinished:
+            if batch.status is BatchStatus.QUEUED and batch.updated_at < since:
+                waiting = await self.app.job_manager.list_jobs_async(
+                    queueing_lock=f"prepare:{batch.id}", status="todo"
+                )
+                if not list(waiting):
+                    log.warning("batch %s was queued without a job: started now", batch.id)
+                    await self.start(batch.id)
+                    started += 1
+        return started
 
     # -- starting and working -------------------------------------------------------------
 
     async def start(self, batch_id: str) -> None:
         """Run a queued batch (and resume an interrupted one): defer its preparation,
-        unless one is waiting already."""
-        with contextlib.suppress(pq.AlreadyEnqueued):
-            await self._prepare_batch.configure(
-                queueing_lock=f"prepare:{batch_id}", lock=f"batch:{batch_id}"
-            ).defer_async(batch_id=batch_id)
+        unless one is waiting already. StorageUnavailable if the queue's database cannot
+        be reached: the batch stays queued, and a worker's sweep starts it later."""
+        try:
+            with contextlib.suppress(pq.AlreadyEnqueued):
+                await self._prepare_batch.configure(
+                    queueing_lock=f"prepare:{batch_id}", lock=f"batch:{batch_id}"
+                ).defer_async(batch_id=batch_id)
+        except pq.ConnectorException as exc:
+            raise StorageUnavailable(
+                f"the task queue's database did not answer ({type(exc.__cause__ or exc).__name__})"
+            ) from exc
 
     async def resume(self) -> int:
         """Start every unfinished batch again (a run is idempotent); how many."""

@@ -135,7 +135,7 @@ def create_app(
     tasks = Tasks(
         connector_for(settings.effective_database_url),
         lambda: batches_of(current()),
-        pool=pools,
+        pool=lambda template: pools(template, current()),
         stalled_seconds=settings.worker_stalled_seconds,
     )
     # SQLite: the queue is this process's own, so this process works it.

@@ -7,8 +7,12 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
 from conftest import Instance
 from fastapi.testclient import TestClient
+from procrastinate import exceptions as pq
+
+from diplomas.api import create_app
 
 from .rosters import cohort, person, write_roster
 
@@ -119,3 +123,33 @@ def test_names_longer_than_a_batch_keeps_are_answered_in_words(
     assert body["status"] == "done" and body["issued"] == 2, body
     kept = instance.service.batch(body["id"]).source
     assert len(kept) == 255 and kept.endswith("….csv") and kept.startswith("گواهی‌نامه ")
+
+
+def test_an_upload_whose_job_cannot_be_queued_is_a_503_and_runs_once_the_queue_is_back(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is saved before its job: when the queue's database goes away in between,
+    the upload is answered 503 (worth sending again), the batch is kept, queued, and a
+    worker's sweep starts it once the queue answers again."""
+    settings = instance.settings.model_copy(update={"worker_stalled_seconds": 1})
+    app = create_app(instance.service, settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        manager = app.state.tasks.app.job_manager
+        deferring = manager.defer_job_async
+
+        async def queue_away(*args: object, **kwargs: object) -> object:
+            raise pq.ConnectorException("connection to server lost")
+
+        monkeypatch.setattr(manager, "defer_job_async", queue_away)
+        r = client.post(
+            "/api/v1/batches",
+            headers=instance.auth("issue"),
+            files={"file": ("c.csv", cohort(tmp_path / "c.csv", 3).read_bytes(), "text/csv")},
+        )
+        assert r.status_code == 503 and r.headers["Retry-After"], r.text
+        [kept] = instance.service.batches.recent()
+        assert kept.status.value == "queued"
+
+        monkeypatch.setattr(manager, "defer_job_async", deferring)  # the queue is back
+        body = wait_until_finished(client, f"/api/v1/batches/{kept.id}", instance.auth("read"))
+        assert body["status"] == "done" and body["issued"] == 3, body

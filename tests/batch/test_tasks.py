@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from concurrent.futures.process import BrokenProcessPool
+from datetime import date
 from pathlib import Path
 
 import pytest
 from conftest import PG_URL, Instance
+from procrastinate import exceptions as pq
 from procrastinate.connector import BaseConnector
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
@@ -18,10 +25,12 @@ from procrastinate.testing import InMemoryConnector
 from sqlalchemy import make_url
 
 from diplomas import shards as shards_module
+from diplomas.batch_workers import RowCheck, check_rows
 from diplomas.batches import BatchOptions, BatchService
+from diplomas.bootstrap import worker_pools
 from diplomas.core.batch import Batch, BatchStatus
 from diplomas.core.proposals import Actor
-from diplomas.tasks import ATTEMPTS, Tasks, connector_for
+from diplomas.tasks import ATTEMPTS, Pools, Tasks, connector_for
 
 from .rosters import cohort
 
@@ -156,3 +165,73 @@ def test_the_queue_takes_every_form_of_postgresql_url_the_database_layer_takes()
 
         assert asyncio.run(select_one()) == {"one": 1}, scheme
     assert isinstance(connector_for("sqlite:///x.db"), InMemoryConnector)
+
+
+def test_a_server_starts_a_new_worker_pool_when_one_broke_or_its_service_was_replaced(
+    instance: Instance,
+) -> None:
+    """A render process killed (the kernel's OOM killer, say) breaks its pool; the next
+    shard gets a new pool instead of failing like every shard after it. A pool started
+    for a service that was replaced since (settings or keys changed on disk) is not
+    reused either: its processes hold the old keys."""
+    pools = Pools(worker_pools(instance.settings), 2)
+    service = object()
+    check = RowCheck([], "classic", date.today())
+    others = {p.pid for p in multiprocessing.active_children()}
+    try:
+        first = pools("classic", service)
+        assert first.submit(check_rows, check).result(120) == []
+        assert pools("classic", service) is first and not first.broken()
+        victim = next(p for p in multiprocessing.active_children() if p.pid not in others)
+        os.kill(victim.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        victim.join(30)
+        # The executor learns of the death from its own thread: until then the other
+        # process may still answer a task.
+        deadline = time.monotonic() + 30
+        with pytest.raises(BrokenProcessPool):
+            while time.monotonic() < deadline:
+                first.submit(check_rows, check).result(120)
+                time.sleep(0.05)
+        assert first.broken()
+
+        second = pools("classic", service)
+        assert second is not first and second.submit(check_rows, check).result(120) == []
+        third = pools("classic", object())  # the service replaced
+        assert third is not second and third.submit(check_rows, check).result(120) == []
+    finally:
+        pools.shutdown()
+
+
+def test_shards_that_could_not_be_queued_on_the_last_try_fail_the_batch(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Preparing validates and splits the batch, then queues its shards: when queueing
+    fails on the job's last try, the batch fails saying so (it stayed issuing with no
+    shard to run); on an earlier try it is left for the retry."""
+    batches = BatchService(instance.service)
+    batch = received(batches, cohort(tmp_path / "c.csv", 3))
+    tasks = Tasks(InMemoryConnector(), lambda: batches)
+
+    async def queue_away(batch_id: str, shard: object) -> None:
+        raise pq.ConnectorException("connection to server lost")
+
+    monkeypatch.setattr(tasks, "_defer_shard", queue_away)
+
+    def prepare(attempts: int) -> None:
+        job = Job(
+            queue="batches",
+            lock=None,
+            queueing_lock=None,
+            task_name="diplomas.prepare_batch",
+            attempts=attempts,
+        )
+        context = JobContext(app=tasks.app, job=job, start_timestamp=0.0, abort_reason=lambda: None)
+        with pytest.raises(pq.ConnectorException):
+            asyncio.run(tasks._prepare_batch.func(context, batch.id))
+
+    prepare(0)
+    assert instance.service.batch(batch.id).status is BatchStatus.ISSUING  # tried again
+    prepare(ATTEMPTS - 1)
+    failed = instance.service.batch(batch.id)
+    assert failed.status is BatchStatus.FAILED
+    assert "connection to server lost" in failed.message
