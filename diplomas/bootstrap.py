@@ -524,6 +524,26 @@ def record_audit_event(
         engine.dispose()
 
 
+def require_database(settings: Settings) -> None:
+    """Before a server or worker starts: StorageUnavailable if the database does not
+    answer, ConfigurationError if its schema is not this version's. (Started without
+    this check, a worker logged the driver's complaint every second for ever, and a
+    server gave up after 30 s with a traceback.)"""
+    from .storage.engine import make_engine
+    from .storage.schema import schema_problem
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        problem = schema_problem(engine)
+    finally:
+        engine.dispose()
+    if problem:
+        raise ConfigurationError(
+            f"the database at {_safe_url(settings.effective_database_url)} cannot be used: "
+            f"{problem}"
+        )
+
+
 def _safe_url(url: str) -> str:
     """The database URL without its password, fit for a terminal or a log."""
     from sqlalchemy.engine import make_url
@@ -749,6 +769,7 @@ def build_app(settings: Settings) -> DiplomasAPI:
         raise ConfigurationError(
             f"no instance at {settings.home}: run `diplomas init` first (or `make run`)"
         )
+    require_database(settings)
     from .watch import SettingsWatch
 
     runtime = open_runtime(settings)

@@ -26,7 +26,7 @@ def worker(
     you like, on any machines that reach the database and hold the keys. A worker that
     dies mid-shard is noticed (DIPLOMAS_WORKER_STALLED_SECONDS) and its shard finished
     by another. Stops cleanly on Ctrl-C or SIGTERM, after the job in hand."""
-    from ..bootstrap import worker_tasks
+    from ..bootstrap import require_database, worker_tasks
     from ..logging_setup import configure_logging
 
     with errors_to_exit():
@@ -37,6 +37,7 @@ def worker(
                 "`diplomas worker` takes jobs from PostgreSQL (set DIPLOMAS_DATABASE_URL); "
                 "with SQLite the server runs batches itself"
             )
+        require_database(settings)
         tasks = worker_tasks(settings)
 
         async def work() -> None:

@@ -53,3 +53,23 @@ def current_revision(engine: Engine) -> str | None:
     """The revision the database is at; None for an empty database."""
     with engine.execution_options(**READ_ONLY).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_problem(engine: Engine) -> str:
+    """Why this database cannot be served by this version ('' if it can): no schema yet,
+    an older one (`diplomas init` migrates it), or one newer than this version knows."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return ""
+    if current is None:
+        return "it holds no diplomas yet: run `diplomas init` with the same settings first"
+    scripts = ScriptDirectory.from_config(alembic_config())
+    if current in {script.revision for script in scripts.walk_revisions()}:
+        return (
+            f"its schema is at revision {current} and this version needs {head}: run "
+            "`diplomas init` to bring it up to date (it keeps everything)"
+        )
+    return (
+        f"its schema is at revision {current}, newer than this version knows ({head}): run "
+        "the version of diplomas that migrated it"
+    )
