@@ -70,7 +70,8 @@ def store_passphrase(settings: Settings) -> bytes:
     from .keys.passphrase import resolve_passphrase
 
     env = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-    return resolve_passphrase(settings.home, env, settings.key_passphrase_file)
+    made = settings.keys_dir if (settings.keys_dir / "record-keys.json").exists() else None
+    return resolve_passphrase(settings.home, env, settings.key_passphrase_file, encrypted=made)
 
 
 def _passphrase(settings: Settings) -> bytes:
@@ -434,7 +435,7 @@ def init_instance(
             lines.append(f"{verb} keys{whose} in {directory} ({count} record key(s))")
     finally:
         engine.dispose()
-    if settings.key_passphrase is None:
+    if settings.key_passphrase is None and settings.key_passphrase_file is None:
         lines.append(
             f"private keys are encrypted with a generated passphrase in {settings.home}/"
             "key-passphrase; for production set DIPLOMAS_KEY_PASSPHRASE instead (see README)"

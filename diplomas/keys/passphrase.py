@@ -22,9 +22,17 @@ ENV_VARIABLE = "DIPLOMAS_KEY_PASSPHRASE"
 FILE_VARIABLE = "DIPLOMAS_KEY_PASSPHRASE_FILE"
 
 
-def resolve_passphrase(home: Path, env_value: str | None, secret_file: Path | None = None) -> bytes:
+def resolve_passphrase(
+    home: Path,
+    env_value: str | None,
+    secret_file: Path | None = None,
+    *,
+    encrypted: Path | None = None,
+) -> bytes:
     """The passphrase from the environment or the secret file it names if set, else the
-    one kept in `home`.
+    one kept in `home`, made there on first use unless `encrypted` names a key folder
+    that holds keys already: no new passphrase opens those (a copy of another machine's
+    keys, started without its passphrase), so that is said instead.
 
     Never logs or prints the passphrase.
     """
@@ -43,6 +51,12 @@ def resolve_passphrase(home: Path, env_value: str | None, secret_file: Path | No
         return _read(path)
     except FileNotFoundError:
         pass
+    if encrypted is not None:
+        raise KeyStoreError(
+            f"the keys in {encrypted} are encrypted, and no passphrase was given: set "
+            f"{ENV_VARIABLE} or {FILE_VARIABLE} to the passphrase they were made with (or "
+            f"copy {PASSPHRASE_FILE} from the home folder of the machine that made them)"
+        )
     try:
         home.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         write_new_file(path, (secrets.token_urlsafe(32) + "\n").encode())

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
+from clitools import cli_environment, run
 
 from diplomas.core.errors import KeyStoreError
 from diplomas.keys import resolve_passphrase
@@ -87,3 +89,36 @@ def test_the_cli_reads_the_secret_file(tmp_path: Path) -> None:
     secret.write_text("another secret\n")
     out = run(env, "issue", "--name", "زهرا محمدی‌نژاد", "--out", str(tmp_path / "e.pdf"), code=4)
     assert "passphrase" in out
+
+
+def test_keys_made_elsewhere_and_no_passphrase_given_are_said_so(tmp_path: Path) -> None:
+    """A copy of another machine's keys started with no passphrase: a new one would never
+    open them, so none is made (it was, and the error then blamed a wrong passphrase)."""
+
+    def without_passphrase(folder: Path) -> dict[str, str]:
+        env = cli_environment(folder)
+        del env["DIPLOMAS_KEY_PASSPHRASE"]  # development: a passphrase generated under var/
+        return env
+
+    made = tmp_path / "made"
+    run(without_passphrase(made), "init", "--no-input")
+    assert (made / "var" / "key-passphrase").exists()
+
+    copy = tmp_path / "copy"
+    shutil.copytree(made / "keys", copy / "keys")
+    shutil.copytree(made / "var", copy / "var", ignore=shutil.ignore_patterns("key-passphrase"))
+    elsewhere = without_passphrase(copy)
+    said = run(elsewhere, "issue", "--name", "مریم احمدی", "--out", str(tmp_path / "d.pdf"), code=4)
+    assert f"the keys in {copy / 'keys'} are encrypted, and no passphrase was given" in said
+    assert "DIPLOMAS_KEY_PASSPHRASE" in said and "wrong" not in said
+    assert not (copy / "var" / "key-passphrase").exists()
+
+    # Given the passphrase (as a secret file), the copy works, and init does not claim a
+    # generated passphrase that it did not make.
+    secret = tmp_path / "secret"
+    secret.write_bytes((made / "var" / "key-passphrase").read_bytes())
+    given = {**elsewhere, "DIPLOMAS_KEY_PASSPHRASE_FILE": str(secret)}
+    said = run(given, "init", "--no-input")
+    assert "generated passphrase" not in said
+    run(given, "issue", "--name", "مریم احمدی", "--out", str(tmp_path / "d.pdf"))
+    assert (tmp_path / "d.pdf").read_bytes().startswith(b"%PDF")
