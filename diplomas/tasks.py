@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -152,7 +153,18 @@ class Tasks:
                 batches = self.batches()
                 batch = batches.store.get(batch_id)
                 template = batch.template if batch else ""
-                Shards(batches, self.pool(template)).issue_shard(batch_id, (first, last, count))
+                began = time.monotonic()
+                issued = Shards(batches, self.pool(template)).issue_shard(
+                    batch_id, (first, last, count)
+                )
+                log.info(
+                    "batch %s: rows %d to %d done, %d diploma(s) issued now, in %.1f s",
+                    batch_id,
+                    first,
+                    last,
+                    issued,
+                    time.monotonic() - began,
+                )
 
         # Every worker defers this on schedule (procrastinate defers a periodic task once
         # per tick whatever the number of workers); one sweep runs at a time.

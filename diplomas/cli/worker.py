@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from typing import Annotated
 
 import typer
 
 from ..core.errors import ConfigurationError
 from .console import errors_to_exit, load_settings
+
+log = logging.getLogger("diplomas.worker")
 
 
 def worker(
@@ -28,6 +32,7 @@ def worker(
     by another. Stops cleanly on Ctrl-C or SIGTERM, after the job in hand."""
     from ..bootstrap import require_database, worker_tasks
     from ..logging_setup import configure_logging
+    from ..mail.sender import mail_configured
 
     with errors_to_exit():
         settings = load_settings()
@@ -42,11 +47,18 @@ def worker(
 
         async def work() -> None:
             async with tasks.app.open_async():
+                log.info(
+                    "worker %d taking batch shards%s from the task queue, %d at a time",
+                    os.getpid(),
+                    " and mail" if mail_configured(settings) else "",
+                    concurrency,
+                )
                 await tasks.work(
                     concurrency=concurrency,
                     heartbeat_seconds=settings.worker_heartbeat_seconds,
                     install_signal_handlers=True,
                     wait=not burst,
                 )
+            log.info("worker %d stopped", os.getpid())
 
         asyncio.run(work())
