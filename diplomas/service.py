@@ -5,6 +5,7 @@ The API and the CLI are thin shells over this one class; they parse and print, i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -38,6 +39,7 @@ from .core.errors import (
     FieldProblem,
     Forbidden,
     InvalidInput,
+    KeyStoreError,
     NotFound,
     Unauthorized,
 )
@@ -278,7 +280,11 @@ class RecordMaker:
         # issuer's is checked again in each issuing transaction): keys copied to this
         # machine before a rotation elsewhere must not sign.
         signing = [self._signer.key_id]
-        signing.extend(keys.signer().key_id for keys in service.co_issuer_keys.values())
+        for keys in service.co_issuer_keys.values():
+            # A co-issuer with no active key at all is left to say so itself, when a
+            # diploma names it, as before.
+            with contextlib.suppress(KeyStoreError):
+                signing.append(keys.signer().key_id)
         refuse_retired_key(service.repository.retired_keys(signing))
 
     @property

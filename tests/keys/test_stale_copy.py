@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from batch.rosters import cohort
-from conftest import Instance
+from conftest import SAMT, Instance, make_instance
 
 from diplomas.batches import BatchOptions
 from diplomas.bootstrap import build_batches, build_service
-from diplomas.core.errors import ConfigurationError
+from diplomas.core.errors import ConfigurationError, KeyStoreError
 from diplomas.core.verification import VerdictStatus
 from diplomas.key_admin import KeyAdmin
 
@@ -50,3 +50,18 @@ def test_keys_copied_before_a_rotation_sign_nothing(instance: Instance, tmp_path
     again = build_service(machine_b).issue({"name": "رضا کریمی", "external_id": "stale"}).diploma
     for diploma in (first, again):
         assert current.verify_id(diploma.id).status is VerdictStatus.VALID
+
+
+def test_a_co_issuer_left_without_a_key_blocks_only_its_own_diplomas(tmp_path: Path) -> None:
+    """The check of every key a process signs with skips a co-issuer that has no active key
+    at all: the issuer's own diplomas go on, and one naming that co-issuer is refused
+    with the co-issuer's own reason."""
+    instance = make_instance(tmp_path, co_issuers=[SAMT])
+    admin = KeyAdmin(instance.settings)
+    [key] = [k.key_id for k in admin.store("samt").entries()]
+    now = datetime.now(UTC)
+    admin.mark_compromised(key, now, now, actor="admin", slug="samt")
+    service = build_service(instance.settings)
+    assert service.issue({"name": "مریم احمدی"}).diploma.serial
+    with pytest.raises(KeyStoreError, match="no active record-signing key"):
+        service.issue({"name": "رضا کریمی", "co_issuers": ["samt"]})
