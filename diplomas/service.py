@@ -5,7 +5,6 @@ The API and the CLI are thin shells over this one class; they parse and print, i
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import hmac
@@ -39,12 +38,11 @@ from .core.errors import (
     FieldProblem,
     Forbidden,
     InvalidInput,
-    KeyStoreError,
     NotFound,
     Unauthorized,
 )
 from .core.ids import is_diploma_id, is_serial, new_diploma_id, placeholder_id
-from .core.keyring import KeyRing, RecordKey, refuse_retired_key
+from .core.keyring import KeyRing, RecordKey, RecordSigner, refuse_retired_key
 from .core.lookup import (
     DUMMY_HOLDER,
     family_name_candidates,
@@ -276,16 +274,16 @@ class RecordMaker:
         self._service = service
         self._signer = service.record_keys.signer()
         self.now = now
-        # Every key this maker may sign with, checked once against the audit log (the
-        # issuer's is checked again in each issuing transaction): keys copied to this
-        # machine before a rotation elsewhere must not sign.
-        signing = [self._signer.key_id]
-        for keys in service.co_issuer_keys.values():
-            # A co-issuer with no active key at all is left to say so itself, when a
-            # diploma names it, as before.
-            with contextlib.suppress(KeyStoreError):
-                signing.append(keys.signer().key_id)
-        refuse_retired_key(service.repository.retired_keys(signing))
+        # Keys retired since this process read its keys (a rotation on another machine,
+        # or on this one while a batch runs) must not sign: read once from the audit log,
+        # checked for the issuer's key now and again in each issuing transaction, and for
+        # each co-issuer's as a record names it.
+        self._retired = service.repository.retired_keys()
+        self._refuse_retired([self._signer])
+
+    def _refuse_retired(self, signers: Sequence[RecordSigner]) -> None:
+        retired = self._retired
+        refuse_retired_key({s.key_id: retired[s.key_id] for s in signers if s.key_id in retired})
 
     @property
     def key_id(self) -> str:
@@ -301,6 +299,7 @@ class RecordMaker:
         service = self._service
         co_issuers = service.co_issuers_of(request.co_issuers)
         signers = [self._signer, *(service.co_issuer_keys[i.slug].signer() for i in co_issuers)]
+        self._refuse_retired(signers[1:])
         claims = claims_for(service.institution, request, diploma_id, serial, co_issuers, status)
         return signed_record(claims, signers, self.now)
 

@@ -250,17 +250,15 @@ class Tasks:
         batch (a prepare job waiting already makes `start` a no-op; a running one has moved
         the batch past `queued`)."""
         since = datetime.now(UTC) - timedelta(seconds=self.stalled_seconds)
-        unfinished = await asyncio.to_thread(lambda: self.batches().store.unfinished())
+        queued = await asyncio.to_thread(lambda: self.batches().store.queued_before(since))
         started = 0
-        for batch in unfinished:
-            if batch.status is BatchStatus.QUEUED and batch.updated_at < since:
-                waiting = await self.app.job_manager.list_jobs_async(
-                    queueing_lock=f"prepare:{batch.id}", status="todo"
-                )
-                if not list(waiting):
-                    log.warning("batch %s was queued without a job: started now", batch.id)
-                    await self.start(batch.id)
-                    started += 1
+        for batch_id in queued:
+            jobs = await self.app.job_manager.list_jobs_async(queueing_lock=f"prepare:{batch_id}")
+            # Waiting, or taken by a worker that has not yet moved the batch on.
+            if not any(job.status in ("todo", "doing") for job in jobs):
+                log.warning("batch %s was queued without a job: started now", batch_id)
+                await self.start(batch_id)
+                started += 1
         return started
 
     # -- starting and working -------------------------------------------------------------

@@ -152,14 +152,17 @@ class KeyRing:
 
 
 def refuse_retired_key(retired: Mapping[str, str]) -> None:
-    """ConfigurationError if a key that would sign was retired: this process holds an
-    older copy of the keys than the machine that rotated them (a worker or replica whose
-    keys folder was not copied again), and what it signed would not verify."""
+    """ConfigurationError if a key that would sign was retired since this process read
+    its keys: what it signed would not verify. Either the keys changed while it ran (a
+    rotation on this machine during a batch), or its keys folder is an older copy than
+    the machine's that rotated them (a worker or replica not given the keys again)."""
     if retired:
         key_id, how = next(iter(retired.items()))
         raise ConfigurationError(
             f"this process signs with record key {key_id}, which was {how} according to "
-            f"the audit log: its keys folder is an older copy than the instance's. Copy the "
-            f"keys folder from the machine that changed the keys again, then restart this "
-            f"process; nothing was issued"
+            f"the audit log; nothing more was issued. If the keys were changed on this "
+            f"machine while it ran, run the batch again (or send the request again): the "
+            f"new key signs. Otherwise its keys folder is an older copy than the "
+            f"instance's: copy the keys folder from the machine that changed the keys "
+            f"again, then restart this process"
         )

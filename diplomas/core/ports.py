@@ -167,9 +167,9 @@ class DiplomaRepository(Protocol):
         """
         ...
 
-    def retired_keys(self, key_ids: Collection[str]) -> dict[str, str]:
-        """Of these record keys, those the audit log says were retired, rotated away or
-        marked compromised, each with why in words."""
+    def retired_keys(self, key_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Of these record keys (None: of all), those the audit log says were retired,
+        rotated away or marked compromised, each with why in words."""
         ...
 
     def issue_many(
@@ -414,6 +414,10 @@ class BatchStore(Protocol):
     def get(self, batch_id: str) -> Batch | None: ...
 
     def unfinished(self) -> list[Batch]: ...
+
+    def queued_before(self, moment: datetime) -> list[str]:
+        """The ids of the batches queued and not touched since `moment`."""
+        ...
 
     def recent(self, limit: int = 50, offset: int = 0) -> list[Batch]:
         """Batches, newest first."""

@@ -126,6 +126,18 @@ class SqlBatchStore:
             counted = _counted(session, [r.id for r in rows])
             return [_batch(r, counted.get(r.id)) for r in rows]
 
+    def queued_before(self, moment: datetime) -> list[str]:
+        """The ids of the batches queued, and not touched since `moment` (no counting:
+        the workers' sweep asks every few seconds)."""
+        with Session(self._reader) as session, session.begin():
+            return list(
+                session.scalars(
+                    select(BatchRow.id).where(
+                        BatchRow.status == BatchStatus.QUEUED.value, BatchRow.updated_at < moment
+                    )
+                )
+            )
+
     def touch(self, batch: Batch, at: datetime, **changes: object) -> Batch:
         """Save `batch` with `changes` applied and `updated_at` set; return the new value."""
         updated = replace(batch, updated_at=at, **changes)  # type: ignore[arg-type]

@@ -106,10 +106,10 @@ _KEY_EVENTS = (
 )
 
 
-def _retired_keys(session: Session, key_ids: Collection[str]) -> dict[str, str]:
-    """Which of `key_ids` the audit log retired (see `retired_keys`). Key events are
-    few (one per rotation), so they are read whole."""
-    wanted = set(key_ids)
+def _retired_keys(session: Session, key_ids: Collection[str] | None) -> dict[str, str]:
+    """Which of `key_ids` (None: any) the audit log retired (see `retired_keys`). Key
+    events are few (one per rotation), so they are read whole."""
+    wanted = None if key_ids is None else set(key_ids)
     found: dict[str, str] = {}
     events = session.execute(
         select(AuditEntryRow.at, AuditEntryRow.action, AuditEntryRow.subject, AuditEntryRow.details)
@@ -125,7 +125,7 @@ def _retired_keys(session: Session, key_ids: Collection[str]) -> dict[str, str]:
             what = "retired" if action == AuditAction.KEY_RETIRED.value else "marked compromised"
             how = f"{what} on {at:%Y-%m-%d %H:%M} UTC"
         for key_id in retired:
-            if key_id in wanted:
+            if wanted is None or key_id in wanted:
                 found.setdefault(key_id, how)
     return found
 
@@ -560,9 +560,9 @@ class SqlRepository:
             # collision, say) the next try takes a fresh id and serial.
             return self._issue_chunk(issuing)
 
-    def retired_keys(self, key_ids: Collection[str]) -> dict[str, str]:
-        """Of these record keys, those the audit log says were retired, rotated away or
-        marked compromised, each with why in words."""
+    def retired_keys(self, key_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Of these record keys (None: of all), those the audit log says were retired,
+        rotated away or marked compromised, each with why in words."""
         with Session(self._reader) as session, session.begin():
             return _retired_keys(session, key_ids)
 

@@ -235,3 +235,28 @@ def test_shards_that_could_not_be_queued_on_the_last_try_fail_the_batch(
     failed = instance.service.batch(batch.id)
     assert failed.status is BatchStatus.FAILED
     assert "connection to server lost" in failed.message
+
+
+def test_the_sweep_starts_a_queued_batch_only_when_no_job_waits_or_runs_for_it(
+    instance: Instance, tmp_path: Path
+) -> None:
+    """The sweep starts a batch left queued without a job (its job could not be written),
+    never a second preparation of one whose job waits or has been taken by a worker."""
+    batches = BatchService(instance.service)
+    batch = received(batches, cohort(tmp_path / "c.csv", 3))
+    tasks = Tasks(InMemoryConnector(), lambda: batches, stalled_seconds=0.01)
+    manager = tasks.app.job_manager
+
+    async def sweeps() -> list[int]:
+        async with tasks.app.open_async():
+            await asyncio.sleep(0.05)  # queued for longer than the stall time
+            found = [await tasks._start_jobless()]  # no job: started
+            found.append(await tasks._start_jobless())  # its job waits
+            worker = await manager.register_worker()
+            job = await manager.fetch_job(queues=None, worker_id=worker)  # a worker takes it
+            assert job is not None and job.task_name == "diplomas.prepare_batch"
+            found.append(await tasks._start_jobless())  # its job runs
+            return found
+
+    assert asyncio.run(sweeps()) == [1, 0, 0]
+    assert instance.service.batch(batch.id).status is BatchStatus.QUEUED

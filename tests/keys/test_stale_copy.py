@@ -18,6 +18,7 @@ from diplomas.bootstrap import build_batches, build_service
 from diplomas.core.errors import ConfigurationError, KeyStoreError
 from diplomas.core.verification import VerdictStatus
 from diplomas.key_admin import KeyAdmin
+from diplomas.service import RecordMaker, check_request
 
 
 def test_keys_copied_before_a_rotation_sign_nothing(instance: Instance, tmp_path: Path) -> None:
@@ -34,7 +35,7 @@ def test_keys_copied_before_a_rotation_sign_nothing(instance: Instance, tmp_path
         stale.issue({"name": "رضا کریمی", "external_id": "stale"})
     message = str(refused.value)
     assert old_key in message and "rotated away" in message and rotated.new.key_id in message
-    assert "older copy" in message and "nothing was issued" in message
+    assert "older copy" in message and "nothing more was issued" in message
 
     # A batch on that machine is refused before anything is signed, every row left.
     with pytest.raises(ConfigurationError, match="older copy"):
@@ -65,3 +66,31 @@ def test_a_co_issuer_left_without_a_key_blocks_only_its_own_diplomas(tmp_path: P
     assert service.issue({"name": "مریم احمدی"}).diploma.serial
     with pytest.raises(KeyStoreError, match="no active record-signing key"):
         service.issue({"name": "رضا کریمی", "co_issuers": ["samt"]})
+
+
+def test_a_rotation_on_this_machine_during_a_run_stops_the_run_and_a_new_one_signs(
+    instance: Instance,
+) -> None:
+    """A batch running while the keys are rotated on the same machine holds the old key:
+    its next chunk is refused (what it signed would not verify) with words that say to
+    run it again, and the new run signs with the new key."""
+    service = instance.service
+    now = datetime.now(UTC)
+    running = RecordMaker(service, now)  # a run started before the rotation
+    request, _ = check_request(
+        {"name": "مریم احمدی"},
+        today=now.date(),
+        issuer=service.institution,
+        co_issuing=service.co_issuing,
+        templates=service.templates,
+    )
+    rotated = KeyAdmin(instance.settings).rotate(now, actor="admin")
+    with pytest.raises(ConfigurationError, match="run the batch again") as refused:
+        service.repository.issue_many(
+            service.institution, [(request, None)], running.key_id, running, now
+        )
+    assert rotated.retired[0] in str(refused.value)
+    assert service.search("", 0, 10)[1] == 0  # nothing issued
+
+    again = service.issue({"name": "مریم احمدی"}).diploma  # the run again: a new maker
+    assert service.verify_id(again.id).status is VerdictStatus.VALID
