@@ -61,18 +61,12 @@ def connector_for(database_url: str) -> BaseConnector:
     from procrastinate import PsycopgConnector
     from psycopg.conninfo import make_conninfo
 
-    # Each part as a libpq keyword, quoted by psycopg: a URL rendered back to text would
-    # carry the password decoded (a space in it, `%20` in the URL, broke the connection
-    # string, and libpq's error, which quotes the string, went to the log).
-    parts: dict[str, str | None] = {
-        "host": url.host,
-        "port": None if url.port is None else str(url.port),
-        "dbname": url.database,
-        "user": url.username,
-        "password": url.password,
-        **{key: value for key, value in url.query.items() if isinstance(value, str)},
-    }
-    conninfo = make_conninfo("", **{key: value for key, value in parts.items() if value})
+    # Each part as a libpq keyword (SQLAlchemy's own translation), quoted by psycopg: a URL
+    # rendered back to text would carry the password decoded (a space in it, `%20` in the
+    # URL, broke the connection string, and libpq's error, which quotes it, was logged).
+    parts = url.translate_connect_args(username="user", database="dbname")
+    query = {key: value for key, value in url.query.items() if isinstance(value, str)}
+    conninfo = make_conninfo("", **parts, **query)
     return PsycopgConnector(conninfo=conninfo, kwargs={"application_name": "diplomas-tasks"})
 
 

@@ -12,8 +12,9 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, select, update
+from sqlalchemy import Engine, Select, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from ..core.batch import Batch, BatchLine, BatchStatus, KeptRoster, Problem, Shard
@@ -30,6 +31,16 @@ def _problems_json(problems: Sequence[Problem]) -> str:
 
 _ISSUED = func.count(case((and_(BatchLineRow.created, DiplomaRow.pdf_sha256 != ""), 1)))
 _SKIPPED = func.count(case((BatchLineRow.created.is_(False), 1)))
+
+
+def _rows_with_pdf(batch_id: str) -> Select[Any]:
+    """How many of the batch's rows have their diploma and its PDF: what done means."""
+    return (
+        select(func.count())
+        .select_from(BatchLineRow)
+        .join(DiplomaRow, DiplomaRow.id == BatchLineRow.diploma_id)
+        .where(BatchLineRow.batch_id == batch_id, DiplomaRow.pdf_sha256 != "")
+    )
 
 
 def _counted(session: Session, ids: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -154,13 +165,7 @@ class SqlBatchStore:
                 return False
             # Done means every row's diploma has its PDF: a row issued by an earlier batch
             # (skipped here) whose PDF was never stored is still this batch's to render.
-            with_pdf = session.scalar(
-                select(func.count())
-                .select_from(BatchLineRow)
-                .join(DiplomaRow, DiplomaRow.id == BatchLineRow.diploma_id)
-                .where(BatchLineRow.batch_id == batch_id, DiplomaRow.pdf_sha256 != "")
-            )
-            if (with_pdf or 0) < row.valid_rows:
+            if (session.scalar(_rows_with_pdf(batch_id)) or 0) < row.valid_rows:
                 return False
             issued, skipped = _counted(session, [batch_id]).get(batch_id, (0, 0))
             row.status = BatchStatus.DONE.value
@@ -203,14 +208,7 @@ class SqlBatchStore:
         with Session(self._reader) as session, session.begin():
             done: int = (
                 session.scalar(
-                    select(func.count())
-                    .select_from(BatchLineRow)
-                    .join(DiplomaRow, DiplomaRow.id == BatchLineRow.diploma_id)
-                    .where(
-                        BatchLineRow.batch_id == batch_id,
-                        BatchLineRow.row.between(first, last),
-                        DiplomaRow.pdf_sha256 != "",
-                    )
+                    _rows_with_pdf(batch_id).where(BatchLineRow.row.between(first, last))
                 )
                 or 0
             )
