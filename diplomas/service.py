@@ -275,13 +275,17 @@ class RecordMaker:
         self._signer = service.record_keys.signer()
         self.now = now
         # Keys retired since this process read its keys (a rotation on another machine,
-        # or on this one while a batch runs) must not sign: read once from the audit log,
-        # checked for the issuer's key now and again in each issuing transaction, and for
-        # each co-issuer's as a record names it.
-        self._retired = service.repository.retired_keys()
-        self._refuse_retired([self._signer])
+        # or on this one while a batch runs) must not sign. The issuer's key is checked by
+        # each issuing transaction (`issue_many`, before it calls this); a co-issuer's as a
+        # record names it, against the audit log read once, when a record first needs it
+        # (a diploma without co-issuers, most of them, costs no read here).
+        self._retired: dict[str, str] | None = None
 
     def _refuse_retired(self, signers: Sequence[RecordSigner]) -> None:
+        if not signers:
+            return
+        if self._retired is None:
+            self._retired = self._service.repository.retired_keys()
         retired = self._retired
         refuse_retired_key({s.key_id: retired[s.key_id] for s in signers if s.key_id in retired})
 

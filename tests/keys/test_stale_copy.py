@@ -68,6 +68,27 @@ def test_a_co_issuer_left_without_a_key_blocks_only_its_own_diplomas(tmp_path: P
         service.issue({"name": "رضا کریمی", "co_issuers": ["samt"]})
 
 
+def test_a_co_issuers_key_rotated_elsewhere_blocks_only_the_diplomas_that_name_it(
+    tmp_path: Path,
+) -> None:
+    """The co-issuer's key is checked against the audit log as a record names it: with
+    keys copied before the co-issuer's rotation, the issuer's own diplomas go on and a
+    co-issued one is refused, nothing of it stored."""
+    instance = make_instance(tmp_path, co_issuers=[SAMT])
+    settings = instance.settings
+    copy = tmp_path / "machine-b" / "keys"
+    shutil.copytree(settings.keys_dir, copy)
+    machine_b = settings.model_copy(update={"keys_dir": copy})
+    rotated = KeyAdmin(settings).rotate(datetime.now(UTC), actor="admin", slug="samt")
+    [old_key] = rotated.retired
+    stale = build_service(machine_b)
+    assert stale.issue({"name": "مریم احمدی"}).diploma.serial
+    with pytest.raises(ConfigurationError) as refused:
+        stale.issue({"name": "رضا کریمی", "co_issuers": ["samt"], "external_id": "co"})
+    assert old_key in str(refused.value) and "older copy" in str(refused.value)
+    assert build_service(settings).search("", 0, 10)[1] == 1
+
+
 def test_a_rotation_on_this_machine_during_a_run_stops_the_run_and_a_new_one_signs(
     instance: Instance,
 ) -> None:
